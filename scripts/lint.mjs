@@ -1,0 +1,34 @@
+// Project rules prettier cannot check. Exits non-zero with one line per finding.
+import { readdirSync, readFileSync, statSync } from "node:fs"
+import { join } from "node:path"
+
+const findings = []
+const walk = (dir) => {
+  for (const name of readdirSync(dir)) {
+    if (name === "node_modules" || name === "dist") continue
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) walk(path)
+    else if (path.endsWith(".ts")) check(path)
+  }
+}
+const check = (path) => {
+  const text = readFileSync(path, "utf8")
+  const isSrc = /packages\/[^/]+\/src\//.test(path)
+  if (isSrc && /console\.(log|error|warn)\(/.test(text) && !path.includes("packages/cli/src/"))
+    findings.push(`${path}: console.* in package source; use Effect's Console or Logger`)
+  if (/\b(describe|it|test)\.(skip|only)\(/.test(text)) findings.push(`${path}: .skip/.only left in a test`)
+  if (/packages\/core\/src\//.test(path) && /from "node:(crypto|fs|net|http|https|child_process|os)"/.test(text))
+    findings.push(`${path}: core must stay pure (no node I/O or crypto imports)`)
+  if (/packages\/[^/]+\/src\/index\.ts$/.test(path)) {
+    for (const line of text.split("\n")) {
+      if (line.trim() && !line.startsWith("export * as ") && !line.startsWith("//") && !line.startsWith(" *") && !line.startsWith("/**") && line.trim() !== "export {}")
+        findings.push(`${path}: index.ts only re-exports namespaces: ${line.trim()}`)
+    }
+  }
+}
+walk("packages")
+if (findings.length > 0) {
+  for (const f of findings) console.error(f)
+  process.exit(1)
+}
+console.log("lint: project rules ok")

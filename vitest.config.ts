@@ -1,0 +1,21 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    // Loopback servers, subprocesses and a database: keep the 2-core machine from oversubscribing.
+    maxWorkers: 2,
+    minWorkers: 1,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts"] }
+      },
+      {
+        extends: true,
+        test: { name: "fuzz", include: ["packages/*/test/**/*.fuzz.ts"] }
+      }
+    ]
+  }
+})
