@@ -29,6 +29,7 @@ export interface Transport {
   readonly get: (url: string) => Effect.Effect<RawResponse, TransportError>
 }
 
-export const Transport: Context.Tag<Transport, Transport> = Context.GenericTag<Transport>("@witkey/core/Transport")
+export const Transport: Context.Tag<Transport, Transport> =
+  Context.GenericTag<Transport>("@witkey/core/Transport")
 
 export const make = (get: Transport["get"]): Transport => ({ get })

@@ -1,0 +1,242 @@
+/**
+ * The payout client: validate, sign, send, verify, decode (PROTOCOL.md §7). Composed from the injected
+ * `Signer`, `Verifier` and `Transport`.
+ *
+ * @since 0.1.0
+ */
+import type { ConfigError } from "effect/ConfigError"
+import { Config, Context, Effect, Either, Layer, Option, Schedule, Schema } from "effect"
+import * as Charset from "./Charset.js"
+import * as ConfirmRequest from "./ConfirmRequest.js"
+import * as ErrorCode from "./ErrorCode.js"
+import * as GatewayResponse from "./GatewayResponse.js"
+import * as Notification from "./Notification.js"
+import * as NotifyVerify from "./NotifyVerify.js"
+import * as Signer from "./Signer.js"
+import * as SignedRequest from "./SignedRequest.js"
+import * as Transport from "./Transport.js"
+import * as Verifier from "./Verifier.js"
+
+/** The gateway confirmed this request with a verified signature. */
+export interface Confirmed {
+  readonly _tag: "Confirmed"
+  readonly outerTaskId: string
+  /** How many times the identical signed request was sent. */
+  readonly attempts: number
+  readonly request: SignedRequest.SignedRequest
+}
+
+/**
+ * The gateway says an earlier identical confirm went through (`WITKEY_OUTER_TRANSFER_ALREADY_PAID`). Caveat
+ * (PROTOCOL.md §7): the gateway answers so when *any* serial was paid before; if this request's serials differ
+ * from the earlier one, reconcile against the notifications (one ASSIGN per paid serial).
+ */
+export interface AlreadyConfirmed {
+  readonly _tag: "AlreadyConfirmed"
+  readonly outerTaskId: string
+  readonly code: string
+  readonly attempts: number
+  /** True when this answer came to a re-send after an unknown outcome: the lost first call went through. */
+  readonly afterResend: boolean
+  readonly request: SignedRequest.SignedRequest
+}
+
+export type Outcome = Confirmed | AlreadyConfirmed
+
+/**
+ * Sent, but no verifiable answer: the payout may or may not have happened. Re-sending the identical request
+ * is safe (the serial numbers are the gateway's idempotency key); reconcile with the notifications.
+ */
+export class UnknownOutcome extends Schema.TaggedError<UnknownOutcome>()("UnknownOutcome", {
+  reason: Schema.Literal("transport", "http_status", "malformed", "signature", "mismatched_task"),
+  /** False only when the request provably never left this process (refused connection, invalid URL). */
+  mayHaveReached: Schema.Boolean,
+  attempts: Schema.Number,
+  outerTaskId: Schema.String,
+  message: Schema.String
+}) {}
+
+export interface Options {
+  readonly partner: string
+  /** The gateway URL; configuration, since there is no trustworthy public production host (PROTOCOL.md §2). */
+  readonly gateway: string
+  readonly charset?: Charset.Charset | undefined
+  /** `transfer_detail` separator; default `~*~`. */
+  readonly separator?: string | undefined
+  /** Default `notify_url` for requests that name none. */
+  readonly notifyUrl?: string | undefined
+  /**
+   * When to re-send the byte-identical signed request after an unknown outcome. Default: up to 3 re-sends,
+   * 1 s, 2 s, 4 s apart. `Schedule.stop` disables re-sending.
+   */
+  readonly retry?: Schedule.Schedule<unknown, UnknownOutcome> | undefined
+}
+
+/** What `confirmByPlatform` takes; `partner` defaults to the client's. */
+export type Input = Omit<ConfirmRequest.Input, "partner"> & { readonly partner?: string | undefined }
+
+export type ConfirmError =
+  ConfirmRequest.InvalidRequest | Signer.SignError | GatewayResponse.GatewayRejected | UnknownOutcome
+
+export interface Client {
+  readonly options: Options
+  /** Validates and signs; sends nothing. */
+  readonly prepare: (
+    input: Input
+  ) => Effect.Effect<SignedRequest.SignedRequest, ConfirmRequest.InvalidRequest | Signer.SignError>
+  /** Sends a prepared request (again, byte for byte, on the retry schedule) and decodes the answer. */
+  readonly send: (
+    request: SignedRequest.SignedRequest
+  ) => Effect.Effect<Outcome, GatewayResponse.GatewayRejected | UnknownOutcome>
+  /** `prepare` then `send`. Confirmed and already-confirmed are successes; everything else is a typed error. */
+  readonly confirmByPlatform: (input: Input) => Effect.Effect<Outcome, ConfirmError>
+  /** Verifies a raw notification body and decodes what was signed. */
+  readonly decodeNotification: (
+    raw: Notification.RawNotification
+  ) => Effect.Effect<Notification.Notification, Notification.DecodeError>
+  /** Asks the gateway whether it sent `notifyId`. */
+  readonly notifyVerify: (
+    notifyId: string
+  ) => Effect.Effect<NotifyVerify.Answer, NotifyVerify.NotifyVerifyError>
+}
+
+export const Client: Context.Tag<Client, Client> = Context.GenericTag<Client>("@witkey/core/Client")
+
+export const defaultRetry: Schedule.Schedule<unknown, UnknownOutcome> = Schedule.exponential("1 second").pipe(
+  Schedule.intersect(Schedule.recurs(3)),
+  Schedule.asVoid
+)
+
+const describeTransport = (e: Transport.TransportError) => `${e.reason}: ${e.message}`
+
+export const make = (
+  options: Options
+): Effect.Effect<Client, never, Signer.Signer | Verifier.Verifier | Transport.Transport> =>
+  Effect.gen(function* () {
+    const signer = yield* Signer.Signer
+    const verifier = yield* Verifier.Verifier
+    const transport = yield* Transport.Transport
+    return fromServices(options, { signer, verifier, transport })
+  })
+
+/** Builds a client from options and services directly. */
+export const fromServices = (
+  options: Options,
+  services: {
+    readonly signer: Signer.Signer
+    readonly verifier: Verifier.Verifier
+    readonly transport: Transport.Transport
+  }
+): Client => {
+  const charset = options.charset ?? "utf-8"
+  const retry = options.retry ?? defaultRetry
+  const withSigner = Effect.provideService(Signer.Signer, services.signer)
+  const withVerifier = Effect.provideService(Verifier.Verifier, services.verifier)
+  const withTransport = Effect.provideService(Transport.Transport, services.transport)
+
+  const prepare: Client["prepare"] = (input) =>
+    Effect.gen(function* () {
+      const request = yield* Either.mapLeft(
+        ConfirmRequest.validate(
+          {
+            ...input,
+            partner: input.partner ?? options.partner,
+            ...(input.notifyUrl === undefined && options.notifyUrl !== undefined
+              ? { notifyUrl: options.notifyUrl }
+              : {})
+          },
+          { separator: options.separator, defaultCharset: charset }
+        ),
+        (e) => e
+      )
+      return yield* SignedRequest.make(request, { gateway: options.gateway, separator: options.separator })
+    }).pipe(withSigner)
+
+  const attempt = (request: SignedRequest.SignedRequest, attempts: number) =>
+    Effect.gen(function* () {
+      const outerTaskId = request.request.outerTaskId
+      const unknown = (reason: UnknownOutcome["reason"], message: string, mayHaveReached = true) =>
+        new UnknownOutcome({ reason, mayHaveReached, attempts, outerTaskId, message })
+      const response = yield* services.transport.get(request.url).pipe(
+        Effect.mapError((e) => unknown("transport", describeTransport(e), e.mayHaveReached)),
+        Effect.withSpan("witkey.send", {
+          attributes: { "witkey.outer_task_id": outerTaskId, "witkey.attempt": attempts }
+        })
+      )
+      if (response.status < 200 || response.status > 299)
+        return yield* unknown("http_status", `the gateway answered HTTP ${response.status}`)
+      const decoded = yield* GatewayResponse.decode(response, request.request.charset).pipe(
+        withVerifier,
+        Effect.catchTags({
+          MalformedResponse: (e) => unknown("malformed", e.message),
+          SignatureError: (e) => unknown("signature", e.message)
+        })
+      )
+      if (decoded.outerTaskId !== outerTaskId)
+        return yield* unknown(
+          "mismatched_task",
+          `the signed answer names task "${decoded.outerTaskId}", not "${outerTaskId}"`
+        )
+      return { _tag: "Confirmed", outerTaskId, attempts, request } satisfies Outcome as Outcome
+    })
+
+  type Answer = Either.Either<Outcome, GatewayResponse.GatewayRejected>
+  const send: Client["send"] = (request) =>
+    Effect.suspend(() => {
+      let attempts = 0
+      // A rejection is an answer, not a reason to re-send: only unknown outcomes meet the retry schedule.
+      return Effect.suspend(() => attempt(request, ++attempts)).pipe(
+        Effect.map((outcome): Answer => Either.right(outcome)),
+        Effect.catchTag("GatewayRejected", (e) => Effect.succeed<Answer>(Either.left(e))),
+        Effect.retry(retry),
+        Effect.flatMap(
+          Either.match({
+            onRight: (outcome): Effect.Effect<Outcome, GatewayResponse.GatewayRejected> =>
+              Effect.succeed(outcome),
+            onLeft: (e): Effect.Effect<Outcome, GatewayResponse.GatewayRejected> =>
+              ErrorCode.isAlreadyPaid(e.errorCode)
+                ? Effect.succeed({
+                    _tag: "AlreadyConfirmed",
+                    outerTaskId: request.request.outerTaskId,
+                    code: e.code,
+                    attempts,
+                    afterResend: attempts > 1,
+                    request
+                  })
+                : Effect.fail(e)
+          })
+        )
+      )
+    }).pipe(
+      Effect.withSpan("witkey.confirm", {
+        attributes: { "witkey.outer_task_id": request.request.outerTaskId }
+      })
+    )
+
+  return {
+    options,
+    prepare,
+    send,
+    confirmByPlatform: (input) => Effect.flatMap(prepare(input), send),
+    decodeNotification: (raw) => Notification.decode(raw, { charset }).pipe(withVerifier),
+    notifyVerify: (notifyId) =>
+      NotifyVerify.check(options.gateway, options.partner, notifyId).pipe(withTransport)
+  }
+}
+
+/** The client as a layer, from options and the three services. */
+export const layer = (
+  options: Options
+): Layer.Layer<Client, never, Signer.Signer | Verifier.Verifier | Transport.Transport> =>
+  Layer.effect(Client, make(options))
+
+/** Options from configuration: `WITKEY_PARTNER`, `WITKEY_GATEWAY`, `WITKEY_CHARSET`, `WITKEY_NOTIFY_URL`. */
+export const layerConfig = (
+  config: Config.Config<Options> = Config.all({
+    partner: Config.string("WITKEY_PARTNER"),
+    gateway: Config.string("WITKEY_GATEWAY"),
+    charset: Config.literal(...Charset.values)("WITKEY_CHARSET").pipe(Config.withDefault("utf-8" as const)),
+    notifyUrl: Config.string("WITKEY_NOTIFY_URL").pipe(Config.option, Config.map(Option.getOrUndefined))
+  })
+): Layer.Layer<Client, ConfigError, Signer.Signer | Verifier.Verifier | Transport.Transport> =>
+  Layer.unwrapEffect(Effect.map(config, layer))

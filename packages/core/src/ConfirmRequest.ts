@@ -1,0 +1,278 @@
+/**
+ * The payout request of `alipay.witkey.task.confirm.by.platform` (PROTOCOL.md §2): its input, every rule,
+ * and its wire parameters.
+ *
+ * @since 0.1.0
+ */
+import { Either, ParseResult, Schema } from "effect"
+import * as Charset from "./Charset.js"
+import * as Protocol from "./Protocol.js"
+
+/** One broken rule: the field (wire or input name), a stable rule id, and a sentence a person can act on. */
+export interface Issue {
+  readonly field: string
+  readonly rule: string
+  readonly message: string
+}
+
+const IssueSchema = Schema.Struct({ field: Schema.String, rule: Schema.String, message: Schema.String })
+
+/** Refused locally: nothing was signed or sent. Names every offending field and the rule it broke. */
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
+  issues: Schema.Array(IssueSchema)
+}) {
+  override get message(): string {
+    return `invalid request: ${this.issues.map((i) => `${i.field}: ${i.message} [${i.rule}]`).join("; ")}`
+  }
+}
+
+const issue = (field: string, rule: string, message: string): Issue => ({ field, rule, message })
+
+const describeChar = (c: string) =>
+  /\s|\p{Cc}/u.test(c) ? `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}` : `"${c}"`
+
+/** Rules shared by ids that go into the canonical string. */
+const checkId = (field: string, value: string, maxLength: number): Array<Issue> => {
+  const issues: Array<Issue> = []
+  if (value.length === 0) issues.push(issue(field, "required", "must not be empty"))
+  if (value.length > maxLength)
+    issues.push(issue(field, "max_length", `must be at most ${maxLength} characters, got ${value.length}`))
+  const bad = Protocol.FORBIDDEN_ID_CHARS.exec(value)
+  if (bad) issues.push(issue(field, "forbidden_char", `must not contain ${describeChar(bad[0])}`))
+  return issues
+}
+
+export const checkPartner = (value: string, field = "partner"): Array<Issue> =>
+  Protocol.PARTNER_PATTERN.test(value)
+    ? []
+    : [issue(field, "format", "must be an Alipay partner id: 16 digits starting with 2088")]
+
+export const checkOuterTaskId = (value: string, field = "outer_task_id"): Array<Issue> =>
+  checkId(field, value, Protocol.MAX_OUTER_TASK_ID_LENGTH)
+
+export const checkTransferSerial = (
+  value: string,
+  field = "transfer_detail",
+  separator = Protocol.DEFAULT_TRANSFER_SEPARATOR
+): Array<Issue> => {
+  const issues = checkId(field, value, Protocol.MAX_TRANSFER_DETAIL_LENGTH)
+  if (value.includes(separator))
+    issues.push(issue(field, "separator", `must not contain the transfer separator "${separator}"`))
+  return issues
+}
+
+/**
+ * `notify_url`: absolute http(s), at most 190 characters [classic]; no whitespace, control characters, `&`
+ * or `#` (project decision: `&` would make the canonical string ambiguous, a fragment is never sent).
+ */
+export const checkNotifyUrl = (value: string, field = "notify_url"): Array<Issue> => {
+  const issues: Array<Issue> = []
+  if (value.length > Protocol.MAX_NOTIFY_URL_LENGTH)
+    issues.push(
+      issue(
+        field,
+        "max_length",
+        `must be at most ${Protocol.MAX_NOTIFY_URL_LENGTH} characters, got ${value.length}`
+      )
+    )
+  if (!/^https?:\/\/[^/?#]+/i.test(value))
+    issues.push(issue(field, "format", "must be an absolute http(s) URL"))
+  const bad = /[\s\p{Cc}&#]/u.exec(value)
+  if (bad) issues.push(issue(field, "forbidden_char", `must not contain ${describeChar(bad[0])}`))
+  return issues
+}
+
+const fromChecks = <A extends string>(check: (value: string) => Array<Issue>) =>
+  Schema.filter<Schema.Schema<A, A>>((value) => {
+    const issues = check(value)
+    return issues.length === 0 ? undefined : issues.map((i) => i.message).join("; ")
+  })
+
+/** An Alipay partner id (PID), e.g. `2088101012352995`. */
+export const PartnerId = Schema.String.pipe(fromChecks(checkPartner), Schema.brand("PartnerId"))
+export type PartnerId = typeof PartnerId.Type
+
+/** The platform's task id, `outer_task_id`. */
+export const OuterTaskId = Schema.String.pipe(fromChecks(checkOuterTaskId), Schema.brand("OuterTaskId"))
+export type OuterTaskId = typeof OuterTaskId.Type
+
+/** One winner's transfer serial number; the gateway's idempotency key (PROTOCOL.md §7). */
+export const TransferSerial = Schema.String.pipe(
+  fromChecks((s) => checkTransferSerial(s)),
+  Schema.brand("TransferSerial")
+)
+export type TransferSerial = typeof TransferSerial.Type
+
+export const NotifyUrl = Schema.String.pipe(fromChecks(checkNotifyUrl), Schema.brand("NotifyUrl"))
+export type NotifyUrl = typeof NotifyUrl.Type
+
+/** A validated request. Build one with `validate`; the only way past the rules. */
+export const ConfirmRequest = Schema.Struct({
+  partner: PartnerId,
+  outerTaskId: OuterTaskId,
+  transfers: Schema.NonEmptyArray(TransferSerial),
+  notifyUrl: Schema.optionalWith(NotifyUrl, { exact: true }),
+  charset: Charset.Charset
+})
+export type ConfirmRequest = typeof ConfirmRequest.Type
+
+/** What a caller hands in: plain strings; `charset` defaults to the client's (utf-8 unless configured). */
+export interface Input {
+  readonly partner: string
+  readonly outerTaskId: string
+  readonly transfers: ReadonlyArray<string>
+  readonly notifyUrl?: string | undefined
+  readonly charset?: string | undefined
+}
+
+export const InputSchema = Schema.Struct({
+  partner: Schema.String,
+  outerTaskId: Schema.String,
+  transfers: Schema.Array(Schema.String),
+  notifyUrl: Schema.optional(Schema.String),
+  charset: Schema.optional(Schema.String)
+})
+
+export interface Options {
+  /** Separator of serials in `transfer_detail`; default `~*~` (PROTOCOL.md §2 erratum). */
+  readonly separator?: string | undefined
+  /** Charset when the input names none; default `utf-8`. */
+  readonly defaultCharset?: Charset.Charset | undefined
+}
+
+/** Checks every rule and reports every broken one at once. */
+export const validate = (
+  input: unknown,
+  options: Options = {}
+): Either.Either<ConfirmRequest, InvalidRequest> => {
+  const separator = options.separator ?? Protocol.DEFAULT_TRANSFER_SEPARATOR
+  const shape = Schema.decodeUnknownEither(InputSchema)(input, { errors: "all" })
+  if (Either.isLeft(shape)) {
+    return Either.left(
+      new InvalidRequest({
+        issues: ParseResult.ArrayFormatter.formatErrorSync(shape.left).map((e) =>
+          issue(e.path.join(".") || "input", "type", e.message)
+        )
+      })
+    )
+  }
+  const raw = shape.right
+  const issues: Array<Issue> = []
+  const charsetName = raw.charset ?? options.defaultCharset ?? "utf-8"
+  const charset = Charset.parse(charsetName)
+  if (charset === undefined || raw.charset?.trim() !== raw.charset)
+    issues.push(
+      issue("_input_charset", "enum", `must be one of ${Charset.values.join(", ")}, got "${charsetName}"`)
+    )
+  issues.push(...checkPartner(raw.partner))
+  issues.push(...checkOuterTaskId(raw.outerTaskId))
+  if (raw.notifyUrl !== undefined) issues.push(...checkNotifyUrl(raw.notifyUrl))
+  const transfers = raw.transfers
+  if (transfers.length === 0)
+    issues.push(issue("transfer_detail", "min_count", "must list at least one transfer"))
+  if (transfers.length > Protocol.MAX_TRANSFERS)
+    issues.push(
+      issue(
+        "transfer_detail",
+        "max_count",
+        `must list at most ${Protocol.MAX_TRANSFERS} transfers, got ${transfers.length}`
+      )
+    )
+  const seen = new Set<string>()
+  transfers.forEach((serial, index) => {
+    issues.push(...checkTransferSerial(serial, `transfer_detail[${index}]`, separator))
+    if (seen.has(serial))
+      issues.push(issue(`transfer_detail[${index}]`, "unique", `repeats serial number "${serial}"`))
+    seen.add(serial)
+  })
+  const detail = transfers.join(separator)
+  if (detail.length > Protocol.MAX_TRANSFER_DETAIL_LENGTH)
+    issues.push(
+      issue(
+        "transfer_detail",
+        "max_length",
+        `joined serials must be at most ${Protocol.MAX_TRANSFER_DETAIL_LENGTH} characters, got ${detail.length}`
+      )
+    )
+  else if (
+    transfers.length > 0 &&
+    seen.size === transfers.length &&
+    !sameSerials(detail.split(separator), transfers)
+  )
+    issues.push(
+      issue(
+        "transfer_detail",
+        "ambiguous",
+        `serials joined by "${separator}" do not split back into the same list`
+      )
+    )
+  if (charset !== undefined) {
+    const values: Array<readonly [string, string]> = [
+      ["partner", raw.partner],
+      ["outer_task_id", raw.outerTaskId],
+      ["transfer_detail", detail],
+      ...(raw.notifyUrl === undefined ? [] : [["notify_url", raw.notifyUrl] as const])
+    ]
+    for (const [field, value] of values)
+      if (!Charset.canEncode(value, charset))
+        issues.push(issue(field, "charset", `has characters that ${charset} cannot represent`))
+  }
+  if (issues.length > 0) return Either.left(new InvalidRequest({ issues }))
+  return Either.right({
+    partner: raw.partner as PartnerId,
+    outerTaskId: raw.outerTaskId as OuterTaskId,
+    transfers: transfers as unknown as readonly [TransferSerial, ...Array<TransferSerial>],
+    ...(raw.notifyUrl === undefined ? {} : { notifyUrl: raw.notifyUrl as NotifyUrl }),
+    charset: charset!
+  })
+}
+
+const sameSerials = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
+  a.length === b.length && a.every((s, i) => s === b[i])
+
+/** The wire parameters of a request, without `sign` and `sign_type`, in a stable order. */
+export const toParams = (
+  request: ConfirmRequest,
+  separator: string = Protocol.DEFAULT_TRANSFER_SEPARATOR
+): Array<readonly [string, string]> => [
+  [Protocol.Param.service, Protocol.SERVICE],
+  [Protocol.Param.partner, request.partner],
+  [Protocol.Param.inputCharset, request.charset],
+  [Protocol.Param.outerTaskId, request.outerTaskId],
+  [Protocol.Param.transferDetail, request.transfers.join(separator)],
+  ...(request.notifyUrl === undefined ? [] : [[Protocol.Param.notifyUrl, request.notifyUrl] as const])
+]
+
+/**
+ * Reads wire parameters back into a request (the inverse of `toParams`), with every rule checked; what the
+ * sandbox gateway uses, and the other half of the encode/decode round trip.
+ */
+export const fromParams = (
+  params: ReadonlyMap<string, string>,
+  separator: string = Protocol.DEFAULT_TRANSFER_SEPARATOR
+): Either.Either<ConfirmRequest, InvalidRequest> => {
+  const missing: Array<Issue> = []
+  for (const name of [
+    Protocol.Param.service,
+    Protocol.Param.partner,
+    Protocol.Param.inputCharset,
+    Protocol.Param.outerTaskId,
+    Protocol.Param.transferDetail
+  ])
+    if (!params.get(name)) missing.push(issue(name, "required", "is missing"))
+  const service = params.get(Protocol.Param.service)
+  if (service && service !== Protocol.SERVICE)
+    missing.push(issue(Protocol.Param.service, "enum", `must be ${Protocol.SERVICE}`))
+  if (missing.length > 0) return Either.left(new InvalidRequest({ issues: missing }))
+  const notifyUrl = params.get(Protocol.Param.notifyUrl)
+  return validate(
+    {
+      partner: params.get(Protocol.Param.partner)!,
+      outerTaskId: params.get(Protocol.Param.outerTaskId)!,
+      transfers: params.get(Protocol.Param.transferDetail)!.split(separator),
+      ...(notifyUrl ? { notifyUrl } : {}),
+      charset: params.get(Protocol.Param.inputCharset)!
+    },
+    { separator }
+  )
+}

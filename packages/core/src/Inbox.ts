@@ -1,0 +1,71 @@
+/**
+ * The notification inbox contract: Alipay delivers each notification up to 8 times and a receiver can die at
+ * any moment, so handling goes through an inbox that records every verified delivery and runs the user's
+ * handler exactly once per event. Implementations: `@witkey/inbox-sql` (SQLite, PostgreSQL), and an in-memory
+ * one in `@witkey/testkit`.
+ *
+ * @since 0.1.0
+ */
+import type { Effect, Option } from "effect"
+import { Context, Schema } from "effect"
+import type * as Notification from "./Notification.js"
+
+/** A verified notification with the exact bytes it arrived as, kept for the audit trail. */
+export interface Received {
+  readonly notification: Notification.Notification
+  readonly body: Uint8Array
+  readonly contentType: string | undefined
+}
+
+export type State = "pending" | "processed" | "failed"
+
+/** One notification as the inbox remembers it: what a support person queries by task. */
+export interface Entry {
+  readonly notifyId: string
+  readonly businessKey: string | undefined
+  readonly subType: string
+  readonly outerTaskId: string | undefined
+  readonly outerTransferNo: string | undefined
+  readonly body: Uint8Array
+  readonly contentType: string | undefined
+  /** Epoch milliseconds, from Effect's Clock. */
+  readonly firstReceivedAt: number
+  readonly lastReceivedAt: number
+  readonly deliveries: number
+  readonly state: State
+  readonly processedAt: number | undefined
+  readonly lastError: string | undefined
+  /** Set when this notify_id reported an event already processed under another notify_id. */
+  readonly duplicateOf: string | undefined
+}
+
+export type Outcome =
+  | { readonly _tag: "Processed" }
+  | {
+      readonly _tag: "Duplicate"
+      readonly by: "notify_id" | "business_key"
+      readonly processedNotifyId: string
+    }
+
+export class InboxError extends Schema.TaggedError<InboxError>()("InboxError", {
+  reason: Schema.Literal("storage", "busy"),
+  message: Schema.String
+}) {}
+
+export interface Inbox {
+  /**
+   * Records the delivery, then runs `handler` unless the event was already processed (by notify_id or by
+   * business key). The handler's effects and the record commit together where the storage allows (the SQL
+   * inbox runs the handler inside its transaction). If the handler fails, nothing is marked processed and the
+   * failure is returned, so the next delivery runs it again.
+   */
+  readonly receive: <E, R>(
+    received: Received,
+    handler: (notification: Notification.Notification) => Effect.Effect<void, E, R>
+  ) => Effect.Effect<Outcome, InboxError | E, R>
+  readonly get: (notifyId: string) => Effect.Effect<Option.Option<Entry>, InboxError>
+  /** Every notification of a task, oldest first. */
+  readonly byTask: (outerTaskId: string) => Effect.Effect<ReadonlyArray<Entry>, InboxError>
+}
+
+export const Inbox: Context.Tag<Inbox, Inbox> = Context.GenericTag<Inbox>("@witkey/core/Inbox")

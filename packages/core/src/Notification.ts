@@ -1,0 +1,272 @@
+/**
+ * Alipay's asynchronous notification (PROTOCOL.md §6): the raw form body verified first, then only the signed
+ * fields decoded, with the `xml` payload read into a union by sub type.
+ *
+ * @since 0.1.0
+ */
+import type { BigDecimal } from "effect"
+import { Effect, Either, Schema } from "effect"
+import * as Charset from "./Charset.js"
+import * as Form from "./internal/Form.js"
+import * as Xml from "./internal/Xml.js"
+import * as Protocol from "./Protocol.js"
+import { SignatureError } from "./SignatureError.js"
+import * as SigningString from "./SigningString.js"
+import * as Verifier from "./Verifier.js"
+
+export class MalformedNotification extends Schema.TaggedError<MalformedNotification>()(
+  "MalformedNotification",
+  {
+    reason: Schema.Literal(
+      "not_bytes",
+      "too_large",
+      "charset",
+      "form",
+      "duplicate_field",
+      "fields",
+      "payload"
+    ),
+    message: Schema.String
+  }
+) {}
+
+/** An amount: a decimal string with at most two places, never a float; decoded to BigDecimal. */
+export const Amount = Schema.compose(
+  Schema.String.pipe(
+    Schema.pattern(Protocol.Notify.amountPattern, {
+      message: () => "must be a decimal amount with at most two places"
+    })
+  ),
+  Schema.BigDecimal
+)
+
+const WireText = Schema.String.pipe(Schema.minLength(1, { message: () => "is required" }))
+const GmtTransfer = Schema.String.pipe(
+  Schema.pattern(Protocol.Notify.gmtTransferPattern, { message: () => "must be yyyyMMddHHmmss" })
+)
+
+/** [reconstructed] The bounty paid to one winner. */
+export const AssignFields = Schema.Struct({
+  notify_sub_type: Schema.Literal(Protocol.Notify.assign),
+  outer_task_id: WireText,
+  outer_transfer_no: WireText,
+  transfer_amount: Amount,
+  payee_user_id: WireText,
+  gmt_transfer: GmtTransfer
+})
+
+/** [reconstructed] The service fee paid to the platform. */
+export const PlatformProfitFields = Schema.Struct({
+  notify_sub_type: Schema.Literal(Protocol.Notify.platformProfit),
+  outer_task_id: WireText,
+  transfer_amount: Amount,
+  service_charge: Amount,
+  payee_user_id: WireText,
+  gmt_transfer: GmtTransfer
+})
+
+export interface Assign {
+  readonly _tag: "Assign"
+  readonly subType: typeof Protocol.Notify.assign
+  readonly outerTaskId: string
+  readonly outerTransferNo: string
+  readonly transferAmount: BigDecimal.BigDecimal
+  readonly payeeUserId: string
+  readonly gmtTransfer: string
+}
+
+export interface PlatformProfit {
+  readonly _tag: "PlatformProfit"
+  readonly subType: typeof Protocol.Notify.platformProfit
+  readonly outerTaskId: string
+  readonly transferAmount: BigDecimal.BigDecimal
+  readonly serviceCharge: BigDecimal.BigDecimal
+  readonly payeeUserId: string
+  readonly gmtTransfer: string
+}
+
+/** A sub type this SDK does not know, delivered as such with all its fields (wire text). */
+export interface UnknownSubType {
+  readonly _tag: "UnknownSubType"
+  readonly subType: string
+  readonly outerTaskId: string | undefined
+}
+
+export type Payload = Assign | PlatformProfit | UnknownSubType
+
+export interface Notification {
+  readonly notifyId: string
+  readonly notifyTime: string
+  readonly payload: Payload
+  /** Every leaf of the `xml` payload by wire name, as the exact wire text (amounts too: `"120.00"`). */
+  readonly fields: Readonly<Record<string, string>>
+  /** Every signed form field (all but `sign` and `sign_type`), decoded once. */
+  readonly form: Readonly<Record<string, string>>
+  readonly charset: Charset.Charset
+}
+
+/** What the endpoint received, untouched. */
+export interface RawNotification {
+  /** The raw body bytes. Anything else (a parsed object, a string) is refused: verification needs the bytes. */
+  readonly body: unknown
+  readonly contentType?: string | undefined
+}
+
+export interface Options {
+  /** The charset when the Content-Type names none; default utf-8. */
+  readonly charset?: Charset.Charset | undefined
+}
+
+export type DecodeError = SignatureError | MalformedNotification
+
+const malformed = (reason: MalformedNotification["reason"], message: string) =>
+  new MalformedNotification({ reason, message })
+
+/** Verifies the raw body, then decodes what was signed. */
+export const decode = (
+  raw: RawNotification,
+  options: Options = {}
+): Effect.Effect<Notification, DecodeError, Verifier.Verifier> =>
+  Effect.gen(function* () {
+    const body = raw.body
+    if (!(body instanceof Uint8Array))
+      return yield* malformed(
+        "not_bytes",
+        `expected the raw body bytes, got ${body === null ? "null" : typeof body}: mount the endpoint before any body parser`
+      )
+    if (body.length > Protocol.Notify.maxBodyBytes)
+      return yield* malformed("too_large", `body exceeds ${Protocol.Notify.maxBodyBytes} bytes`)
+    const declared = Charset.fromContentType(raw.contentType)
+    const charset = declared ?? options.charset ?? "utf-8"
+    const pairs = yield* Either.mapLeft(Form.parse(body, charset, Protocol.Notify.maxFields), (m) =>
+      malformed(m.includes("invalid") && m.includes("byte sequence") ? "charset" : "form", m)
+    )
+    const form = new Map<string, string>()
+    for (const [name, value] of pairs) {
+      if (form.has(name)) return yield* malformed("duplicate_field", `field "${name}" appears more than once`)
+      form.set(name, value)
+    }
+    const sign = form.get(Protocol.Notify.sign)
+    if (!sign)
+      return yield* new SignatureError({
+        reason: "missing",
+        source: "notification",
+        message: "notification has no sign"
+      })
+    const verifier = yield* Verifier.Verifier
+    const signType = form.get(Protocol.Notify.signType)
+    if (signType !== verifier.signType)
+      return yield* new SignatureError({
+        reason: "sign_type",
+        source: "notification",
+        message: `sign_type is ${signType === undefined ? "missing" : `"${signType}"`}; only ${verifier.signType} is accepted`
+      })
+    const bytes = SigningString.bytes(form, charset)
+    if (!(yield* verifier.verify(bytes, sign)))
+      return yield* new SignatureError({
+        reason: "mismatch",
+        source: "notification",
+        message: `signature does not match the canonical string of the form fields (${charset}, ${bytes.length} bytes); check the Alipay public key and charset`,
+        checked: SigningString.describe(bytes, charset)
+      })
+    // Verified: from here on, only signed content is read.
+    const signed = new Map(
+      [...form].filter(([name]) => name !== Protocol.Notify.sign && name !== Protocol.Notify.signType)
+    )
+    return yield* decodeSigned(signed, charset)
+  }).pipe(Effect.withSpan("witkey.verify_notification"))
+
+const decodeSigned = (form: ReadonlyMap<string, string>, charset: Charset.Charset) =>
+  Effect.gen(function* () {
+    const notifyId = form.get(Protocol.Notify.notifyId)
+    const notifyTime = form.get(Protocol.Notify.notifyTime)
+    const xml = form.get(Protocol.Notify.xml)
+    if (!notifyId) return yield* malformed("fields", "notify_id is required")
+    if (!notifyTime || !Protocol.Notify.notifyTimePattern.test(notifyTime))
+      return yield* malformed(
+        "fields",
+        `notify_time must be yyyy-MM-dd HH:mm:ss, got ${JSON.stringify(notifyTime ?? null)}`
+      )
+    if (!xml) return yield* malformed("fields", "xml is required")
+    const fields = yield* payloadFields(xml)
+    const payload = yield* toPayload(fields)
+    return {
+      notifyId,
+      notifyTime,
+      payload,
+      fields,
+      form: Object.fromEntries(form),
+      charset
+    } satisfies Notification
+  })
+
+/** The payload's leaves, wire text; `<notify>` must be the root. */
+export const payloadFields = (xml: string): Either.Either<Record<string, string>, MalformedNotification> =>
+  Either.gen(function* () {
+    const root = yield* Either.mapLeft(
+      Xml.parse(xml, {
+        maxDepth: Protocol.Notify.maxPayloadDepth,
+        maxElements: Protocol.Notify.maxPayloadElements
+      }),
+      (f) => malformed("payload", `xml: ${f.message}`)
+    )
+    if (root.name !== Protocol.Notify.payloadRoot)
+      return yield* Either.left(malformed("payload", `xml root is <${root.name}>, expected <notify>`))
+    const leaves = yield* Either.mapLeft(Xml.leaves(root), (name) =>
+      malformed("payload", `xml: <${name}> appears twice`)
+    )
+    return Object.fromEntries(leaves)
+  })
+
+const fieldError = (subType: string) => (e: { readonly message: string }) =>
+  malformed("payload", `${subType} payload: ${e.message}`)
+
+export const toPayload = (fields: Record<string, string>): Effect.Effect<Payload, MalformedNotification> =>
+  Effect.gen(function* () {
+    const subType = fields[Protocol.Notify.subType]
+    if (!subType) return yield* malformed("payload", "xml has no notify_sub_type")
+    if (subType === Protocol.Notify.assign) {
+      const f = yield* Schema.decodeUnknown(AssignFields)(fields, { errors: "all" }).pipe(
+        Effect.mapError(fieldError(subType))
+      )
+      return {
+        _tag: "Assign",
+        subType: f.notify_sub_type,
+        outerTaskId: f.outer_task_id,
+        outerTransferNo: f.outer_transfer_no,
+        transferAmount: f.transfer_amount,
+        payeeUserId: f.payee_user_id,
+        gmtTransfer: f.gmt_transfer
+      } satisfies Assign
+    }
+    if (subType === Protocol.Notify.platformProfit) {
+      const f = yield* Schema.decodeUnknown(PlatformProfitFields)(fields, { errors: "all" }).pipe(
+        Effect.mapError(fieldError(subType))
+      )
+      return {
+        _tag: "PlatformProfit",
+        subType: f.notify_sub_type,
+        outerTaskId: f.outer_task_id,
+        transferAmount: f.transfer_amount,
+        serviceCharge: f.service_charge,
+        payeeUserId: f.payee_user_id,
+        gmtTransfer: f.gmt_transfer
+      } satisfies PlatformProfit
+    }
+    return { _tag: "UnknownSubType", subType, outerTaskId: fields["outer_task_id"] } satisfies UnknownSubType
+  })
+
+/**
+ * The event a notification reports, independent of its `notify_id`: the same event redelivered under a new
+ * id is still a duplicate. `undefined` for unknown sub types, whose identity we cannot know.
+ */
+export const businessKey = (n: Notification): string | undefined => {
+  switch (n.payload._tag) {
+    case "Assign":
+      return `${n.payload.subType}|${n.payload.outerTaskId}|${n.payload.outerTransferNo}`
+    case "PlatformProfit":
+      return `${n.payload.subType}|${n.payload.outerTaskId}|`
+    case "UnknownSubType":
+      return undefined
+  }
+}

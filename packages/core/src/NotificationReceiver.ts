@@ -1,0 +1,116 @@
+/**
+ * The notification pipeline every endpoint shares (PROTOCOL.md §6): verify the raw body, ask `notify_verify`,
+ * hand the event to the `Inbox` (which runs the user's handler at most once), and decide the answer. Alipay
+ * gets `success` only once the handler's effect and the inbox record are committed; anything else answers
+ * `fail`, so Alipay retries. A forged or malformed notification never reaches the handler.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Effect } from "effect"
+import * as Client from "./Client.js"
+import * as Inbox from "./Inbox.js"
+import type * as Notification from "./Notification.js"
+import * as Protocol from "./Protocol.js"
+
+export interface Options {
+  /** Confirm each notify_id with the gateway's `notify_verify` before handling it. Default true. */
+  readonly notifyVerify?: boolean | undefined
+}
+
+export type Refusal =
+  | "malformed"
+  | "signature"
+  | "notify_verify_false"
+  | "notify_verify_invalid"
+  | "notify_verify_error"
+  | "inbox"
+  | "handler"
+
+export type Result =
+  | {
+      readonly _tag: "Acknowledged"
+      readonly notification: Notification.Notification
+      readonly outcome: Inbox.Outcome
+    }
+  | {
+      readonly _tag: "Refused"
+      readonly reason: Refusal
+      readonly message: string
+      readonly notifyId: string | undefined
+    }
+
+/** The exact body to answer: `success` (7 bytes) or `fail`. */
+export const answer = (result: Result): string =>
+  result._tag === "Acknowledged" ? Protocol.Notify.ack : Protocol.Notify.nack
+
+/** The HTTP status to answer with. 200 for both: Alipay retries on anything but the body `success`. */
+export const status = (_result: Result): number => 200
+
+const refuse = (reason: Refusal, message: string, notifyId?: string): Result => ({
+  _tag: "Refused",
+  reason,
+  message,
+  notifyId
+})
+
+/** Runs the pipeline on one raw delivery. Never fails: every failure is a `Refused` result (answer `fail`). */
+export const receive = <E, R>(
+  raw: Notification.RawNotification,
+  handler: (notification: Notification.Notification) => Effect.Effect<void, E, R>,
+  options: Options = {}
+): Effect.Effect<Result, never, Client.Client | Inbox.Inbox | R> =>
+  Effect.gen(function* () {
+    const client = yield* Client.Client
+    const inbox = yield* Inbox.Inbox
+    const decoded = yield* Effect.either(client.decodeNotification(raw))
+    if (decoded._tag === "Left") {
+      const e = decoded.left
+      return refuse(e._tag === "SignatureError" ? "signature" : "malformed", e.message)
+    }
+    const notification = decoded.right
+    const notifyId = notification.notifyId
+    if (options.notifyVerify ?? true) {
+      const verified = yield* Effect.either(client.notifyVerify(notifyId))
+      if (verified._tag === "Left") return refuse("notify_verify_error", verified.left.message, notifyId)
+      if (verified.right === "false")
+        return refuse("notify_verify_false", "notify_verify answered false", notifyId)
+      if (verified.right === "invalid")
+        return refuse("notify_verify_invalid", "notify_verify answered invalid", notifyId)
+    }
+    const received: Inbox.Received = {
+      notification,
+      body: raw.body as Uint8Array,
+      contentType: raw.contentType
+    }
+    const outcome = yield* inbox.receive(received, handler).pipe(
+      Effect.map((outcome): Result => ({ _tag: "Acknowledged", notification, outcome })),
+      Effect.catchAllCause((cause) => {
+        const failure = Cause.failureOption(cause)
+        const isInbox =
+          failure._tag === "Some" && (failure.value as { _tag?: unknown })?._tag === "InboxError"
+        return Effect.succeed(
+          refuse(
+            isInbox ? "inbox" : "handler",
+            Cause.pretty(cause).split("\n")[0] ?? "handler failed",
+            notifyId
+          )
+        )
+      })
+    )
+    return outcome
+  }).pipe(
+    Effect.tap((result) =>
+      result._tag === "Refused"
+        ? Effect.logWarning("witkey notification refused").pipe(
+            Effect.annotateLogs({
+              reason: result.reason,
+              notify_id: result.notifyId ?? "",
+              detail: result.message
+            })
+          )
+        : Effect.logDebug("witkey notification acknowledged").pipe(
+            Effect.annotateLogs({ notify_id: result.notification.notifyId, outcome: result.outcome._tag })
+          )
+    ),
+    Effect.withSpan("witkey.receive_notification")
+  )

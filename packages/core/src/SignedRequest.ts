@@ -1,0 +1,69 @@
+/**
+ * A request ready to send: its parameters, canonical string, signature and the GET URL (PROTOCOL.md §2, §3).
+ * Re-sending means sending this value again, byte for byte; nothing is re-signed.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import * as Charset from "./Charset.js"
+import * as ConfirmRequest from "./ConfirmRequest.js"
+import * as Protocol from "./Protocol.js"
+import * as Signer from "./Signer.js"
+import * as SigningString from "./SigningString.js"
+
+export interface SignedRequest {
+  readonly request: ConfirmRequest.ConfirmRequest
+  /** Every parameter sent, `sign` and `sign_type` last, in the order they appear in the query. */
+  readonly params: ReadonlyArray<readonly [string, string]>
+  readonly canonical: string
+  readonly sign: string
+  /** The full GET URL: gateway plus the query, each name and value percent-encoded from its charset bytes. */
+  readonly url: string
+}
+
+const unreserved = (byte: number) =>
+  (byte >= 0x30 && byte <= 0x39) ||
+  (byte >= 0x41 && byte <= 0x5a) ||
+  (byte >= 0x61 && byte <= 0x7a) ||
+  byte === 0x2d ||
+  byte === 0x2e ||
+  byte === 0x5f ||
+  byte === 0x7e
+
+const hex = "0123456789ABCDEF"
+
+/** Percent-encodes the bytes of `text` in `charset`; only RFC 3986 unreserved bytes stay as they are. */
+export const percentEncode = (text: string, charset: Charset.Charset): string => {
+  let out = ""
+  for (const byte of Charset.encode(text, charset)) {
+    out += unreserved(byte) ? String.fromCharCode(byte) : `%${hex[byte >> 4]}${hex[byte & 15]}`
+  }
+  return out
+}
+
+/** The query string (no leading `?`). */
+export const toQuery = (params: ReadonlyArray<readonly [string, string]>, charset: Charset.Charset): string =>
+  params.map(([name, value]) => `${percentEncode(name, charset)}=${percentEncode(value, charset)}`).join("&")
+
+/** Joins the gateway URL and a query, whether or not the gateway URL already has a query of its own. */
+export const toUrl = (gateway: string, query: string): string =>
+  `${gateway}${gateway.includes("?") ? (gateway.endsWith("?") || gateway.endsWith("&") ? "" : "&") : "?"}${query}`
+
+/** Signs a validated request with the injected Signer and builds its URL. */
+export const make = (
+  request: ConfirmRequest.ConfirmRequest,
+  options: { readonly gateway: string; readonly separator?: string | undefined }
+): Effect.Effect<SignedRequest, Signer.SignError, Signer.Signer> =>
+  Effect.gen(function* () {
+    const signer = yield* Signer.Signer
+    const unsigned = ConfirmRequest.toParams(request, options.separator)
+    const pairs = SigningString.signedPairs(unsigned)
+    const canonical = pairs.map(([n, v]) => `${n}=${v}`).join("&")
+    const sign = yield* signer.sign(Charset.encode(canonical, request.charset))
+    const params = [
+      ...pairs,
+      [Protocol.Param.sign, sign] as const,
+      [Protocol.Param.signType, signer.signType] as const
+    ]
+    return { request, params, canonical, sign, url: toUrl(options.gateway, toQuery(params, request.charset)) }
+  }).pipe(Effect.withSpan("witkey.sign", { attributes: { "witkey.outer_task_id": request.outerTaskId } }))

@@ -1,0 +1,69 @@
+/**
+ * The canonical string that is signed (PROTOCOL.md §3): every parameter but `sign` and `sign_type`, empty
+ * values dropped, sorted by name in byte order, joined as `name=value` with `&`, values raw.
+ *
+ * @since 0.1.0
+ */
+import * as Charset from "./Charset.js"
+import { sha256Hex } from "./internal/sha256.js"
+import { UNSIGNED_PARAMS } from "./Protocol.js"
+
+/** Parameters as name/value pairs, in any order. */
+export type Params = Iterable<readonly [string, string]>
+
+/**
+ * Byte order of the names. For the names this protocol uses (ASCII) it is plain code-unit order; comparing
+ * code points keeps it equal to UTF-8 byte order for any name.
+ */
+export const compareNames = (a: string, b: string): number => {
+  const length = Math.min(a.length, b.length)
+  for (let i = 0; i < length; i++) {
+    const x = a.codePointAt(i)!
+    const y = b.codePointAt(i)!
+    if (x !== y) return x < y ? -1 : 1
+    if (x > 0xffff) i++
+  }
+  return a.length - b.length
+}
+
+/** The pairs that are signed, in canonical order. */
+export const signedPairs = (params: Params): Array<readonly [string, string]> => {
+  const pairs: Array<readonly [string, string]> = []
+  for (const pair of params) {
+    if (pair[1] === "" || UNSIGNED_PARAMS.has(pair[0])) continue
+    pairs.push(pair)
+  }
+  return pairs.sort((a, b) => compareNames(a[0], b[0]))
+}
+
+/** The canonical string. */
+export const make = (params: Params): string =>
+  signedPairs(params)
+    .map(([name, value]) => `${name}=${value}`)
+    .join("&")
+
+/** The canonical string's bytes in `charset`: exactly what is signed and verified. */
+export const bytes = (params: Params, charset: Charset.Charset): Uint8Array =>
+  Charset.encode(make(params), charset)
+
+/**
+ * Splits a canonical string back into its pairs, given the parameter names that may occur. Unambiguous for
+ * any accepted request, because accepted values never contain `&` (PROTOCOL.md §2).
+ */
+export const split = (canonical: string): Array<readonly [string, string]> =>
+  canonical === ""
+    ? []
+    : canonical.split("&").map((segment) => {
+        const at = segment.indexOf("=")
+        return at < 0 ? ([segment, ""] as const) : ([segment.slice(0, at), segment.slice(at + 1)] as const)
+      })
+
+/** What a person needs to compare a canonical string with their own: charset, byte length, SHA-256 prefix. */
+export const describe = (
+  canonicalBytes: Uint8Array,
+  charset: Charset.Charset
+): { readonly charset: string; readonly canonicalBytes: number; readonly canonicalSha256Prefix: string } => ({
+  charset,
+  canonicalBytes: canonicalBytes.length,
+  canonicalSha256Prefix: sha256Hex(canonicalBytes).slice(0, 16)
+})
