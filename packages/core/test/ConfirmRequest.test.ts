@@ -1,0 +1,126 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Either } from "effect"
+import * as ConfirmRequest from "../src/ConfirmRequest.js"
+
+const valid = {
+  partner: "2088101012352995",
+  outerTaskId: "wf301111010000977",
+  transfers: ["89944ID1", "89943ID1"]
+}
+
+const issuesOf = (input: unknown, options?: ConfirmRequest.Options) => {
+  const result = ConfirmRequest.validate(input, options)
+  assert.isTrue(Either.isLeft(result), "expected the input to be refused")
+  return Either.isLeft(result) ? result.left.issues : []
+}
+
+const has = (issues: ReadonlyArray<ConfirmRequest.Issue>, field: string, rule: string) =>
+  assert.isTrue(
+    issues.some((i) => i.field === field && i.rule === rule),
+    `expected ${field}/${rule} in ${JSON.stringify(issues)}`
+  )
+
+describe("ConfirmRequest.validate", () => {
+  it("accepts the seed's sample and defaults the charset to utf-8", () => {
+    const request = Either.getOrThrow(ConfirmRequest.validate(valid))
+    assert.strictEqual(request.charset, "utf-8")
+    assert.deepStrictEqual(ConfirmRequest.toParams(request), [
+      ["service", "alipay.witkey.task.confirm.by.platform"],
+      ["partner", "2088101012352995"],
+      ["_input_charset", "utf-8"],
+      ["outer_task_id", "wf301111010000977"],
+      ["transfer_detail", "89944ID1~*~89943ID1"]
+    ])
+  })
+
+  it("normalises the charset's letter case", () => {
+    assert.strictEqual(
+      Either.getOrThrow(ConfirmRequest.validate({ ...valid, charset: "GBK" })).charset,
+      "gbk"
+    )
+  })
+
+  it("names every offending field and rule in one error", () => {
+    const issues = issuesOf({
+      partner: "12345",
+      outerTaskId: "x".repeat(51),
+      transfers: ["a", "a", "b&c", "", "d~*~e"],
+      notifyUrl: "ftp://x",
+      charset: "latin1"
+    })
+    has(issues, "partner", "format")
+    has(issues, "outer_task_id", "max_length")
+    has(issues, "transfer_detail[1]", "unique")
+    has(issues, "transfer_detail[2]", "forbidden_char")
+    has(issues, "transfer_detail[3]", "required")
+    has(issues, "transfer_detail[4]", "separator")
+    has(issues, "notify_url", "format")
+    has(issues, "_input_charset", "enum")
+    const error = Either.getLeft(ConfirmRequest.validate({ ...valid, partner: "1" }))
+    assert.match(error._tag === "Some" ? error.value.message : "", /partner: must be an Alipay partner id/)
+  })
+
+  it("bounds the count of transfers and the joined length", () => {
+    has(issuesOf({ ...valid, transfers: [] }), "transfer_detail", "min_count")
+    has(
+      issuesOf({ ...valid, transfers: Array.from({ length: 31 }, (_, i) => `s${i}`) }),
+      "transfer_detail",
+      "max_count"
+    )
+    const long = Array.from({ length: 30 }, (_, i) => `${i}`.padStart(33, "x"))
+    has(issuesOf({ ...valid, transfers: long }), "transfer_detail", "max_length")
+    // 30 serials of 31 characters joined by 29 separators: 930 + 87 = 1017 > 1000
+    const exact = Array.from({ length: 25 }, (_, i) => `${i}`.padStart(37, "y"))
+    assert.isTrue(
+      Either.isRight(ConfirmRequest.validate({ ...valid, transfers: exact })),
+      "25*37+24*3 = 997 fits"
+    )
+  })
+
+  it.each(["a b", "a\tb", "a\u0000b", "a=b", "a%b", "a+b", "a#b", "a&b"])(
+    "refuses the serial %j",
+    (serial) => {
+      has(issuesOf({ ...valid, transfers: [serial] }), "transfer_detail[0]", "forbidden_char")
+    }
+  )
+
+  it("refuses serials whose join would split differently", () => {
+    has(issuesOf({ ...valid, transfers: ["a~*", "~b"] }, {}), "transfer_detail", "ambiguous")
+  })
+
+  it("honours a configured separator", () => {
+    const request = Either.getOrThrow(ConfirmRequest.validate(valid, { separator: "~*@^" }))
+    assert.strictEqual(ConfirmRequest.toParams(request, "~*@^")[4]![1], "89944ID1~*@^89943ID1")
+    has(
+      issuesOf({ ...valid, transfers: ["a~*@^b"] }, { separator: "~*@^" }),
+      "transfer_detail[0]",
+      "separator"
+    )
+  })
+
+  it("refuses text the charset cannot carry", () => {
+    has(issuesOf({ ...valid, outerTaskId: "任务😀", charset: "gbk" }), "outer_task_id", "charset")
+    assert.isTrue(
+      Either.isRight(ConfirmRequest.validate({ ...valid, outerTaskId: "任务😀", charset: "utf-8" }))
+    )
+  })
+
+  it("refuses a notify_url with & (the canonical string would be ambiguous)", () => {
+    has(issuesOf({ ...valid, notifyUrl: "https://shop.example/n?a=1&b=2" }), "notify_url", "forbidden_char")
+  })
+
+  it("reports wrong types by path", () => {
+    const issues = issuesOf({ partner: 1, transfers: "x" })
+    assert.isTrue(issues.some((i) => i.field === "partner" && i.rule === "type"))
+    assert.isTrue(issues.some((i) => i.field === "outerTaskId" && i.rule === "type"))
+  })
+
+  it("fromParams requires every parameter and the service", () => {
+    const result = ConfirmRequest.fromParams(new Map([["service", "other"]]))
+    assert.isTrue(Either.isLeft(result))
+    if (Either.isLeft(result)) {
+      has(result.left.issues, "partner", "required")
+      has(result.left.issues, "service", "enum")
+    }
+  })
+})

@@ -1,0 +1,167 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option, Ref } from "effect"
+import * as Client from "../src/Client.js"
+import * as Inbox from "../src/Inbox.js"
+import type * as Notification from "../src/Notification.js"
+import * as NotificationReceiver from "../src/NotificationReceiver.js"
+import * as Transport from "../src/Transport.js"
+import { b64, gatewayVerifier, partnerSigner, vectors } from "./fixtures.js"
+
+const body = (name: string) => {
+  const v = vectors.notifications.find((n) => n.name === name)!
+  return { body: b64(v.body_b64), contentType: v.content_type }
+}
+
+/** The smallest honest Inbox: de-dup by notify_id, handler failure leaves it unprocessed. */
+const tinyInbox = Effect.gen(function* () {
+  const processed = yield* Ref.make(new Set<string>())
+  const inbox: Inbox.Inbox = {
+    receive: (received, handler) =>
+      Effect.gen(function* () {
+        const id = received.notification.notifyId
+        if ((yield* Ref.get(processed)).has(id))
+          return { _tag: "Duplicate", by: "notify_id", processedNotifyId: id } as const
+        yield* handler(received.notification)
+        yield* Ref.update(processed, (s) => new Set([...s, id]))
+        return { _tag: "Processed" } as const
+      }),
+    get: () => Effect.succeed(Option.none()),
+    byTask: () => Effect.succeed([])
+  }
+  return inbox
+})
+
+const setup = (notifyVerifyAnswer: string) =>
+  Effect.gen(function* () {
+    const verifyCalls = yield* Ref.make<ReadonlyArray<string>>([])
+    const transport = Transport.make((url) =>
+      Ref.update(verifyCalls, (c) => [...c, url]).pipe(
+        Effect.as({
+          status: 200,
+          body: new TextEncoder().encode(notifyVerifyAnswer),
+          contentType: "text/plain"
+        })
+      )
+    )
+    const handled = yield* Ref.make<ReadonlyArray<string>>([])
+    const failNext = yield* Ref.make(false)
+    const handler = (n: Notification.Notification) =>
+      Effect.gen(function* () {
+        if (yield* Ref.getAndSet(failNext, false)) return yield* Effect.fail("business write failed" as const)
+        yield* Ref.update(handled, (h) => [...h, n.notifyId])
+      })
+    const layer = Layer.mergeAll(
+      Client.layer({ partner: "2088101012352995", gateway: "https://gw.example/gateway.do" }).pipe(
+        Layer.provide(
+          Layer.mergeAll(Layer.succeed(Transport.Transport, transport), partnerSigner, gatewayVerifier)
+        )
+      ),
+      Layer.effect(Inbox.Inbox, tinyInbox)
+    )
+    return { verifyCalls, handled, failNext, handler, layer }
+  })
+
+describe("NotificationReceiver.receive", () => {
+  it.effect(
+    "a valid notification is handled once and answered success; a duplicate is acknowledged without the handler",
+    () =>
+      Effect.gen(function* () {
+        const { handled, handler, layer, verifyCalls } = yield* setup("true")
+        const [first, again] = yield* Effect.all([
+          NotificationReceiver.receive(body("assign-utf8"), handler),
+          NotificationReceiver.receive(body("assign-utf8"), handler)
+        ]).pipe(Effect.provide(layer))
+        assert.strictEqual(NotificationReceiver.answer(first), "success")
+        assert.strictEqual(NotificationReceiver.answer(again), "success")
+        assert.isTrue(again._tag === "Acknowledged" && again.outcome._tag === "Duplicate")
+        assert.deepStrictEqual(yield* Ref.get(handled), ["n-0001"])
+        const calls = yield* Ref.get(verifyCalls)
+        assert.strictEqual(
+          calls[0],
+          "https://gw.example/gateway.do?service=notify_verify&partner=2088101012352995&notify_id=n-0001"
+        )
+      })
+  )
+
+  for (const name of [
+    "tampered-amount",
+    "sign-type-downgrade",
+    "unsigned",
+    "signed-by-partner-key",
+    "garbage"
+  ]) {
+    it.effect(`${name}: the handler never runs and the answer is fail`, () =>
+      Effect.gen(function* () {
+        const { handled, handler, layer, verifyCalls } = yield* setup("true")
+        const result = yield* NotificationReceiver.receive(body(name), handler).pipe(Effect.provide(layer))
+        assert.strictEqual(NotificationReceiver.answer(result), "fail")
+        assert.deepStrictEqual(yield* Ref.get(handled), [])
+        assert.deepStrictEqual(yield* Ref.get(verifyCalls), [], "nothing unverified is even asked about")
+      })
+    )
+  }
+
+  for (const [answer, reason] of [
+    ["false", "notify_verify_false"],
+    ["invalid", "notify_verify_invalid"],
+    ["<html>", "notify_verify_error"]
+  ] as const) {
+    it.effect(`notify_verify answering ${answer} refuses with ${reason}`, () =>
+      Effect.gen(function* () {
+        const { handled, handler, layer } = yield* setup(answer)
+        const result = yield* NotificationReceiver.receive(body("assign-utf8"), handler).pipe(
+          Effect.provide(layer)
+        )
+        assert.isTrue(result._tag === "Refused" && result.reason === reason)
+        assert.deepStrictEqual(yield* Ref.get(handled), [])
+      })
+    )
+  }
+
+  it.effect("notify_verify can be turned off", () =>
+    Effect.gen(function* () {
+      const { handled, handler, layer, verifyCalls } = yield* setup("false")
+      const result = yield* NotificationReceiver.receive(body("assign-utf8"), handler, {
+        notifyVerify: false
+      }).pipe(Effect.provide(layer))
+      assert.strictEqual(NotificationReceiver.answer(result), "success")
+      assert.deepStrictEqual(yield* Ref.get(handled), ["n-0001"])
+      assert.deepStrictEqual(yield* Ref.get(verifyCalls), [])
+    })
+  )
+
+  it.effect("a failing handler answers fail; the next delivery runs it once", () =>
+    Effect.gen(function* () {
+      const { failNext, handled, handler, layer } = yield* setup("true")
+      yield* Ref.set(failNext, true)
+      const [first, second] = yield* Effect.all([
+        NotificationReceiver.receive(body("assign-utf8"), handler),
+        NotificationReceiver.receive(body("assign-utf8"), handler)
+      ]).pipe(Effect.provide(layer))
+      assert.isTrue(first._tag === "Refused" && first.reason === "handler")
+      assert.strictEqual(NotificationReceiver.answer(second), "success")
+      assert.deepStrictEqual(yield* Ref.get(handled), ["n-0001"])
+    })
+  )
+
+  it.effect("a handler that dies answers fail instead of crashing", () =>
+    Effect.gen(function* () {
+      const { layer } = yield* setup("true")
+      const result = yield* NotificationReceiver.receive(body("assign-utf8"), () =>
+        Effect.die(new Error("boom"))
+      ).pipe(Effect.provide(layer))
+      assert.isTrue(result._tag === "Refused" && result.reason === "handler")
+    })
+  )
+
+  it.effect("an already-parsed body is refused with a clear message", () =>
+    Effect.gen(function* () {
+      const { handler, layer } = yield* setup("true")
+      const result = yield* NotificationReceiver.receive({ body: { notify_id: "x" } }, handler).pipe(
+        Effect.provide(layer)
+      )
+      assert.isTrue(result._tag === "Refused" && result.reason === "malformed")
+      if (result._tag === "Refused") assert.match(result.message, /before any body parser/)
+    })
+  )
+})

@@ -1,0 +1,137 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either, FastCheck as fc } from "effect"
+import * as Charset from "../src/Charset.js"
+import * as ConfirmRequest from "../src/ConfirmRequest.js"
+import * as GatewayResponse from "../src/GatewayResponse.js"
+import * as Notification from "../src/Notification.js"
+import * as SignedRequest from "../src/SignedRequest.js"
+import * as SigningString from "../src/SigningString.js"
+import * as arb from "./arbitraries.js"
+import { gatewayVerifier, partnerSigner, partnerVerifier } from "./fixtures.js"
+import * as Verifier from "../src/Verifier.js"
+
+const uniqueByName = (ps: ReadonlyArray<readonly [string, string]>) => {
+  const seen = new Set<string>()
+  return ps.filter(([n]) => (seen.has(n) ? false : (seen.add(n), true)))
+}
+
+/** Percent-decodes a query component to bytes, then the bytes in `charset`. */
+const decodeComponent = (s: string, charset: Charset.Charset) => {
+  const bytes: Array<number> = []
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === "%") {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16))
+      i += 2
+    } else bytes.push(s.charCodeAt(i))
+  }
+  return Either.getOrThrow(Charset.decode(new Uint8Array(bytes), charset))
+}
+
+describe("canonical string laws", () => {
+  it.prop(
+    "does not depend on parameter order",
+    [arb.params.map(uniqueByName), fc.integer()],
+    ([ps, seed]) => {
+      const shuffled = [...ps].sort(
+        (a, b) => ((a[0].length * 31 + seed) % 7) - ((b[0].length * 31 + seed) % 7)
+      )
+      assert.strictEqual(SigningString.make(shuffled), SigningString.make(ps))
+      assert.strictEqual(SigningString.make([...ps].reverse()), SigningString.make(ps))
+    }
+  )
+
+  it.prop(
+    "never contains sign, sign_type or empty values",
+    [arb.params, fc.string(), fc.string()],
+    ([ps, sign, signType]) => {
+      const pairs = SigningString.signedPairs([...ps, ["sign", sign], ["sign_type", signType]])
+      for (const [name, value] of pairs) {
+        assert.notStrictEqual(name, "sign")
+        assert.notStrictEqual(name, "sign_type")
+        assert.notStrictEqual(value, "")
+      }
+      assert.strictEqual(
+        pairs.length,
+        ps.filter(([n, v]) => v !== "" && n !== "sign" && n !== "sign_type").length
+      )
+    }
+  )
+
+  it.prop("is sorted by name in byte order", [arb.params], ([ps]) => {
+    const names = SigningString.signedPairs(ps).map(([n]) => Buffer.from(n, "utf8"))
+    for (let i = 1; i < names.length; i++) assert.isAtMost(Buffer.compare(names[i - 1]!, names[i]!), 0)
+  })
+})
+
+describe("request laws", () => {
+  it.prop("every generated valid input is accepted", [arb.validInput], ([input]) => {
+    const result = ConfirmRequest.validate(input)
+    assert.isTrue(Either.isRight(result), Either.isLeft(result) ? result.left.message : "")
+  })
+
+  it.prop("encode/decode round-trips through the wire parameters", [arb.validInput], ([input]) => {
+    const request = Either.getOrThrow(ConfirmRequest.validate(input))
+    const params = ConfirmRequest.toParams(request)
+    const back = Either.getOrThrow(ConfirmRequest.fromParams(new Map(params)))
+    assert.deepStrictEqual(back, request)
+    assert.deepStrictEqual(ConfirmRequest.toParams(back), params)
+  })
+
+  it.prop("the canonical string splits back into exactly its parameters", [arb.validInput], ([input]) => {
+    const request = Either.getOrThrow(ConfirmRequest.validate(input))
+    const params = ConfirmRequest.toParams(request)
+    const split = SigningString.split(SigningString.make(params))
+    assert.deepStrictEqual(new Map(split), new Map(params))
+    assert.strictEqual(split.length, params.length)
+  })
+
+  it.effect.prop(
+    "the URL query, decoded in its charset, gives back exactly the parameters, and the signature verifies",
+    [arb.validInput],
+    ([input]) =>
+      Effect.gen(function* () {
+        const request = Either.getOrThrow(ConfirmRequest.validate(input))
+        const signed = yield* SignedRequest.make(request, { gateway: "https://gw.example/gateway.do" })
+        const query = new URL(signed.url).search.slice(1)
+        assert.match(query, /^[A-Za-z0-9\-_.~%=&]*$/)
+        const decoded = query.split("&").map((kv) => {
+          const [k, v] = kv.split("=") as [string, string]
+          return [decodeComponent(k, request.charset), decodeComponent(v, request.charset)] as const
+        })
+        assert.deepStrictEqual(decoded, signed.params)
+        const params = new Map(decoded)
+        assert.strictEqual(params.get("sign_type"), "DSA")
+        const verifier = yield* Verifier.Verifier
+        const ok = yield* verifier.verify(SigningString.bytes(decoded, request.charset), params.get("sign")!)
+        assert.isTrue(ok)
+      }).pipe(Effect.provide(partnerSigner), Effect.provide(partnerVerifier)),
+    { fastCheck: { numRuns: 40 } }
+  )
+})
+
+describe("decoders never throw", () => {
+  it.effect.prop(
+    "GatewayResponse.decode on arbitrary bytes fails with a typed error",
+    [fc.uint8Array({ maxLength: 300 }), arb.charset],
+    ([bytes, charset]) =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(GatewayResponse.decode({ body: bytes }, charset))
+        assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Fail")
+      }).pipe(Effect.provide(gatewayVerifier))
+  )
+
+  it.effect.prop(
+    "Notification.decode on arbitrary bytes and content types fails with a typed error",
+    [fc.uint8Array({ maxLength: 300 }), fc.string({ maxLength: 60 })],
+    ([bytes, contentType]) =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(Notification.decode({ body: bytes, contentType }))
+        assert.isTrue(exit._tag === "Failure" && exit.cause._tag === "Fail")
+      }).pipe(Effect.provide(gatewayVerifier))
+  )
+
+  it.prop("ConfirmRequest.validate never throws", [fc.anything()], ([value]) => {
+    const result = ConfirmRequest.validate(value)
+    assert.isTrue(Either.isLeft(result) || Either.isRight(result))
+  })
+})
