@@ -136,18 +136,15 @@ export const fromServices = (
 
   const prepare: Client["prepare"] = (input) =>
     Effect.gen(function* () {
-      const request = yield* Either.mapLeft(
-        ConfirmRequest.validate(
-          {
-            ...input,
-            partner: input.partner ?? options.partner,
-            ...(input.notifyUrl === undefined && options.notifyUrl !== undefined
-              ? { notifyUrl: options.notifyUrl }
-              : {})
-          },
-          { separator: options.separator, defaultCharset: charset }
-        ),
-        (e) => e
+      const request = yield* ConfirmRequest.validate(
+        {
+          ...input,
+          partner: input.partner ?? options.partner,
+          ...(input.notifyUrl === undefined && options.notifyUrl !== undefined
+            ? { notifyUrl: options.notifyUrl }
+            : {})
+        },
+        { separator: options.separator, defaultCharset: charset }
       )
       return yield* SignedRequest.make(request, { gateway: options.gateway, separator: options.separator })
     }).pipe(withSigner)

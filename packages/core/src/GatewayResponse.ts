@@ -95,6 +95,13 @@ const parseBody = (answer: RawAnswer, requestCharset: Charset.Charset) =>
     )
     if (root.name !== Protocol.Response.root)
       return yield* Either.left(malformed("structure", `root element is <${root.name}>, expected <alipay>`))
+    // A second <is_success> or <sign> could make two readers of one answer disagree: refuse it.
+    const seen = new Set<string>()
+    for (const child of root.children) {
+      if (seen.has(child.name))
+        return yield* Either.left(malformed("structure", `<${child.name}> appears twice in <alipay>`))
+      seen.add(child.name)
+    }
     return root
   })
 
