@@ -25,7 +25,29 @@ const tinyInbox = Effect.gen(function* () {
         yield* Ref.update(processed, (s) => new Set([...s, id]))
         return { _tag: "Processed" } as const
       }),
-    get: () => Effect.succeed(Option.none()),
+    get: (notifyId) =>
+      Ref.get(processed).pipe(
+        Effect.map((s) =>
+          s.has(notifyId)
+            ? Option.some({
+                notifyId,
+                businessKey: undefined,
+                subType: "",
+                outerTaskId: undefined,
+                outerTransferNo: undefined,
+                body: new Uint8Array(),
+                contentType: undefined,
+                firstReceivedAt: 0,
+                lastReceivedAt: 0,
+                deliveries: 1,
+                state: "processed" as const,
+                processedAt: 0,
+                lastError: undefined,
+                duplicateOf: undefined
+              })
+            : Option.none()
+        )
+      ),
     byTask: () => Effect.succeed([])
   }
   return inbox
@@ -33,6 +55,7 @@ const tinyInbox = Effect.gen(function* () {
 
 const setup = (notifyVerifyAnswer: string) =>
   Effect.gen(function* () {
+    const answer = yield* Ref.make(notifyVerifyAnswer)
     const verifyCalls = yield* Ref.make<ReadonlyArray<string>>([])
     const transport = Transport.make((url) =>
       Ref.update(verifyCalls, (c) => [...c, url]).pipe(
@@ -58,7 +81,7 @@ const setup = (notifyVerifyAnswer: string) =>
       ),
       Layer.effect(Inbox.Inbox, tinyInbox)
     )
-    return { verifyCalls, handled, failNext, handler, layer }
+    return { answer, verifyCalls, handled, failNext, handler, layer }
   })
 
 describe("NotificationReceiver.receive", () => {
@@ -117,6 +140,22 @@ describe("NotificationReceiver.receive", () => {
       })
     )
   }
+
+  it.effect("a processed notification redelivered after notify_verify expired is still acknowledged", () =>
+    Effect.gen(function* () {
+      const { answer, handled, handler, layer, verifyCalls } = yield* setup("true")
+      const [first, late] = yield* Effect.all([
+        NotificationReceiver.receive(body("assign-utf8"), handler),
+        Ref.set(answer, "false").pipe(
+          Effect.zipRight(NotificationReceiver.receive(body("assign-utf8"), handler))
+        )
+      ]).pipe(Effect.provide(layer))
+      assert.strictEqual(NotificationReceiver.answer(first), "success")
+      assert.strictEqual(NotificationReceiver.answer(late), "success")
+      assert.deepStrictEqual(yield* Ref.get(handled), ["n-0001"])
+      assert.strictEqual((yield* Ref.get(verifyCalls)).length, 1)
+    })
+  )
 
   it.effect("notify_verify can be turned off", () =>
     Effect.gen(function* () {
