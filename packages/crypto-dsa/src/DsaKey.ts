@@ -66,7 +66,8 @@ type Result<A> = Either.Either<A, KeyError>
 const fail = (reason: KeyError["reason"], message: string): Result<never> =>
   Either.left(new KeyError({ reason, message }))
 
-const EXPECTED = "a DSA key: PKCS#8 PEM (BEGIN PRIVATE KEY), SubjectPublicKeyInfo PEM (BEGIN PUBLIC KEY), their Base64 body, or DER"
+const EXPECTED =
+  "a DSA key: PKCS#8 PEM (BEGIN PRIVATE KEY), SubjectPublicKeyInfo PEM (BEGIN PUBLIC KEY), their Base64 body, or DER"
 
 const decodeInput = (input: unknown): Result<Decoded> => {
   if (input === undefined || input === null) return fail("missing", "no key was given")
@@ -103,12 +104,15 @@ const decodeText = (raw: string): Result<Decoded> => {
   return decodeDer(der, "base64", undefined)
 }
 
-const PUBLIC_EXPECTED = "expected PRIVATE KEY (PKCS#8) or PUBLIC KEY (SubjectPublicKeyInfo)"
+const PEM_EXPECTED = "expected PRIVATE KEY (PKCS#8) or PUBLIC KEY (SubjectPublicKeyInfo)"
 
 const decodePem = (text: string): Result<Decoded> => {
   const parsed = Pem.parse(text)
   if (parsed._tag === "Broken") {
-    return fail("malformed", `the PEM block "${parsed.label}" has no matching END line (truncated or pasted twice?)`)
+    return fail(
+      "malformed",
+      `the PEM block "${parsed.label}" has no matching END line (truncated or pasted twice?)`
+    )
   }
   // `openssl dsaparam -genkey` writes the parameters before the key; they add nothing to it.
   const keys = parsed.blocks.filter((block) => !block.label.endsWith(" PARAMETERS"))
@@ -146,7 +150,7 @@ const decodePem = (text: string): Result<Decoded> => {
         `found an X.509 certificate; expected a public key (BEGIN PUBLIC KEY): extract it with "openssl x509 -pubkey -noout -in cert.pem"`
       )
     default:
-      return fail("malformed", `found a PEM block "${block.label}"; ${PUBLIC_EXPECTED}`)
+      return fail("malformed", `found a PEM block "${block.label}"; ${PEM_EXPECTED}`)
   }
 }
 
@@ -199,7 +203,11 @@ const attemptsFor = (der: Buffer, structure: KeyStructure | undefined): Readonly
   }
 }
 
-const decodeDer = (der: Buffer, encoding: KeyEncoding, structure: KeyStructure | undefined): Result<Decoded> => {
+const decodeDer = (
+  der: Buffer,
+  encoding: KeyEncoding,
+  structure: KeyStructure | undefined
+): Result<Decoded> => {
   let firstCode: string | undefined
   for (const attempt of attemptsFor(der, structure)) {
     try {
@@ -281,7 +289,10 @@ const requireKind = (decoded: Decoded, wanted: KeyKind): Result<Decoded> => {
     wanted === "private"
       ? "a private key (PKCS#8 PEM, BEGIN PRIVATE KEY, or its Base64 body)"
       : "a public key (SubjectPublicKeyInfo PEM, BEGIN PUBLIC KEY, or its Base64 body)"
-  return fail("wrong_kind", `found a DSA ${decoded.kind} key (${FORMAT_NAMES[decoded.format]}); expected ${expected}`)
+  return fail(
+    "wrong_kind",
+    `found a DSA ${decoded.kind} key (${FORMAT_NAMES[decoded.format]}); expected ${expected}`
+  )
 }
 
 /** Runs a synchronous decoder as an Effect; anything it throws despite the care above becomes a KeyError. */
@@ -322,7 +333,9 @@ export const parsePrivateKey = (input: Redacted.Redacted<KeyInput>): Effect.Effe
  * Alipay's public key. Only a DSA public key with a 160-bit q is accepted; a private key is refused with
  * `wrong_kind` (a private key in the public-key setting is a misconfiguration, and a leak waiting to happen).
  */
-export const parsePublicKey = (input: KeyInput | Redacted.Redacted<KeyInput>): Effect.Effect<KeyObject, KeyError> =>
+export const parsePublicKey = (
+  input: KeyInput | Redacted.Redacted<KeyInput>
+): Effect.Effect<KeyObject, KeyError> =>
   total(() =>
     decodeInput(reveal(input)).pipe(
       Either.flatMap(checkDsa),
@@ -332,20 +345,20 @@ export const parsePublicKey = (input: KeyInput | Redacted.Redacted<KeyInput>): E
   )
 
 /** What a key is (for `witkey key inspect`), or a `KeyError` saying why it cannot be used. */
-export const inspect = (input: KeyInput | Redacted.Redacted<KeyInput>): Effect.Effect<KeyDescription, KeyError> =>
+export const inspect = (
+  input: KeyInput | Redacted.Redacted<KeyInput>
+): Effect.Effect<KeyDescription, KeyError> =>
   total(() =>
     decodeInput(reveal(input)).pipe(
       Either.flatMap(checkDsa),
-      Either.map(
-        ({ format, key, kind }): KeyDescription => ({
-          kind,
-          format,
-          type: "dsa",
-          modulusBits: key.asymmetricKeyDetails?.modulusLength ?? 0,
-          divisorBits: key.asymmetricKeyDetails?.divisorLength ?? 0,
-          fingerprint: `SHA256:${createHash("sha256").update(spkiDer(key)).digest("base64").replace(/=+$/, "")}`
-        })
-      )
+      Either.map(({ format, key, kind }): KeyDescription => ({
+        kind,
+        format,
+        type: "dsa",
+        modulusBits: key.asymmetricKeyDetails?.modulusLength ?? 0,
+        divisorBits: key.asymmetricKeyDetails?.divisorLength ?? 0,
+        fingerprint: `SHA256:${createHash("sha256").update(spkiDer(key)).digest("base64").replace(/=+$/, "")}`
+      }))
     )
   )
 
@@ -376,22 +389,28 @@ const looksLikeKeyText = (text: string): boolean =>
 
 /**
  * A configured key value: the key itself (PEM or Base64), or the path of a file holding it (PEM, Base64 or
- * DER). The value is taken as a path only if it does not look like key text and such a file exists. The path
- * is named in errors only once it is known to be a path, so a mangled key is never echoed.
+ * DER). The value is taken as a path (relative to the working directory; `~` is not expanded) only if it does
+ * not look like key text and such a file exists. The path is named in errors only once it is known to be a
+ * path, so a mangled key is never echoed.
  */
-export const load = (value: Redacted.Redacted<string>): Effect.Effect<Redacted.Redacted<KeyInput>, KeyError> =>
+export const load = (
+  value: Redacted.Redacted<string>
+): Effect.Effect<Redacted.Redacted<KeyInput>, KeyError> =>
   Effect.gen(function* () {
-    const text = Redacted.value(value).replace(/^\uFEFF/, "").trim()
-    if (text.length === 0) return yield* Effect.fail(new KeyError({ reason: "missing", message: "the key is empty" }))
-    if (looksLikeKeyText(text)) return value as Redacted.Redacted<KeyInput>
+    const text = Redacted.value(value)
+      .replace(/^\uFEFF/, "")
+      .trim()
+    if (text.length === 0)
+      return yield* Effect.fail(new KeyError({ reason: "missing", message: "the key is empty" }))
+    if (looksLikeKeyText(text)) return value
     const path = text
-    const isFile = yield* Effect.tryPromise(() => stat(path)).pipe(
-      Effect.map((stats) => (stats.isFile() ? ("file" as const) : ("other" as const))),
+    const entry = yield* Effect.tryPromise(() => stat(path)).pipe(
+      Effect.map((stats) => (stats.isFile() ? ("file" as const) : ("not_a_file" as const))),
       Effect.catchAll((error) =>
-        Effect.succeed(errorCode(error.error) === "EACCES" ? ("unreadable" as const) : ("absent" as const))
+        Effect.succeed(errorCode(error.error) === "EACCES" ? ("forbidden" as const) : ("absent" as const))
       )
     )
-    if (isFile === "absent") {
+    if (entry === "absent") {
       return yield* Effect.fail(
         new KeyError({
           reason: "malformed",
@@ -399,18 +418,21 @@ export const load = (value: Redacted.Redacted<string>): Effect.Effect<Redacted.R
         })
       )
     }
-    if (isFile !== "file") {
+    if (entry !== "file") {
       return yield* Effect.fail(
         new KeyError({
           reason: "unreadable_file",
-          message: `cannot read the key file ${path}: ${isFile === "other" ? "not a regular file" : "permission denied"}`
+          message: `cannot read the key file ${path}: ${entry === "not_a_file" ? "not a regular file" : "permission denied"}`
         })
       )
     }
     const bytes = yield* Effect.tryPromise({
       try: () => readFile(path),
       catch: (error) =>
-        new KeyError({ reason: "unreadable_file", message: `cannot read the key file ${path} (${errorCode(error)})` })
+        new KeyError({
+          reason: "unreadable_file",
+          message: `cannot read the key file ${path} (${errorCode(error)})`
+        })
     })
     return Redacted.make<KeyInput>(bytes)
   })
