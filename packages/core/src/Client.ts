@@ -36,8 +36,14 @@ export interface AlreadyConfirmed {
   readonly outerTaskId: string
   readonly code: string
   readonly attempts: number
-  /** True when this answer came to a re-send after an unknown outcome: the lost first call went through. */
+  /**
+   * True when this answer came to a re-send after an attempt that may have reached the gateway: that lost
+   * call most likely went through. False when every earlier attempt provably never left, since then the
+   * earlier payment came from some other call.
+   */
   readonly afterResend: boolean
+  /** Why each earlier attempt of this call was re-sent, oldest first. */
+  readonly resentAfter: ReadonlyArray<UnknownOutcome["reason"]>
   readonly request: SignedRequest.SignedRequest
 }
 
@@ -46,6 +52,8 @@ export type Outcome = Confirmed | AlreadyConfirmed
 /**
  * Sent, but no verifiable answer: the payout may or may not have happened. Re-sending the identical request
  * is safe (the serial numbers are the gateway's idempotency key); reconcile with the notifications.
+ * `signature` and `mismatched_task` mean a `T` arrived that this client cannot trust: most often the wrong
+ * Alipay public key or charset. The payout has probably happened; fix the configuration, then reconcile.
  */
 export class UnknownOutcome extends Schema.TaggedError<UnknownOutcome>()("UnknownOutcome", {
   reason: Schema.Literal("transport", "http_status", "malformed", "signature", "mismatched_task"),
@@ -55,6 +63,13 @@ export class UnknownOutcome extends Schema.TaggedError<UnknownOutcome>()("Unknow
   outerTaskId: Schema.String,
   message: Schema.String
 }) {}
+
+/**
+ * Whether a re-send can resolve this unknown outcome: yes when no answer, or no readable one, came back
+ * (transport failure, non-2xx, malformed body); no for a T that does not verify or names another task.
+ */
+export const isResendable = (e: UnknownOutcome): boolean =>
+  e.reason === "transport" || e.reason === "http_status" || e.reason === "malformed"
 
 export interface Options {
   readonly partner: string
@@ -181,11 +196,16 @@ export const fromServices = (
   const send: Client["send"] = (request) =>
     Effect.suspend(() => {
       let attempts = 0
-      // A rejection is an answer, not a reason to re-send: only unknown outcomes meet the retry schedule.
+      const earlier: Array<UnknownOutcome> = []
+      // A rejection is an answer, not a reason to re-send: only unknown outcomes meet the retry schedule, and
+      // only those a re-send can resolve (no answer, or an unreadable one). A T whose signature fails, or that
+      // names another task, is a configuration problem or an attack: a re-send would only earn an unsigned
+      // ALREADY_PAID and hide it.
       return Effect.suspend(() => attempt(request, ++attempts)).pipe(
         Effect.map((outcome): Answer => Either.right(outcome)),
         Effect.catchTag("GatewayRejected", (e) => Effect.succeed<Answer>(Either.left(e))),
-        Effect.retry(retry),
+        Effect.tapError((e) => Effect.sync(() => earlier.push(e))),
+        Effect.retry({ schedule: retry, while: isResendable }),
         Effect.flatMap(
           Either.match({
             onRight: (outcome): Effect.Effect<Outcome, GatewayResponse.GatewayRejected> =>
@@ -197,7 +217,8 @@ export const fromServices = (
                     outerTaskId: request.request.outerTaskId,
                     code: e.code,
                     attempts,
-                    afterResend: attempts > 1,
+                    afterResend: earlier.some((u) => u.mayHaveReached),
+                    resentAfter: earlier.map((u) => u.reason),
                     request
                   })
                 : Effect.fail(e)

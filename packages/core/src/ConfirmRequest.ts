@@ -158,6 +158,15 @@ export const validate = (
   }
   const raw = shape.right
   const issues: Array<Issue> = []
+  // The separator is configuration, but it lands in the signed transfer_detail: the same rules apply.
+  if (separator === "" || Protocol.FORBIDDEN_ID_CHARS.test(separator))
+    issues.push(
+      issue(
+        "separator",
+        "forbidden_char",
+        `the configured transfer separator ${JSON.stringify(separator)} is empty or has a forbidden character`
+      )
+    )
   const charsetName = raw.charset ?? options.defaultCharset ?? "utf-8"
   const charset = Charset.parse(charsetName)
   if (charset === undefined || raw.charset?.trim() !== raw.charset)

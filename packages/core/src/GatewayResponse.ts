@@ -63,6 +63,11 @@ export interface RawAnswer {
 
 export type DecodeError = GatewayRejected | SignatureError | MalformedResponse
 
+const textOf = (root: Xml.XmlElement, name: string): string | undefined => {
+  const element = Xml.child(root, name)
+  return element === undefined ? undefined : Xml.trim(element.text)
+}
+
 const malformed = (reason: MalformedResponse["reason"], message: string) =>
   new MalformedResponse({ reason, message })
 
@@ -115,9 +120,9 @@ export const decode = (
 ): Effect.Effect<Confirmed, DecodeError, Verifier.Verifier> =>
   Effect.gen(function* () {
     const root = yield* parseBody(answer, charset)
-    const flag = Xml.child(root, Protocol.Response.isSuccess)?.text.trim()
+    const flag = textOf(root, Protocol.Response.isSuccess)
     if (flag === Protocol.Response.failure) {
-      const code = Xml.child(root, Protocol.Response.error)?.text.trim()
+      const code = textOf(root, Protocol.Response.error)
       if (!code) return yield* malformed("structure", "is_success=F without an <error> code")
       return yield* new GatewayRejected({ code })
     }
@@ -134,7 +139,7 @@ export const decode = (
         message: "is_success=T without a <sign>: not a verified success"
       })
     const verifier = yield* Verifier.Verifier
-    const signType = Xml.child(root, Protocol.Response.signType)?.text.trim()
+    const signType = textOf(root, Protocol.Response.signType)
     if (signType !== verifier.signType)
       return yield* new SignatureError({
         reason: "sign_type",
@@ -148,7 +153,10 @@ export const decode = (
     const leaves = Xml.leaves(inner[0]!)
     if (Either.isLeft(leaves))
       return yield* malformed("structure", `<${leaves.left}> appears twice in <${inner[0]!.name}>`)
-    const bytes = SigningString.bytes(leaves.right, charset)
+    // Exactly the leaves that were signed (a leaf named sign or sign_type, or an empty one, is not) are the
+    // ones returned below.
+    const signedPairs = SigningString.signedPairs(leaves.right)
+    const bytes = SigningString.bytes(signedPairs, charset)
     const ok = yield* verifier.verify(bytes, sign)
     if (!ok)
       return yield* new SignatureError({
@@ -157,7 +165,7 @@ export const decode = (
         message: `signature does not match the canonical string of <${inner[0]!.name}> (${charset}, ${bytes.length} bytes); check the Alipay public key and charset`,
         checked: SigningString.describe(bytes, charset)
       })
-    const signed = Object.fromEntries(leaves.right)
+    const signed = Object.fromEntries(signedPairs)
     const info = yield* Schema.decodeUnknown(TaskInfo)(signed).pipe(
       Effect.mapError((e) => malformed("fields", `signed fields are invalid: ${e.message}`))
     )

@@ -161,7 +161,9 @@ export const decode = (
         source: "notification",
         message: `sign_type is ${signType === undefined ? "missing" : `"${signType}"`}; only ${verifier.signType} is accepted`
       })
-    const bytes = SigningString.bytes(form, charset)
+    // Exactly the pairs that were signed (no sign, sign_type or empty values) are the ones decoded below.
+    const signedPairs = SigningString.signedPairs(form)
+    const bytes = SigningString.bytes(signedPairs, charset)
     if (!(yield* verifier.verify(bytes, sign)))
       return yield* new SignatureError({
         reason: "mismatch",
@@ -170,10 +172,7 @@ export const decode = (
         checked: SigningString.describe(bytes, charset)
       })
     // Verified: from here on, only signed content is read.
-    const signed = new Map(
-      [...form].filter(([name]) => name !== Protocol.Notify.sign && name !== Protocol.Notify.signType)
-    )
-    return yield* decodeSigned(signed, charset)
+    return yield* decodeSigned(new Map(signedPairs), charset)
   }).pipe(Effect.withSpan("witkey.verify_notification"))
 
 const decodeSigned = (form: ReadonlyMap<string, string>, charset: Charset.Charset) =>

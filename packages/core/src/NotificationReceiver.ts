@@ -69,23 +69,14 @@ export const receive = <E, R>(
     }
     const notification = decoded.right
     const notifyId = notification.notifyId
-    // A redelivery of something already processed is acknowledged without asking notify_verify again: its
-    // signature verified, and notify_verify may answer false for an id older than its lifetime (PROTOCOL.md
-    // §6), which would otherwise make Alipay retry a handled notification for a day.
+    // A redelivery of something already processed skips notify_verify: its signature verified, and
+    // notify_verify may answer false for an id older than its lifetime (PROTOCOL.md §6), which would make
+    // Alipay retry a handled notification for a day. It still goes through the inbox, which counts the
+    // delivery for the audit trail and answers Duplicate without running the handler.
     const known = yield* Effect.either(inbox.get(notifyId))
-    if (known._tag === "Right" && known.right._tag === "Some" && known.right.value.state === "processed") {
-      const entry = known.right.value
-      return {
-        _tag: "Acknowledged",
-        notification,
-        outcome: {
-          _tag: "Duplicate",
-          by: "notify_id",
-          processedNotifyId: entry.duplicateOf ?? entry.notifyId
-        }
-      } satisfies Result
-    }
-    if (options.notifyVerify ?? true) {
+    const processed =
+      known._tag === "Right" && known.right._tag === "Some" && known.right.value.state === "processed"
+    if (!processed && (options.notifyVerify ?? true)) {
       const verified = yield* Effect.either(client.notifyVerify(notifyId))
       if (verified._tag === "Left") return refuse("notify_verify_error", verified.left.message, notifyId)
       if (verified.right === "false")

@@ -148,6 +148,7 @@ describe("Client.confirmByPlatform", () => {
       assert.strictEqual(result._tag, "Right")
       if (result._tag === "Right" && result.right._tag === "AlreadyConfirmed") {
         assert.isTrue(result.right.afterResend)
+        assert.deepStrictEqual(result.right.resentAfter, ["transport"])
         assert.strictEqual(result.right.attempts, 2)
         assert.strictEqual(result.right.code, "WITKEY_OUTER_TRANSFER_ALREADY_PAID")
       } else assert.fail(JSON.stringify(result))
@@ -159,20 +160,9 @@ describe("Client.confirmByPlatform", () => {
   for (const [name, step, reason] of [
     ["a 502", ok(new TextEncoder().encode("<html>502</html>"), 502), "http_status"],
     ["truncated XML", ok(signedSuccess(input.outerTaskId).slice(0, 80)), "malformed"],
-    [
-      "an unsigned T",
-      ok(
-        new TextEncoder().encode(
-          "<alipay><is_success>T</is_success><response><task_info><outer_task_id>wf301111010000977</outer_task_id></task_info></response></alipay>"
-        )
-      ),
-      "signature"
-    ],
-    ["a T of another sign_type", ok(signedSuccess(input.outerTaskId, "utf-8", "RSA")), "signature"],
-    ["a signed T for another task", ok(signedSuccess("another-task")), "mismatched_task"],
     ["a timeout", timeout, "transport"]
   ] as const) {
-    it.effect(`${name} is an UnknownOutcome after the retries, never a rejection`, () =>
+    it.effect(`${name} is an UnknownOutcome after byte-identical re-sends, never a rejection`, () =>
       Effect.gen(function* () {
         const { result, sent } = yield* run([step], (c) => c.confirmByPlatform(input))
         assert.strictEqual(result._tag, "Left")
@@ -186,6 +176,50 @@ describe("Client.confirmByPlatform", () => {
       })
     )
   }
+
+  for (const [name, body, reason] of [
+    [
+      "an unsigned T",
+      new TextEncoder().encode(
+        "<alipay><is_success>T</is_success><response><task_info><outer_task_id>wf301111010000977</outer_task_id></task_info></response></alipay>"
+      ),
+      "signature"
+    ],
+    ["a T of another sign_type", signedSuccess(input.outerTaskId, "utf-8", "RSA"), "signature"],
+    ["a signed T for another task", signedSuccess("another-task"), "mismatched_task"]
+  ] as const) {
+    it.effect(`${name} is an UnknownOutcome at once: a re-send's ALREADY_PAID would hide it`, () =>
+      Effect.gen(function* () {
+        const { result, sent } = yield* run(
+          [ok(body), ok(failure("WITKEY_OUTER_TRANSFER_ALREADY_PAID"))],
+          (c) => c.confirmByPlatform(input)
+        )
+        assert.isTrue(
+          result._tag === "Left" && result.left._tag === "UnknownOutcome" && result.left.reason === reason,
+          JSON.stringify(result)
+        )
+        assert.strictEqual(sent.length, 1)
+      })
+    )
+  }
+
+  it.effect("ALREADY_PAID after attempts that never left is not called a resolved re-send", () =>
+    Effect.gen(function* () {
+      const refused = new Transport.TransportError({
+        reason: "connect",
+        mayHaveReached: false,
+        message: "ECONNREFUSED"
+      })
+      const { result } = yield* run([refused, ok(failure("WITKEY_OUTER_TRANSFER_ALREADY_PAID"))], (c) =>
+        c.confirmByPlatform(input)
+      )
+      assert.isTrue(result._tag === "Right" && result.right._tag === "AlreadyConfirmed")
+      if (result._tag === "Right" && result.right._tag === "AlreadyConfirmed") {
+        assert.isFalse(result.right.afterResend)
+        assert.deepStrictEqual(result.right.resentAfter, ["transport"])
+      }
+    })
+  )
 
   it.effect("a refused connection says the request never reached the gateway", () =>
     Effect.gen(function* () {

@@ -88,17 +88,28 @@ const parser = new XMLParser({
   ignoreDeclaration: true,
   ignorePiTags: true,
   commentPropName: false as unknown as string,
-  cdataPropName: "#cdata"
-})
+  cdataPropName: "#cdata",
+  // Keep element names as written: the parser's default renames `toString` to `__toString`, which would
+  // change a signed name. Our tree reads own keys only, so no name can reach Object.prototype; the critical
+  // names (`__proto__`, `constructor`, `prototype`) still make the parser throw, which we report as not_xml.
+  onDangerousProperty: (name: string) => name
+} as ConstructorParameters<typeof XMLParser>[0])
 
-const named: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" }
+// A Map, not an object literal: `&constructor;` must not find Object.prototype's members.
+const named: ReadonlyMap<string, string> = new Map([
+  ["lt", "<"],
+  ["gt", ">"],
+  ["amp", "&"],
+  ["quot", '"'],
+  ["apos", "'"]
+])
 
 /** Decodes the five predefined entities and character references; any other entity is an error. */
 export const decodeEntities = (raw: string): Either.Either<string, XmlFailure> => {
   let failure: XmlFailure | undefined
   const text = raw.replace(/&([^;&\s]{0,10});?/g, (whole, name: string) => {
     if (!whole.endsWith(";")) failure ??= { reason: "not_xml", message: "bare & in text" }
-    else if (name in named) return named[name]!
+    else if (named.has(name)) return named.get(name)!
     else if (/^#\d{1,7}$/.test(name) || /^#x[0-9a-fA-F]{1,6}$/.test(name)) {
       const code = name[1] === "x" ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10)
       if (code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff) && code !== 0)
@@ -153,12 +164,18 @@ export const parse = (text: string, limits: XmlLimits): Either.Either<XmlElement
       .map((k) => [k, node[k]] as const)
   )
   const strayText = doc.some(
-    (node) => typeof node["#text"] === "string" && (node["#text"] as string).trim() !== ""
+    (node) => typeof node["#text"] === "string" && trim(node["#text"] as string) !== ""
   )
   if (roots.length !== 1 || strayText)
     return fail("not_xml", `expected one root element, found ${roots.length}`)
   return build(roots[0]![0], roots[0]![1] as Ordered)
 }
+
+/**
+ * Trims what XML and the gateway's Java `String.trim()` call whitespace: code points up to U+0020. Not
+ * JavaScript's `trim()`, which also strips U+3000 and U+FEFF and so would change signed Chinese text.
+ */
+export const trim = (text: string): string => text.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, "")
 
 /** The children of `element` that hold text only, as name → trimmed text; `undefined` on a repeated name. */
 export const leaves = (element: XmlElement): Either.Either<Array<readonly [string, string]>, string> => {
@@ -168,7 +185,7 @@ export const leaves = (element: XmlElement): Either.Either<Array<readonly [strin
     if (child.children.length > 0) continue
     if (seen.has(child.name)) return Either.left(child.name)
     seen.add(child.name)
-    out.push([child.name, child.text.trim()])
+    out.push([child.name, trim(child.text)])
   }
   return Either.right(out)
 }

@@ -1,0 +1,436 @@
+/**
+ * The durable notification `Inbox` of `@witkey/core` on `@effect/sql`: SQLite (the embedded default, one file,
+ * no server) and PostgreSQL.
+ *
+ * Exactly once, by construction:
+ *
+ * 1. Every verified delivery is recorded first, in a statement of its own (raw body, first/last arrival,
+ *    count), so the audit trail survives whatever happens next.
+ * 2. Then one transaction: take the event's lock, see whether the event was already processed (by notify_id,
+ *    or by business key under another notify_id), run the user's handler, mark the event and the notification
+ *    processed. A handler using the same `SqlClient` writes inside this transaction, so the business write and
+ *    the processed mark commit together or not at all; core's `NotificationReceiver` answers `success` only
+ *    after `receive` succeeds, i.e. after the commit.
+ * 3. If the handler fails, the transaction rolls back (its writes and the mark), the failure is recorded on the
+ *    notification in a statement of its own, and the next delivery runs the handler again.
+ *
+ * The event lock: every notification maps to an event key (its business key, or its notify_id for unknown sub
+ * types). The transaction starts with an insert-if-absent of the event row, then reads it `FOR UPDATE`
+ * (PostgreSQL, READ COMMITTED). Two receivers on one database that get the same event at the same time queue
+ * on that row: on a new row the second insert waits for the first transaction's uncommitted one, on an
+ * existing row the row lock does. The second then reads the committed state (a fresh snapshot per statement):
+ * processed, so it reports a duplicate; or rolled back, so it runs the handler itself. The notification row is
+ * locked next, always in this order, so there is no lock cycle. (A unique constraint alone, with the loser
+ * rolled back on conflict, would still run the user's handler twice, and its effects outside the database
+ * with it.) On SQLite the same insert is the transaction's first statement: a write, so the deferred `BEGIN`
+ * takes the database's write lock right away, waiting with the busy handler (`BEGIN IMMEDIATE` semantics), and
+ * two processes on one file serialize instead of failing on a stale read snapshot.
+ *
+ * Notes: `@effect/sql` routes every client's queries inside `withTransaction` to the transaction's connection,
+ * so the handler should only use the inbox's database. If `receive` itself runs inside an outer transaction,
+ * the delivery record joins that transaction. One SQLite client per file per process: better-sqlite3 waits for
+ * a lock synchronously.
+ *
+ * @since 0.1.0
+ */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Inbox from "@witkey/core/Inbox"
+import * as Notification from "@witkey/core/Notification"
+import type { ConfigError } from "effect/ConfigError"
+import { Cause, Clock, Config, Duration, Effect, Layer, Option, Predicate, Redacted, Schema } from "effect"
+import * as Migrations from "./Migrations.js"
+
+export interface Options {
+  /** Prefix of the inbox's tables (letters, digits, underscores). Default `witkey_`. */
+  readonly tablePrefix?: string | undefined
+}
+
+export interface SqliteOptions extends Options {
+  /** The database file; created if missing. */
+  readonly filename: string
+  /** How long to wait for another process's write lock before answering busy. Default 5 seconds. */
+  readonly busyTimeout?: Duration.DurationInput | undefined
+}
+
+export interface PgOptions extends Options {
+  /** `postgres://user@host:port/database`; may carry a password, so it is kept redacted. */
+  readonly url: Redacted.Redacted<string> | string
+  readonly maxConnections?: number | undefined
+}
+
+const ROW_COLUMNS =
+  "notify_id, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state, processed_at, last_error, duplicate_of"
+
+// PostgreSQL returns BIGINT as a string; SQLite with safe integers as a bigint.
+const Integer = Schema.Union(
+  Schema.Number,
+  Schema.NumberFromString,
+  Schema.transform(Schema.BigIntFromSelf, Schema.Number, { decode: Number, encode: BigInt })
+)
+const Text = Schema.NullOr(Schema.String)
+
+const Row = Schema.Struct({
+  notify_id: Schema.String,
+  business_key: Text,
+  sub_type: Schema.String,
+  outer_task_id: Text,
+  outer_transfer_no: Text,
+  body: Schema.Uint8ArrayFromSelf,
+  content_type: Text,
+  first_received_at: Integer,
+  last_received_at: Integer,
+  deliveries: Integer,
+  state: Schema.Literal("pending", "processed", "failed"),
+  processed_at: Schema.NullOr(Integer),
+  last_error: Text,
+  duplicate_of: Text
+})
+
+const decodeRows = Schema.decodeUnknown(Schema.Array(Row))
+
+const orUndefined = <A>(value: A | null): A | undefined => (value === null ? undefined : value)
+
+const toEntry = (row: typeof Row.Type): Inbox.Entry => ({
+  notifyId: row.notify_id,
+  businessKey: orUndefined(row.business_key),
+  subType: row.sub_type,
+  outerTaskId: orUndefined(row.outer_task_id),
+  outerTransferNo: orUndefined(row.outer_transfer_no),
+  // A plain copy: drivers hand out Buffers over shared pools.
+  body: Uint8Array.from(row.body),
+  contentType: orUndefined(row.content_type),
+  firstReceivedAt: row.first_received_at,
+  lastReceivedAt: row.last_received_at,
+  deliveries: row.deliveries,
+  state: row.state,
+  processedAt: orUndefined(row.processed_at),
+  lastError: orUndefined(row.last_error),
+  duplicateOf: orUndefined(row.duplicate_of)
+})
+
+// Lock contention and serialization failures: worth another delivery, not a broken store.
+const BUSY_CODES: ReadonlySet<string> = new Set([
+  "SQLITE_BUSY",
+  "SQLITE_BUSY_SNAPSHOT",
+  "SQLITE_BUSY_RECOVERY",
+  "SQLITE_BUSY_TIMEOUT",
+  "SQLITE_LOCKED",
+  "SQLITE_LOCKED_SHAREDCACHE",
+  "40001",
+  "40P01",
+  "55P03",
+  "57014"
+])
+
+const causeMessage = (e: SqlError): string =>
+  e.cause instanceof Error ? e.cause.message : Predicate.isString(e.cause) ? e.cause : e.message
+
+const isBusy = (e: SqlError): boolean => {
+  const code = Predicate.hasProperty(e.cause, "code") ? e.cause.code : undefined
+  return Predicate.isString(code) && BUSY_CODES.has(code)
+}
+
+const toInboxError =
+  (what: string) =>
+  (e: SqlError): Inbox.InboxError =>
+    new Inbox.InboxError({
+      reason: isBusy(e) ? "busy" : "storage",
+      message: `inbox ${what}: ${causeMessage(e)}`
+    })
+
+const isSqlError = (u: unknown): u is SqlError => Predicate.isTagged(u, "SqlError")
+
+/** Wraps the handler's own failure inside the transaction, so it is never mistaken for the inbox's. */
+class HandlerFailure<E> {
+  readonly _tag = "HandlerFailure"
+  constructor(readonly error: E) {}
+}
+
+const MAX_ERROR_TEXT = 2000
+
+const describeError = (e: unknown): string => {
+  if (e instanceof HandlerFailure) return describeError(e.error)
+  if (Predicate.isString(e)) return e
+  if (Predicate.hasProperty(e, "message") && Predicate.isString(e.message)) {
+    const tag = Predicate.hasProperty(e, "_tag") && Predicate.isString(e._tag) ? e._tag : undefined
+    const name = tag ?? (e instanceof Error ? e.name : undefined)
+    const text = name === undefined || e.message.startsWith(name) ? e.message : `${name}: ${e.message}`
+    // SqlError and friends say "Failed to execute statement"; the driver's reason is in `cause`.
+    const cause = Predicate.hasProperty(e, "cause") ? e.cause : undefined
+    return cause instanceof Error ? `${text.trimEnd()}: ${cause.message}` : text
+  }
+  try {
+    return JSON.stringify(e) ?? String(e)
+  } catch {
+    return String(e)
+  }
+}
+
+const describeCause = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.failureOption(cause)
+  const text = Option.isSome(failure)
+    ? describeError(failure.value)
+    : Option.match(Cause.dieOption(cause), {
+        onNone: () => Cause.pretty(cause).split("\n")[0] ?? "failed",
+        onSome: (defect) => `defect: ${describeError(defect)}`
+      })
+  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text
+}
+
+/**
+ * The inbox over the `SqlClient` in context. The tables must exist: `layer` runs `Migrations.run` first.
+ * Fails for an invalid table prefix or a client that is neither SQLite nor PostgreSQL.
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<Inbox.Inbox, Inbox.InboxError, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    // Our own statements use our own column names, whatever name transforms the user's client has.
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const prefix = options.tablePrefix ?? Migrations.DEFAULT_TABLE_PREFIX
+    if (!Migrations.TABLE_PREFIX_PATTERN.test(prefix))
+      return yield* new Inbox.InboxError({
+        reason: "storage",
+        message: `invalid table prefix ${JSON.stringify(prefix)}: use letters, digits and underscores (at most 40)`
+      })
+    const dialect = Migrations.dialectOf(sql)
+    if (dialect === undefined)
+      return yield* new Inbox.InboxError({
+        reason: "storage",
+        message: "the SQL inbox supports SQLite and PostgreSQL clients only"
+      })
+    const t = Migrations.tables(prefix)
+    const N = sql(t.notifications)
+    const E = sql(t.events)
+    const columns = sql.literal(ROW_COLUMNS)
+    // SQLite locks the whole database for the transaction already (see the module comment).
+    const forUpdate = sql.literal(dialect === "pg" ? " FOR UPDATE" : "")
+    // The SQLite client shares one connection and holds its lock only while handing it out, so a lone
+    // statement can run inside another fiber's open transaction (and be rolled back with it, or read its
+    // uncommitted rows). Its own transaction makes it wait for the connection like a transaction does.
+    const alone = <A, E, R>(statement: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+      dialect === "sqlite" ? sql.withTransaction(statement) : statement
+
+    const recordDelivery = (received: Inbox.Received, businessKey: string | undefined, eventKey: string) =>
+      Effect.gen(function* () {
+        const n = received.notification
+        const now = yield* Clock.currentTimeMillis
+        const outerTransferNo = n.payload._tag === "Assign" ? n.payload.outerTransferNo : null
+        // The first body is kept: a re-delivery of a notify_id is the same signed notification.
+        yield* alone(sql`INSERT INTO ${N} (notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state)
+VALUES (${n.notifyId}, ${eventKey}, ${businessKey ?? null}, ${n.payload.subType}, ${n.payload.outerTaskId ?? null}, ${outerTransferNo}, ${received.body}, ${received.contentType ?? null}, ${now}, ${now}, 1, 'pending')
+ON CONFLICT (notify_id) DO UPDATE SET deliveries = ${N}.deliveries + 1, last_received_at = excluded.last_received_at`)
+      }).pipe(Effect.mapError(toInboxError("record delivery")))
+
+    const recordFailure = (notifyId: string, cause: Cause.Cause<unknown>) =>
+      alone(
+        sql`UPDATE ${N} SET state = 'failed', last_error = ${describeCause(cause)} WHERE notify_id = ${notifyId} AND state <> 'processed'`
+      ).pipe(
+        Effect.asVoid,
+        Effect.catchAll((e) =>
+          Effect.logWarning("witkey inbox: could not record a failed delivery").pipe(
+            Effect.annotateLogs({ notify_id: notifyId, detail: causeMessage(e) })
+          )
+        )
+      )
+
+    const receive: Inbox.Inbox["receive"] = <E, R>(
+      received: Inbox.Received,
+      handler: (notification: Notification.Notification) => Effect.Effect<void, E, R>
+    ) =>
+      Effect.suspend(() => {
+        const n = received.notification
+        const notifyId = n.notifyId
+        const businessKey = Notification.businessKey(n)
+        // Business keys start with a sub type, so they never collide with this form.
+        const eventKey = businessKey ?? `notify_id:${notifyId}`
+        // Set once the handler and the marks ran: a defect after that can only come from COMMIT.
+        let committing = false
+
+        const step = <A>(what: string, statement: Effect.Effect<A, SqlError>) =>
+          Effect.mapError(statement, toInboxError(what))
+
+        const settle: Effect.Effect<Inbox.Outcome, Inbox.InboxError | HandlerFailure<E>, R> = Effect.gen(
+          function* () {
+            yield* step(
+              "lock event",
+              sql`INSERT INTO ${E} (event_key) VALUES (${eventKey}) ON CONFLICT (event_key) DO NOTHING`
+            )
+            const events = yield* step(
+              "lock event",
+              sql<{
+                processed_notify_id: string | null
+              }>`SELECT processed_notify_id FROM ${E} WHERE event_key = ${eventKey}${forUpdate}`
+            )
+            const entries = yield* step(
+              "lock notification",
+              sql<{
+                state: string
+                duplicate_of: string | null
+              }>`SELECT state, duplicate_of FROM ${N} WHERE notify_id = ${notifyId}${forUpdate}`
+            )
+            const event = events[0]
+            const entry = entries[0]
+            if (event === undefined || entry === undefined)
+              return yield* new Inbox.InboxError({
+                reason: "storage",
+                message: `inbox: the rows of notify_id ${notifyId} vanished inside the transaction`
+              })
+            const processedBy = event.processed_notify_id
+            if (entry.state === "processed" || processedBy === notifyId)
+              return {
+                _tag: "Duplicate",
+                by: "notify_id",
+                processedNotifyId: entry.duplicate_of ?? notifyId
+              } satisfies Inbox.Outcome
+            if (processedBy !== null) {
+              const now = yield* Clock.currentTimeMillis
+              yield* step(
+                "mark duplicate",
+                sql`UPDATE ${N} SET state = 'processed', processed_at = ${now}, duplicate_of = ${processedBy}, last_error = NULL WHERE notify_id = ${notifyId}`
+              )
+              return {
+                _tag: "Duplicate",
+                by: "business_key",
+                processedNotifyId: processedBy
+              } satisfies Inbox.Outcome
+            }
+            yield* Effect.mapError(handler(n), (e) => new HandlerFailure(e))
+            const now = yield* Clock.currentTimeMillis
+            yield* step(
+              "mark processed",
+              sql`UPDATE ${E} SET processed_notify_id = ${notifyId}, processed_at = ${now} WHERE event_key = ${eventKey}`
+            )
+            yield* step(
+              "mark processed",
+              sql`UPDATE ${N} SET state = 'processed', processed_at = ${now}, last_error = NULL, duplicate_of = NULL WHERE notify_id = ${notifyId}`
+            )
+            committing = true
+            return { _tag: "Processed" } satisfies Inbox.Outcome
+          }
+        )
+
+        return recordDelivery(received, businessKey, eventKey).pipe(
+          Effect.zipRight(
+            sql.withTransaction(settle).pipe(
+              // @effect/sql turns a failed COMMIT into a defect; it is a storage failure like any other.
+              Effect.catchAllCause((cause) => {
+                const defect = Cause.dieOption(cause)
+                return committing && Option.isSome(defect) && isSqlError(defect.value)
+                  ? Effect.fail(toInboxError("commit")(defect.value))
+                  : Effect.failCause(cause)
+              }),
+              Effect.mapError((e) => (isSqlError(e) ? toInboxError("begin")(e) : e)),
+              Effect.tapErrorCause((cause) =>
+                Cause.isInterruptedOnly(cause) ? Effect.void : recordFailure(notifyId, cause)
+              ),
+              Effect.mapError((e): Inbox.InboxError | E => (e instanceof HandlerFailure ? e.error : e))
+            )
+          ),
+          Effect.withSpan("witkey.inbox.receive", {
+            attributes: { "witkey.notify_id": notifyId, "witkey.event_key": eventKey }
+          })
+        )
+      })
+
+    const select = (where: "notify_id" | "outer_task_id", value: string) =>
+      alone(
+        where === "notify_id"
+          ? sql`SELECT ${columns} FROM ${N} WHERE notify_id = ${value}`
+          : sql`SELECT ${columns} FROM ${N} WHERE outer_task_id = ${value} ORDER BY first_received_at, id`
+      ).pipe(
+        Effect.mapError(toInboxError("query")),
+        Effect.flatMap((rows) =>
+          Effect.mapError(
+            decodeRows(rows),
+            (e) => new Inbox.InboxError({ reason: "storage", message: `inbox: unreadable row: ${e.message}` })
+          )
+        ),
+        Effect.map((rows) => rows.map(toEntry))
+      )
+
+    return Inbox.Inbox.of({
+      receive,
+      get: (notifyId) =>
+        Effect.map(select("notify_id", notifyId), (entries) => Option.fromNullable(entries[0])),
+      byTask: (outerTaskId) => select("outer_task_id", outerTaskId)
+    })
+  })
+
+/** The inbox over any SQLite or PostgreSQL `SqlClient`, migrating its tables first. */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<Inbox.Inbox, Inbox.InboxError, SqlClient.SqlClient> =>
+  Layer.effect(
+    Inbox.Inbox,
+    Effect.zipRight(Migrations.run(options.tablePrefix ?? Migrations.DEFAULT_TABLE_PREFIX), make(options))
+  )
+
+const tablePrefixConfig = Config.string("WITKEY_INBOX_TABLE_PREFIX").pipe(
+  Config.withDefault(Migrations.DEFAULT_TABLE_PREFIX)
+)
+
+/** `layer` from configuration: `WITKEY_INBOX_TABLE_PREFIX` (default `witkey_`). */
+export const layerConfig = (
+  config: Config.Config<Options> = Config.all({ tablePrefix: tablePrefixConfig })
+): Layer.Layer<Inbox.Inbox, Inbox.InboxError | ConfigError, SqlClient.SqlClient> =>
+  Layer.unwrapEffect(Effect.map(config, layer))
+
+/**
+ * The embedded default: a SQLite file in WAL mode, with synchronous commits and a busy timeout. Provides the
+ * `SqlClient` too, so the handler's writes join the inbox's transaction.
+ */
+export const layerSqlite = (
+  options: SqliteOptions
+): Layer.Layer<
+  Inbox.Inbox | SqlClient.SqlClient | SqliteClient.SqliteClient,
+  Inbox.InboxError | ConfigError
+> => {
+  const busyMillis = Math.max(0, Math.round(Duration.toMillis(options.busyTimeout ?? Duration.seconds(5))))
+  const pragmas = Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    // WAL is the SqliteClient's default; FULL makes every commit durable before `success` is answered.
+    yield* sql.unsafe(`PRAGMA busy_timeout = ${busyMillis}`)
+    yield* sql.unsafe("PRAGMA synchronous = FULL")
+  }).pipe(Effect.mapError(toInboxError("open")))
+  const client = Layer.effectDiscard(pragmas).pipe(
+    Layer.provideMerge(SqliteClient.layer({ filename: options.filename }))
+  )
+  return layer(options).pipe(Layer.provideMerge(client))
+}
+
+/** `layerSqlite` from configuration: `WITKEY_INBOX_SQLITE_FILENAME`, `WITKEY_INBOX_TABLE_PREFIX`. */
+export const layerSqliteConfig = (
+  config: Config.Config<SqliteOptions> = Config.all({
+    filename: Config.string("WITKEY_INBOX_SQLITE_FILENAME"),
+    tablePrefix: tablePrefixConfig
+  })
+): Layer.Layer<
+  Inbox.Inbox | SqlClient.SqlClient | SqliteClient.SqliteClient,
+  Inbox.InboxError | ConfigError
+> => Layer.unwrapEffect(Effect.map(config, layerSqlite))
+
+/** PostgreSQL through a connection pool. Provides the `SqlClient` too, for the handler's writes. */
+export const layerPg = (
+  options: PgOptions
+): Layer.Layer<Inbox.Inbox | SqlClient.SqlClient | PgClient.PgClient, Inbox.InboxError> => {
+  const url = Redacted.isRedacted(options.url) ? options.url : Redacted.make(options.url)
+  const client = PgClient.layer({
+    url,
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    applicationName: "@witkey/inbox-sql"
+  }).pipe(Layer.mapError(toInboxError("connect")))
+  return layer(options).pipe(Layer.provideMerge(client))
+}
+
+/** `layerPg` from configuration: `WITKEY_INBOX_PG_URL` (redacted), `WITKEY_INBOX_TABLE_PREFIX`. */
+export const layerPgConfig = (
+  config: Config.Config<PgOptions> = Config.all({
+    url: Config.redacted("WITKEY_INBOX_PG_URL"),
+    tablePrefix: tablePrefixConfig
+  })
+): Layer.Layer<Inbox.Inbox | SqlClient.SqlClient | PgClient.PgClient, Inbox.InboxError | ConfigError> =>
+  Layer.unwrapEffect(Effect.map(config, layerPg))

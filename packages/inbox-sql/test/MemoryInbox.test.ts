@@ -1,0 +1,4 @@
+import * as InboxSuite from "@witkey/testkit/InboxSuite"
+import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
+
+InboxSuite.suite("MemoryInbox", MemoryInbox.layer)

@@ -1,0 +1,150 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Inbox from "@witkey/core/Inbox"
+import * as Notification from "@witkey/core/Notification"
+import * as InboxSuite from "@witkey/testkit/InboxSuite"
+import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Option, Redacted } from "effect"
+import * as SqlInbox from "../src/SqlInbox.js"
+import * as PgTest from "./PgTest.js"
+import { behaviour, Database } from "./SqlBehaviour.js"
+
+const unavailable = await PgTest.unavailable
+
+describe("SqlInbox on PostgreSQL: configuration without a server", () => {
+  it.effect("a connection failure is an InboxError that does not show the password", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        Layer.build(
+          SqlInbox.layerPg({ url: Redacted.make("postgres://app:s3cr3t-pw@127.0.0.1:1/none") })
+        ).pipe(Effect.scoped)
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) {
+        const error = Option.getOrThrow(Cause.failureOption(exit.cause))
+        assert.instanceOf(error, Inbox.InboxError)
+        assert.notInclude(Cause.pretty(exit.cause), "s3cr3t-pw")
+      }
+    })
+  )
+})
+
+if (unavailable !== undefined) {
+  console.warn(PgTest.skipMessage(unavailable))
+  describe("SqlInbox on PostgreSQL", () => {
+    // CI sets WITKEY_PG_REQUIRED=1: there, an absent server is a failure, not a skip.
+    if (PgTest.required)
+      it("PostgreSQL is required (WITKEY_PG_REQUIRED=1) but unreachable", () => {
+        assert.fail(unavailable)
+      })
+    else it.skipIf(true)(`skipped: ${unavailable}`, () => {})
+  })
+} else {
+  InboxSuite.suite(
+    "SqlInbox on PostgreSQL",
+    PgTest.inSchema("suite", (url) => SqlInbox.layerPg({ url }))
+  )
+
+  behaviour(
+    "PostgreSQL",
+    PgTest.inSchema("behaviour", (url) =>
+      Layer.succeed(Database, {
+        open: (options = {}) => SqlInbox.layerPg({ ...options, url, maxConnections: 4 })
+      })
+    )
+  )
+
+  describe("SqlInbox on PostgreSQL", () => {
+    it.scoped("two receivers (two pools) on one database process each event exactly once", () =>
+      Effect.gen(function* () {
+        const url = yield* PgTest.scopedSchema("pools")
+        // Both start at once: the migrations must serialize, not collide.
+        const [a, b] = yield* Effect.all(
+          [Layer.build(SqlInbox.layerPg({ url })), Layer.build(SqlInbox.layerPg({ url }))],
+          { concurrency: "unbounded" }
+        )
+        const sqlA = Context.get(a, SqlClient.SqlClient)
+        yield* sqlA`CREATE TABLE payouts (event_key TEXT NOT NULL, notify_id TEXT NOT NULL, receiver TEXT NOT NULL)`
+        const handler = (receiver: string) => (n: Notification.Notification) =>
+          Effect.flatMap(SqlClient.SqlClient, (sql) =>
+            // A slow business write widens the window in which a second receiver could slip in.
+            sql`SELECT pg_sleep(0.02)`.pipe(
+              Effect.zipRight(
+                sql`INSERT INTO payouts VALUES (${n.payload.outerTaskId ?? ""}, ${n.notifyId}, ${receiver})`
+              )
+            )
+          )
+        const events = 6
+        const deliveries = yield* Effect.forEach(
+          Array.from({ length: events }, (_, i) => i),
+          (i) =>
+            Effect.forEach([1, 2, 3], (alias) =>
+              InboxSuite.received({
+                notifyId: `pools-${i}-${alias}`,
+                payload: InboxSuite.assign(`pools-${i}`, "s-1")
+              })
+            )
+        )
+        const receive =
+          (context: Context.Context<Inbox.Inbox | SqlClient.SqlClient>, name: string) =>
+          (r: Inbox.Received) =>
+            Effect.flatMap(Inbox.Inbox, (inbox) => inbox.receive(r, handler(name))).pipe(
+              Effect.provide(context)
+            )
+        // Half of the events have an unprocessed event row already (as a crash between an older version's
+        // statements could leave): there the insert-if-absent does not block, only the row lock does.
+        for (let i = 0; i < events; i += 2)
+          yield* sqlA`INSERT INTO witkey_inbox_events (event_key) VALUES (${Notification.businessKey(deliveries[i]![0]!.notification)!})`
+        // Every notification to both receivers at the same time, twice.
+        const outcomes = yield* Effect.forEach(
+          deliveries
+            .flat()
+            .flatMap((r) => [receive(a, "a")(r), receive(b, "b")(r), receive(a, "a")(r), receive(b, "b")(r)]),
+          (effect) => effect,
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(outcomes.filter((o) => o._tag === "Processed").length, events)
+        const rows = yield* sqlA<{
+          event_key: string
+          n: string
+        }>`SELECT event_key, COUNT(*) AS n FROM payouts GROUP BY event_key ORDER BY event_key`
+        assert.deepStrictEqual(
+          rows.map((r) => [r.event_key, Number(r.n)]),
+          Array.from({ length: events }, (_, i) => [`pools-${i}`, 1])
+        )
+        const entries = yield* Effect.forEach(deliveries.flat(), (r) =>
+          Effect.flatMap(Inbox.Inbox, (inbox) => inbox.get(r.notification.notifyId)).pipe(Effect.provide(b))
+        )
+        for (const entry of entries) {
+          const e = Option.getOrThrow(entry)
+          assert.strictEqual(e.state, "processed")
+          assert.strictEqual(e.deliveries, 4)
+        }
+      })
+    )
+
+    it.scoped("layerPgConfig reads WITKEY_INBOX_PG_URL and WITKEY_INBOX_TABLE_PREFIX", () =>
+      Effect.gen(function* () {
+        const url = yield* PgTest.scopedSchema("config")
+        const config = Layer.setConfigProvider(
+          ConfigProvider.fromMap(
+            new Map([
+              ["WITKEY_INBOX_PG_URL", url],
+              ["WITKEY_INBOX_TABLE_PREFIX", "cfg_"]
+            ])
+          )
+        )
+        const context = yield* Layer.build(SqlInbox.layerPgConfig().pipe(Layer.provide(config)))
+        const r = yield* InboxSuite.received({ notifyId: "cfg-1", payload: InboxSuite.assign("cfg", "s-1") })
+        yield* Effect.flatMap(Inbox.Inbox, (i) => i.receive(r, () => Effect.void)).pipe(
+          Effect.provide(context)
+        )
+        const sql = Context.get(context, SqlClient.SqlClient)
+        const rows = yield* sql<{ state: string }>`SELECT state FROM cfg_inbox WHERE notify_id = 'cfg-1'`
+        assert.deepStrictEqual(
+          rows.map((r) => r.state),
+          ["processed"]
+        )
+      })
+    )
+  })
+}

@@ -1,0 +1,334 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import { assert, describe, it } from "@effect/vitest"
+import * as Transport from "@witkey/core/Transport"
+import type { Scope } from "effect"
+import {
+  ConfigProvider,
+  Context,
+  Deferred,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Stream,
+  TestClock,
+  Tracer
+} from "effect"
+import * as http from "node:http"
+import * as HttpTransport from "../src/HttpTransport.js"
+import { port } from "./support/Harness.js"
+
+const QUERY =
+  "service=alipay.witkey.task.confirm.by.platform&outer_task_id=task%2A1&sign=c2lnbg%3D%3D&x=%7E%20"
+
+interface Server {
+  readonly base: string
+  readonly arrived: Deferred.Deferred<string>
+}
+
+/** A loopback server with one route per behaviour the transport must handle. */
+const server: Effect.Effect<Server, never, Scope.Scope | HttpServer.HttpServer> = Effect.gen(function* () {
+  const arrived = yield* Deferred.make<string>()
+  const note = Effect.flatMap(HttpServerRequest.HttpServerRequest, (r) => Deferred.succeed(arrived, r.url))
+  const router = HttpRouter.empty.pipe(
+    HttpRouter.get(
+      "/echo",
+      Effect.map(HttpServerRequest.HttpServerRequest, (r) =>
+        HttpServerResponse.text(r.url, { contentType: "text/xml; charset=GBK" })
+      )
+    ),
+    HttpRouter.get("/status", Effect.succeed(HttpServerResponse.text("busy", { status: 503 }))),
+    HttpRouter.get(
+      "/big-declared",
+      Effect.succeed(HttpServerResponse.uint8Array(new Uint8Array(2000).fill(0x61)))
+    ),
+    HttpRouter.get(
+      "/big-streamed",
+      Effect.succeed(
+        HttpServerResponse.stream(Stream.range(1, 5).pipe(Stream.map(() => new Uint8Array(400).fill(0x62))))
+      )
+    ),
+    HttpRouter.get("/hang", Effect.zipRight(note, Effect.never)),
+    HttpRouter.get(
+      "/reset",
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (r) => {
+        NodeHttpServerRequest.toIncomingMessage(r).socket.destroy()
+        return Effect.never
+      })
+    ),
+    HttpRouter.get(
+      "/truncated",
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (r) => {
+        const response = NodeHttpServerRequest.toServerResponse(r)
+        response.writeHead(200, { "content-type": "text/xml", "content-length": 100 })
+        response.write("<alipay><is_success>T</is_", () => response.destroy())
+        return Effect.never
+      })
+    )
+  )
+  yield* HttpServer.serveEffect(router)
+  return { base: `http://127.0.0.1:${yield* port}`, arrived }
+})
+
+/** A loopback port nobody listens on: bound, then released. */
+const closedPort = Effect.promise(
+  () =>
+    new Promise<number>((resolve) => {
+      const s = http.createServer()
+      s.listen(0, "127.0.0.1", () => {
+        const address = s.address()
+        s.close(() => resolve(typeof address === "object" && address ? address.port : 0))
+      })
+    })
+)
+
+const clients: ReadonlyArray<readonly [string, Layer.Layer<HttpClient.HttpClient>]> = [
+  ["node:http", NodeHttpClient.layer],
+  ["undici", NodeHttpClient.layerUndici],
+  ["fetch", FetchHttpClient.layer]
+]
+
+/** The transport on a client whose resources (agent, dispatcher) live as long as the test's scope. */
+const transportOn = (client: Layer.Layer<HttpClient.HttpClient>, options: HttpTransport.Options = {}) =>
+  Effect.map(
+    Layer.build(HttpTransport.layer(options).pipe(Layer.provide(client))),
+    Context.get(Transport.Transport)
+  )
+
+const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | HttpServer.HttpServer>) =>
+  effect.pipe(Effect.scoped, Effect.provide(NodeHttpServer.layerTest))
+
+const noSecret = (e: Transport.TransportError) => {
+  assert.notInclude(e.message, "sign=")
+  assert.notInclude(e.message, "c2lnbg")
+}
+
+describe("HttpTransport", () => {
+  for (const [name, client] of clients) {
+    describe(`over ${name}`, () => {
+      it.effect("sends the URL byte for byte and passes status, body and Content-Type through", () =>
+        run(
+          Effect.gen(function* () {
+            const { base } = yield* server
+            const transport = yield* transportOn(client)
+            const ok = yield* transport.get(`${base}/echo?${QUERY}`)
+            assert.strictEqual(ok.status, 200)
+            assert.strictEqual(new TextDecoder().decode(ok.body), `/echo?${QUERY}`)
+            assert.strictEqual(ok.contentType, "text/xml; charset=GBK")
+            const busy = yield* transport.get(`${base}/status?${QUERY}`)
+            assert.strictEqual(busy.status, 503)
+            assert.strictEqual(new TextDecoder().decode(busy.body), "busy")
+          })
+        )
+      )
+
+      it.effect("a refused connection is `connect`: the request never left", () =>
+        run(
+          Effect.gen(function* () {
+            const transport = yield* transportOn(client)
+            const error = yield* Effect.flip(
+              transport.get(`http://127.0.0.1:${yield* closedPort}/gateway.do?${QUERY}`)
+            )
+            assert.strictEqual(error.reason, "connect")
+            assert.isFalse(error.mayHaveReached)
+            noSecret(error)
+          })
+        )
+      )
+
+      it.effect("a connection reset after sending is `network`: the request may have arrived", () =>
+        run(
+          Effect.gen(function* () {
+            const { base } = yield* server
+            const transport = yield* transportOn(client)
+            const error = yield* Effect.flip(transport.get(`${base}/reset?${QUERY}`))
+            assert.strictEqual(error.reason, "network")
+            assert.isTrue(error.mayHaveReached)
+            noSecret(error)
+          })
+        )
+      )
+
+      it.effect("a body cut short is `network`", () =>
+        run(
+          Effect.gen(function* () {
+            const { base } = yield* server
+            const transport = yield* transportOn(client)
+            const error = yield* Effect.flip(transport.get(`${base}/truncated?${QUERY}`))
+            assert.strictEqual(error.reason, "network")
+            assert.isTrue(error.mayHaveReached)
+            noSecret(error)
+          })
+        )
+      )
+
+      it.effect("a body past the limit is `too_large`, declared or streamed", () =>
+        run(
+          Effect.gen(function* () {
+            const { base } = yield* server
+            const transport = yield* transportOn(client, { maxResponseBytes: 1000 })
+            const declared = yield* Effect.flip(transport.get(`${base}/big-declared?${QUERY}`))
+            assert.strictEqual(declared.reason, "too_large")
+            assert.isTrue(declared.mayHaveReached)
+            const streamed = yield* Effect.flip(transport.get(`${base}/big-streamed?${QUERY}`))
+            assert.strictEqual(streamed.reason, "too_large")
+            // Within the limit, the same routes pass.
+            const roomy = yield* transportOn(client, { maxResponseBytes: 2000 })
+            assert.strictEqual((yield* roomy.get(`${base}/big-declared`)).body.length, 2000)
+            assert.strictEqual((yield* roomy.get(`${base}/big-streamed`)).body.length, 2000)
+          })
+        )
+      )
+
+      it.effect("no answer within the timeout is `timeout`, measured on the Clock", () =>
+        run(
+          Effect.gen(function* () {
+            const { arrived, base } = yield* server
+            const transport = yield* transportOn(client, { timeout: "3 seconds" })
+            const fiber = yield* Effect.fork(transport.get(`${base}/hang?${QUERY}`))
+            assert.strictEqual(yield* Deferred.await(arrived), `/hang?${QUERY}`)
+            yield* TestClock.adjust("2999 millis")
+            assert.isNull(fiber.unsafePoll())
+            yield* TestClock.adjust("1 millis")
+            const exit = yield* Fiber.await(fiber)
+            assert.isTrue(Exit.isFailure(exit))
+            const error = yield* Effect.flip(exit)
+            assert.strictEqual(error.reason, "timeout")
+            assert.isTrue(error.mayHaveReached)
+            noSecret(error)
+          })
+        )
+      )
+    })
+  }
+
+  it.effect("the default timeout is 15 seconds", () =>
+    run(
+      Effect.gen(function* () {
+        const { arrived, base } = yield* server
+        const transport = yield* transportOn(NodeHttpClient.layer)
+        const fiber = yield* Effect.fork(transport.get(`${base}/hang`))
+        yield* Deferred.await(arrived)
+        yield* TestClock.adjust("14 seconds")
+        assert.isNull(fiber.unsafePoll())
+        yield* TestClock.adjust("1 second")
+        const error = yield* Effect.flip(Fiber.join(fiber))
+        assert.strictEqual(error.reason, "timeout")
+      })
+    )
+  )
+
+  it.scoped("a malformed or non-http URL is `invalid_url`, and nothing is sent", () =>
+    Effect.gen(function* () {
+      const transport = yield* transportOn(NodeHttpClient.layer)
+      for (const url of ["not a url", "ftp://127.0.0.1/gateway.do", "/gateway.do?sign=x", "http://[::1"]) {
+        const error = yield* Effect.flip(transport.get(url))
+        assert.strictEqual(error.reason, "invalid_url", url)
+        assert.isFalse(error.mayHaveReached)
+        assert.notInclude(error.message, "sign=")
+      }
+    })
+  )
+
+  it("classifies failures before sending apart from failures after", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), {
+      code: "ECONNREFUSED",
+      syscall: "connect"
+    })
+    const dns = Object.assign(new Error("getaddrinfo ENOTFOUND gateway.example"), {
+      code: "ENOTFOUND",
+      syscall: "getaddrinfo"
+    })
+    const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET", syscall: "read" })
+    const hangUp = Object.assign(new Error("socket hang up"), { code: "ECONNRESET" })
+    // undici and fetch wrap the system error; happy eyeballs wraps several in an AggregateError.
+    const fetchFailed = new TypeError("fetch failed", { cause: dns })
+    const aggregate = new AggregateError([refused, refused], "connect failed")
+    assert.strictEqual(HttpTransport.classify(refused).reason, "connect")
+    assert.strictEqual(HttpTransport.classify(dns).reason, "connect")
+    assert.strictEqual(HttpTransport.classify(fetchFailed).reason, "connect")
+    assert.strictEqual(HttpTransport.classify(aggregate).reason, "connect")
+    assert.strictEqual(HttpTransport.classify(reset).reason, "network")
+    assert.strictEqual(HttpTransport.classify(hangUp).reason, "network")
+    assert.strictEqual(HttpTransport.classify(new Error("something odd")).reason, "network")
+    assert.strictEqual(HttpTransport.classify(undefined).reason, "network")
+    const leaky = Object.assign(new Error("failed GET http://h/g?sign=abc&x=1"), { code: "EPROTO" })
+    assert.notInclude(HttpTransport.classify(leaky).detail, "sign=")
+  })
+
+  it.effect("its span names host, path and task, never the query; the platform's full-URL span is off", () =>
+    run(
+      Effect.gen(function* () {
+        const { base } = yield* server
+        const native = yield* Effect.tracer
+        const spans: Array<Tracer.Span> = []
+        const tracer = Tracer.make({
+          span: (...args) => {
+            const span = native.span(...args)
+            spans.push(span)
+            return span
+          },
+          context: native.context
+        })
+        const transport = yield* transportOn(NodeHttpClient.layer)
+        yield* transport.get(`${base}/echo?${QUERY}`).pipe(Effect.withTracer(tracer))
+        yield* Effect.flip(transport.get(`${base}/reset?${QUERY}`)).pipe(Effect.withTracer(tracer))
+        assert.deepStrictEqual(
+          spans.map((s) => s.name),
+          ["witkey.http.get", "witkey.http.get"]
+        )
+        const [ok, failed] = spans
+        const attrs = (s: Tracer.Span) =>
+          Object.fromEntries((s as unknown as { attributes: Map<string, unknown> }).attributes)
+        assert.strictEqual(attrs(ok!)["url.path"], "/echo")
+        assert.strictEqual(attrs(ok!)["server.address"], base.slice("http://".length))
+        assert.strictEqual(attrs(ok!)["witkey.outer_task_id"], "task*1")
+        assert.strictEqual(attrs(ok!)["http.response.status_code"], 200)
+        assert.strictEqual(attrs(failed!)["witkey.transport.error"], "network")
+        for (const span of spans)
+          for (const value of Object.values(attrs(span))) assert.notInclude(String(value), "c2lnbg")
+      })
+    )
+  )
+
+  it.effect("layerNode provides the core Transport tag", () =>
+    run(
+      Effect.gen(function* () {
+        const { base } = yield* server
+        const transport = yield* Effect.provide(Transport.Transport, HttpTransport.layerNode())
+        assert.strictEqual((yield* transport.get(`${base}/status`)).status, 503)
+      })
+    )
+  )
+
+  it.effect("layerConfig reads the timeout and the size limit", () =>
+    run(
+      Effect.gen(function* () {
+        const { base } = yield* server
+        const layer = HttpTransport.layerNodeConfig().pipe(
+          Layer.provide(
+            Layer.setConfigProvider(
+              ConfigProvider.fromMap(
+                new Map([
+                  ["WITKEY_HTTP_MAX_RESPONSE_BYTES", "10"],
+                  ["WITKEY_HTTP_TIMEOUT", "2 seconds"]
+                ])
+              )
+            )
+          )
+        )
+        const transport = yield* Effect.provide(Transport.Transport, layer)
+        const error = yield* Effect.flip(transport.get(`${base}/big-declared`))
+        assert.strictEqual(error.reason, "too_large")
+      })
+    )
+  )
+})

@@ -1,0 +1,409 @@
+// The notification endpoint as an HttpApp on a loopback server, against the fake gateway's notify_verify.
+import type * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { assert, describe, it } from "@effect/vitest"
+import type * as Notification from "@witkey/core/Notification"
+import * as Protocol from "@witkey/core/Protocol"
+import type { Scope } from "effect"
+import { Chunk, Effect, Fiber, TestClock } from "effect"
+import * as NotificationEndpoint from "../src/NotificationEndpoint.js"
+import * as FakeGateway from "./support/FakeGateway.js"
+import * as Harness from "./support/Harness.js"
+import * as Notifications from "./support/Notifications.js"
+import * as RawHttp from "./support/RawHttp.js"
+
+const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | HttpServer.HttpServer>) =>
+  effect.pipe(Effect.scoped, Effect.provide(NodeHttpServer.layerTest))
+
+class HandlerFailed {
+  readonly _tag = "HandlerFailed"
+}
+
+/** A harness whose endpoint records every handler run, failing the first `failures` of them. */
+const setup = (options: NotificationEndpoint.Options & { readonly failures?: number } = {}) =>
+  Effect.gen(function* () {
+    const handled: Array<Notification.Notification> = []
+    let failures = options.failures ?? 0
+    const handler = (n: Notification.Notification) =>
+      Effect.suspend(() => {
+        handled.push(n)
+        if (failures > 0) {
+          failures--
+          return Effect.fail(new HandlerFailed())
+        }
+        return Effect.void
+      })
+    const h = yield* Harness.make({ notify: { handler, options } })
+    const url = `${h.base}${Harness.NOTIFY_PATH}`
+    const post = (body: Uint8Array, contentType = Notifications.CONTENT_TYPE) =>
+      RawHttp.post(url, body, contentType)
+    const refusals = () =>
+      h.logs.filter((l) => l.message === "witkey notification refused").map((l) => l.annotations)
+    return { ...h, handled, url, post, refusals }
+  })
+
+const text = (answer: RawHttp.Answer) => answer.body.toString("latin1")
+
+/** Exactly the 7 bytes `success`, HTTP 200, text/plain. */
+const assertAck = (answer: RawHttp.Answer) => {
+  assert.strictEqual(answer.status, 200)
+  assert.deepStrictEqual([...answer.body], [...Buffer.from("success")])
+  assert.match(answer.contentType ?? "", /^text\/plain/)
+}
+
+const assertNack = (answer: RawHttp.Answer, status = 200) => {
+  assert.strictEqual(answer.status, status)
+  assert.strictEqual(text(answer), "fail")
+}
+
+/** Polls (bounded) until the Clock has a pending sleep: the endpoint's read timeout has started. */
+const untilSleeping = Effect.gen(function* () {
+  for (let i = 0; i < 500; i++) {
+    if (Chunk.size(yield* TestClock.sleeps()) > 0) return
+    yield* Effect.promise(() => new Promise((r) => setTimeout(r, 2)))
+  }
+  assert.fail("the endpoint never started its read timeout")
+})
+
+describe("NotificationEndpoint.httpApp", () => {
+  it.effect("valid: verified, confirmed by notify_verify, handled once, answered exactly `success`", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup()
+        const answer = yield* t.post(Notifications.assign("n-1", "task-1", "serial-1"))
+        assertAck(answer)
+        assert.strictEqual(t.handled.length, 1)
+        const payload = t.handled[0]!.payload
+        assert.strictEqual(payload._tag, "Assign")
+        assert.strictEqual(payload._tag === "Assign" && payload.outerTransferNo, "serial-1")
+        const verifies = t.gateway.received.filter((r) => r.service === Protocol.NotifyVerify.service)
+        assert.strictEqual(verifies.length, 1)
+        assert.strictEqual(verifies[0]!.params.get("notify_id"), "n-1")
+        assert.strictEqual(verifies[0]!.params.get("partner"), "2088101012352995")
+      })
+    )
+  )
+
+  it.effect("duplicate: the same delivery again is acknowledged and the handler runs once", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup()
+        const body = Notifications.assign("n-1")
+        assertAck(yield* t.post(body))
+        assertAck(yield* t.post(body))
+        assertAck(yield* t.post(body))
+        assert.strictEqual(t.handled.length, 1)
+        // The same event under a new notify_id is a duplicate too.
+        assertAck(yield* t.post(Notifications.assign("n-2")))
+        assert.strictEqual(t.handled.length, 1)
+        assertAck(yield* t.post(Notifications.assign("n-3", "task-1", "serial-2")))
+        assert.strictEqual(t.handled.length, 2)
+      })
+    )
+  )
+
+  it.effect("a processed notification redelivered after its notify_id expired is still acknowledged", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup()
+        const body = Notifications.assign("n-1")
+        assertAck(yield* t.post(body))
+        // Alipay lost our `success` and retries later; notify_verify no longer knows the id.
+        t.gateway.verifyAnswers.set("n-1", "false")
+        assertAck(yield* t.post(body))
+        assert.strictEqual(t.handled.length, 1)
+      })
+    )
+  )
+
+  it.effect("concurrent deliveries of one event run the handler once", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup()
+        const body = Notifications.assign("n-1")
+        const answers = yield* Effect.all(
+          Array.from({ length: 4 }, () => t.post(body)),
+          { concurrency: "unbounded" }
+        )
+        answers.forEach(assertAck)
+        assert.strictEqual(t.handled.length, 1)
+      })
+    )
+  )
+
+  const forgeries: ReadonlyArray<readonly [string, () => Uint8Array, string]> = [
+    [
+      "signed with another key",
+      () =>
+        Notifications.body({
+          notifyId: "n-1",
+          xml: Notifications.assignXml("task-1", "serial-1"),
+          key: "other_private"
+        }),
+      "signature"
+    ],
+    [
+      "with a tampered field",
+      () => {
+        const body = Buffer.from(Notifications.assign("n-1", "task-1", "serial-1"))
+        return new Uint8Array(Buffer.from(body.toString("latin1").replace("120.00", "999.00"), "latin1"))
+      },
+      "signature"
+    ],
+    [
+      "unsigned",
+      () =>
+        new TextEncoder().encode(
+          `notify_id=n-1&notify_time=2024-01-01+12%3A00%3A00&xml=${encodeURIComponent(Notifications.assignXml("task-1", "serial-1"))}`
+        ),
+      "signature"
+    ],
+    [
+      "with sign_type RSA",
+      () =>
+        Notifications.body({
+          notifyId: "n-1",
+          xml: Notifications.assignXml("task-1", "serial-1"),
+          signType: "RSA"
+        }),
+      "signature"
+    ],
+    ["garbage", () => new TextEncoder().encode("hello, this is not a form %%% & = ="), "malformed"],
+    [
+      "binary noise",
+      () => new Uint8Array(Array.from({ length: 300 }, (_, i) => (i * 151 + 7) % 256)),
+      "malformed"
+    ],
+    ["empty", () => new Uint8Array(0), "signature"]
+  ]
+  for (const [name, body, reason] of forgeries) {
+    it.effect(`a notification ${name} never reaches the handler and is answered \`fail\``, () =>
+      run(
+        Effect.gen(function* () {
+          const t = yield* setup()
+          assertNack(yield* t.post(body()))
+          assert.strictEqual(t.handled.length, 0)
+          assert.deepStrictEqual(
+            t.refusals().map((r) => r["reason"]),
+            [reason]
+          )
+          // Verification comes first: nothing was asked of the gateway.
+          assert.strictEqual(t.gateway.received.length, 0)
+        })
+      )
+    )
+  }
+
+  it.effect("handler failure: `fail`, and the next delivery runs it once", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup({ failures: 1 })
+        const body = Notifications.assign("n-1")
+        assertNack(yield* t.post(body))
+        assert.strictEqual(t.handled.length, 1)
+        assert.deepStrictEqual(
+          t.refusals().map((r) => r["reason"]),
+          ["handler"]
+        )
+        assertAck(yield* t.post(body))
+        assert.strictEqual(t.handled.length, 2)
+        assertAck(yield* t.post(body))
+        assert.strictEqual(t.handled.length, 2)
+      })
+    )
+  )
+
+  const verifyAnswers: ReadonlyArray<readonly [FakeGateway.VerifyAnswer, string]> = [
+    ["false", "notify_verify_false"],
+    ["invalid", "notify_verify_invalid"],
+    ["error", "notify_verify_error"]
+  ]
+  for (const [answer, reason] of verifyAnswers) {
+    it.effect(`notify_verify ${answer}: \`fail\`, the handler never runs (${reason})`, () =>
+      run(
+        Effect.gen(function* () {
+          const t = yield* setup()
+          t.gateway.verifyAnswers.set("n-1", answer)
+          assertNack(yield* t.post(Notifications.assign("n-1")))
+          assert.strictEqual(t.handled.length, 0)
+          assert.deepStrictEqual(
+            t.refusals().map((r) => r["reason"]),
+            [reason]
+          )
+          // Alipay retries; once notify_verify confirms, it is handled.
+          t.gateway.verifyAnswers.set("n-1", "true")
+          assertAck(yield* t.post(Notifications.assign("n-1")))
+          assert.strictEqual(t.handled.length, 1)
+        })
+      )
+    )
+  }
+
+  it.effect("notifyVerify: false skips the gateway round trip", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup({ notifyVerify: false })
+        t.gateway.verifyAnswers.set("n-1", "false")
+        assertAck(yield* t.post(Notifications.assign("n-1")))
+        assert.strictEqual(t.handled.length, 1)
+        assert.strictEqual(t.gateway.received.length, 0)
+      })
+    )
+  )
+
+  it.effect("an oversized body is refused with 413 on its Content-Length, before it is sent", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup()
+        const answer = yield* RawHttp.send({
+          url: t.url,
+          headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": 10_000_000 },
+          chunks: [new Uint8Array(16).fill(0x61)],
+          keepOpen: true
+        })
+        assertNack(answer, 413)
+        assert.strictEqual(t.handled.length, 0)
+      })
+    )
+  )
+
+  it.effect("an oversized body without a length is cut off at the limit with 413", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup({ maxBodyBytes: 1024 })
+        // Chunked, no Content-Length; the sender would go on (keepOpen), the endpoint stops reading.
+        const answer = yield* RawHttp.send({
+          url: t.url,
+          headers: { "content-type": Notifications.CONTENT_TYPE, "transfer-encoding": "chunked" },
+          chunks: [new Uint8Array(700).fill(0x61), new Uint8Array(700).fill(0x62)],
+          keepOpen: true
+        })
+        assertNack(answer, 413)
+        assert.strictEqual(t.handled.length, 0)
+      })
+    )
+  )
+
+  it.effect("the default bound is 64 KiB", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup()
+        assert.strictEqual(NotificationEndpoint.DEFAULT_MAX_BODY_BYTES, 64 * 1024)
+        const big = new Uint8Array(64 * 1024 + 1).fill(0x61)
+        assertNack(
+          yield* RawHttp.send({
+            url: t.url,
+            headers: { "content-type": Notifications.CONTENT_TYPE, "transfer-encoding": "chunked" },
+            chunks: [big]
+          }),
+          413
+        )
+        // At the bound it is read (and refused as the garbage it is, not for its size).
+        const atBound = yield* RawHttp.send({
+          url: t.url,
+          headers: { "content-type": Notifications.CONTENT_TYPE, "transfer-encoding": "chunked" },
+          chunks: [big.subarray(1)]
+        })
+        assertNack(atBound, 200)
+      })
+    )
+  )
+
+  it.effect("a slow body is cut off by the read timeout (Clock) with 408", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup({ readTimeout: "4 seconds" })
+        const body = Notifications.assign("n-1")
+        const fiber = yield* Effect.fork(
+          RawHttp.send({
+            url: t.url,
+            headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": body.length },
+            chunks: [body.subarray(0, 20)],
+            keepOpen: true
+          })
+        )
+        yield* untilSleeping
+        yield* TestClock.adjust("3999 millis")
+        assert.isNull(fiber.unsafePoll())
+        yield* TestClock.adjust("1 millis")
+        assertNack(yield* Fiber.join(fiber), 408)
+        assert.strictEqual(t.handled.length, 0)
+      })
+    )
+  )
+
+  it.effect("only POST is accepted", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup()
+        const answer = yield* RawHttp.send({ url: t.url, method: "GET", chunks: [] })
+        assertNack(answer, 405)
+      })
+    )
+  )
+})
+
+describe("NotificationEndpoint.respond", () => {
+  const setupRespond = Effect.gen(function* () {
+    const h = yield* Harness.make()
+    const handled: Array<string> = []
+    const handler = (n: Notification.Notification) => Effect.sync(() => void handled.push(n.notifyId))
+    const logs: Array<Harness.LogLine> = []
+    const respond = (raw: Notification.RawNotification, options: NotificationEndpoint.Options = {}) =>
+      NotificationEndpoint.respond(raw, handler, options).pipe(
+        Effect.provide(h.context),
+        Harness.capturingLogs(logs)
+      )
+    return { ...h, handled, logs, respond }
+  })
+
+  const parsed: ReadonlyArray<readonly [string, unknown]> = [
+    ["an object from a body parser", { notify_id: "n-1", sign: "x", sign_type: "DSA" }],
+    ["a string", "notify_id=n-1&sign=x"],
+    ["nothing", undefined]
+  ]
+  for (const [name, body] of parsed) {
+    it.effect(`given ${name} instead of bytes: a logged error naming the cause, \`fail\`, no handler`, () =>
+      run(
+        Effect.gen(function* () {
+          const t = yield* setupRespond
+          const answer = yield* t.respond({ body, contentType: Notifications.CONTENT_TYPE })
+          assert.strictEqual(answer.status, 500)
+          assert.strictEqual(new TextDecoder().decode(answer.body), "fail")
+          assert.strictEqual(answer.result._tag, "NotificationBodyError")
+          const errors = t.logs.filter((l) => l.level === "ERROR")
+          assert.strictEqual(errors.length, 1)
+          assert.include(errors[0]!.message, "before any body parser")
+          assert.strictEqual(t.handled.length, 0)
+          assert.strictEqual(t.gateway.received.length, 0)
+        })
+      )
+    )
+  }
+
+  it.effect(
+    "given the raw bytes (a Buffer too): `success`, and onResult sees the committed result first",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const t = yield* setupRespond
+          const seen: Array<string> = []
+          const answer = yield* t.respond(
+            { body: Buffer.from(Notifications.assign("n-1")), contentType: Notifications.CONTENT_TYPE },
+            {
+              onResult: (result) => Effect.sync(() => void seen.push(`${result._tag}:${t.handled.length}`))
+            }
+          )
+          assert.strictEqual(answer.status, 200)
+          assert.deepStrictEqual([...answer.body], [...Buffer.from("success")])
+          assert.deepStrictEqual(seen, ["Acknowledged:1"])
+          const oversized = yield* t.respond(
+            { body: Notifications.assign("n-2"), contentType: Notifications.CONTENT_TYPE },
+            { maxBodyBytes: 100 }
+          )
+          assert.strictEqual(oversized.status, 413)
+          assert.strictEqual(t.handled.length, 1)
+        })
+      )
+  )
+})

@@ -1,0 +1,19 @@
+// testkit's conformance suite for core Transports, against HttpTransport on each HttpClient it may run on.
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as TransportSuite from "@witkey/testkit/TransportSuite"
+import { Layer } from "effect"
+import * as HttpTransport from "../src/HttpTransport.js"
+
+// The suite waits for the timeout with the live clock: keep it short.
+const options: HttpTransport.Options = { timeout: "1 second" }
+
+TransportSuite.suite("HttpTransport.layerNode (node:http)", HttpTransport.layerNode(options))
+TransportSuite.suite(
+  "HttpTransport on undici",
+  HttpTransport.layer(options).pipe(Layer.provide(NodeHttpClient.layerUndici))
+)
+TransportSuite.suite(
+  "HttpTransport on fetch",
+  HttpTransport.layer(options).pipe(Layer.provide(FetchHttpClient.layer))
+)
