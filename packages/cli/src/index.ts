@@ -1,1 +1,31 @@
-export {}
+/**
+ * `@witkey/cli`: the `witkey` command line, one module per subcommand.
+ *
+ * @since 0.1.0
+ */
+export * as CanonicalCommand from "./CanonicalCommand.js"
+export * as Cli from "./Cli.js"
+export * as CliError from "./CliError.js"
+export * as ConfirmCommand from "./ConfirmCommand.js"
+export * as CommonOptions from "./CommonOptions.js"
+export * as Demo from "./Demo.js"
+export * as DemoCommand from "./DemoCommand.js"
+export * as ExitCode from "./ExitCode.js"
+export * as InputFile from "./InputFile.js"
+export * as KeygenCommand from "./KeygenCommand.js"
+export * as KeyInspectCommand from "./KeyInspectCommand.js"
+export * as Keys from "./Keys.js"
+export * as NoSigner from "./NoSigner.js"
+export * as Output from "./Output.js"
+export * as PlainConsole from "./PlainConsole.js"
+export * as ProgressBar from "./ProgressBar.js"
+export * as Receiver from "./Receiver.js"
+export * as RequestCommand from "./RequestCommand.js"
+export * as RequestOptions from "./RequestOptions.js"
+export * as SandboxCommand from "./SandboxCommand.js"
+export * as ScaledClock from "./ScaledClock.js"
+export * as ServeCommand from "./ServeCommand.js"
+export * as SignCommand from "./SignCommand.js"
+export * as Verdict from "./Verdict.js"
+export * as VerifyNotificationCommand from "./VerifyNotificationCommand.js"
+export * as VerifyResponseCommand from "./VerifyResponseCommand.js"

@@ -1,0 +1,75 @@
+/**
+ * The `witkey` command line: every subcommand, and the run that turns every ending into the exit codes of
+ * the contract (0 success, 1 failure, 2 bad usage).
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as ValidationError from "@effect/cli/ValidationError"
+import type * as CliApp from "@effect/cli/CliApp"
+import { Cause, Effect, Logger } from "effect"
+import * as CanonicalCommand from "./CanonicalCommand.js"
+import * as ConfirmCommand from "./ConfirmCommand.js"
+import * as DemoCommand from "./DemoCommand.js"
+import * as ExitCode from "./ExitCode.js"
+import * as KeygenCommand from "./KeygenCommand.js"
+import * as KeyInspectCommand from "./KeyInspectCommand.js"
+import * as Output from "./Output.js"
+import * as PlainConsole from "./PlainConsole.js"
+import * as RequestCommand from "./RequestCommand.js"
+import * as SandboxCommand from "./SandboxCommand.js"
+import * as ServeCommand from "./ServeCommand.js"
+import * as SignCommand from "./SignCommand.js"
+import * as VerifyNotificationCommand from "./VerifyNotificationCommand.js"
+import * as VerifyResponseCommand from "./VerifyResponseCommand.js"
+
+export const VERSION = "0.1.0"
+
+export const root = Command.make("witkey").pipe(
+  Command.withDescription("Alipay witkey payouts (alipay.witkey.task.confirm.by.platform): tools and demo."),
+  Command.withSubcommands([
+    KeygenCommand.command,
+    KeyInspectCommand.parent,
+    CanonicalCommand.command,
+    SignCommand.command,
+    RequestCommand.command,
+    ConfirmCommand.command,
+    SandboxCommand.command,
+    ServeCommand.command,
+    DemoCommand.command,
+    VerifyResponseCommand.command,
+    VerifyNotificationCommand.command
+  ])
+)
+
+const cli = Command.run(root, { name: "witkey", version: VERSION })
+
+/** Logs are diagnostics: stderr, so that stdout holds only results. */
+export const logger = Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))
+
+/**
+ * Runs the command line on `argv` (node, script, args...) and yields the exit code; never fails. Usage
+ * errors from @effect/cli are already printed by it.
+ */
+export const run = (
+  argv: ReadonlyArray<string>
+): Effect.Effect<ExitCode.ExitCode, never, CliApp.CliApp.Environment> =>
+  Effect.consoleWith((console) => Effect.withConsole(cli(argv), PlainConsole.fromEnvironment(console))).pipe(
+    Effect.provide(logger),
+    Effect.as<ExitCode.ExitCode>(ExitCode.ok),
+    Effect.catchAllCause((cause) => {
+      const failure = Cause.failureOption(cause)
+      if (failure._tag === "Some") {
+        const error = failure.value
+        if (ValidationError.isValidationError(error)) return Effect.succeed<ExitCode.ExitCode>(ExitCode.usage)
+        if (error._tag === "CliError")
+          return Output.diagnostic(`witkey: ${error.message}`).pipe(
+            Effect.as<ExitCode.ExitCode>(error.exitCode)
+          )
+      }
+      if (Cause.isInterruptedOnly(cause)) return Effect.succeed<ExitCode.ExitCode>(ExitCode.failure)
+      return Output.diagnostic(`witkey: internal error\n${Cause.pretty(cause)}`).pipe(
+        Effect.as<ExitCode.ExitCode>(ExitCode.failure)
+      )
+    })
+  )

@@ -1,0 +1,94 @@
+/**
+ * Options several subcommands share, with their validation: a bad charset or `--param` is a usage error
+ * (exit 2) reported by @effect/cli itself.
+ *
+ * @since 0.1.0
+ */
+import * as Args from "@effect/cli/Args"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Charset from "@witkey/core/Charset"
+import { Effect } from "effect"
+
+const invalid = (text: string) => ValidationError.invalidValue(HelpDoc.p(text))
+
+const parseCharset = (name: string) => {
+  const charset = Charset.parse(name)
+  return charset === undefined
+    ? Effect.fail(
+        invalid(`--charset: "${name}" is not one of ${Charset.values.join(", ")} (any letter case)`)
+      )
+    : Effect.succeed(charset)
+}
+
+export const json = Options.boolean("json").pipe(
+  Options.withDescription("Print the result as one JSON object on the last line of stdout.")
+)
+
+/** `--charset`, required. */
+export const charset = Options.text("charset").pipe(
+  Options.withDescription(`The _input_charset: ${Charset.values.join(", ")} (any letter case).`),
+  Options.mapEffect(parseCharset)
+)
+
+/** `--charset` with a default. */
+export const charsetWithDefault = (fallback: Charset.Charset, description: string) =>
+  Options.text("charset").pipe(
+    Options.withDescription(description),
+    Options.withDefault(fallback),
+    Options.mapEffect(parseCharset)
+  )
+
+/** `--charset`, optional. */
+export const charsetOptional = (description: string) =>
+  Options.text("charset").pipe(
+    Options.withDescription(description),
+    Options.mapEffect(parseCharset),
+    Options.optional
+  )
+
+/** Splits `NAME=VALUE` at the first `=`; the value is kept raw (it may contain `=`, spaces, anything). */
+export const parseParam = (text: string): readonly [string, string] | undefined => {
+  const at = text.indexOf("=")
+  return at <= 0 ? undefined : [text.slice(0, at), text.slice(at + 1)]
+}
+
+/** `--param NAME=VALUE`, repeatable, in the order given. */
+export const params = Options.text("param").pipe(
+  Options.withDescription(
+    "A parameter as NAME=VALUE (split at the first '='; the value is taken raw). Repeat for each parameter."
+  ),
+  Options.repeated,
+  Options.mapEffect((texts) => {
+    const pairs: Array<readonly [string, string]> = []
+    for (const text of texts) {
+      const pair = parseParam(text)
+      if (pair === undefined) return Effect.fail(invalid(`--param: "${text}" is not NAME=VALUE`))
+      pairs.push(pair)
+    }
+    return Effect.succeed(pairs)
+  })
+)
+
+/** `--private-key FILE`: the platform's private key, PKCS#8 PEM or its Base64 body on one line. */
+export const privateKey = Options.fileContent("private-key").pipe(
+  Options.withDescription("The platform's DSA private key: PKCS#8 PEM, or its Base64 body on one line.")
+)
+
+/** `--alipay-public-key FILE`: Alipay's (or the sandbox's) public key. */
+export const alipayPublicKey = Options.fileContent("alipay-public-key").pipe(
+  Options.withDescription("Alipay's DSA public key (BEGIN PUBLIC KEY PEM, or its Base64 body on one line).")
+)
+
+/** The positional FILE of the verify commands; `-` reads stdin. */
+export const inputFile = (description: string) =>
+  Args.text({ name: "FILE" }).pipe(Args.withDescription(`${description} Use - for stdin.`))
+
+/** `--partner ID`. */
+export const partner = Options.text("partner").pipe(
+  Options.withDescription("The Alipay partner id (PID), 16 digits starting with 2088.")
+)
+
+/** `--gateway URL`. */
+export const gateway = Options.text("gateway").pipe(Options.withDescription("The gateway URL."))

@@ -1,0 +1,34 @@
+/**
+ * `witkey request`: builds and signs the payout GET URL and prints it; sends nothing.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import { Effect } from "effect"
+import * as CliError from "./CliError.js"
+import * as CommonOptions from "./CommonOptions.js"
+import * as Keys from "./Keys.js"
+import * as Output from "./Output.js"
+import * as RequestOptions from "./RequestOptions.js"
+
+export const command = Command.make(
+  "request",
+  { ...RequestOptions.options, json: CommonOptions.json },
+  (values) =>
+    Effect.gen(function* () {
+      const signer = yield* Keys.signer(values.privateKey)
+      const prepared = yield* Effect.either(RequestOptions.prepare(values, signer))
+      if (prepared._tag === "Left") {
+        const e = prepared.left
+        if (e._tag === "SignError") return yield* CliError.failure(e.message)
+        for (const text of RequestOptions.describeInvalid(e)) yield* Output.diagnostic(text)
+        return yield* CliError.usage("invalid request: nothing was signed")
+      }
+      const signed = prepared.right
+      yield* Output.result(
+        values.json,
+        { url: signed.url, canonical: signed.canonical, sign: signed.sign },
+        () => [signed.url]
+      )
+    })
+).pipe(Command.withDescription("Print the signed GET URL of a payout request; sends nothing."))

@@ -1,0 +1,122 @@
+/**
+ * `witkey serve`: a notification receiver at `/` with the SQLite inbox. Every notification processed (the
+ * first time only, after the inbox committed) is one JSON line on stdout:
+ * `{"processed": "<notify_id>", "sub_type": "..."}`. Everything else goes to stderr.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Client from "@witkey/core/Client"
+import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
+import type * as NotificationReceiver from "@witkey/core/NotificationReceiver"
+import * as Transport from "@witkey/core/Transport"
+import { Effect, Layer, Option } from "effect"
+import * as CliError from "./CliError.js"
+import * as CommonOptions from "./CommonOptions.js"
+import * as Keys from "./Keys.js"
+import * as NoSigner from "./NoSigner.js"
+import * as Output from "./Output.js"
+
+/** The stdout line of a processed notification, and the stderr line of anything else. */
+export const report = (result: NotificationReceiver.Result): Effect.Effect<void> => {
+  if (result._tag === "Refused")
+    return Output.diagnostic(
+      `refused ${result.notifyId ?? "(unverified)"}: ${result.reason}: ${result.message} (answered fail; Alipay retries)`
+    )
+  const n = result.notification
+  if (result.outcome._tag === "Processed")
+    return Output.json({ processed: n.notifyId, sub_type: n.payload.subType })
+  return Output.diagnostic(
+    `duplicate ${n.notifyId} ignored (by ${result.outcome.by}, processed as ${result.outcome.processedNotifyId})`
+  )
+}
+
+/** Stands in for a gateway when none is given: nothing is sent, since notify_verify is off then. */
+const noGateway = Transport.make(() =>
+  Effect.fail(
+    new Transport.TransportError({
+      reason: "invalid_url",
+      mayHaveReached: false,
+      message: "no --gateway was given"
+    })
+  )
+)
+
+export const command = Command.make(
+  "serve",
+  {
+    port: Options.integer("port").pipe(Options.withDescription("The port to listen on (0: any free port).")),
+    host: Options.text("host").pipe(
+      Options.withDescription("The address to listen on (default 127.0.0.1)."),
+      Options.withDefault("127.0.0.1")
+    ),
+    db: Options.text("db").pipe(Options.withDescription("The SQLite inbox file (created if missing).")),
+    alipayPublicKey: CommonOptions.alipayPublicKey,
+    partner: CommonOptions.partner,
+    gateway: CommonOptions.gateway.pipe(
+      Options.withDescription(
+        "The gateway URL; with it, every notify_id is checked with notify_verify there."
+      ),
+      Options.optional
+    ),
+    noNotifyVerify: Options.boolean("no-notify-verify").pipe(
+      Options.withDescription("Do not call notify_verify even when --gateway is given.")
+    ),
+    charset: CommonOptions.charsetWithDefault(
+      "utf-8",
+      "The charset when a Content-Type names none (default utf-8)."
+    )
+  },
+  (values) =>
+    Effect.gen(function* () {
+      if (values.port < 0 || values.port > 65535) return yield* CliError.usage("--port must be 0 to 65535")
+      const partnerIssues = ConfirmRequest.checkPartner(values.partner)
+      if (partnerIssues.length > 0) return yield* CliError.usage(`--partner: ${partnerIssues[0]!.message}`)
+      const verifier = yield* Keys.verifier(values.alipayPublicKey)
+      // The server, SQL and HTTP client modules are loaded only by the commands that run servers.
+      const [Http, NodeHttpServer, HttpTransport, SqlInbox] = yield* Effect.promise(() =>
+        Promise.all([
+          import("node:http"),
+          import("@effect/platform-node/NodeHttpServer"),
+          import("@witkey/node-http/HttpTransport"),
+          import("@witkey/inbox-sql/SqlInbox")
+        ])
+      )
+      const Receiver = yield* Effect.promise(() => import("./Receiver.js"))
+      const gateway = Option.getOrUndefined(values.gateway)
+      const notifyVerify = gateway !== undefined && !values.noNotifyVerify
+      const transport =
+        gateway === undefined ? Layer.succeed(Transport.Transport, noGateway) : HttpTransport.layerNode()
+      const client = Layer.effect(
+        Client.Client,
+        Effect.map(Transport.Transport, (transport) =>
+          Client.fromServices(
+            { partner: values.partner, gateway: gateway ?? "http://127.0.0.1/", charset: values.charset },
+            { signer: NoSigner.signer, verifier, transport }
+          )
+        )
+      ).pipe(Layer.provide(transport))
+      const inbox = SqlInbox.layerSqlite({ filename: values.db }).pipe(
+        Layer.mapError((e) => CliError.usage(`--db ${values.db}: ${e.message}`))
+      )
+      yield* Effect.gen(function* () {
+        const node = Http.createServer()
+        const server = yield* NodeHttpServer.make(() => node, { port: values.port, host: values.host }).pipe(
+          Effect.mapError((e) =>
+            CliError.failure(`cannot listen on ${values.host}:${values.port}: ${e.message}`)
+          )
+        )
+        yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
+        yield* server.serve(Receiver.httpApp({ notifyVerify, handler: () => Effect.void, onResult: report }))
+        const address = server.address
+        const port = address._tag === "TcpAddress" ? address.port : values.port
+        yield* Output.diagnostic(
+          `witkey serve: receiving notifications at http://${values.host}:${port}/ (inbox ${values.db}, notify_verify ${notifyVerify ? `at ${gateway}` : "off"}); Ctrl-C to stop`
+        )
+        return yield* Effect.never
+      }).pipe(Effect.scoped, Effect.provide(Layer.merge(client, inbox)))
+    })
+).pipe(
+  Command.withDescription("Receive Alipay notifications at / into a SQLite inbox; print each processed one.")
+)

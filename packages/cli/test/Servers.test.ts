@@ -1,0 +1,94 @@
+// `sandbox`, `serve` and `confirm` together, each its own process over loopback HTTP: a confirm is answered
+// `confirmed`, its three notifications reach the receiver and are printed once each as processed, and the
+// identical confirm sent again is `already_confirmed`.
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { join } from "node:path"
+import { lastJson, removeTempDirs, run, start, tempDir, TIMEOUT } from "./RunCli.js"
+
+afterAll(removeTempDirs)
+
+const processedLines = (stdout: string) =>
+  stdout
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as { processed: string; sub_type: string })
+
+describe("sandbox, serve and confirm", () => {
+  it.scoped(
+    "a payout over HTTP, its notifications processed once, the re-send already confirmed",
+    () =>
+      Effect.gen(function* () {
+        const sandbox = yield* start(["sandbox", "--port", "0", "--tasks", "1", "--json"])
+        const info = yield* sandbox.waitFor(({ stdout }) => {
+          const line = stdout.split("\n").find((l) => l.startsWith("{"))
+          return line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>)
+        })
+        const gateway = String(info["gateway"])
+        const task = (info["tasks"] as Array<{ outer_task_id: string; transfers: Array<string> }>)[0]!
+
+        const serve = yield* start([
+          "serve",
+          "--port",
+          "0",
+          "--db",
+          join(tempDir("serve"), "inbox.db"),
+          "--alipay-public-key",
+          String(info["alipay_public_key"]),
+          "--partner",
+          String(info["partner"]),
+          "--gateway",
+          gateway
+        ])
+        const receiver = yield* serve.waitFor(
+          ({ stderr }) => /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)?.[1]
+        )
+
+        const confirm = [
+          "confirm",
+          "--gateway",
+          gateway,
+          "--partner",
+          String(info["partner"]),
+          "--private-key",
+          String(info["private_key"]),
+          "--alipay-public-key",
+          String(info["alipay_public_key"]),
+          "--task",
+          task.outer_task_id,
+          ...task.transfers.flatMap((serial) => ["--transfer", serial]),
+          "--notify-url",
+          receiver,
+          "--json"
+        ]
+        const first = yield* run(confirm)
+        assert.strictEqual(first.code, 0, first.stderr)
+        assert.deepStrictEqual(
+          { ...lastJson(first), attempts: undefined },
+          { outcome: "confirmed", outer_task_id: task.outer_task_id, attempts: undefined }
+        )
+
+        // One ASSIGN per winner and the service fee's PLATFORM_PROFIT, each printed once.
+        const lines = yield* serve.waitFor(({ stdout }) => {
+          const parsed = processedLines(stdout)
+          return parsed.length >= 3 ? parsed : undefined
+        })
+        assert.deepStrictEqual(lines.map((l) => l.sub_type).sort(), [
+          "ASSIGN_FOR_ANNOUNCE_PAYMENT",
+          "ASSIGN_FOR_ANNOUNCE_PAYMENT",
+          "PLATFORM_PROFIT_BY_ANNOUNCE_PAYMENT"
+        ])
+        assert.strictEqual(new Set(lines.map((l) => l.processed)).size, 3)
+
+        const again = yield* run(confirm)
+        assert.strictEqual(again.code, 0, again.stderr)
+        const out = lastJson(again)
+        assert.strictEqual(out["outcome"], "already_confirmed")
+        assert.strictEqual(out["code"], "WITKEY_OUTER_TRANSFER_ALREADY_PAID")
+        // Nothing new was paid, so nothing new was processed.
+        assert.strictEqual(processedLines(serve.stdout()).length, 3)
+      }),
+    // Five processes: a bound against hangs, not a claim about speed.
+    3 * TIMEOUT
+  )
+})
