@@ -17,11 +17,21 @@ const check = (path) => {
   if (isSrc && /console\.(log|error|warn)\(/.test(text) && !path.includes("packages/cli/src/"))
     findings.push(`${path}: console.* in package source; use Effect's Console or Logger`)
   if (/\b(describe|it|test)\.(skip|only)\(/.test(text)) findings.push(`${path}: .skip/.only left in a test`)
-  if (/packages\/core\/src\//.test(path) && /from "node:(crypto|fs|net|http|https|child_process|os)"/.test(text))
+  if (
+    /packages\/core\/src\//.test(path) &&
+    /from "node:(crypto|fs|net|http|https|child_process|os)"/.test(text)
+  )
     findings.push(`${path}: core must stay pure (no node I/O or crypto imports)`)
   if (/packages\/[^/]+\/src\/index\.ts$/.test(path)) {
     for (const line of text.split("\n")) {
-      if (line.trim() && !line.startsWith("export * as ") && !line.startsWith("//") && !line.startsWith(" *") && !line.startsWith("/**") && line.trim() !== "export {}")
+      if (
+        line.trim() &&
+        !line.startsWith("export * as ") &&
+        !line.startsWith("//") &&
+        !line.startsWith(" *") &&
+        !line.startsWith("/**") &&
+        line.trim() !== "export {}"
+      )
         findings.push(`${path}: index.ts only re-exports namespaces: ${line.trim()}`)
     }
   }
