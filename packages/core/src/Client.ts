@@ -52,15 +52,25 @@ export type Outcome = Confirmed | AlreadyConfirmed
 /**
  * Sent, but no verifiable answer: the payout may or may not have happened. Re-sending the identical request
  * is safe (the serial numbers are the gateway's idempotency key); reconcile with the notifications.
+ * `rejected_after_resend`: a re-send was refused (code kept) after an attempt that may have paid.
  * `signature` and `mismatched_task` mean a `T` arrived that this client cannot trust: most often the wrong
  * Alipay public key or charset. The payout has probably happened; fix the configuration, then reconcile.
  */
 export class UnknownOutcome extends Schema.TaggedError<UnknownOutcome>()("UnknownOutcome", {
-  reason: Schema.Literal("transport", "http_status", "malformed", "signature", "mismatched_task"),
+  reason: Schema.Literal(
+    "transport",
+    "http_status",
+    "malformed",
+    "signature",
+    "mismatched_task",
+    "rejected_after_resend"
+  ),
   /** False only when the request provably never left this process (refused connection, invalid URL). */
   mayHaveReached: Schema.Boolean,
   attempts: Schema.Number,
   outerTaskId: Schema.String,
+  /** The gateway's code, for `rejected_after_resend`. */
+  code: Schema.optional(Schema.String),
   message: Schema.String
 }) {}
 
@@ -210,19 +220,47 @@ export const fromServices = (
           Either.match({
             onRight: (outcome): Effect.Effect<Outcome, GatewayResponse.GatewayRejected> =>
               Effect.succeed(outcome),
-            onLeft: (e): Effect.Effect<Outcome, GatewayResponse.GatewayRejected> =>
-              ErrorCode.isAlreadyPaid(e.errorCode)
-                ? Effect.succeed({
-                    _tag: "AlreadyConfirmed",
+            onLeft: (e): Effect.Effect<Outcome, GatewayResponse.GatewayRejected | UnknownOutcome> => {
+              const mayHavePaid = earlier.some((u) => u.mayHaveReached)
+              if (ErrorCode.isAlreadyPaid(e.errorCode))
+                return Effect.succeed({
+                  _tag: "AlreadyConfirmed",
+                  outerTaskId: request.request.outerTaskId,
+                  code: e.code,
+                  attempts,
+                  afterResend: mayHavePaid,
+                  resentAfter: earlier.map((u) => u.reason),
+                  request
+                })
+              // Any other rejection of a re-send says nothing about the lost attempt, which may have paid (and
+              // may be why this one is refused, e.g. WITKEY_TASK_LEF_AMOUNT_NOT_ENOUGH): still unknown.
+              if (mayHavePaid)
+                return Effect.fail(
+                  new UnknownOutcome({
+                    reason: "rejected_after_resend",
+                    mayHaveReached: true,
+                    attempts,
                     outerTaskId: request.request.outerTaskId,
                     code: e.code,
-                    attempts,
-                    afterResend: earlier.some((u) => u.mayHaveReached),
-                    resentAfter: earlier.map((u) => u.reason),
-                    request
+                    message: `a re-send was rejected with ${e.code} after an earlier attempt that may have reached the gateway; reconcile with the notifications`
                   })
-                : Effect.fail(e)
+                )
+              return Effect.fail(e)
+            }
           })
+        ),
+        // Once any attempt may have reached the gateway, the outcome can never again be "never sent".
+        Effect.mapError((e) =>
+          e._tag === "UnknownOutcome" && !e.mayHaveReached && earlier.some((u) => u.mayHaveReached)
+            ? new UnknownOutcome({
+                reason: e.reason,
+                mayHaveReached: true,
+                attempts: e.attempts,
+                outerTaskId: e.outerTaskId,
+                ...(e.code === undefined ? {} : { code: e.code }),
+                message: e.message
+              })
+            : e
         )
       )
     }).pipe(

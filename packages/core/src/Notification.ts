@@ -264,7 +264,9 @@ export const businessKey = (n: Notification): string | undefined => {
     case "Assign":
       return `${n.payload.subType}|${n.payload.outerTaskId}|${n.payload.outerTransferNo}`
     case "PlatformProfit":
-      return `${n.payload.subType}|${n.payload.outerTaskId}|`
+      // No transfer number: the amounts and the transfer time tell one fee payment from another of the same
+      // task (a task confirmed in several calls), while a re-issue of the same event keeps them.
+      return `${n.payload.subType}|${n.payload.outerTaskId}||${n.fields["transfer_amount"]}|${n.fields["service_charge"]}|${n.fields["gmt_transfer"]}`
     case "UnknownSubType":
       return undefined
   }

@@ -69,14 +69,15 @@ export const receive = <E, R>(
     }
     const notification = decoded.right
     const notifyId = notification.notifyId
-    // A redelivery of something already processed skips notify_verify: its signature verified, and
+    // A redelivery of something already recorded skips notify_verify: its signature verified, and
     // notify_verify may answer false for an id older than its lifetime (PROTOCOL.md §6), which would make
     // Alipay retry a handled notification for a day. It still goes through the inbox, which counts the
     // delivery for the audit trail and answers Duplicate without running the handler.
+    // The same holds for one whose handler failed: the inbox only records a delivery after notify_verify
+    // passed, so any entry at all means the gateway already confirmed this notify_id.
     const known = yield* Effect.either(inbox.get(notifyId))
-    const processed =
-      known._tag === "Right" && known.right._tag === "Some" && known.right.value.state === "processed"
-    if (!processed && (options.notifyVerify ?? true)) {
+    const seen = known._tag === "Right" && known.right._tag === "Some"
+    if (!seen && (options.notifyVerify ?? true)) {
       const verified = yield* Effect.either(client.notifyVerify(notifyId))
       if (verified._tag === "Left") return refuse("notify_verify_error", verified.left.message, notifyId)
       if (verified.right === "false")

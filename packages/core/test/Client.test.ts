@@ -203,6 +203,34 @@ describe("Client.confirmByPlatform", () => {
     )
   }
 
+  it.effect("another rejection of a re-send after a lost attempt stays unknown, with its code", () =>
+    Effect.gen(function* () {
+      const { result } = yield* run([timeout, ok(failure("WITKEY_TASK_LEF_AMOUNT_NOT_ENOUGH"))], (c) =>
+        c.confirmByPlatform(input)
+      )
+      assert.isTrue(result._tag === "Left" && result.left._tag === "UnknownOutcome", JSON.stringify(result))
+      if (result._tag === "Left" && result.left._tag === "UnknownOutcome") {
+        assert.strictEqual(result.left.reason, "rejected_after_resend")
+        assert.strictEqual(result.left.code, "WITKEY_TASK_LEF_AMOUNT_NOT_ENOUGH")
+        assert.isTrue(result.left.mayHaveReached)
+      }
+    })
+  )
+
+  it.effect("once an attempt may have reached the gateway, the final outcome never says it did not", () =>
+    Effect.gen(function* () {
+      const refused = new Transport.TransportError({
+        reason: "connect",
+        mayHaveReached: false,
+        message: "ECONNREFUSED"
+      })
+      const { result } = yield* run([timeout, refused], (c) => c.confirmByPlatform(input))
+      assert.isTrue(
+        result._tag === "Left" && result.left._tag === "UnknownOutcome" && result.left.mayHaveReached
+      )
+    })
+  )
+
   it.effect("ALREADY_PAID after attempts that never left is not called a resolved re-send", () =>
     Effect.gen(function* () {
       const refused = new Transport.TransportError({

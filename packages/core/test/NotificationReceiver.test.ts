@@ -14,22 +14,26 @@ const body = (name: string) => {
 
 /** The smallest honest Inbox: de-dup by notify_id, handler failure leaves it unprocessed. */
 const tinyInbox = Effect.gen(function* () {
-  const processed = yield* Ref.make(new Set<string>())
+  const states = yield* Ref.make(new Map<string, Inbox.State>())
+  const setState = (id: string, state: Inbox.State) => Ref.update(states, (m) => new Map([...m, [id, state]]))
   const inbox: Inbox.Inbox = {
     receive: (received, handler) =>
       Effect.gen(function* () {
         const id = received.notification.notifyId
-        if ((yield* Ref.get(processed)).has(id))
+        if ((yield* Ref.get(states)).get(id) === "processed")
           return { _tag: "Duplicate", by: "notify_id", processedNotifyId: id } as const
-        yield* handler(received.notification)
-        yield* Ref.update(processed, (s) => new Set([...s, id]))
+        yield* setState(id, "pending")
+        yield* handler(received.notification).pipe(Effect.tapError(() => setState(id, "failed")))
+        yield* setState(id, "processed")
         return { _tag: "Processed" } as const
       }),
     get: (notifyId) =>
-      Ref.get(processed).pipe(
-        Effect.map((s) =>
-          s.has(notifyId)
-            ? Option.some({
+      Ref.get(states).pipe(
+        Effect.map((m) => {
+          const state = m.get(notifyId)
+          return state === undefined
+            ? Option.none()
+            : Option.some({
                 notifyId,
                 businessKey: undefined,
                 subType: "",
@@ -40,13 +44,12 @@ const tinyInbox = Effect.gen(function* () {
                 firstReceivedAt: 0,
                 lastReceivedAt: 0,
                 deliveries: 1,
-                state: "processed" as const,
-                processedAt: 0,
+                state,
+                processedAt: undefined,
                 lastError: undefined,
                 duplicateOf: undefined
               })
-            : Option.none()
-        )
+        })
       ),
     byTask: () => Effect.succeed([])
   }
@@ -152,6 +155,23 @@ describe("NotificationReceiver.receive", () => {
       ]).pipe(Effect.provide(layer))
       assert.strictEqual(NotificationReceiver.answer(first), "success")
       assert.strictEqual(NotificationReceiver.answer(late), "success")
+      assert.deepStrictEqual(yield* Ref.get(handled), ["n-0001"])
+      assert.strictEqual((yield* Ref.get(verifyCalls)).length, 1)
+    })
+  )
+
+  it.effect("a delivery whose handler failed is retried without asking notify_verify again", () =>
+    Effect.gen(function* () {
+      const { answer, failNext, handled, handler, layer, verifyCalls } = yield* setup("true")
+      yield* Ref.set(failNext, true)
+      const [first, retry] = yield* Effect.all([
+        NotificationReceiver.receive(body("assign-utf8"), handler),
+        Ref.set(answer, "false").pipe(
+          Effect.zipRight(NotificationReceiver.receive(body("assign-utf8"), handler))
+        )
+      ]).pipe(Effect.provide(layer))
+      assert.strictEqual(NotificationReceiver.answer(first), "fail")
+      assert.strictEqual(NotificationReceiver.answer(retry), "success")
       assert.deepStrictEqual(yield* Ref.get(handled), ["n-0001"])
       assert.strictEqual((yield* Ref.get(verifyCalls)).length, 1)
     })

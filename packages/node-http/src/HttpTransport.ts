@@ -35,9 +35,6 @@ const NOT_SENT_CODES: ReadonlySet<string> = new Set([
   "EAI_FAIL",
   "EAI_NONAME",
   "EAI_NODATA",
-  "ENETUNREACH",
-  "EHOSTUNREACH",
-  "EADDRNOTAVAIL",
   "UND_ERR_CONNECT_TIMEOUT",
   "CERT_HAS_EXPIRED",
   "CERT_NOT_YET_VALID",
@@ -51,6 +48,9 @@ const NOT_SENT_CODES: ReadonlySet<string> = new Set([
 ])
 
 /** System calls that fail before a byte of the request is written. */
+// Routing errors (ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL) are not in NOT_SENT_CODES: they prove nothing was
+// sent only with syscall `connect`, which this set covers; on an established socket Linux can report
+// `read EHOSTUNREACH` after the GET went out.
 const NOT_SENT_SYSCALLS: ReadonlySet<string> = new Set(["connect", "getaddrinfo"])
 
 interface Failure {

@@ -1,0 +1,104 @@
+// Where the time of rows 1 and 3 goes: each step on its own, best of many short runs (the least disturbed
+// by other load). Not part of `pnpm bench`; run it with `pnpm --filter @witkey/bench exec tsx breakdown.ts`.
+import * as Charset from "@witkey/core/Charset"
+import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
+import * as Notification from "@witkey/core/Notification"
+import * as SignedRequest from "@witkey/core/SignedRequest"
+import * as Signer from "@witkey/core/Signer"
+import * as SigningString from "@witkey/core/SigningString"
+import * as Verifier from "@witkey/core/Verifier"
+import { Effect, Either } from "effect"
+import * as crypto from "node:crypto"
+import {
+  dsaSign,
+  GATEWAY,
+  gatewayPublicKey,
+  notification,
+  partnerPrivateKey,
+  requestInput,
+  signer,
+  verifier
+} from "./src/Inputs.js"
+import { bareDecode } from "./src/rows/NotificationDecode.js"
+import { build } from "./src/rows/RequestBuild.js"
+
+const input = requestInput()
+const request = Either.getOrThrow(ConfirmRequest.validate(input))
+const params = ConfirmRequest.toParams(request)
+const canonical = SigningString.make(params)
+const bytes = Charset.encode(canonical, "utf-8")
+const sign = dsaSign(bytes, partnerPrivateKey)
+const gatewaySign = dsaSign(bytes)
+const query = [...SigningString.signedPairs(params), ["sign", sign] as const, ["sign_type", "DSA"] as const]
+const noSigner = Signer.make(() => Effect.succeed(sign))
+const n = notification(1)
+const fakeVerifier = Verifier.make(() => Effect.succeed(true))
+const program = build(input)
+// The same work inside one running fiber, as in a server: no runtime entry per operation.
+const batch20 = Effect.gen(function* () {
+  for (let i = 0; i < 20; i++) yield* program
+})
+
+const steps: ReadonlyArray<readonly [string, () => unknown]> = [
+  [
+    "row 1  bare crypto.sign",
+    () => crypto.sign("sha1", bytes, { key: partnerPrivateKey, dsaEncoding: "der" })
+  ],
+  ["row 1  DsaSigner.sign (runSync)", () => Effect.runSync(signer.sign(bytes))],
+  ["row 1  ConfirmRequest.validate", () => ConfirmRequest.validate(input)],
+  ["row 1  toParams + canonical string", () => SigningString.make(ConfirmRequest.toParams(request))],
+  ["row 1  Charset.encode", () => Charset.encode(canonical, "utf-8")],
+  ["row 1  SignedRequest.toQuery (URL)", () => SignedRequest.toQuery(query, "utf-8")],
+  ["row 1  Effect.withSpan(void) (runSync)", () => Effect.runSync(Effect.withSpan(Effect.void, "x"))],
+  ["row 1  Effect.runSync(void)", () => Effect.runSync(Effect.void)],
+  [
+    "row 1  SignedRequest.make, signing skipped",
+    () =>
+      Effect.runSync(
+        SignedRequest.make(request, { gateway: GATEWAY }).pipe(Effect.provideService(Signer.Signer, noSigner))
+      )
+  ],
+  ["row 1  whole SDK side", () => Effect.runSync(program)],
+  ["row 1  whole SDK side, 20 per runSync (per op)", () => Effect.runSync(batch20)],
+  [
+    "row 3  bare crypto.verify",
+    () =>
+      crypto.verify(
+        "sha1",
+        Buffer.from(bytes),
+        { key: gatewayPublicKey, dsaEncoding: "der" },
+        Buffer.from(gatewaySign, "base64")
+      )
+  ],
+  [
+    "row 3  Notification.decode, verify skipped",
+    () =>
+      Effect.runSync(
+        Notification.decode({ body: n.body, contentType: n.contentType }).pipe(
+          Effect.provideService(Verifier.Verifier, fakeVerifier)
+        )
+      )
+  ],
+  [
+    "row 3  whole SDK side",
+    () =>
+      Effect.runSync(
+        Notification.decode({ body: n.body, contentType: n.contentType }).pipe(
+          Effect.provideService(Verifier.Verifier, verifier)
+        )
+      )
+  ],
+  ["row 3  whole baseline", () => bareDecode(n.body)]
+]
+
+const best = new Map<string, number>()
+for (let round = 0; round < 40; round++)
+  for (const [name, step] of steps) {
+    const calls = name.includes("20 per runSync") ? 1 : 20
+    const start = performance.now()
+    for (let i = 0; i < calls; i++) step()
+    const micros = ((performance.now() - start) * 1000) / calls / (name.includes("20 per runSync") ? 20 : 1)
+    best.set(name, Math.min(best.get(name) ?? Number.POSITIVE_INFINITY, micros))
+  }
+for (const [name, micros] of best)
+  process.stdout.write(`${name.padEnd(44)} ${micros.toFixed(1).padStart(7)} µs\n`)

@@ -1,0 +1,57 @@
+/**
+ * Row 8: `@witkey/crypto-dsa` on its own: its Signer and Verifier against bare `crypto.sign` / `crypto.verify`
+ * with a cached KeyObject, on the same canonical bytes. What the adapter adds: the Effect wrapper, Base64, and
+ * on verify the strict Base64 and DER checks.
+ */
+import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
+import * as SigningString from "@witkey/core/SigningString"
+import { Effect, Either } from "effect"
+import * as crypto from "node:crypto"
+import { dsaSign, gatewayPublicKey, partnerPrivateKey, requestInput, signer, verifier } from "../Inputs.js"
+import { compare } from "../Measure.js"
+import type { Row } from "../Report.js"
+
+export const run = async (): Promise<ReadonlyArray<Row>> => {
+  const request = Either.getOrThrow(ConfirmRequest.validate(requestInput()))
+  const bytes = SigningString.bytes(ConfirmRequest.toParams(request), "utf-8")
+  const sign = await compare(
+    { name: "sdk", run: () => Effect.runSync(signer.sign(bytes)) },
+    {
+      name: "bare",
+      run: () => crypto.sign("sha1", bytes, { key: partnerPrivateKey, dsaEncoding: "der" }).toString("base64")
+    }
+  )
+  const signature = dsaSign(bytes)
+  if (!Effect.runSync(verifier.verify(bytes, signature)))
+    throw new Error("row 8: the signature does not verify")
+  const verify = await compare(
+    { name: "sdk", run: () => Effect.runSync(verifier.verify(bytes, signature)) },
+    {
+      name: "bare",
+      // The baseline decodes the same Base64 text: the wire carries text, not DER.
+      run: () =>
+        crypto.verify(
+          "sha1",
+          bytes,
+          { key: gatewayPublicKey, dsaEncoding: "der" },
+          Buffer.from(signature, "base64")
+        )
+    }
+  )
+  return [
+    {
+      id: "8a",
+      sdk: "crypto-dsa DsaSigner.sign",
+      baseline: "crypto.sign sha1/DSA + Base64",
+      result: sign,
+      target: 0.95
+    },
+    {
+      id: "8b",
+      sdk: "crypto-dsa DsaVerifier.verify",
+      baseline: "crypto.verify sha1/DSA from Base64",
+      result: verify,
+      target: 0.95
+    }
+  ]
+}

@@ -1,0 +1,59 @@
+/**
+ * Row 3: a notification decoded and verified (Notification.decode with the crypto-dsa Verifier) against the
+ * bare minimum: split the form, `crypto.verify` the canonical string, parse the `xml` field with
+ * fast-xml-parser.
+ */
+import * as Notification from "@witkey/core/Notification"
+import * as Verifier from "@witkey/core/Verifier"
+import { Effect } from "effect"
+import { XMLParser } from "fast-xml-parser"
+import * as crypto from "node:crypto"
+import { gatewayPublicKey, notification, verifier } from "../Inputs.js"
+import { compare } from "../Measure.js"
+import type { Row } from "../Report.js"
+
+const parser = new XMLParser({ parseTagValue: false })
+
+const formValue = (s: string) => decodeURIComponent(s.replace(/\+/g, " "))
+
+/** The bare baseline: what a hand-written receiver does at the least (utf-8 only). */
+export const bareDecode = (body: Uint8Array, key: crypto.KeyObject = gatewayPublicKey) => {
+  const fields = new Map<string, string>()
+  for (const part of Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+    .toString("latin1")
+    .split("&")) {
+    const eq = part.indexOf("=")
+    fields.set(formValue(part.slice(0, eq)), formValue(part.slice(eq + 1)))
+  }
+  const canonical = [...fields]
+    .filter(([name, value]) => name !== "sign" && name !== "sign_type" && value !== "")
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => `${name}=${value}`)
+    .join("&")
+  const ok = crypto.verify(
+    "sha1",
+    Buffer.from(canonical, "utf8"),
+    { key, dsaEncoding: "der" },
+    Buffer.from(fields.get("sign")!, "base64")
+  )
+  if (!ok) throw new Error("bare notification decode: signature does not verify")
+  return { notifyId: fields.get("notify_id"), payload: parser.parse(fields.get("xml")!) }
+}
+
+export const run = async (): Promise<Row> => {
+  const n = notification(1)
+  const program = Notification.decode({ body: n.body, contentType: n.contentType }).pipe(
+    Effect.provideService(Verifier.Verifier, verifier)
+  )
+  const result = await compare(
+    { name: "sdk", run: () => Effect.runSync(program) },
+    { name: "bare", run: () => bareDecode(n.body) }
+  )
+  return {
+    id: "3",
+    sdk: "notification: Notification.decode (crypto-dsa)",
+    baseline: "form split + crypto.verify + fast-xml-parser",
+    result,
+    target: 0.85
+  }
+}

@@ -1,0 +1,89 @@
+// Child process of row 7: a notification endpoint on node:http, loopback, any free port. Prints
+// `{ "url": ... }` once listening; runs until killed.
+//
+//   sdk  <file>: node-http NotificationEndpoint (verify, decode, SqlInbox on SQLite, no-op handler;
+//                notify_verify off, since the baseline does not call the gateway either)
+//   bare <file>: a hand-written handler: form split, crypto.verify of the canonical bytes, one
+//                better-sqlite3 insert, with the SQLite settings the inbox uses (WAL, synchronous = FULL)
+import * as Client from "@witkey/core/Client"
+import { DsaSigner, DsaVerifier } from "@witkey/crypto-dsa"
+import { SqlInbox } from "@witkey/inbox-sql"
+import { HttpTransport, NotificationEndpoint } from "@witkey/node-http"
+import Database from "better-sqlite3"
+import { Effect, Layer, Redacted } from "effect"
+import * as crypto from "node:crypto"
+import * as Http from "node:http"
+import { readFileSync } from "node:fs"
+
+const [mode, filename] = [process.argv[2], process.argv[3]!]
+// Killed by the bench when its row is done: exit normally, so SQLite closes and --cpu-prof can write.
+for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => process.exit(0))
+const keys = new URL("../../../fixtures/vectors/keys/", import.meta.url)
+const pem = (name: string) => readFileSync(new URL(`${name}_key.pem`, keys), "utf8")
+
+const listen = (listener: Http.RequestListener) => {
+  const server = Http.createServer(listener)
+  server.keepAliveTimeout = 30_000
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address() as { port: number }
+    process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${address.port}/alipay/notify` })}\n`)
+  })
+}
+
+if (mode === "bare") {
+  const db = new Database(filename)
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = FULL")
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS inbox (notify_id TEXT PRIMARY KEY, body BLOB NOT NULL, received_at INTEGER NOT NULL)"
+  )
+  const insert = db.prepare("INSERT OR IGNORE INTO inbox (notify_id, body, received_at) VALUES (?, ?, ?)")
+  const key = crypto.createPublicKey(pem("gateway_public"))
+  const value = (s: string) => decodeURIComponent(s.replace(/\+/g, " "))
+  listen((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => chunks.push(chunk))
+    req.on("end", () => {
+      const body = Buffer.concat(chunks)
+      const fields = new Map<string, string>()
+      for (const part of body.toString("latin1").split("&")) {
+        const eq = part.indexOf("=")
+        fields.set(value(part.slice(0, eq)), value(part.slice(eq + 1)))
+      }
+      const canonical = [...fields]
+        .filter(([name, v]) => name !== "sign" && name !== "sign_type" && v !== "")
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([name, v]) => `${name}=${v}`)
+        .join("&")
+      const ok = crypto.verify(
+        "sha1",
+        Buffer.from(canonical, "utf8"),
+        { key, dsaEncoding: "der" },
+        Buffer.from(fields.get("sign") ?? "", "base64")
+      )
+      if (ok) insert.run(fields.get("notify_id"), body, Date.now())
+      res.writeHead(200, { "content-type": "text/plain" })
+      res.end(ok ? "success" : "fail")
+    })
+  })
+} else {
+  const services = Layer.mergeAll(
+    Client.layer({ partner: "2088101012352995", gateway: "http://127.0.0.1:9/gateway.do" }),
+    SqlInbox.layerSqlite({ filename })
+  ).pipe(
+    Layer.provide(
+      Layer.mergeAll(
+        DsaSigner.layer({ privateKey: Redacted.make(pem("partner_private")) }),
+        DsaVerifier.layer({ publicKey: Redacted.make(pem("gateway_public")) }),
+        HttpTransport.layerNode()
+      )
+    )
+  )
+  Effect.runFork(
+    Effect.gen(function* () {
+      const listener = yield* NotificationEndpoint.nodeListener(() => Effect.void, { notifyVerify: false })
+      listen(listener)
+      return yield* Effect.never
+    }).pipe(Effect.provide(services), Effect.scoped)
+  )
+}

@@ -1,0 +1,101 @@
+// Hostile input for SigningString.split: any text, huge text, NUL bytes, BOMs, separators everywhere. It must
+// never throw, always account for every character, and invert make() for every parameter set whose values hold
+// no "&" and whose names hold neither "&" nor "=" (what ConfirmRequest.validate admits).
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Effect, Exit, FastCheck as fc } from "effect"
+import * as SigningString from "../src/SigningString.js"
+
+const numRuns = Number(process.env["WITKEY_FUZZ_RUNS"] ?? 200)
+
+/**
+ * `it.prop`, but asynchronous: a synchronous fast-check loop of 10 000 runs keeps the vitest worker from
+ * answering its runner ("Timeout calling onTaskUpdate"), so the loop yields a macrotask every 64 runs.
+ */
+const prop = <const T extends ReadonlyArray<unknown>>(
+  name: string,
+  arbitraries: { readonly [K in keyof T]: fc.Arbitrary<T[K]> },
+  body: (values: T) => void,
+  runs = numRuns
+) =>
+  it(
+    name,
+    async () => {
+      let calls = 0
+      const all = fc.tuple(
+        ...(arbitraries as unknown as Array<fc.Arbitrary<unknown>>)
+      ) as unknown as fc.Arbitrary<T>
+      await fc.assert(
+        fc.asyncProperty(all, async (values) => {
+          if (++calls % 64 === 0) await new Promise((resolve) => setImmediate(resolve))
+          body(values)
+        }),
+        { numRuns: runs }
+      )
+    },
+    Math.max(60_000, runs * 40)
+  )
+
+/** Only a hang detector. */
+const HANG_BOUND_MS = 1000
+
+const split = (text: string) => {
+  const start = performance.now()
+  const exit = Effect.runSyncExit(Effect.sync(() => SigningString.split(text)))
+  const elapsed = performance.now() - start
+  assert.isBelow(elapsed, HANG_BOUND_MS, `took ${elapsed.toFixed(0)} ms`)
+  if (Exit.isFailure(exit)) return assert.fail(`defect: ${Cause.pretty(exit.cause)}`)
+  return exit.value
+}
+
+const textArb = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc.string({ unit: "binary", maxLength: 200 }),
+  fc.string({
+    unit: fc.constantFrom("&", "=", "a", "\u0000", "\uFEFF", "%", "+", "任", "\uD800"),
+    maxLength: 200
+  })
+)
+
+describe("SigningString.split on hostile input", () => {
+  prop("any text: every segment is accounted for", [textArb], ([text]) => {
+    const pairs = split(text)
+    if (text === "") return assert.deepStrictEqual(pairs, [])
+    const segments = text.split("&")
+    assert.strictEqual(pairs.length, segments.length)
+    pairs.forEach(([name, value], i) => {
+      assert.notInclude(name, "=")
+      assert.strictEqual(segments[i]!.includes("=") ? `${name}=${value}` : name, segments[i])
+    })
+  })
+
+  prop(
+    "inverts make() for admissible parameters",
+    [
+      fc.uniqueArray(
+        fc.tuple(
+          fc
+            .string({ minLength: 1, maxLength: 12 })
+            .filter((n) => !/[&=]/.test(n) && n !== "sign" && n !== "sign_type"),
+          fc.string({ maxLength: 30 }).map((v) => v.replace(/&/g, ""))
+        ),
+        { selector: ([n]) => n, maxLength: 10 }
+      )
+    ],
+    ([params]) => {
+      assert.deepStrictEqual(
+        split(SigningString.make(params)),
+        SigningString.signedPairs(params).map(([n, v]) => [n, v])
+      )
+    }
+  )
+
+  prop(
+    "huge text stays linear",
+    [fc.integer({ min: 100_000, max: 500_000 }), fc.constantFrom("&", "=", "a=b&", "x")],
+    ([n, unit]) => {
+      const pairs = split(unit.repeat(Math.ceil(n / unit.length)))
+      assert.isAbove(pairs.length, 0)
+    },
+    Math.min(numRuns, 30)
+  )
+})
