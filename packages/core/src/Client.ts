@@ -182,6 +182,7 @@ export const fromServices = (
       const response = yield* services.transport.get(request.url).pipe(
         Effect.mapError((e) => unknown("transport", describeTransport(e), e.mayHaveReached)),
         Effect.withSpan("witkey.send", {
+          captureStackTrace: false,
           attributes: { "witkey.outer_task_id": outerTaskId, "witkey.attempt": attempts }
         })
       )
@@ -265,6 +266,7 @@ export const fromServices = (
       )
     }).pipe(
       Effect.withSpan("witkey.confirm", {
+        captureStackTrace: false,
         attributes: { "witkey.outer_task_id": request.request.outerTaskId }
       })
     )

@@ -170,4 +170,4 @@ export const decode = (
       Effect.mapError((e) => malformed("fields", `signed fields are invalid: ${e.message}`))
     )
     return { isSuccess: "T" as const, outerTaskId: info.outer_task_id, signed }
-  }).pipe(Effect.withSpan("witkey.verify_response"))
+  }).pipe(Effect.withSpan("witkey.verify_response", { captureStackTrace: false }))

@@ -120,5 +120,5 @@ export const receive = <E, R>(
             Effect.annotateLogs({ notify_id: result.notification.notifyId, outcome: result.outcome._tag })
           )
     ),
-    Effect.withSpan("witkey.receive_notification")
+    Effect.withSpan("witkey.receive_notification", { captureStackTrace: false })
   )

@@ -56,4 +56,4 @@ export const check = (
         message: `notify_verify answered HTTP ${response.status} with ${response.body.length} bytes that are not true/false/invalid`
       })
     return answer
-  }).pipe(Effect.withSpan("witkey.notify_verify"))
+  }).pipe(Effect.withSpan("witkey.notify_verify", { captureStackTrace: false }))

@@ -34,6 +34,14 @@ const hex = "0123456789ABCDEF"
 
 /** Percent-encodes the bytes of `text` in `charset`; only RFC 3986 unreserved bytes stay as they are. */
 export const percentEncode = (text: string, charset: Charset.Charset): string => {
+  if (charset === "utf-8" && !/[\uD800-\uDFFF]/.test(text)) {
+    // The fast path: encodeURIComponent is UTF-8 percent-encoding with upper-case hex, except that it leaves
+    // !'()* as they are; those are escaped here so the result equals the byte loop below.
+    return encodeURIComponent(text).replace(
+      /[!'()*]/g,
+      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`
+    )
+  }
   let out = ""
   for (const byte of Charset.encode(text, charset)) {
     out += unreserved(byte) ? String.fromCharCode(byte) : `%${hex[byte >> 4]}${hex[byte & 15]}`
@@ -66,4 +74,9 @@ export const make = (
       [Protocol.Param.signType, signer.signType] as const
     ]
     return { request, params, canonical, sign, url: toUrl(options.gateway, toQuery(params, request.charset)) }
-  }).pipe(Effect.withSpan("witkey.sign", { attributes: { "witkey.outer_task_id": request.outerTaskId } }))
+  }).pipe(
+    Effect.withSpan("witkey.sign", {
+      captureStackTrace: false,
+      attributes: { "witkey.outer_task_id": request.outerTaskId }
+    })
+  )

@@ -331,6 +331,7 @@ ON CONFLICT (notify_id) DO UPDATE SET deliveries = ${N}.deliveries + 1, last_rec
             )
           ),
           Effect.withSpan("witkey.inbox.receive", {
+            captureStackTrace: false,
             attributes: { "witkey.notify_id": notifyId, "witkey.event_key": eventKey }
           })
         )

@@ -229,6 +229,7 @@ export const fromClient = (client: HttpClient.HttpClient, options: Options = {})
       }),
       Effect.tapError((e) => Effect.annotateCurrentSpan({ "witkey.transport.error": e.reason })),
       Effect.withSpan("witkey.http.get", {
+        captureStackTrace: false,
         kind: "client",
         attributes: {
           "server.address": target.host,

@@ -243,7 +243,7 @@ export const handle = <E, R>(
           toHttpResponse
         )
     }),
-    Effect.withSpan("witkey.notification_endpoint")
+    Effect.withSpan("witkey.notification_endpoint", { captureStackTrace: false })
   )
 
 /** The endpoint as an HttpApp; serve it, or mount it with `HttpRouter.post(path, app)` or `route`. */
