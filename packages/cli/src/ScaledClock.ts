@@ -20,12 +20,20 @@ export const make = (scale: number, start: number = Date.now()): Clock.Clock => 
     sleep: (duration: Duration.Duration) =>
       Effect.async<void>((resume) => {
         const millis = Duration.toMillis(duration)
-        // setTimeout's limit is ~24.8 days of real time; longer sleeps never end within a demo anyway.
-        const real = Math.min(
-          2 ** 31 - 1,
-          Number.isFinite(millis) ? Math.max(0, millis / scale) : 2 ** 31 - 1
-        )
-        const timer = setTimeout(() => resume(Effect.void), real)
+        const target = unsafeCurrentTimeMillis() + millis
+        let timer: ReturnType<typeof setTimeout>
+        // Timers and Date.now() disagree by up to a millisecond, which this clock multiplies by `scale`: wake
+        // up, and sleep again until the scaled time has really passed, so a sleep never ends early.
+        const arm = () => {
+          const remaining = target - unsafeCurrentTimeMillis()
+          if (remaining <= 0) return resume(Effect.void)
+          // setTimeout's limit is ~24.8 days of real time; longer sleeps never end within a demo anyway.
+          const real = Number.isFinite(remaining)
+            ? Math.min(2 ** 31 - 1, Math.ceil(remaining / scale))
+            : 2 ** 31 - 1
+          timer = setTimeout(arm, real)
+        }
+        arm()
         return Effect.sync(() => clearTimeout(timer))
       })
   }
