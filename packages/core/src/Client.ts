@@ -171,7 +171,15 @@ export const fromServices = (
         },
         { separator: options.separator, defaultCharset: charset }
       )
-      return yield* SignedRequest.make(request, { gateway: options.gateway, separator: options.separator })
+      return yield* SignedRequest.make(request, {
+        gateway: options.gateway,
+        separator: options.separator
+      }).pipe(
+        Effect.withSpan("witkey.sign", {
+          captureStackTrace: false,
+          attributes: { "witkey.outer_task_id": request.outerTaskId }
+        })
+      )
     }).pipe(withSigner)
 
   const attempt = (request: SignedRequest.SignedRequest, attempts: number) =>
@@ -189,6 +197,7 @@ export const fromServices = (
       if (response.status < 200 || response.status > 299)
         return yield* unknown("http_status", `the gateway answered HTTP ${response.status}`)
       const decoded = yield* GatewayResponse.decode(response, request.request.charset).pipe(
+        Effect.withSpan("witkey.verify_response", { captureStackTrace: false }),
         withVerifier,
         Effect.catchTags({
           MalformedResponse: (e) => unknown("malformed", e.message),
@@ -276,7 +285,11 @@ export const fromServices = (
     prepare,
     send,
     confirmByPlatform: (input) => Effect.flatMap(prepare(input), send),
-    decodeNotification: (raw) => Notification.decode(raw, { charset }).pipe(withVerifier),
+    decodeNotification: (raw) =>
+      Notification.decode(raw, { charset }).pipe(
+        withVerifier,
+        Effect.withSpan("witkey.verify_notification", { captureStackTrace: false })
+      ),
     notifyVerify: (notifyId) =>
       NotifyVerify.check(options.gateway, options.partner, notifyId).pipe(withTransport)
   }

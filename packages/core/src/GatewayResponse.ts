@@ -48,6 +48,8 @@ export const TaskInfo = Schema.Struct({
   outer_task_id: Schema.NonEmptyTrimmedString
 })
 
+const decodeTaskInfo = Schema.decodeUnknownEither(TaskInfo)
+
 /** A verified `is_success=T`, carrying only signed fields. */
 export interface Confirmed {
   readonly isSuccess: "T"
@@ -166,8 +168,8 @@ export const decode = (
         checked: SigningString.describe(bytes, charset)
       })
     const signed = Object.fromEntries(signedPairs)
-    const info = yield* Schema.decodeUnknown(TaskInfo)(signed).pipe(
-      Effect.mapError((e) => malformed("fields", `signed fields are invalid: ${e.message}`))
+    const info = yield* Either.mapLeft(decodeTaskInfo(signed), (e) =>
+      malformed("fields", `signed fields are invalid: ${e.message}`)
     )
     return { isSuccess: "T" as const, outerTaskId: info.outer_task_id, signed }
-  }).pipe(Effect.withSpan("witkey.verify_response", { captureStackTrace: false }))
+  })

@@ -65,6 +65,10 @@ export const PlatformProfitFields = Schema.Struct({
   gmt_transfer: GmtTransfer
 })
 
+// Compiled once: building a decoder per call would dominate the cost of a notification.
+const decodeAssign = Schema.decodeUnknownEither(AssignFields)
+const decodePlatformProfit = Schema.decodeUnknownEither(PlatformProfitFields)
+
 export interface Assign {
   readonly _tag: "Assign"
   readonly subType: typeof Protocol.Notify.assign
@@ -173,7 +177,7 @@ export const decode = (
       })
     // Verified: from here on, only signed content is read.
     return yield* decodeSigned(new Map(signedPairs), charset)
-  }).pipe(Effect.withSpan("witkey.verify_notification", { captureStackTrace: false }))
+  })
 
 const decodeSigned = (form: ReadonlyMap<string, string>, charset: Charset.Charset) =>
   Effect.gen(function* () {
@@ -225,9 +229,7 @@ export const toPayload = (fields: Record<string, string>): Effect.Effect<Payload
     const subType = fields[Protocol.Notify.subType]
     if (!subType) return yield* malformed("payload", "xml has no notify_sub_type")
     if (subType === Protocol.Notify.assign) {
-      const f = yield* Schema.decodeUnknown(AssignFields)(fields, { errors: "all" }).pipe(
-        Effect.mapError(fieldError(subType))
-      )
+      const f = yield* Either.mapLeft(decodeAssign(fields, { errors: "all" }), fieldError(subType))
       return {
         _tag: "Assign",
         subType: f.notify_sub_type,
@@ -239,9 +241,7 @@ export const toPayload = (fields: Record<string, string>): Effect.Effect<Payload
       } satisfies Assign
     }
     if (subType === Protocol.Notify.platformProfit) {
-      const f = yield* Schema.decodeUnknown(PlatformProfitFields)(fields, { errors: "all" }).pipe(
-        Effect.mapError(fieldError(subType))
-      )
+      const f = yield* Either.mapLeft(decodePlatformProfit(fields, { errors: "all" }), fieldError(subType))
       return {
         _tag: "PlatformProfit",
         subType: f.notify_sub_type,

@@ -74,9 +74,4 @@ export const make = (
       [Protocol.Param.signType, signer.signType] as const
     ]
     return { request, params, canonical, sign, url: toUrl(options.gateway, toQuery(params, request.charset)) }
-  }).pipe(
-    Effect.withSpan("witkey.sign", {
-      captureStackTrace: false,
-      attributes: { "witkey.outer_task_id": request.outerTaskId }
-    })
-  )
+  })
