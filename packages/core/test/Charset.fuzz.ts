@@ -1,42 +1,10 @@
 // Hostile input for Charset.decode: arbitrary bytes, invalid UTF-8 and GBK sequences, NUL bytes, BOMs, views
 // into larger buffers. Decoding is strict: either the exact text the bytes hold (encoding it again gives the
 // same bytes) or a "invalid … byte sequence" message; never a throw, never a silent U+FFFD.
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Cause, Effect, Either, Exit, FastCheck as fc } from "effect"
 import * as Charset from "../src/Charset.js"
-
-const numRuns = Number(process.env["WITKEY_FUZZ_RUNS"] ?? 200)
-
-/**
- * `it.prop`, but asynchronous: a synchronous fast-check loop of 10 000 runs keeps the vitest worker from
- * answering its runner ("Timeout calling onTaskUpdate"), so the loop yields a macrotask every 64 runs.
- */
-const prop = <const T extends ReadonlyArray<unknown>>(
-  name: string,
-  arbitraries: { readonly [K in keyof T]: fc.Arbitrary<T[K]> },
-  body: (values: T) => void,
-  runs = numRuns
-) =>
-  it(
-    name,
-    async () => {
-      let calls = 0
-      const all = fc.tuple(
-        ...(arbitraries as unknown as Array<fc.Arbitrary<unknown>>)
-      ) as unknown as fc.Arbitrary<T>
-      await fc.assert(
-        fc.asyncProperty(all, async (values) => {
-          if (++calls % 64 === 0) await new Promise((resolve) => setImmediate(resolve))
-          body(values)
-        }),
-        { numRuns: runs }
-      )
-    },
-    Math.max(60_000, runs * 40)
-  )
-
-/** Only a hang detector. */
-const HANG_BOUND_MS = 1000
+import { HANG_BOUND_MS, numRuns, prop } from "./fuzz.js"
 
 const decode = (bytes: Uint8Array, charset: Charset.Charset) => {
   const start = performance.now()

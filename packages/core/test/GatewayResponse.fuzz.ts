@@ -9,39 +9,7 @@ import * as Charset from "../src/Charset.js"
 import * as GatewayResponse from "../src/GatewayResponse.js"
 import * as SigningString from "../src/SigningString.js"
 import { b64, gatewayVerifier, keyPem, vectors } from "./fixtures.js"
-
-const numRuns = Number(process.env["WITKEY_FUZZ_RUNS"] ?? 200)
-
-/**
- * `it.prop`, but asynchronous: a synchronous fast-check loop of 10 000 runs keeps the vitest worker from
- * answering its runner ("Timeout calling onTaskUpdate"), so the loop yields a macrotask every 64 runs.
- */
-const prop = <const T extends ReadonlyArray<unknown>>(
-  name: string,
-  arbitraries: { readonly [K in keyof T]: fc.Arbitrary<T[K]> },
-  body: (values: T) => void,
-  runs = numRuns
-) =>
-  it(
-    name,
-    async () => {
-      let calls = 0
-      const all = fc.tuple(
-        ...(arbitraries as unknown as Array<fc.Arbitrary<unknown>>)
-      ) as unknown as fc.Arbitrary<T>
-      await fc.assert(
-        fc.asyncProperty(all, async (values) => {
-          if (++calls % 64 === 0) await new Promise((resolve) => setImmediate(resolve))
-          body(values)
-        }),
-        { numRuns: runs }
-      )
-    },
-    Math.max(60_000, runs * 40)
-  )
-
-/** Only a hang detector: a linear decoder handles 64 KiB in milliseconds. */
-const HANG_BOUND_MS = 1000
+import { HANG_BOUND_MS, numRuns, prop } from "./fuzz.js"
 
 const TAGS = ["GatewayRejected", "SignatureError", "MalformedResponse"]
 const MALFORMED_REASONS = [
