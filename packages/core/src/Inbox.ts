@@ -6,8 +6,8 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Option } from "effect"
-import { Context, Schema } from "effect"
+import type { Effect } from "effect"
+import { Cause, Context, Option, Predicate, Schema } from "effect"
 import type * as Notification from "./Notification.js"
 
 /** A verified notification with the exact bytes it arrived as, kept for the audit trail. */
@@ -69,3 +69,41 @@ export interface Inbox {
 }
 
 export const Inbox: Context.Tag<Inbox, Inbox> = Context.GenericTag<Inbox>("@witkey/core/Inbox")
+
+/** How long `Entry.lastError` may be. */
+export const MAX_ERROR_TEXT = 2000
+
+const describeError = (e: unknown): string => {
+  if (Predicate.isString(e)) return e
+  if (Predicate.hasProperty(e, "message") && Predicate.isString(e.message)) {
+    const tag = Predicate.hasProperty(e, "_tag") && Predicate.isString(e._tag) ? e._tag : undefined
+    const name = tag ?? (e instanceof Error ? e.name : undefined)
+    const text = name === undefined || e.message.startsWith(name) ? e.message : `${name}: ${e.message}`
+    // SqlError and friends say "Failed to execute statement"; the driver's reason is in `cause`.
+    const cause = Predicate.hasProperty(e, "cause") ? e.cause : undefined
+    return cause instanceof Error ? `${text.trimEnd()}: ${cause.message}` : text
+  }
+  try {
+    return JSON.stringify(e) ?? String(e)
+  } catch {
+    return String(e)
+  }
+}
+
+/**
+ * The text an implementation stores as `lastError` for a failed handler: the failure's tag and message (or
+ * the defect's), bounded. `unwrap` lets an implementation strip its own wrapper from the failure first.
+ */
+export const describeFailure = (
+  cause: Cause.Cause<unknown>,
+  unwrap: (e: unknown) => unknown = (e) => e
+): string => {
+  const failure = Cause.failureOption(cause)
+  const text = Option.isSome(failure)
+    ? describeError(unwrap(failure.value))
+    : Option.match(Cause.dieOption(cause), {
+        onNone: () => Cause.pretty(cause).split("\n")[0] ?? "failed",
+        onSome: (defect) => `defect: ${describeError(defect)}`
+      })
+  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text
+}

@@ -149,36 +149,8 @@ class HandlerFailure<E> {
   constructor(readonly error: E) {}
 }
 
-const MAX_ERROR_TEXT = 2000
-
-const describeError = (e: unknown): string => {
-  if (e instanceof HandlerFailure) return describeError(e.error)
-  if (Predicate.isString(e)) return e
-  if (Predicate.hasProperty(e, "message") && Predicate.isString(e.message)) {
-    const tag = Predicate.hasProperty(e, "_tag") && Predicate.isString(e._tag) ? e._tag : undefined
-    const name = tag ?? (e instanceof Error ? e.name : undefined)
-    const text = name === undefined || e.message.startsWith(name) ? e.message : `${name}: ${e.message}`
-    // SqlError and friends say "Failed to execute statement"; the driver's reason is in `cause`.
-    const cause = Predicate.hasProperty(e, "cause") ? e.cause : undefined
-    return cause instanceof Error ? `${text.trimEnd()}: ${cause.message}` : text
-  }
-  try {
-    return JSON.stringify(e) ?? String(e)
-  } catch {
-    return String(e)
-  }
-}
-
-const describeCause = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.failureOption(cause)
-  const text = Option.isSome(failure)
-    ? describeError(failure.value)
-    : Option.match(Cause.dieOption(cause), {
-        onNone: () => Cause.pretty(cause).split("\n")[0] ?? "failed",
-        onSome: (defect) => `defect: ${describeError(defect)}`
-      })
-  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text
-}
+const describeCause = (cause: Cause.Cause<unknown>): string =>
+  Inbox.describeFailure(cause, (e) => (e instanceof HandlerFailure ? e.error : e))
 
 /**
  * The inbox over the `SqlClient` in context. The tables must exist: `layer` runs `Migrations.run` first.

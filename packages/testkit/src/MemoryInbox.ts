@@ -10,34 +10,6 @@ import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
 import { Cause, Clock, Effect, Layer, Option } from "effect"
 
-const MAX_ERROR_TEXT = 2000
-
-const describeError = (e: unknown): string => {
-  if (typeof e === "string") return e
-  if (typeof e === "object" && e !== null && "message" in e && typeof e.message === "string") {
-    const tag = "_tag" in e && typeof e._tag === "string" ? e._tag : e instanceof Error ? e.name : undefined
-    const text = tag === undefined || e.message.startsWith(tag) ? e.message : `${tag}: ${e.message}`
-    const cause = "cause" in e ? e.cause : undefined
-    return cause instanceof Error ? `${text.trimEnd()}: ${cause.message}` : text
-  }
-  try {
-    return JSON.stringify(e) ?? String(e)
-  } catch {
-    return String(e)
-  }
-}
-
-const describeCause = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.failureOption(cause)
-  const text = Option.isSome(failure)
-    ? describeError(failure.value)
-    : Option.match(Cause.dieOption(cause), {
-        onNone: () => Cause.pretty(cause).split("\n")[0] ?? "failed",
-        onSome: (defect) => `defect: ${describeError(defect)}`
-      })
-  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text
-}
-
 const copy = (entry: Inbox.Entry): Inbox.Entry => ({ ...entry, body: Uint8Array.from(entry.body) })
 
 export const make: Effect.Effect<Inbox.Inbox> = Effect.sync(() => {
@@ -125,7 +97,7 @@ export const make: Effect.Effect<Inbox.Inbox> = Effect.sync(() => {
           Effect.tapErrorCause((cause) =>
             Cause.isInterruptedOnly(cause)
               ? Effect.void
-              : update(notifyId, (e) => ({ ...e, state: "failed", lastError: describeCause(cause) }))
+              : update(notifyId, (e) => ({ ...e, state: "failed", lastError: Inbox.describeFailure(cause) }))
           )
         )
         const now = yield* Clock.currentTimeMillis
