@@ -158,7 +158,7 @@ export const decode = (
     // Exactly the leaves that were signed (a leaf named sign or sign_type, or an empty one, is not) are the
     // ones returned below.
     const signedPairs = SigningString.signedPairs(leaves.right)
-    const bytes = SigningString.bytes(signedPairs, charset)
+    const bytes = Charset.encode(SigningString.join(signedPairs), charset)
     const ok = yield* verifier.verify(bytes, sign)
     if (!ok)
       return yield* new SignatureError({

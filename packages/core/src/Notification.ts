@@ -167,7 +167,7 @@ export const decode = (
       })
     // Exactly the pairs that were signed (no sign, sign_type or empty values) are the ones decoded below.
     const signedPairs = SigningString.signedPairs(form)
-    const bytes = SigningString.bytes(signedPairs, charset)
+    const bytes = Charset.encode(SigningString.join(signedPairs), charset)
     if (!(yield* verifier.verify(bytes, sign)))
       return yield* new SignatureError({
         reason: "mismatch",

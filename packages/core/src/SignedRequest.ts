@@ -66,7 +66,7 @@ export const make = (
     const signer = yield* Signer.Signer
     const unsigned = ConfirmRequest.toParams(request, options.separator)
     const pairs = SigningString.signedPairs(unsigned)
-    const canonical = pairs.map(([n, v]) => `${n}=${v}`).join("&")
+    const canonical = SigningString.join(pairs)
     const sign = yield* signer.sign(Charset.encode(canonical, request.charset))
     const params = [
       ...pairs,

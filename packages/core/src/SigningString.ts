@@ -36,11 +36,12 @@ export const signedPairs = (params: Params): Array<readonly [string, string]> =>
   return pairs.sort((a, b) => compareNames(a[0], b[0]))
 }
 
+/** Joins pairs that are already canonical (the output of `signedPairs`) as `name=value&…`. */
+export const join = (pairs: ReadonlyArray<readonly [string, string]>): string =>
+  pairs.map(([name, value]) => `${name}=${value}`).join("&")
+
 /** The canonical string. */
-export const make = (params: Params): string =>
-  signedPairs(params)
-    .map(([name, value]) => `${name}=${value}`)
-    .join("&")
+export const make = (params: Params): string => join(signedPairs(params))
 
 /** The canonical string's bytes in `charset`: exactly what is signed and verified. */
 export const bytes = (params: Params, charset: Charset.Charset): Uint8Array =>

@@ -130,8 +130,13 @@ describe("decoders never throw", () => {
       }).pipe(Effect.provide(gatewayVerifier))
   )
 
-  it.prop("ConfirmRequest.validate never throws", [fc.anything()], ([value]) => {
+  it.prop("ConfirmRequest.validate never throws, and names what it refuses", [fc.anything()], ([value]) => {
     const result = ConfirmRequest.validate(value)
-    assert.isTrue(Either.isLeft(result) || Either.isRight(result))
+    // Anything at all: a refusal that names at least one field and rule (random values are never valid).
+    assert.isTrue(Either.isLeft(result))
+    if (Either.isLeft(result)) {
+      assert.isAbove(result.left.issues.length, 0)
+      for (const i of result.left.issues) assert.isTrue(i.field !== "" && i.rule !== "" && i.message !== "")
+    }
   })
 })
