@@ -16,6 +16,7 @@ import {
   notification,
   partnerPrivateKey,
   requestInput,
+  runSync,
   signer,
   verifier
 } from "./src/Inputs.js"
@@ -58,8 +59,8 @@ const steps: ReadonlyArray<readonly [string, () => unknown]> = [
         SignedRequest.make(request, { gateway: GATEWAY }).pipe(Effect.provideService(Signer.Signer, noSigner))
       )
   ],
-  ["row 1  whole SDK side", () => Effect.runSync(program)],
-  ["row 1  whole SDK side, 20 per runSync (per op)", () => Effect.runSync(batch20)],
+  ["row 1  whole SDK side", () => runSync(program)],
+  ["row 1  whole SDK side, 20 per runSync (per op)", () => runSync(batch20)],
   [
     "row 3  bare crypto.verify",
     () =>

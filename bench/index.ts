@@ -26,6 +26,10 @@ const plan: ReadonlyArray<Plan> = [
   }
 ]
 
+// WITKEY_BENCH_ROWS=1,8 runs only those rows (and skips the memory check): for working on one row.
+const only = process.env["WITKEY_BENCH_ROWS"]?.split(",").map((id) => id.trim())
+const selected = only === undefined ? plan : plan.filter((step) => only.includes(step.id))
+
 const started = performance.now()
 const load = os.loadavg()[0]!
 process.stderr.write(
@@ -33,7 +37,7 @@ process.stderr.write(
 )
 
 const outcomes: Array<Outcome> = []
-for (const step of plan) {
+for (const step of selected) {
   process.stderr.write(`  row ${step.id}: ${step.what} …\n`)
   try {
     const row = await step.load()
@@ -74,6 +78,8 @@ process.stdout.write(
   `\n${rows.length} rows, ${below.length === 0 ? "all at or above target" : `below target: ${below.map((r) => r.id).join(", ")}`}; ` +
     `${((performance.now() - started) / 1000).toFixed(0)} s; load average ${load.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end\n\n`
 )
+
+if (only !== undefined) process.exit(below.length === 0 ? 0 : 1)
 
 const memory = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "memory.ts"], {
   cwd: new URL(".", import.meta.url).pathname,

@@ -3,9 +3,7 @@
  * check on decode), on inputs with Chinese text: a request build, and a notification decode.
  */
 import * as Notification from "@witkey/core/Notification"
-import * as Verifier from "@witkey/core/Verifier"
-import { Effect } from "effect"
-import { CHINESE_TASK_ID, notification, requestInput, verifier } from "../Inputs.js"
+import { CHINESE_TASK_ID, notification, requestInput, runSync } from "../Inputs.js"
 import { compare } from "../Measure.js"
 import type { Row } from "../Report.js"
 import { build } from "./RequestBuild.js"
@@ -14,20 +12,18 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   const gbkBuild = build(requestInput("gbk", CHINESE_TASK_ID))
   const utf8Build = build(requestInput("utf-8", CHINESE_TASK_ID))
   const request = await compare(
-    { name: "sdk", run: () => Effect.runSync(gbkBuild) },
-    { name: "bare", run: () => Effect.runSync(utf8Build) }
+    { name: "sdk", run: () => runSync(gbkBuild) },
+    { name: "bare", run: () => runSync(utf8Build) }
   )
   const decode = (charset: "gbk" | "utf-8") => {
     const n = notification(7, charset, CHINESE_TASK_ID)
-    return Notification.decode({ body: n.body, contentType: n.contentType }).pipe(
-      Effect.provideService(Verifier.Verifier, verifier)
-    )
+    return Notification.decode({ body: n.body, contentType: n.contentType })
   }
   const gbkDecode = decode("gbk")
   const utf8Decode = decode("utf-8")
   const notify = await compare(
-    { name: "sdk", run: () => Effect.runSync(gbkDecode) },
-    { name: "bare", run: () => Effect.runSync(utf8Decode) }
+    { name: "sdk", run: () => runSync(gbkDecode) },
+    { name: "bare", run: () => runSync(utf8Decode) }
   )
   return [
     {

@@ -4,11 +4,9 @@
  * fast-xml-parser.
  */
 import * as Notification from "@witkey/core/Notification"
-import * as Verifier from "@witkey/core/Verifier"
-import { Effect } from "effect"
 import { XMLParser } from "fast-xml-parser"
 import * as crypto from "node:crypto"
-import { gatewayPublicKey, notification, verifier } from "../Inputs.js"
+import { gatewayPublicKey, notification, runSync } from "../Inputs.js"
 import { compare } from "../Measure.js"
 import type { Row } from "../Report.js"
 
@@ -42,11 +40,9 @@ export const bareDecode = (body: Uint8Array, key: crypto.KeyObject = gatewayPubl
 
 export const run = async (): Promise<Row> => {
   const n = notification(1)
-  const program = Notification.decode({ body: n.body, contentType: n.contentType }).pipe(
-    Effect.provideService(Verifier.Verifier, verifier)
-  )
+  const program = Notification.decode({ body: n.body, contentType: n.contentType })
   const result = await compare(
-    { name: "sdk", run: () => Effect.runSync(program) },
+    { name: "sdk", run: () => runSync(program) },
     { name: "bare", run: () => bareDecode(n.body) }
   )
   return {

@@ -5,11 +5,10 @@
  */
 import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
 import * as SignedRequest from "@witkey/core/SignedRequest"
-import * as Signer from "@witkey/core/Signer"
 import * as SigningString from "@witkey/core/SigningString"
 import { Effect, Either } from "effect"
 import * as crypto from "node:crypto"
-import { GATEWAY, partnerPrivateKey, requestInput, signer } from "../Inputs.js"
+import { GATEWAY, partnerPrivateKey, requestInput, runSync } from "../Inputs.js"
 import { compare } from "../Measure.js"
 import type { Row } from "../Report.js"
 
@@ -17,18 +16,18 @@ export const build = (input: ReturnType<typeof requestInput>) =>
   Effect.gen(function* () {
     const request = yield* ConfirmRequest.validate(input)
     return yield* SignedRequest.make(request, { gateway: GATEWAY })
-  }).pipe(Effect.provideService(Signer.Signer, signer))
+  })
 
 export const run = async (): Promise<Row> => {
   const input = requestInput()
   const program = build(input)
   const request = Either.getOrThrow(ConfirmRequest.validate(input))
   const bytes = SigningString.bytes(ConfirmRequest.toParams(request), request.charset)
-  const signed = Effect.runSync(program)
+  const signed = runSync(program)
   if (signed.canonical !== new TextDecoder().decode(bytes))
     throw new Error("row 1: the sides sign different bytes")
   const result = await compare(
-    { name: "sdk", run: () => Effect.runSync(program) },
+    { name: "sdk", run: () => runSync(program) },
     {
       name: "bare",
       run: () => crypto.sign("sha1", bytes, { key: partnerPrivateKey, dsaEncoding: "der" })

@@ -3,20 +3,16 @@
  * a bare fast-xml-parser parse of the same body plus a bare `crypto.verify` of the signed leaf.
  */
 import * as GatewayResponse from "@witkey/core/GatewayResponse"
-import * as Verifier from "@witkey/core/Verifier"
-import { Effect } from "effect"
 import { XMLParser } from "fast-xml-parser"
 import * as crypto from "node:crypto"
-import { gatewayPublicKey, responseBody, verifier } from "../Inputs.js"
+import { gatewayPublicKey, responseBody, runSync } from "../Inputs.js"
 import { compare } from "../Measure.js"
 import type { Row } from "../Report.js"
 
 export const run = async (): Promise<Row> => {
   const body = responseBody()
   const answer = { body, contentType: "text/xml; charset=utf-8" }
-  const program = GatewayResponse.decode(answer, "utf-8").pipe(
-    Effect.provideService(Verifier.Verifier, verifier)
-  )
+  const program = GatewayResponse.decode(answer, "utf-8")
   const parser = new XMLParser({ parseTagValue: false })
   const bare = () => {
     const doc = parser.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"))
@@ -30,10 +26,7 @@ export const run = async (): Promise<Row> => {
     if (!ok) throw new Error("row 2 baseline: signature does not verify")
     return alipay.response.task_info.outer_task_id
   }
-  const result = await compare(
-    { name: "sdk", run: () => Effect.runSync(program) },
-    { name: "bare", run: bare }
-  )
+  const result = await compare({ name: "sdk", run: () => runSync(program) }, { name: "bare", run: bare })
   return {
     id: "2",
     sdk: "response: GatewayResponse.decode (crypto-dsa)",

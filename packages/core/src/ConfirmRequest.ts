@@ -133,6 +133,21 @@ export const InputSchema = Schema.Struct({
   charset: Schema.optional(Schema.String)
 })
 
+const isOptionalString = (value: unknown) => value === undefined || typeof value === "string"
+
+const hasInputShape = (input: unknown): input is typeof InputSchema.Type => {
+  if (typeof input !== "object" || input === null) return false
+  const i = input as Record<string, unknown>
+  return (
+    typeof i["partner"] === "string" &&
+    typeof i["outerTaskId"] === "string" &&
+    Array.isArray(i["transfers"]) &&
+    i["transfers"].every((t) => typeof t === "string") &&
+    isOptionalString(i["notifyUrl"]) &&
+    isOptionalString(i["charset"])
+  )
+}
+
 export interface Options {
   /** Separator of serials in `transfer_detail`; default `~*~` (PROTOCOL.md §2 erratum). */
   readonly separator?: string | undefined
@@ -146,7 +161,11 @@ export const validate = (
   options: Options = {}
 ): Either.Either<ConfirmRequest, InvalidRequest> => {
   const separator = options.separator ?? Protocol.DEFAULT_TRANSFER_SEPARATOR
-  const shape = Schema.decodeUnknownEither(InputSchema)(input, { errors: "all" })
+  // The plain check first: it accepts exactly what InputSchema accepts, and the Schema, which explains what
+  // is wrong, only runs on input that fails it (a few microseconds on every request otherwise).
+  const shape = hasInputShape(input)
+    ? Either.right(input)
+    : Schema.decodeUnknownEither(InputSchema)(input, { errors: "all" })
   if (Either.isLeft(shape)) {
     return Either.left(
       new InvalidRequest({

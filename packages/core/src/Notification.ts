@@ -126,82 +126,122 @@ export type DecodeError = SignatureError | MalformedNotification
 const malformed = (reason: MalformedNotification["reason"], message: string) =>
   new MalformedNotification({ reason, message })
 
-/** Verifies the raw body, then decodes what was signed. */
+interface Prepared {
+  readonly charset: Charset.Charset
+  readonly sign: string
+  /** Exactly the pairs that were signed (no sign, sign_type or empty values): the only ones decoded later. */
+  readonly signedPairs: ReadonlyArray<readonly [string, string]>
+  readonly bytes: Uint8Array
+}
+
+/** Everything before the signature check: the form read from the raw bytes, and the canonical bytes. */
+const prepare = (
+  raw: RawNotification,
+  options: Options,
+  signType: string
+): Either.Either<Prepared, DecodeError> => {
+  const body = raw.body
+  if (!(body instanceof Uint8Array))
+    return Either.left(
+      malformed(
+        "not_bytes",
+        `expected the raw body bytes, got ${body === null ? "null" : typeof body}: mount the endpoint before any body parser`
+      )
+    )
+  if (body.length > Protocol.Notify.maxBodyBytes)
+    return Either.left(malformed("too_large", `body exceeds ${Protocol.Notify.maxBodyBytes} bytes`))
+  const charset = Charset.fromContentType(raw.contentType) ?? options.charset ?? "utf-8"
+  const pairs = Form.parse(body, charset, Protocol.Notify.maxFields)
+  if (Either.isLeft(pairs)) {
+    const m = pairs.left
+    return Either.left(
+      malformed(m.includes("invalid") && m.includes("byte sequence") ? "charset" : "form", m)
+    )
+  }
+  const form = new Map<string, string>()
+  for (const [name, value] of pairs.right) {
+    if (form.has(name))
+      return Either.left(malformed("duplicate_field", `field "${name}" appears more than once`))
+    form.set(name, value)
+  }
+  const sign = form.get(Protocol.Notify.sign)
+  if (!sign)
+    return Either.left(
+      new SignatureError({ reason: "missing", source: "notification", message: "notification has no sign" })
+    )
+  const declaredType = form.get(Protocol.Notify.signType)
+  if (declaredType !== signType)
+    return Either.left(
+      new SignatureError({
+        reason: "sign_type",
+        source: "notification",
+        message: `sign_type is ${declaredType === undefined ? "missing" : `"${declaredType}"`}; only ${signType} is accepted`
+      })
+    )
+  const signedPairs = SigningString.signedPairs(form)
+  return Either.right({
+    charset,
+    sign,
+    signedPairs,
+    bytes: Charset.encode(SigningString.join(signedPairs), charset)
+  })
+}
+
+/**
+ * Verifies the raw body, then decodes what was signed. One Effect step (the Verifier's); everything around it
+ * is plain code, which keeps a decode cheap next to the signature check it cannot avoid.
+ */
 export const decode = (
   raw: RawNotification,
   options: Options = {}
 ): Effect.Effect<Notification, DecodeError, Verifier.Verifier> =>
-  Effect.gen(function* () {
-    const body = raw.body
-    if (!(body instanceof Uint8Array))
-      return yield* malformed(
-        "not_bytes",
-        `expected the raw body bytes, got ${body === null ? "null" : typeof body}: mount the endpoint before any body parser`
-      )
-    if (body.length > Protocol.Notify.maxBodyBytes)
-      return yield* malformed("too_large", `body exceeds ${Protocol.Notify.maxBodyBytes} bytes`)
-    const declared = Charset.fromContentType(raw.contentType)
-    const charset = declared ?? options.charset ?? "utf-8"
-    const pairs = yield* Either.mapLeft(Form.parse(body, charset, Protocol.Notify.maxFields), (m) =>
-      malformed(m.includes("invalid") && m.includes("byte sequence") ? "charset" : "form", m)
+  Effect.flatMap(Verifier.Verifier, (verifier) => {
+    const prepared = prepare(raw, options, verifier.signType)
+    if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
+    const { bytes, charset, sign, signedPairs } = prepared.right
+    return Effect.flatMap(
+      verifier.verify(bytes, sign),
+      (verified): Effect.Effect<Notification, DecodeError> =>
+        verified
+          ? decodeSigned(signedPairs, charset)
+          : Either.left(
+              new SignatureError({
+                reason: "mismatch",
+                source: "notification",
+                message: `signature does not match the canonical string of the form fields (${charset}, ${bytes.length} bytes); check the Alipay public key and charset`,
+                checked: SigningString.describe(bytes, charset)
+              })
+            )
     )
-    const form = new Map<string, string>()
-    for (const [name, value] of pairs) {
-      if (form.has(name)) return yield* malformed("duplicate_field", `field "${name}" appears more than once`)
-      form.set(name, value)
-    }
-    const sign = form.get(Protocol.Notify.sign)
-    if (!sign)
-      return yield* new SignatureError({
-        reason: "missing",
-        source: "notification",
-        message: "notification has no sign"
-      })
-    const verifier = yield* Verifier.Verifier
-    const signType = form.get(Protocol.Notify.signType)
-    if (signType !== verifier.signType)
-      return yield* new SignatureError({
-        reason: "sign_type",
-        source: "notification",
-        message: `sign_type is ${signType === undefined ? "missing" : `"${signType}"`}; only ${verifier.signType} is accepted`
-      })
-    // Exactly the pairs that were signed (no sign, sign_type or empty values) are the ones decoded below.
-    const signedPairs = SigningString.signedPairs(form)
-    const bytes = Charset.encode(SigningString.join(signedPairs), charset)
-    if (!(yield* verifier.verify(bytes, sign)))
-      return yield* new SignatureError({
-        reason: "mismatch",
-        source: "notification",
-        message: `signature does not match the canonical string of the form fields (${charset}, ${bytes.length} bytes); check the Alipay public key and charset`,
-        checked: SigningString.describe(bytes, charset)
-      })
-    // Verified: from here on, only signed content is read.
-    return yield* decodeSigned(new Map(signedPairs), charset)
   })
 
-const decodeSigned = (form: ReadonlyMap<string, string>, charset: Charset.Charset) =>
-  Effect.gen(function* () {
-    const notifyId = form.get(Protocol.Notify.notifyId)
-    const notifyTime = form.get(Protocol.Notify.notifyTime)
-    const xml = form.get(Protocol.Notify.xml)
-    if (!notifyId) return yield* malformed("fields", "notify_id is required")
-    if (!notifyTime || !Protocol.Notify.notifyTimePattern.test(notifyTime))
-      return yield* malformed(
+// Verified: from here on, only signed content is read.
+const decodeSigned = (
+  signedPairs: ReadonlyArray<readonly [string, string]>,
+  charset: Charset.Charset
+): Either.Either<Notification, MalformedNotification> => {
+  // fromEntries defines own properties: a field named `__proto__` stays a field.
+  const form: Record<string, string> = Object.fromEntries(signedPairs)
+  const notifyId = Object.hasOwn(form, Protocol.Notify.notifyId) ? form[Protocol.Notify.notifyId] : undefined
+  const notifyTime = Object.hasOwn(form, Protocol.Notify.notifyTime)
+    ? form[Protocol.Notify.notifyTime]
+    : undefined
+  const xml = Object.hasOwn(form, Protocol.Notify.xml) ? form[Protocol.Notify.xml] : undefined
+  if (!notifyId) return Either.left(malformed("fields", "notify_id is required"))
+  if (!notifyTime || !Protocol.Notify.notifyTimePattern.test(notifyTime))
+    return Either.left(
+      malformed(
         "fields",
         `notify_time must be yyyy-MM-dd HH:mm:ss, got ${JSON.stringify(notifyTime ?? null)}`
       )
-    if (!xml) return yield* malformed("fields", "xml is required")
-    const fields = yield* payloadFields(xml)
-    const payload = yield* toPayload(fields)
-    return {
-      notifyId,
-      notifyTime,
-      payload,
-      fields,
-      form: Object.fromEntries(form),
-      charset
-    } satisfies Notification
-  })
+    )
+  if (!xml) return Either.left(malformed("fields", "xml is required"))
+  const fields = payloadFields(xml)
+  if (Either.isLeft(fields)) return Either.left(fields.left)
+  const payload = payloadOf(fields.right)
+  if (Either.isLeft(payload)) return Either.left(payload.left)
+  return Either.right({ notifyId, notifyTime, payload: payload.right, fields: fields.right, form, charset })
+}
 
 /** The payload's leaves, wire text; `<notify>` must be the root. */
 export const payloadFields = (xml: string): Either.Either<Record<string, string>, MalformedNotification> =>
@@ -224,13 +264,14 @@ export const payloadFields = (xml: string): Either.Either<Record<string, string>
 const fieldError = (subType: string) => (e: { readonly message: string }) =>
   malformed("payload", `${subType} payload: ${e.message}`)
 
-export const toPayload = (fields: Record<string, string>): Effect.Effect<Payload, MalformedNotification> =>
-  Effect.gen(function* () {
-    const subType = fields[Protocol.Notify.subType]
-    if (!subType) return yield* malformed("payload", "xml has no notify_sub_type")
-    if (subType === Protocol.Notify.assign) {
-      const f = yield* Either.mapLeft(decodeAssign(fields, { errors: "all" }), fieldError(subType))
-      return {
+/** The typed payload of the `xml` leaves, by sub type. */
+export const payloadOf = (fields: Record<string, string>): Either.Either<Payload, MalformedNotification> => {
+  const subType = Object.hasOwn(fields, Protocol.Notify.subType) ? fields[Protocol.Notify.subType] : undefined
+  if (!subType) return Either.left(malformed("payload", "xml has no notify_sub_type"))
+  if (subType === Protocol.Notify.assign)
+    return Either.map(
+      Either.mapLeft(decodeAssign(fields, { errors: "all" }), fieldError(subType)),
+      (f): Assign => ({
         _tag: "Assign",
         subType: f.notify_sub_type,
         outerTaskId: f.outer_task_id,
@@ -238,11 +279,12 @@ export const toPayload = (fields: Record<string, string>): Effect.Effect<Payload
         transferAmount: f.transfer_amount,
         payeeUserId: f.payee_user_id,
         gmtTransfer: f.gmt_transfer
-      } satisfies Assign
-    }
-    if (subType === Protocol.Notify.platformProfit) {
-      const f = yield* Either.mapLeft(decodePlatformProfit(fields, { errors: "all" }), fieldError(subType))
-      return {
+      })
+    )
+  if (subType === Protocol.Notify.platformProfit)
+    return Either.map(
+      Either.mapLeft(decodePlatformProfit(fields, { errors: "all" }), fieldError(subType)),
+      (f): PlatformProfit => ({
         _tag: "PlatformProfit",
         subType: f.notify_sub_type,
         outerTaskId: f.outer_task_id,
@@ -250,10 +292,18 @@ export const toPayload = (fields: Record<string, string>): Effect.Effect<Payload
         serviceCharge: f.service_charge,
         payeeUserId: f.payee_user_id,
         gmtTransfer: f.gmt_transfer
-      } satisfies PlatformProfit
-    }
-    return { _tag: "UnknownSubType", subType, outerTaskId: fields["outer_task_id"] } satisfies UnknownSubType
+      })
+    )
+  return Either.right({
+    _tag: "UnknownSubType",
+    subType,
+    outerTaskId: Object.hasOwn(fields, "outer_task_id") ? fields["outer_task_id"] : undefined
   })
+}
+
+/** `payloadOf` as an Effect. */
+export const toPayload = (fields: Record<string, string>): Effect.Effect<Payload, MalformedNotification> =>
+  payloadOf(fields)
 
 /**
  * The event a notification reports, independent of its `notify_id`: the same event redelivered under a new

@@ -32,15 +32,20 @@ const unreserved = (byte: number) =>
 
 const hex = "0123456789ABCDEF"
 
+const UNRESERVED_ONLY = /^[A-Za-z0-9._~-]*$/
+const SUB_DELIMS = /[!'()*]/g
+
 /** Percent-encodes the bytes of `text` in `charset`; only RFC 3986 unreserved bytes stay as they are. */
 export const percentEncode = (text: string, charset: Charset.Charset): string => {
+  // Names, serials, partner ids: mostly nothing to encode, in any of our charsets (all ASCII-compatible).
+  if (UNRESERVED_ONLY.test(text)) return text
   if (charset === "utf-8" && !/[\uD800-\uDFFF]/.test(text)) {
-    // The fast path: encodeURIComponent is UTF-8 percent-encoding with upper-case hex, except that it leaves
-    // !'()* as they are; those are escaped here so the result equals the byte loop below.
-    return encodeURIComponent(text).replace(
-      /[!'()*]/g,
-      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`
-    )
+    // encodeURIComponent is UTF-8 percent-encoding with upper-case hex, except that it leaves !'()* as they
+    // are; those are escaped here so the result equals the byte loop below.
+    const encoded = encodeURIComponent(text)
+    return encoded.search(SUB_DELIMS) < 0
+      ? encoded
+      : encoded.replace(SUB_DELIMS, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
   }
   let out = ""
   for (const byte of Charset.encode(text, charset)) {
@@ -50,8 +55,17 @@ export const percentEncode = (text: string, charset: Charset.Charset): string =>
 }
 
 /** The query string (no leading `?`). */
-export const toQuery = (params: ReadonlyArray<readonly [string, string]>, charset: Charset.Charset): string =>
-  params.map(([name, value]) => `${percentEncode(name, charset)}=${percentEncode(value, charset)}`).join("&")
+export const toQuery = (
+  params: ReadonlyArray<readonly [string, string]>,
+  charset: Charset.Charset
+): string => {
+  let out = ""
+  for (let i = 0; i < params.length; i++) {
+    const [name, value] = params[i]!
+    out += `${i === 0 ? "" : "&"}${percentEncode(name, charset)}=${percentEncode(value, charset)}`
+  }
+  return out
+}
 
 /** Joins the gateway URL and a query, whether or not the gateway URL already has a query of its own. */
 export const toUrl = (gateway: string, query: string): string =>

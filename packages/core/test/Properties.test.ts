@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, FastCheck as fc } from "effect"
+import { Effect, Either, FastCheck as fc, Schema } from "effect"
 import * as Charset from "../src/Charset.js"
 import * as ConfirmRequest from "../src/ConfirmRequest.js"
 import * as GatewayResponse from "../src/GatewayResponse.js"
@@ -68,6 +68,33 @@ describe("request laws", () => {
     const result = ConfirmRequest.validate(input)
     assert.isTrue(Either.isRight(result), Either.isLeft(result) ? result.left.message : "")
   })
+
+  // validate checks the input's shape by hand first and asks InputSchema only to explain a failure: the two
+  // must agree on every input, or a malformed one could slip past the Schema.
+  it.prop(
+    "the shape check accepts exactly what InputSchema accepts",
+    [
+      fc.oneof(
+        fc.anything(),
+        fc.record(
+          {
+            partner: fc.oneof(fc.string(), fc.anything()),
+            outerTaskId: fc.oneof(fc.string(), fc.anything()),
+            transfers: fc.oneof(fc.array(fc.string()), fc.array(fc.anything()), fc.anything()),
+            notifyUrl: fc.oneof(fc.string(), fc.constant(undefined), fc.anything()),
+            charset: fc.oneof(fc.constantFrom("utf-8", "gbk"), fc.constant(undefined), fc.anything())
+          },
+          { requiredKeys: [] }
+        )
+      )
+    ],
+    ([input]) => {
+      const schemaAccepts = Either.isRight(Schema.decodeUnknownEither(ConfirmRequest.InputSchema)(input))
+      const result = ConfirmRequest.validate(input)
+      const typeIssue = Either.isLeft(result) && result.left.issues.some((i) => i.rule === "type")
+      assert.strictEqual(typeIssue, !schemaAccepts)
+    }
+  )
 
   it.prop("encode/decode round-trips through the wire parameters", [arb.validInput], ([input]) => {
     const request = Either.getOrThrow(ConfirmRequest.validate(input))
