@@ -75,9 +75,11 @@ export const receive = <E, R>(
     // delivery for the audit trail and answers Duplicate without running the handler.
     // The same holds for one whose handler failed: the inbox only records a delivery after notify_verify
     // passed, so any entry at all means the gateway already confirmed this notify_id.
-    const known = yield* Effect.either(inbox.get(notifyId))
-    const seen = known._tag === "Right" && known.right._tag === "Some"
-    if (!seen && (options.notifyVerify ?? true)) {
+    // Only asked when it matters: with notify_verify off, the inbox's answer would change nothing.
+    const notifyVerify = options.notifyVerify ?? true
+    const known = notifyVerify ? yield* Effect.either(inbox.get(notifyId)) : undefined
+    const seen = known !== undefined && known._tag === "Right" && known.right._tag === "Some"
+    if (!seen && notifyVerify) {
       const verified = yield* Effect.either(client.notifyVerify(notifyId))
       if (verified._tag === "Left") return refuse("notify_verify_error", verified.left.message, notifyId)
       if (verified.right === "false")

@@ -2,29 +2,31 @@
  * The durable notification `Inbox` of `@witkey/core` on `@effect/sql`: SQLite (the embedded default, one file,
  * no server) and PostgreSQL.
  *
- * Exactly once, by construction:
+ * Exactly once, by construction: one transaction per delivery, one commit.
  *
- * 1. Every verified delivery is recorded first, in a statement of its own (raw body, first/last arrival,
- *    count), so the audit trail survives whatever happens next.
- * 2. Then one transaction: take the event's lock, see whether the event was already processed (by notify_id,
- *    or by business key under another notify_id), run the user's handler, mark the event and the notification
- *    processed. A handler using the same `SqlClient` writes inside this transaction, so the business write and
- *    the processed mark commit together or not at all; core's `NotificationReceiver` answers `success` only
- *    after `receive` succeeds, i.e. after the commit.
- * 3. If the handler fails, the transaction rolls back (its writes and the mark), the failure is recorded on the
- *    notification in a statement of its own, and the next delivery runs the handler again.
+ * 1. Record the delivery (an upsert of the notification row: raw body, first/last arrival, count); unless
+ *    this notify_id is already processed, claim the event (an upsert that marks it with this notify_id, or
+ *    finds it marked by another: a duplicate by business key); run the user's handler; mark the notification
+ *    processed; commit. A handler using the same `SqlClient` writes inside this transaction, so the business
+ *    write, the processed mark and the delivery record commit together or not at all; core's
+ *    `NotificationReceiver` answers `success` only after `receive` succeeds, i.e. after the commit.
+ * 2. If anything in it fails (the handler, a statement, the commit), the transaction rolls back, and the
+ *    delivery is recorded again in a statement of its own, with the failure, so the audit trail keeps it; the
+ *    next delivery runs the handler again. A process killed mid-transaction leaves no trace of that one
+ *    delivery, which was never answered: Alipay delivers it again.
  *
- * The event lock: every notification maps to an event key (its business key, or its notify_id for unknown sub
- * types). The transaction starts with an insert-if-absent of the event row, then reads it `FOR UPDATE`
- * (PostgreSQL, READ COMMITTED). Two receivers on one database that get the same event at the same time queue
- * on that row: on a new row the second insert waits for the first transaction's uncommitted one, on an
- * existing row the row lock does. The second then reads the committed state (a fresh snapshot per statement):
- * processed, so it reports a duplicate; or rolled back, so it runs the handler itself. The notification row is
- * locked next, always in this order, so there is no lock cycle. (A unique constraint alone, with the loser
- * rolled back on conflict, would still run the user's handler twice, and its effects outside the database
- * with it.) On SQLite the same insert is the transaction's first statement: a write, so the deferred `BEGIN`
- * takes the database's write lock right away, waiting with the busy handler (`BEGIN IMMEDIATE` semantics), and
- * two processes on one file serialize instead of failing on a stale read snapshot.
+ * The locks: every notification maps to an event key (its business key, or its notify_id for unknown sub
+ * types). The transaction upserts the notification row, then claims the event row (`INSERT … ON CONFLICT DO
+ * UPDATE … RETURNING`, PostgreSQL in READ COMMITTED); each upsert locks the row it finds. Two receivers on one
+ * database that get the same event at the same time queue on those rows: on a new row the second insert waits
+ * for the first transaction's uncommitted one, on an existing row the row lock does. The second then sees the
+ * committed state: processed, so it reports a duplicate; or rolled back, so it runs the handler itself. Every
+ * transaction locks the notification row first and the event row second, so there is no lock cycle. (A unique
+ * constraint alone, with the loser rolled back on conflict, would still run the user's handler twice, and its
+ * effects outside the database with it.) On SQLite the transaction's first statement is a write (the delivery
+ * upsert), so the deferred `BEGIN` takes the database's write lock right away, waiting with the busy handler
+ * (`BEGIN IMMEDIATE` semantics), and two processes on one file serialize instead of failing on a stale read
+ * snapshot.
  *
  * Notes: `@effect/sql` routes every client's queries inside `withTransaction` to the transaction's connection,
  * so the handler should only use the inbox's database. If `receive` itself runs inside an outer transaction,
@@ -178,33 +180,67 @@ export const make = (
     const N = sql(t.notifications)
     const E = sql(t.events)
     const columns = sql.literal(ROW_COLUMNS)
-    // SQLite locks the whole database for the transaction already (see the module comment).
-    const forUpdate = sql.literal(dialect === "pg" ? " FOR UPDATE" : "")
     // The SQLite client shares one connection and holds its lock only while handing it out, so a lone
     // statement can run inside another fiber's open transaction (and be rolled back with it, or read its
     // uncommitted rows). Its own transaction makes it wait for the connection like a transaction does.
     const alone = <A, E, R>(statement: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
       dialect === "sqlite" ? sql.withTransaction(statement) : statement
 
-    const recordDelivery = (received: Inbox.Received, businessKey: string | undefined, eventKey: string) =>
-      Effect.gen(function* () {
-        const n = received.notification
-        const now = yield* Clock.currentTimeMillis
-        const outerTransferNo = n.payload._tag === "Assign" ? n.payload.outerTransferNo : null
-        // The first body is kept: a re-delivery of a notify_id is the same signed notification.
-        yield* alone(sql`INSERT INTO ${N} (notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state)
-VALUES (${n.notifyId}, ${eventKey}, ${businessKey ?? null}, ${n.payload.subType}, ${n.payload.outerTaskId ?? null}, ${outerTransferNo}, ${received.body}, ${received.contentType ?? null}, ${now}, ${now}, 1, 'pending')
-ON CONFLICT (notify_id) DO UPDATE SET deliveries = ${N}.deliveries + 1, last_received_at = excluded.last_received_at`)
-      }).pipe(Effect.mapError(toInboxError("record delivery")))
+    /**
+     * The delivery as one upsert: a new notify_id gets its row (raw body, first arrival), a known one counts
+     * one more delivery. The first body is kept: a re-delivery of a notify_id is the same signed notification.
+     * `failure` also marks a row that is not processed as failed, with the reason.
+     */
+    const upsertDelivery = (
+      received: Inbox.Received,
+      businessKey: string | undefined,
+      eventKey: string,
+      now: number,
+      failure: string | undefined
+    ) => {
+      const n = received.notification
+      const outerTransferNo = n.payload._tag === "Assign" ? n.payload.outerTransferNo : null
+      const state = failure === undefined ? "pending" : "failed"
+      const onConflict =
+        failure === undefined
+          ? sql`deliveries = ${N}.deliveries + 1, last_received_at = excluded.last_received_at`
+          : sql`deliveries = ${N}.deliveries + 1, last_received_at = excluded.last_received_at, state = CASE WHEN ${N}.state = 'processed' THEN ${N}.state ELSE 'failed' END, last_error = CASE WHEN ${N}.state = 'processed' THEN ${N}.last_error ELSE excluded.last_error END`
+      return sql<{
+        state: string
+        duplicate_of: string | null
+      }>`INSERT INTO ${N} (notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state, last_error)
+VALUES (${n.notifyId}, ${eventKey}, ${businessKey ?? null}, ${n.payload.subType}, ${n.payload.outerTaskId ?? null}, ${outerTransferNo}, ${received.body}, ${received.contentType ?? null}, ${now}, ${now}, 1, ${state}, ${failure ?? null})
+ON CONFLICT (notify_id) DO UPDATE SET ${onConflict}
+RETURNING state, duplicate_of`
+    }
 
-    const recordFailure = (notifyId: string, cause: Cause.Cause<unknown>) =>
-      alone(
-        sql`UPDATE ${N} SET state = 'failed', last_error = ${describeCause(cause)} WHERE notify_id = ${notifyId} AND state <> 'processed'`
-      ).pipe(
+    /**
+     * After a rolled-back attempt: the delivery (which the rollback took with it) and, for a failure, its
+     * reason, in a statement of its own. Best effort: if even this fails, a warning is logged; the answer is
+     * `fail` either way, and Alipay delivers again.
+     */
+    const recordAttempt = (
+      received: Inbox.Received,
+      businessKey: string | undefined,
+      eventKey: string,
+      cause: Cause.Cause<unknown>
+    ) =>
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) =>
+          alone(
+            upsertDelivery(
+              received,
+              businessKey,
+              eventKey,
+              now,
+              Cause.isInterruptedOnly(cause) ? undefined : describeCause(cause)
+            )
+          )
+        ),
         Effect.asVoid,
         Effect.catchAll((e) =>
           Effect.logWarning("witkey inbox: could not record a failed delivery").pipe(
-            Effect.annotateLogs({ notify_id: notifyId, detail: causeMessage(e) })
+            Effect.annotateLogs({ notify_id: received.notification.notifyId, detail: causeMessage(e) })
           )
         )
       )
@@ -225,41 +261,47 @@ ON CONFLICT (notify_id) DO UPDATE SET deliveries = ${N}.deliveries + 1, last_rec
         const step = <A>(what: string, statement: Effect.Effect<A, SqlError>) =>
           Effect.mapError(statement, toInboxError(what))
 
+        // One transaction, one commit: the delivery record, the event's lock, the handler and the marks.
         const settle: Effect.Effect<Inbox.Outcome, Inbox.InboxError | HandlerFailure<E>, R> = Effect.gen(
           function* () {
-            yield* step(
-              "lock event",
-              sql`INSERT INTO ${E} (event_key) VALUES (${eventKey}) ON CONFLICT (event_key) DO NOTHING`
-            )
-            const events = yield* step(
-              "lock event",
-              sql<{
-                processed_notify_id: string | null
-              }>`SELECT processed_notify_id FROM ${E} WHERE event_key = ${eventKey}${forUpdate}`
-            )
+            const now = yield* Clock.currentTimeMillis
+            // Also the notification row's lock on PostgreSQL (an upsert locks the row it updates).
             const entries = yield* step(
-              "lock notification",
-              sql<{
-                state: string
-                duplicate_of: string | null
-              }>`SELECT state, duplicate_of FROM ${N} WHERE notify_id = ${notifyId}${forUpdate}`
+              "record delivery",
+              upsertDelivery(received, businessKey, eventKey, now, undefined)
             )
-            const event = events[0]
             const entry = entries[0]
-            if (event === undefined || entry === undefined)
+            if (entry === undefined)
               return yield* new Inbox.InboxError({
                 reason: "storage",
-                message: `inbox: the rows of notify_id ${notifyId} vanished inside the transaction`
+                message: `inbox: the row of notify_id ${notifyId} vanished inside the transaction`
               })
-            const processedBy = event.processed_notify_id
-            if (entry.state === "processed" || processedBy === notifyId)
+            // Processed is final (a failure record never undoes it), and an event is only ever marked by a
+            // notification marked in the same transaction: this notify_id's own event is settled.
+            if (entry.state === "processed")
               return {
                 _tag: "Duplicate",
                 by: "notify_id",
                 processedNotifyId: entry.duplicate_of ?? notifyId
               } satisfies Inbox.Outcome
-            if (processedBy !== null) {
-              const now = yield* Clock.currentTimeMillis
+            // Claim the event: insert it marked with this notify_id, or find it marked by another. The upsert
+            // locks an existing row and waits for a concurrent uncommitted insert, and returns the committed
+            // mark. Marking before the handler runs is safe: a failure rolls the mark back with the rest.
+            const events = yield* step(
+              "claim event",
+              sql<{
+                processed_notify_id: string | null
+              }>`INSERT INTO ${E} (event_key, processed_notify_id, processed_at) VALUES (${eventKey}, ${notifyId}, ${now})
+ON CONFLICT (event_key) DO UPDATE SET processed_notify_id = COALESCE(${E}.processed_notify_id, excluded.processed_notify_id), processed_at = COALESCE(${E}.processed_at, excluded.processed_at)
+RETURNING processed_notify_id`
+            )
+            const processedBy = events[0]?.processed_notify_id
+            if (processedBy === undefined || processedBy === null)
+              return yield* new Inbox.InboxError({
+                reason: "storage",
+                message: `inbox: the event row of notify_id ${notifyId} vanished inside the transaction`
+              })
+            if (processedBy !== notifyId) {
               yield* step(
                 "mark duplicate",
                 sql`UPDATE ${N} SET state = 'processed', processed_at = ${now}, duplicate_of = ${processedBy}, last_error = NULL WHERE notify_id = ${notifyId}`
@@ -271,37 +313,27 @@ ON CONFLICT (notify_id) DO UPDATE SET deliveries = ${N}.deliveries + 1, last_rec
               } satisfies Inbox.Outcome
             }
             yield* Effect.mapError(handler(n), (e) => new HandlerFailure(e))
-            const now = yield* Clock.currentTimeMillis
+            const done = yield* Clock.currentTimeMillis
             yield* step(
               "mark processed",
-              sql`UPDATE ${E} SET processed_notify_id = ${notifyId}, processed_at = ${now} WHERE event_key = ${eventKey}`
-            )
-            yield* step(
-              "mark processed",
-              sql`UPDATE ${N} SET state = 'processed', processed_at = ${now}, last_error = NULL, duplicate_of = NULL WHERE notify_id = ${notifyId}`
+              sql`UPDATE ${N} SET state = 'processed', processed_at = ${done}, last_error = NULL, duplicate_of = NULL WHERE notify_id = ${notifyId}`
             )
             committing = true
             return { _tag: "Processed" } satisfies Inbox.Outcome
           }
         )
 
-        return recordDelivery(received, businessKey, eventKey).pipe(
-          Effect.zipRight(
-            sql.withTransaction(settle).pipe(
-              // @effect/sql turns a failed COMMIT into a defect; it is a storage failure like any other.
-              Effect.catchAllCause((cause) => {
-                const defect = Cause.dieOption(cause)
-                return committing && Option.isSome(defect) && isSqlError(defect.value)
-                  ? Effect.fail(toInboxError("commit")(defect.value))
-                  : Effect.failCause(cause)
-              }),
-              Effect.mapError((e) => (isSqlError(e) ? toInboxError("begin")(e) : e)),
-              Effect.tapErrorCause((cause) =>
-                Cause.isInterruptedOnly(cause) ? Effect.void : recordFailure(notifyId, cause)
-              ),
-              Effect.mapError((e): Inbox.InboxError | E => (e instanceof HandlerFailure ? e.error : e))
-            )
-          ),
+        return sql.withTransaction(settle).pipe(
+          // @effect/sql turns a failed COMMIT into a defect; it is a storage failure like any other.
+          Effect.catchAllCause((cause) => {
+            const defect = Cause.dieOption(cause)
+            return committing && Option.isSome(defect) && isSqlError(defect.value)
+              ? Effect.fail(toInboxError("commit")(defect.value))
+              : Effect.failCause(cause)
+          }),
+          Effect.mapError((e) => (isSqlError(e) ? toInboxError("begin")(e) : e)),
+          Effect.tapErrorCause((cause) => recordAttempt(received, businessKey, eventKey, cause)),
+          Effect.mapError((e): Inbox.InboxError | E => (e instanceof HandlerFailure ? e.error : e)),
           Effect.withSpan("witkey.inbox.receive", {
             captureStackTrace: false,
             attributes: { "witkey.notify_id": notifyId, "witkey.event_key": eventKey }
