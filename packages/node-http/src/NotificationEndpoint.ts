@@ -13,14 +13,13 @@ import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as Client from "@witkey/core/Client"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import * as Protocol from "@witkey/core/Protocol"
 import type { ManagedRuntime, Scope } from "effect"
-import { Duration, Effect, Runtime, Schema, Stream } from "effect"
+import { Duration, Effect, Exit, Runtime, Schema, Stream } from "effect"
 import type * as Http from "node:http"
 
 export interface Options extends NotificationReceiver.Options {
@@ -280,7 +279,117 @@ const answerFail = (response: Http.ServerResponse) => {
   response.end(NACK)
 }
 
-const fromRuntime = <R>(runtime: Runtime.Runtime<R>, listener: NodeListener): NodeListener => {
+/**
+ * Reads a Node request's body: refused as soon as it passes `maxBytes`, cut off after the read timeout on the
+ * runtime's Clock, failed if the connection breaks first. Node's own stream events, no Stream machinery: this
+ * runs on every notification.
+ */
+const readNodeBody = (
+  request: Http.IncomingMessage,
+  maxBytes: number,
+  timeout: Duration.Duration
+): Effect.Effect<Uint8Array, BodyError> =>
+  Effect.async<Uint8Array, BodyError>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > maxBytes) {
+        cleanup()
+        resume(
+          Effect.fail(
+            new BodyError({ reason: "too_large", message: `the body is longer than ${maxBytes} bytes` })
+          )
+        )
+      } else chunks.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
+    }
+    const onError = (error: Error) => {
+      cleanup()
+      resume(
+        Effect.fail(new BodyError({ reason: "read", message: `reading the body failed: ${error.message}` }))
+      )
+    }
+    const onClose = () => onError(new Error("the connection closed before the body ended"))
+    const cleanup = () => {
+      request.off("data", onData)
+      request.off("end", onEnd)
+      request.off("error", onError)
+      request.off("close", onClose)
+    }
+    request.on("data", onData)
+    request.on("end", onEnd)
+    request.on("error", onError)
+    request.on("close", onClose)
+    return Effect.sync(cleanup)
+  }).pipe(
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () =>
+        new BodyError({
+          reason: "timeout",
+          message: `the body did not arrive within ${Duration.format(timeout)}`
+        })
+    })
+  )
+
+/** The pipeline on one Node request: the body read (bounded), `respond`, the answer. Never fails. */
+const nodeAnswer = <E, R>(
+  request: Http.IncomingMessage,
+  handler: Handler<E, R>,
+  options: Options
+): Effect.Effect<Answer, never, Client.Client | Inbox.Inbox | R> =>
+  Effect.suspend(() => {
+    const maxBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+    const refused = (error: BodyError) =>
+      Effect.logWarning("witkey notification body refused").pipe(
+        Effect.annotateLogs({ reason: error.reason, detail: error.message }),
+        Effect.as(bodyErrorAnswer(error))
+      )
+    if (request.method !== "POST")
+      return refused(
+        new BodyError({ reason: "method", message: `${request.method} is not allowed; Alipay POSTs` })
+      )
+    const declared = declaredLength(request.headers["content-length"])
+    if (declared !== undefined && declared > maxBytes)
+      return refused(
+        new BodyError({
+          reason: "too_large",
+          message: `the body is ${declared} bytes, more than ${maxBytes} bytes`
+        })
+      )
+    const timeout = Duration.decode(options.readTimeout ?? DEFAULT_READ_TIMEOUT)
+    return readNodeBody(request, maxBytes, timeout).pipe(
+      Effect.matchEffect({
+        onFailure: refused,
+        onSuccess: (body) => respond({ body, contentType: request.headers["content-type"] }, handler, options)
+      })
+    )
+  })
+
+/** Writes an `Answer`; a refused body also closes the connection, so the rest of it is never drained. */
+const writeAnswer = (response: Http.ServerResponse, answer: Answer) => {
+  if (response.headersSent || response.destroyed) return
+  const headers: Record<string, string | number> = {
+    "content-type": answer.contentType,
+    "content-length": answer.body.length
+  }
+  if (answer.result._tag === "NotificationBodyError") {
+    headers["connection"] = "close"
+    if (answer.result.reason === "method") headers["allow"] = "POST"
+  }
+  response.writeHead(answer.status, headers)
+  response.end(answer.body)
+}
+
+const fromRuntime = <E, R>(
+  runtime: Runtime.Runtime<Client.Client | Inbox.Inbox | R>,
+  handler: Handler<E, R>,
+  options: Options
+): NodeListener => {
   const runFork = Runtime.runFork(runtime)
   return (request, response) => {
     if (bodyConsumed(request)) {
@@ -292,7 +401,15 @@ const fromRuntime = <R>(runtime: Runtime.Runtime<R>, listener: NodeListener): No
       answerFail(response)
       return
     }
-    listener(request, response)
+    const fiber = runFork(
+      nodeAnswer(request, handler, options).pipe(
+        Effect.withSpan("witkey.notification_endpoint", { captureStackTrace: false })
+      )
+    )
+    // `nodeAnswer` never fails; a defect (a bug) still answers `fail`, so that Alipay delivers again.
+    fiber.addObserver((exit) =>
+      Exit.isSuccess(exit) ? writeAnswer(response, exit.value) : answerFail(response)
+    )
   }
 }
 
@@ -305,17 +422,17 @@ const fromRuntime = <R>(runtime: Runtime.Runtime<R>, listener: NodeListener): No
  * app.post("/alipay/notify", listener) // before app.use(express.json())
  * ```
  *
- * A request whose body a body parser already read is refused (logged error, HTTP 500, `fail`).
+ * The same pipeline and answers as `httpApp` (bounded body, read timeout on the Clock, `success` only after
+ * the commit), on Node's request and response directly. A request whose body a body parser already read is
+ * refused (logged error, HTTP 500, `fail`).
  */
 export const nodeListener = <E, R>(
   handler: Handler<E, R>,
   options: Options = {}
 ): Effect.Effect<NodeListener, never, Client.Client | Inbox.Inbox | R> =>
-  Effect.gen(function* () {
-    const runtime = yield* Effect.runtime<Client.Client | Inbox.Inbox | R>()
-    const listener = yield* NodeHttpServer.makeHandler(httpApp(handler, options))
-    return fromRuntime(runtime, listener)
-  })
+  Effect.map(Effect.runtime<Client.Client | Inbox.Inbox | R>(), (runtime) =>
+    fromRuntime(runtime, handler, options)
+  )
 
 /**
  * The Node listener on a `ManagedRuntime`, for code outside Effect (an existing Express app). The runtime's

@@ -7,7 +7,7 @@ import type * as Client from "@witkey/core/Client"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import type { Scope } from "effect"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Chunk, Effect, Fiber, Layer, ManagedRuntime, TestClock } from "effect"
 import * as http from "node:http"
 import { createRequire } from "node:module"
 import * as NotificationEndpoint from "../src/NotificationEndpoint.js"
@@ -54,17 +54,35 @@ const listen = (listener: http.RequestListener, path = Harness.NOTIFY_PATH) =>
   )
 
 /** A harness (fake gateway for notify_verify, client, inbox) and a recording handler. */
-const setup = Effect.gen(function* () {
-  const h = yield* Harness.make()
-  const handled: Array<Notification.Notification> = []
-  const handler = (n: Notification.Notification) => Effect.sync(() => void handled.push(n))
-  const logs: Array<Harness.LogLine> = []
-  const listener = yield* NotificationEndpoint.nodeListener(handler).pipe(
-    Effect.provide(h.context),
-    Harness.capturingLogs(logs)
-  )
-  return { ...h, handled, handler, listener, logs }
+const setupWith = (options: NotificationEndpoint.Options) =>
+  Effect.gen(function* () {
+    const h = yield* Harness.make()
+    const handled: Array<Notification.Notification> = []
+    const handler = (n: Notification.Notification) => Effect.sync(() => void handled.push(n))
+    const logs: Array<Harness.LogLine> = []
+    const listener = yield* NotificationEndpoint.nodeListener(handler, options).pipe(
+      Effect.provide(h.context),
+      Harness.capturingLogs(logs)
+    )
+    return { ...h, handled, handler, listener, logs }
+  })
+const setup = setupWith({})
+
+/** Polls (bounded) until the Clock has a pending sleep: the listener's read timeout has started. */
+const untilSleeping = Effect.gen(function* () {
+  for (let i = 0; i < 500; i++) {
+    if (Chunk.size(yield* TestClock.sleeps()) > 0) return
+    yield* Effect.promise(() => new Promise((r) => setTimeout(r, 2)))
+  }
+  assert.fail("the listener never started its read timeout")
 })
+
+/** `fail`, with the status, and the connection closed (the rest of the body is never drained). */
+const assertRefused = (answer: RawHttp.Answer, status: number) => {
+  assert.strictEqual(answer.status, status)
+  assert.strictEqual(answer.body.toString("latin1"), "fail")
+  assert.strictEqual(answer.headers["connection"], "close")
+}
 
 const post = (url: string, body = Notifications.assign("n-1")) =>
   RawHttp.post(url, body, Notifications.CONTENT_TYPE)
@@ -159,6 +177,104 @@ describe("NotificationEndpoint.nodeListener", () => {
         )
     )
   }
+
+  // The listener reads Node's request itself (not through the platform's HttpApp): the same bounds again.
+  it.effect("a body over its declared Content-Length bound is refused with 413 before it is read", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup
+        const url = yield* listen(t.listener)
+        const answer = yield* RawHttp.send({
+          url,
+          headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": 10_000_000 },
+          chunks: [new Uint8Array(16).fill(0x61)],
+          keepOpen: true
+        })
+        assertRefused(answer, 413)
+        assert.strictEqual(t.handled.length, 0)
+        assert.isTrue(t.logs.some((l) => l.message === "witkey notification body refused"))
+      })
+    )
+  )
+
+  it.effect("a chunked body is cut off at maxBodyBytes with 413", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setupWith({ maxBodyBytes: 1024 })
+        const url = yield* listen(t.listener)
+        const answer = yield* RawHttp.send({
+          url,
+          headers: { "content-type": Notifications.CONTENT_TYPE, "transfer-encoding": "chunked" },
+          chunks: [new Uint8Array(700).fill(0x61), new Uint8Array(700).fill(0x62)],
+          keepOpen: true
+        })
+        assertRefused(answer, 413)
+        assert.strictEqual(t.handled.length, 0)
+        // A genuine notification under the bound still passes on a new connection.
+        assert.strictEqual((yield* post(url)).body.toString("latin1"), "success")
+      })
+    )
+  )
+
+  it.effect("a slow body is cut off by the read timeout (Clock) with 408", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setupWith({ readTimeout: "4 seconds" })
+        const url = yield* listen(t.listener)
+        const body = Notifications.assign("n-1")
+        const fiber = yield* Effect.fork(
+          RawHttp.send({
+            url,
+            headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": body.length },
+            chunks: [body.subarray(0, 20)],
+            keepOpen: true
+          })
+        )
+        yield* untilSleeping
+        yield* TestClock.adjust("3999 millis")
+        assert.isNull(fiber.unsafePoll())
+        yield* TestClock.adjust("1 millis")
+        assertRefused(yield* Fiber.join(fiber), 408)
+        assert.strictEqual(t.handled.length, 0)
+      })
+    )
+  )
+
+  it.effect("only POST is accepted: 405 with Allow: POST", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup
+        const url = yield* listen(t.listener)
+        const answer = yield* RawHttp.send({ url, method: "GET", chunks: [] })
+        assertRefused(answer, 405)
+        assert.strictEqual(answer.headers["allow"], "POST")
+        assert.strictEqual(t.handled.length, 0)
+      })
+    )
+  )
+
+  it.effect("a sender that hangs up mid-body reaches no handler, and the listener keeps serving", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setup
+        const url = yield* listen(t.listener)
+        const body = Notifications.assign("n-1")
+        const half = yield* Effect.fork(
+          RawHttp.send({
+            url,
+            headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": body.length },
+            chunks: [body.subarray(0, 40)],
+            keepOpen: true
+          })
+        )
+        yield* untilSleeping
+        yield* Fiber.interrupt(half) // destroys the request: the connection closes mid-body
+        assert.strictEqual((yield* post(url)).body.toString("latin1"), "success")
+        assert.strictEqual(t.handled.length, 1)
+        assert.strictEqual(t.handled[0]!.notifyId, "n-1")
+      })
+    )
+  )
 
   it.effect("nodeListenerFromRuntime: the listener on a ManagedRuntime, for code outside Effect", () =>
     run(

@@ -7,6 +7,7 @@ export interface Answer {
   readonly status: number
   readonly body: Buffer
   readonly contentType: string | undefined
+  readonly headers: http.IncomingHttpHeaders
 }
 
 export interface Request {
@@ -33,7 +34,8 @@ export const send = (request: Request): Effect.Effect<Answer> =>
           Effect.succeed({
             status: res.statusCode ?? 0,
             body: Buffer.concat(chunks),
-            contentType: res.headers["content-type"]
+            contentType: res.headers["content-type"],
+            headers: res.headers
           })
         )
       res.on("end", done)
@@ -41,7 +43,14 @@ export const send = (request: Request): Effect.Effect<Answer> =>
     })
     // An error before any answer is reported as status 0 (the error code as body), so a test fails, not hangs.
     req.on("error", (e: NodeJS.ErrnoException) =>
-      resume(Effect.succeed({ status: 0, body: Buffer.from(e.code ?? e.message), contentType: undefined }))
+      resume(
+        Effect.succeed({
+          status: 0,
+          body: Buffer.from(e.code ?? e.message),
+          contentType: undefined,
+          headers: {}
+        })
+      )
     )
     for (const chunk of request.chunks) req.write(chunk)
     if (!request.keepOpen) req.end()
