@@ -36,9 +36,12 @@ const utf8Encoder = new TextEncoder()
 export const encode = (text: string, charset: Charset): Uint8Array =>
   charset === "utf-8" ? utf8Encoder.encode(text) : new Uint8Array(iconv.encode(text, codec(charset)))
 
+const SURROGATE = /[\uD800-\uDFFF]/
+
 /** True when every character of `text` survives a round trip through `charset`. */
 export const canEncode = (text: string, charset: Charset): boolean => {
-  if (charset === "utf-8") return !/[\uD800-\uDFFF]/.test(text.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ""))
+  if (charset === "utf-8")
+    return !SURROGATE.test(text) || !SURROGATE.test(text.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ""))
   return iconv.decode(iconv.encode(text, "gbk"), "gbk") === text
 }
 

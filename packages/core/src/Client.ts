@@ -155,7 +155,6 @@ export const fromServices = (
 ): Client => {
   const charset = options.charset ?? "utf-8"
   const retry = options.retry ?? defaultRetry
-  const withSigner = Effect.provideService(Signer.Signer, services.signer)
   const withVerifier = Effect.provideService(Verifier.Verifier, services.verifier)
   const withTransport = Effect.provideService(Transport.Transport, services.transport)
 
@@ -171,7 +170,7 @@ export const fromServices = (
         },
         { separator: options.separator, defaultCharset: charset }
       )
-      return yield* SignedRequest.make(request, {
+      return yield* SignedRequest.makeWith(services.signer, request, {
         gateway: options.gateway,
         separator: options.separator
       }).pipe(
@@ -180,7 +179,7 @@ export const fromServices = (
           attributes: { "witkey.outer_task_id": request.outerTaskId }
         })
       )
-    }).pipe(withSigner)
+    })
 
   const attempt = (request: SignedRequest.SignedRequest, attempts: number) =>
     Effect.gen(function* () {
@@ -286,8 +285,7 @@ export const fromServices = (
     send,
     confirmByPlatform: (input) => Effect.flatMap(prepare(input), send),
     decodeNotification: (raw) =>
-      Notification.decode(raw, { charset }).pipe(
-        withVerifier,
+      Notification.decodeWith(services.verifier, raw, { charset }).pipe(
         Effect.withSpan("witkey.verify_notification", { captureStackTrace: false })
       ),
     notifyVerify: (notifyId) =>

@@ -195,7 +195,15 @@ export const decode = (
   raw: RawNotification,
   options: Options = {}
 ): Effect.Effect<Notification, DecodeError, Verifier.Verifier> =>
-  Effect.flatMap(Verifier.Verifier, (verifier) => {
+  Effect.flatMap(Verifier.Verifier, (verifier) => decodeWith(verifier, raw, options))
+
+/** `decode` with the Verifier given directly: for callers that hold it already (the Client does). */
+export const decodeWith = (
+  verifier: Verifier.Verifier,
+  raw: RawNotification,
+  options: Options = {}
+): Effect.Effect<Notification, DecodeError> =>
+  Effect.suspend(() => {
     const prepared = prepare(raw, options, verifier.signType)
     if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
     const { bytes, charset, sign, signedPairs } = prepared.right

@@ -76,12 +76,17 @@ export const make = (
   request: ConfirmRequest.ConfirmRequest,
   options: { readonly gateway: string; readonly separator?: string | undefined }
 ): Effect.Effect<SignedRequest, Signer.SignError, Signer.Signer> =>
-  Effect.gen(function* () {
-    const signer = yield* Signer.Signer
-    const unsigned = ConfirmRequest.toParams(request, options.separator)
-    const pairs = SigningString.signedPairs(unsigned)
-    const canonical = SigningString.join(pairs)
-    const sign = yield* signer.sign(Charset.encode(canonical, request.charset))
+  Effect.flatMap(Signer.Signer, (signer) => makeWith(signer, request, options))
+
+/** `make` with the Signer given directly: for callers that hold it already (the Client does). */
+export const makeWith = (
+  signer: Signer.Signer,
+  request: ConfirmRequest.ConfirmRequest,
+  options: { readonly gateway: string; readonly separator?: string | undefined }
+): Effect.Effect<SignedRequest, Signer.SignError> => {
+  const pairs = SigningString.signedPairs(ConfirmRequest.toParams(request, options.separator))
+  const canonical = SigningString.join(pairs)
+  return Effect.map(signer.sign(Charset.encode(canonical, request.charset)), (sign) => {
     const params = [
       ...pairs,
       [Protocol.Param.sign, sign] as const,
@@ -89,3 +94,4 @@ export const make = (
     ]
     return { request, params, canonical, sign, url: toUrl(options.gateway, toQuery(params, request.charset)) }
   })
+}

@@ -18,10 +18,14 @@ export type Params = Iterable<readonly [string, string]>
 export const compareNames = (a: string, b: string): number => {
   const length = Math.min(a.length, b.length)
   for (let i = 0; i < length; i++) {
-    const x = a.codePointAt(i)!
-    const y = b.codePointAt(i)!
-    if (x !== y) return x < y ? -1 : 1
-    if (x > 0xffff) i++
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x === y) continue
+    // Below the surrogates, code units order like code points; from there on, compare whole code points.
+    if (x < 0xd800 && y < 0xd800) return x < y ? -1 : 1
+    const cx = a.codePointAt(i)!
+    const cy = b.codePointAt(i)!
+    return cx < cy ? -1 : cx > cy ? 1 : 0
   }
   return a.length - b.length
 }

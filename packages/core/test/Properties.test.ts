@@ -27,6 +27,38 @@ const decodeComponent = (s: string, charset: Charset.Charset) => {
   return Either.getOrThrow(Charset.decode(new Uint8Array(bytes), charset))
 }
 
+/**
+ * Names for the ordering law: any code points (lone surrogates replaced: names are text), and strings built
+ * from the code points where UTF-16 and UTF-8 order part ways (just below and above the surrogates, astral).
+ */
+const wellFormed = fc.oneof(
+  fc
+    .string({ unit: "binary", maxLength: 6 })
+    .map((s) =>
+      s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD")
+    ),
+  fc
+    .array(
+      fc.constantFrom(
+        "a",
+        "z",
+        "\u00e9",
+        "\u4e2d",
+        "\uD7FF",
+        "\uE000",
+        "\uFFFD",
+        "\uFFFF",
+        "\u{10000}",
+        "\u{1F600}",
+        "\u{10FFFF}"
+      ),
+      {
+        maxLength: 4
+      }
+    )
+    .map((cs) => cs.join(""))
+)
+
 describe("canonical string laws", () => {
   it.prop(
     "does not depend on parameter order",
@@ -53,6 +85,20 @@ describe("canonical string laws", () => {
       assert.strictEqual(
         pairs.length,
         ps.filter(([n, v]) => v !== "" && n !== "sign" && n !== "sign_type").length
+      )
+    }
+  )
+
+  it.prop(
+    "compareNames orders any two names as their UTF-8 bytes do",
+    [wellFormed, wellFormed, fc.constantFrom("", "a", "\uE000", "\u{1F600}", "\uFFFF")],
+    ([a, b, prefix]) => {
+      // A shared prefix makes the first difference land anywhere, including right after a surrogate pair.
+      const [x, y] = [prefix + a, prefix + b]
+      assert.strictEqual(
+        Math.sign(SigningString.compareNames(x, y)),
+        Math.sign(Buffer.compare(Buffer.from(x, "utf8"), Buffer.from(y, "utf8"))),
+        JSON.stringify([x, y])
       )
     }
   )
