@@ -1,13 +1,16 @@
 // Child process of row 7: a notification endpoint on node:http, loopback, any free port. Prints
 // `{ "url": ... }` once listening; runs until killed.
 //
-//   sdk  <file>: node-http NotificationEndpoint (verify, decode, SqlInbox on SQLite, no-op handler;
-//                notify_verify off, since the baseline does not call the gateway either)
-//   bare <file>: a hand-written handler: form split, crypto.verify of the canonical bytes, one
-//                better-sqlite3 insert, with the SQLite settings the inbox uses (WAL, synchronous = FULL)
+//   sdk    <file>: node-http NotificationEndpoint (verify, decode, SqlInbox on SQLite, no-op handler;
+//                  notify_verify off, since the baseline does not call the gateway either)
+//   bare   <file>: a hand-written handler: form split, crypto.verify of the canonical bytes, one
+//                  better-sqlite3 insert, with the SQLite settings the inbox uses (WAL, synchronous = FULL)
+//   memory        : the sdk endpoint with testkit's in-memory inbox (no storage): for `endpoint.ts` only
+//   noop          : node:http reading the body and answering `success`, nothing else: for `endpoint.ts` only
 import * as Client from "@witkey/core/Client"
 import { DsaSigner, DsaVerifier } from "@witkey/crypto-dsa"
 import { SqlInbox } from "@witkey/inbox-sql"
+import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
 import { HttpTransport, NotificationEndpoint } from "@witkey/node-http"
 import Database from "better-sqlite3"
 import { Effect, Layer, Redacted } from "effect"
@@ -30,7 +33,15 @@ const listen = (listener: Http.RequestListener) => {
   })
 }
 
-if (mode === "bare") {
+if (mode === "noop") {
+  listen((req, res) => {
+    req.resume()
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "text/plain" })
+      res.end("success")
+    })
+  })
+} else if (mode === "bare") {
   const db = new Database(filename)
   db.pragma("journal_mode = WAL")
   db.pragma("synchronous = FULL")
@@ -69,7 +80,7 @@ if (mode === "bare") {
 } else {
   const services = Layer.mergeAll(
     Client.layer({ partner: "2088101012352995", gateway: "http://127.0.0.1:9/gateway.do" }),
-    SqlInbox.layerSqlite({ filename })
+    mode === "memory" ? MemoryInbox.layer : SqlInbox.layerSqlite({ filename })
   ).pipe(
     Layer.provide(
       Layer.mergeAll(

@@ -1,0 +1,162 @@
+// Where the time of row 7 goes. Not part of `pnpm bench`; run it with
+// `pnpm --filter @witkey/bench exec tsx endpoint.ts`.
+//
+// Part 1, over HTTP with the row's own client loop (32 in flight, keep-alive, unique signed notifications),
+// one server process after the other: node:http doing nothing but answer, the row's bare handler (verify plus
+// one flushed insert), the SDK endpoint with an in-memory inbox (no storage at all), and the SDK endpoint with
+// the SQLite inbox (the row itself).
+//
+// Part 2, in process, one call after the other: the inbox's own transaction written directly on
+// better-sqlite3 (the same statements and settings as `SqlInbox.receive`; keep them in step), against
+// `SqlInbox.receive` and the bare insert, and the decode the endpoint runs first.
+import * as Inbox from "@witkey/core/Inbox"
+import * as Notification from "@witkey/core/Notification"
+import { SqlInbox } from "@witkey/inbox-sql"
+import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
+import Database from "better-sqlite3"
+import { Effect, Either, Layer } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import * as Http from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { notification, verifier } from "./src/Inputs.js"
+import { drive, request, startChild } from "./src/Load.js"
+
+const dir = mkdtempSync(join(tmpdir(), "witkey-endpoint-"))
+const out = (line: string) => process.stdout.write(`${line}\n`)
+
+// --- part 1 ------------------------------------------------------------------------------------------------
+
+const PER_SERVER = 3000
+const agent = new Http.Agent({ keepAlive: true, maxSockets: 32 })
+let next = 0
+out("over HTTP, 32 in flight (requests/s; higher is better)")
+for (const mode of ["noop", "bare", "memory", "sdk"] as const) {
+  const server = await startChild<{ url: string }>(
+    new URL("./src/servers/EndpointProcess.ts", import.meta.url),
+    [mode, join(dir, `${mode}.sqlite`)]
+  )
+  try {
+    const batch = Array.from({ length: PER_SERVER }, () => notification(next++))
+    const post = (k: number) =>
+      request(server.info.url, {
+        agent,
+        method: "POST",
+        body: batch[k]!.body,
+        contentType: batch[k]!.contentType
+      }).then((answer) => {
+        if (answer.body !== "success") throw new Error(`${mode} answered ${answer.status} ${answer.body}`)
+      })
+    await drive({ count: 300 }, 32, post)
+    const hz = await drive({ count: PER_SERVER }, 32, (k) => post(k % PER_SERVER))
+    out(`  ${mode.padEnd(8)} ${hz.toFixed(0).padStart(6)} /s`)
+  } finally {
+    await server.stop()
+  }
+}
+agent.destroy()
+
+// --- part 2 ------------------------------------------------------------------------------------------------
+
+const N = 2000
+const received = (i: number): Inbox.Received => {
+  const n = notification(1_000_000 + i)
+  const decoded = Effect.runSync(
+    Notification.decodeWith(verifier, { body: n.body, contentType: n.contentType })
+  )
+  return { notification: decoded, body: n.body, contentType: n.contentType }
+}
+const inputs = Array.from({ length: N + 200 }, (_, i) => received(i))
+/** Each row runs on its own store, so every row sees every notification once: 200 to warm up, N measured. */
+const micros = async (run: (r: Inbox.Received) => Promise<unknown> | unknown) => {
+  for (let i = 0; i < 200; i++) await run(inputs[i]!)
+  const start = performance.now()
+  for (let i = 200; i < N + 200; i++) await run(inputs[i]!)
+  return ((performance.now() - start) * 1000) / N
+}
+
+const raw = new Database(join(dir, "raw.sqlite"))
+raw.pragma("journal_mode = WAL")
+raw.pragma("synchronous = FULL")
+raw.exec(`CREATE TABLE n (id INTEGER PRIMARY KEY, notify_id TEXT NOT NULL UNIQUE, event_key TEXT NOT NULL,
+  business_key TEXT, sub_type TEXT NOT NULL, outer_task_id TEXT, outer_transfer_no TEXT, body BLOB NOT NULL,
+  content_type TEXT, first_received_at INTEGER NOT NULL, last_received_at INTEGER NOT NULL,
+  deliveries INTEGER NOT NULL, state TEXT NOT NULL, processed_at INTEGER, last_error TEXT, duplicate_of TEXT)`)
+raw.exec("CREATE INDEX n_by_task ON n (outer_task_id, first_received_at, id)")
+raw.exec("CREATE TABLE e (event_key TEXT PRIMARY KEY, processed_notify_id TEXT, processed_at INTEGER)")
+raw.exec("CREATE TABLE bare (notify_id TEXT PRIMARY KEY, body BLOB NOT NULL, received_at INTEGER NOT NULL)")
+const upsert = raw.prepare(`INSERT INTO n (notify_id, event_key, business_key, sub_type, outer_task_id,
+  outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state, last_error)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'pending', NULL)
+  ON CONFLICT (notify_id) DO UPDATE SET deliveries = n.deliveries + 1, last_received_at = excluded.last_received_at
+  RETURNING state, duplicate_of`)
+const claim = raw.prepare(`INSERT INTO e (event_key, processed_notify_id, processed_at) VALUES (?, ?, ?)
+  ON CONFLICT (event_key) DO UPDATE SET processed_notify_id = COALESCE(e.processed_notify_id, excluded.processed_notify_id),
+  processed_at = COALESCE(e.processed_at, excluded.processed_at) RETURNING processed_notify_id`)
+const mark = raw.prepare(
+  "UPDATE n SET state = 'processed', processed_at = ?, last_error = NULL, duplicate_of = NULL WHERE notify_id = ?"
+)
+const bareInsert = raw.prepare("INSERT OR IGNORE INTO bare (notify_id, body, received_at) VALUES (?, ?, ?)")
+const begin = raw.prepare("BEGIN")
+const commit = raw.prepare("COMMIT")
+
+const rawTransaction = (r: Inbox.Received) => {
+  const n = r.notification
+  const key = Notification.businessKey(n) ?? `notify_id:${n.notifyId}`
+  const now = Date.now()
+  const transferNo = n.payload._tag === "Assign" ? n.payload.outerTransferNo : null
+  begin.run()
+  upsert.get(
+    n.notifyId,
+    key,
+    key,
+    n.payload.subType,
+    n.payload.outerTaskId ?? null,
+    transferNo,
+    r.body,
+    r.contentType ?? null,
+    now,
+    now
+  )
+  claim.get(key, n.notifyId, now)
+  mark.run(now, n.notifyId)
+  commit.run()
+}
+
+const viaInbox = (layer: Layer.Layer<Inbox.Inbox, unknown>) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const inbox = yield* Inbox.Inbox
+      return yield* Effect.promise(() =>
+        micros((r) => Effect.runPromise(inbox.receive(r, () => Effect.void)))
+      )
+    }).pipe(Effect.provide(layer))
+  )
+
+out("")
+out("in process, one after the other (µs per notification; lower is better)")
+const rows: Array<readonly [string, number]> = [
+  [
+    "bare insert (better-sqlite3, one flushed commit)",
+    await micros((r) => bareInsert.run(r.notification.notifyId, r.body, Date.now()))
+  ],
+  ["inbox transaction on better-sqlite3 directly", await micros(rawTransaction)],
+  [
+    "SqlInbox.receive (@effect/sql, same statements)",
+    await viaInbox(SqlInbox.layerSqlite({ filename: join(dir, "inbox.sqlite") }))
+  ],
+  ["MemoryInbox.receive", await viaInbox(MemoryInbox.layer)],
+  [
+    "Notification.decodeWith (crypto-dsa verify)",
+    await micros((r) =>
+      Either.getOrThrow(
+        Either.right(
+          Effect.runSync(Notification.decodeWith(verifier, { body: r.body, contentType: r.contentType }))
+        )
+      )
+    )
+  ]
+]
+for (const [name, value] of rows) out(`  ${name.padEnd(50)} ${value.toFixed(0).padStart(6)} µs`)
+raw.close()
+rmSync(dir, { recursive: true, force: true })
