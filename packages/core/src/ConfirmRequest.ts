@@ -133,19 +133,39 @@ export const InputSchema = Schema.Struct({
   charset: Schema.optional(Schema.String)
 })
 
-const isOptionalString = (value: unknown) => value === undefined || typeof value === "string"
+const isOptionalString = (value: unknown): value is string | undefined =>
+  value === undefined || typeof value === "string"
 
-const hasInputShape = (input: unknown): input is typeof InputSchema.Type => {
-  if (typeof input !== "object" || input === null) return false
+/**
+ * The input read once into a fresh object, when it has the shape InputSchema accepts; `undefined` otherwise.
+ * Reading once and copying means that what was checked is what is signed: no getter answers twice, and the
+ * caller's array can change afterwards without changing the request. Every index is checked (`every` would
+ * skip the holes of a sparse array).
+ */
+const readInput = (input: unknown): typeof InputSchema.Type | undefined => {
+  if (typeof input !== "object" || input === null) return undefined
   const i = input as Record<string, unknown>
-  return (
-    typeof i["partner"] === "string" &&
-    typeof i["outerTaskId"] === "string" &&
-    Array.isArray(i["transfers"]) &&
-    i["transfers"].every((t) => typeof t === "string") &&
-    isOptionalString(i["notifyUrl"]) &&
-    isOptionalString(i["charset"])
-  )
+  const partner = i["partner"]
+  const outerTaskId = i["outerTaskId"]
+  const transfers = i["transfers"]
+  const notifyUrl = i["notifyUrl"]
+  const charset = i["charset"]
+  if (typeof partner !== "string" || typeof outerTaskId !== "string" || !Array.isArray(transfers))
+    return undefined
+  if (!isOptionalString(notifyUrl) || !isOptionalString(charset)) return undefined
+  const copy: Array<string> = []
+  for (let k = 0; k < transfers.length; k++) {
+    const serial: unknown = transfers[k]
+    if (typeof serial !== "string") return undefined
+    copy.push(serial)
+  }
+  return {
+    partner,
+    outerTaskId,
+    transfers: copy,
+    ...(notifyUrl === undefined ? {} : { notifyUrl }),
+    ...(charset === undefined ? {} : { charset })
+  }
 }
 
 export interface Options {
@@ -163,9 +183,11 @@ export const validate = (
   const separator = options.separator ?? Protocol.DEFAULT_TRANSFER_SEPARATOR
   // The plain check first: it accepts exactly what InputSchema accepts, and the Schema, which explains what
   // is wrong, only runs on input that fails it (a few microseconds on every request otherwise).
-  const shape = hasInputShape(input)
-    ? Either.right(input)
-    : Schema.decodeUnknownEither(InputSchema)(input, { errors: "all" })
+  const plain = readInput(input)
+  const shape =
+    plain !== undefined
+      ? Either.right(plain)
+      : Schema.decodeUnknownEither(InputSchema)(input, { errors: "all" })
   if (Either.isLeft(shape)) {
     return Either.left(
       new InvalidRequest({

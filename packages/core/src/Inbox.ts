@@ -15,6 +15,13 @@ export interface Received {
   readonly notification: Notification.Notification
   readonly body: Uint8Array
   readonly contentType: string | undefined
+  /**
+   * True when the gateway's `notify_verify` confirmed this notify_id for this delivery. A durable inbox then
+   * records the delivery before it runs the handler, in a commit of its own: the gateway may not confirm the
+   * id again later (PROTOCOL.md §6), and the receiver skips `notify_verify` for any notify_id on record, so a
+   * crash inside the handler must not lose the only proof that the gateway sent it.
+   */
+  readonly gatewayConfirmed?: boolean | undefined
 }
 
 export type State = "pending" | "processed" | "failed"

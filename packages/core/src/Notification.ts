@@ -255,7 +255,8 @@ const decodeSigned = (
 export const payloadFields = (xml: string): Either.Either<Record<string, string>, MalformedNotification> =>
   Either.gen(function* () {
     const root = yield* Either.mapLeft(
-      Xml.parse(xml, {
+      // A byte-order mark before the document is an encoding signature, not text (as for gateway answers).
+      Xml.parse(xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml, {
         maxDepth: Protocol.Notify.maxPayloadDepth,
         maxElements: Protocol.Notify.maxPayloadElements
       }),

@@ -79,7 +79,8 @@ export const receive = <E, R>(
     const notifyVerify = options.notifyVerify ?? true
     const known = notifyVerify ? yield* Effect.either(inbox.get(notifyId)) : undefined
     const seen = known !== undefined && known._tag === "Right" && known.right._tag === "Some"
-    if (!seen && notifyVerify) {
+    const askGateway = !seen && notifyVerify
+    if (askGateway) {
       const verified = yield* Effect.either(client.notifyVerify(notifyId))
       if (verified._tag === "Left") return refuse("notify_verify_error", verified.left.message, notifyId)
       if (verified.right === "false")
@@ -90,7 +91,8 @@ export const receive = <E, R>(
     const received: Inbox.Received = {
       notification,
       body: raw.body as Uint8Array,
-      contentType: raw.contentType
+      contentType: raw.contentType,
+      gatewayConfirmed: askGateway
     }
     const outcome = yield* inbox.receive(received, handler).pipe(
       Effect.map((outcome): Result => ({ _tag: "Acknowledged", notification, outcome })),

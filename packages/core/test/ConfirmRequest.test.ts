@@ -21,6 +21,31 @@ const has = (issues: ReadonlyArray<ConfirmRequest.Issue>, field: string, rule: s
   )
 
 describe("ConfirmRequest.validate", () => {
+  it("refuses a sparse array of serials: a hole is not a serial", () => {
+    const holey: Array<string> = []
+    holey[1] = "S1"
+    has(issuesOf({ ...valid, transfers: holey }), "transfers.0", "type")
+    const middle = ["S1", "S2"]
+    delete middle[0]
+    assert.isTrue(Either.isLeft(ConfirmRequest.validate({ ...valid, transfers: middle })))
+  })
+
+  it("signs what it checked: changing the caller's array or a getter afterwards changes nothing", () => {
+    const transfers = ["89944ID1"]
+    let reads = 0
+    const input = {
+      ...valid,
+      transfers,
+      get outerTaskId() {
+        return ++reads === 1 ? "wf301111010000977" : "EVIL&x=1"
+      }
+    }
+    const request = Either.getOrThrow(ConfirmRequest.validate(input))
+    transfers[0] = "EVIL&x=1"
+    assert.deepStrictEqual(Array.from(request.transfers, String), ["89944ID1"])
+    assert.strictEqual(request.outerTaskId, "wf301111010000977")
+    assert.include(new Map(ConfirmRequest.toParams(request)).get("transfer_detail"), "89944ID1")
+  })
   it("accepts the seed's sample and defaults the charset to utf-8", () => {
     const request = Either.getOrThrow(ConfirmRequest.validate(valid))
     assert.strictEqual(request.charset, "utf-8")

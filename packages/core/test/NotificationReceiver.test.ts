@@ -13,48 +13,51 @@ const body = (name: string) => {
 }
 
 /** The smallest honest Inbox: de-dup by notify_id, handler failure leaves it unprocessed. */
-const tinyInbox = Effect.gen(function* () {
-  const states = yield* Ref.make(new Map<string, Inbox.State>())
-  const setState = (id: string, state: Inbox.State) => Ref.update(states, (m) => new Map([...m, [id, state]]))
-  const inbox: Inbox.Inbox = {
-    receive: (received, handler) =>
-      Effect.gen(function* () {
-        const id = received.notification.notifyId
-        if ((yield* Ref.get(states)).get(id) === "processed")
-          return { _tag: "Duplicate", by: "notify_id", processedNotifyId: id } as const
-        yield* setState(id, "pending")
-        yield* handler(received.notification).pipe(Effect.tapError(() => setState(id, "failed")))
-        yield* setState(id, "processed")
-        return { _tag: "Processed" } as const
-      }),
-    get: (notifyId) =>
-      Ref.get(states).pipe(
-        Effect.map((m) => {
-          const state = m.get(notifyId)
-          return state === undefined
-            ? Option.none()
-            : Option.some({
-                notifyId,
-                businessKey: undefined,
-                subType: "",
-                outerTaskId: undefined,
-                outerTransferNo: undefined,
-                body: new Uint8Array(),
-                contentType: undefined,
-                firstReceivedAt: 0,
-                lastReceivedAt: 0,
-                deliveries: 1,
-                state,
-                processedAt: undefined,
-                lastError: undefined,
-                duplicateOf: undefined
-              })
-        })
-      ),
-    byTask: () => Effect.succeed([])
-  }
-  return inbox
-})
+const tinyInbox = (confirmed: Ref.Ref<ReadonlyArray<boolean | undefined>>) =>
+  Effect.gen(function* () {
+    const states = yield* Ref.make(new Map<string, Inbox.State>())
+    const setState = (id: string, state: Inbox.State) =>
+      Ref.update(states, (m) => new Map([...m, [id, state]]))
+    const inbox: Inbox.Inbox = {
+      receive: (received, handler) =>
+        Effect.gen(function* () {
+          yield* Ref.update(confirmed, (c) => [...c, received.gatewayConfirmed])
+          const id = received.notification.notifyId
+          if ((yield* Ref.get(states)).get(id) === "processed")
+            return { _tag: "Duplicate", by: "notify_id", processedNotifyId: id } as const
+          yield* setState(id, "pending")
+          yield* handler(received.notification).pipe(Effect.tapError(() => setState(id, "failed")))
+          yield* setState(id, "processed")
+          return { _tag: "Processed" } as const
+        }),
+      get: (notifyId) =>
+        Ref.get(states).pipe(
+          Effect.map((m) => {
+            const state = m.get(notifyId)
+            return state === undefined
+              ? Option.none()
+              : Option.some({
+                  notifyId,
+                  businessKey: undefined,
+                  subType: "",
+                  outerTaskId: undefined,
+                  outerTransferNo: undefined,
+                  body: new Uint8Array(),
+                  contentType: undefined,
+                  firstReceivedAt: 0,
+                  lastReceivedAt: 0,
+                  deliveries: 1,
+                  state,
+                  processedAt: undefined,
+                  lastError: undefined,
+                  duplicateOf: undefined
+                })
+          })
+        ),
+      byTask: () => Effect.succeed([])
+    }
+    return inbox
+  })
 
 const setup = (notifyVerifyAnswer: string) =>
   Effect.gen(function* () {
@@ -70,6 +73,7 @@ const setup = (notifyVerifyAnswer: string) =>
       )
     )
     const handled = yield* Ref.make<ReadonlyArray<string>>([])
+    const confirmed = yield* Ref.make<ReadonlyArray<boolean | undefined>>([])
     const failNext = yield* Ref.make(false)
     const handler = (n: Notification.Notification) =>
       Effect.gen(function* () {
@@ -82,9 +86,9 @@ const setup = (notifyVerifyAnswer: string) =>
           Layer.mergeAll(Layer.succeed(Transport.Transport, transport), partnerSigner, gatewayVerifier)
         )
       ),
-      Layer.effect(Inbox.Inbox, tinyInbox)
+      Layer.effect(Inbox.Inbox, tinyInbox(confirmed))
     )
-    return { answer, verifyCalls, handled, failNext, handler, layer }
+    return { answer, verifyCalls, handled, confirmed, failNext, handler, layer }
   })
 
 describe("NotificationReceiver.receive", () => {
@@ -107,6 +111,25 @@ describe("NotificationReceiver.receive", () => {
           "https://gw.example/gateway.do?service=notify_verify&partner=2088101012352995&notify_id=n-0001"
         )
       })
+  )
+
+  it.effect("the inbox is told when notify_verify confirmed the delivery, and only then", () =>
+    Effect.gen(function* () {
+      const { confirmed, handler, layer, verifyCalls } = yield* setup("true")
+      yield* Effect.gen(function* () {
+        yield* NotificationReceiver.receive(body("assign-utf8"), handler)
+        // Recorded now: the redelivery skips notify_verify, so nothing new was confirmed.
+        yield* NotificationReceiver.receive(body("assign-utf8"), handler)
+      }).pipe(Effect.provide(layer))
+      assert.deepStrictEqual(yield* Ref.get(confirmed), [true, false])
+      assert.strictEqual((yield* Ref.get(verifyCalls)).length, 1)
+      const off = yield* setup("true")
+      yield* NotificationReceiver.receive(body("assign-utf8"), off.handler, { notifyVerify: false }).pipe(
+        Effect.provide(off.layer)
+      )
+      assert.deepStrictEqual(yield* Ref.get(off.confirmed), [false])
+      assert.strictEqual((yield* Ref.get(off.verifyCalls)).length, 0)
+    })
   )
 
   for (const name of [

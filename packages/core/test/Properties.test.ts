@@ -126,7 +126,12 @@ describe("request laws", () => {
           {
             partner: fc.oneof(fc.string(), fc.anything()),
             outerTaskId: fc.oneof(fc.string(), fc.anything()),
-            transfers: fc.oneof(fc.array(fc.string()), fc.array(fc.anything()), fc.anything()),
+            transfers: fc.oneof(
+              fc.array(fc.string()),
+              fc.sparseArray(fc.string(), { noTrailingHole: false }),
+              fc.array(fc.anything()),
+              fc.anything()
+            ),
             notifyUrl: fc.oneof(fc.string(), fc.constant(undefined), fc.anything()),
             charset: fc.oneof(fc.constantFrom("utf-8", "gbk"), fc.constant(undefined), fc.anything())
           },

@@ -2,7 +2,7 @@
 // it before it had a parser of its own, with its tree folded the same way (own text and CDATA joined, entities
 // decoded from the closed list). Both must read every generated document to the same tree, and anything we
 // accept must be something the library reads to that tree too.
-import { assert, describe } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
 import { XMLParser } from "fast-xml-parser"
 import * as Xml from "../src/internal/Xml.js"
@@ -66,6 +66,9 @@ const plain = (element: Xml.XmlElement): Tree => ({
   children: element.children.map(plain),
   text: element.text
 })
+
+/** A processing instruction with a quote in it: where the library and XML 1.0 part ways (below). */
+const quotedInstruction = /<\?[^>]*['"]/
 
 const parse = (text: string) => {
   const start = performance.now()
@@ -161,7 +164,22 @@ describe("Xml.parse against fast-xml-parser", () => {
 
   prop("whatever we accept, the library reads to the same tree", [fc.oneof(noise, document)], ([doc]) => {
     const ours = parse(doc)
-    if (Either.isRight(ours)) assert.deepStrictEqual(plain(ours.right), oracle(doc), doc)
+    if (Either.isRight(ours) && !quotedInstruction.test(doc))
+      assert.deepStrictEqual(plain(ours.right), oracle(doc), doc)
+  })
+
+  // The one deliberate difference: a processing instruction ends at the first `?>` (XML 1.0 §2.6), where
+  // fast-xml-parser skips a `?>` inside quotes.
+  it("a processing instruction ends at its first `?>`, quotes or not", () => {
+    const ours = Either.getOrThrow(parse(`<a><?p "?>" ?>x</a>`))
+    assert.strictEqual(ours.text, `" ?>x`)
+  })
+
+  it("names follow XML's name rules, and the members of every object are refused", () => {
+    for (const name of ["__proto__", "constructor", "prototype", "a\u3000", "a\u00D7", "1a", "-a"])
+      assert.isTrue(Either.isLeft(parse(`<${name}>t</${name}>`)), name)
+    for (const name of ["toString", "a.b", "ns:tag", "任务", "_a", "a\u00B7b", "\u{10000}x"])
+      assert.strictEqual(Either.getOrThrow(parse(`<${name}>t</${name}>`)).name, name)
   })
 
   prop(

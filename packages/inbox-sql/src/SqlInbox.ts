@@ -2,7 +2,8 @@
  * The durable notification `Inbox` of `@witkey/core` on `@effect/sql`: SQLite (the embedded default, one file,
  * no server) and PostgreSQL.
  *
- * Exactly once, by construction: one transaction per delivery, one commit.
+ * Exactly once, by construction: one transaction per delivery, one commit (two for a first delivery that
+ * `notify_verify` confirmed).
  *
  * 1. Record the delivery (an upsert of the notification row: raw body, first/last arrival, count); unless
  *    this notify_id is already processed, claim the event (an upsert that marks it with this notify_id, or
@@ -10,10 +11,15 @@
  *    processed; commit. A handler using the same `SqlClient` writes inside this transaction, so the business
  *    write, the processed mark and the delivery record commit together or not at all; core's
  *    `NotificationReceiver` answers `success` only after `receive` succeeds, i.e. after the commit.
- * 2. If anything in it fails (the handler, a statement, the commit), the transaction rolls back, and the
- *    delivery is recorded again in a statement of its own, with the failure, so the audit trail keeps it; the
- *    next delivery runs the handler again. A process killed mid-transaction leaves no trace of that one
- *    delivery, which was never answered: Alipay delivers it again.
+ * 2. If anything in it fails (the handler, a statement, the commit) or it is interrupted, the transaction
+ *    rolls back, and the delivery is recorded again in a statement of its own, with the failure, so the audit
+ *    trail keeps it; the next delivery runs the handler again. (Not on a busy database: that would only wait
+ *    for the lock a second time, to record nothing.)
+ * 3. A delivery that `notify_verify` confirmed (`Received.gatewayConfirmed`) is first recorded in a commit of
+ *    its own, before the transaction: the receiver skips `notify_verify` for any notify_id on record, and the
+ *    gateway may not confirm it again later, so a process killed inside the handler must not take the record
+ *    with it. Any other delivery killed mid-transaction leaves no trace; it was never answered, and Alipay
+ *    delivers it again, verified by its signature (and `notify_verify`) as the first time.
  *
  * The locks: every notification maps to an event key (its business key, or its notify_id for unknown sub
  * types). The transaction upserts the notification row, then claims the event row (`INSERT … ON CONFLICT DO
@@ -42,7 +48,19 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
 import type { ConfigError } from "effect/ConfigError"
-import { Cause, Clock, Config, Duration, Effect, Layer, Option, Predicate, Redacted, Schema } from "effect"
+import {
+  Cause,
+  Clock,
+  Config,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Option,
+  Predicate,
+  Redacted,
+  Schema
+} from "effect"
 import * as Migrations from "./Migrations.js"
 
 export interface Options {
@@ -145,6 +163,12 @@ const toInboxError =
 
 const isSqlError = (u: unknown): u is SqlError => Predicate.isTagged(u, "SqlError")
 
+/** The two keys of a notification: its business key (if its sub type has one) and the event key it locks. */
+interface Keys {
+  readonly businessKey: string | undefined
+  readonly eventKey: string
+}
+
 /** Wraps the handler's own failure inside the transaction, so it is never mistaken for the inbox's. */
 class HandlerFailure<E> {
   readonly _tag = "HandlerFailure"
@@ -188,53 +212,73 @@ export const make = (
 
     /**
      * The delivery as one upsert: a new notify_id gets its row (raw body, first arrival), a known one counts
-     * one more delivery. The first body is kept: a re-delivery of a notify_id is the same signed notification.
-     * `failure` also marks a row that is not processed as failed, with the reason.
+     * one more delivery, unless `counted` is false (an earlier statement of the same receive already counted
+     * it). The first body is kept: a re-delivery of a notify_id is the same signed notification. `failure`
+     * also marks a row that is not processed as failed, with the reason.
      */
     const upsertDelivery = (
       received: Inbox.Received,
-      businessKey: string | undefined,
-      eventKey: string,
+      keys: Keys,
       now: number,
-      failure: string | undefined
+      options: { readonly failure: string | undefined; readonly counted: boolean }
     ) => {
       const n = received.notification
       const outerTransferNo = n.payload._tag === "Assign" ? n.payload.outerTransferNo : null
-      const state = failure === undefined ? "pending" : "failed"
+      const failure = options.failure
+      const add = options.counted ? 1 : 0
       const onConflict =
         failure === undefined
-          ? sql`deliveries = ${N}.deliveries + 1, last_received_at = excluded.last_received_at`
-          : sql`deliveries = ${N}.deliveries + 1, last_received_at = excluded.last_received_at, state = CASE WHEN ${N}.state = 'processed' THEN ${N}.state ELSE 'failed' END, last_error = CASE WHEN ${N}.state = 'processed' THEN ${N}.last_error ELSE excluded.last_error END`
+          ? sql`deliveries = ${N}.deliveries + ${add}, last_received_at = excluded.last_received_at`
+          : sql`deliveries = ${N}.deliveries + ${add}, last_received_at = excluded.last_received_at, state = CASE WHEN ${N}.state = 'processed' THEN ${N}.state ELSE 'failed' END, last_error = CASE WHEN ${N}.state = 'processed' THEN ${N}.last_error ELSE excluded.last_error END`
       return sql<{
         state: string
         duplicate_of: string | null
       }>`INSERT INTO ${N} (notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state, last_error)
-VALUES (${n.notifyId}, ${eventKey}, ${businessKey ?? null}, ${n.payload.subType}, ${n.payload.outerTaskId ?? null}, ${outerTransferNo}, ${received.body}, ${received.contentType ?? null}, ${now}, ${now}, 1, ${state}, ${failure ?? null})
+VALUES (${n.notifyId}, ${keys.eventKey}, ${keys.businessKey ?? null}, ${n.payload.subType}, ${n.payload.outerTaskId ?? null}, ${outerTransferNo}, ${received.body}, ${received.contentType ?? null}, ${now}, ${now}, 1, ${failure === undefined ? "pending" : "failed"}, ${failure ?? null})
 ON CONFLICT (notify_id) DO UPDATE SET ${onConflict}
 RETURNING state, duplicate_of`
     }
 
     /**
-     * After a rolled-back attempt: the delivery (which the rollback took with it) and, for a failure, its
-     * reason, in a statement of its own. Best effort: if even this fails, a warning is logged; the answer is
-     * `fail` either way, and Alipay delivers again.
+     * The first delivery of a notify_id that `notify_verify` confirmed, committed on its own before anything
+     * else: the gateway may not confirm the id again later (PROTOCOL.md §6), and the receiver skips the check
+     * for any notify_id on record, so a crash inside the handler must not take this record with it. True when
+     * it inserted the row (the delivery is then counted).
+     */
+    const preRecord = (received: Inbox.Received, keys: Keys, now: number) => {
+      const n = received.notification
+      const outerTransferNo = n.payload._tag === "Assign" ? n.payload.outerTransferNo : null
+      return alone(
+        sql<{
+          notify_id: string
+        }>`INSERT INTO ${N} (notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state)
+VALUES (${n.notifyId}, ${keys.eventKey}, ${keys.businessKey ?? null}, ${n.payload.subType}, ${n.payload.outerTaskId ?? null}, ${outerTransferNo}, ${received.body}, ${received.contentType ?? null}, ${now}, ${now}, 1, 'pending')
+ON CONFLICT (notify_id) DO NOTHING
+RETURNING notify_id`
+      ).pipe(
+        Effect.map((rows) => rows.length > 0),
+        Effect.mapError(toInboxError("record delivery"))
+      )
+    }
+
+    /**
+     * After a rolled-back or interrupted attempt: the delivery (which the rollback took with it, unless it was
+     * recorded before) and, for a failure, its reason, in a statement of its own. Best effort: if even this
+     * fails, a warning is logged; the answer is `fail` either way, and Alipay delivers again.
      */
     const recordAttempt = (
       received: Inbox.Received,
-      businessKey: string | undefined,
-      eventKey: string,
-      cause: Cause.Cause<unknown>
+      keys: Keys,
+      cause: Cause.Cause<unknown>,
+      counted: boolean
     ) =>
       Clock.currentTimeMillis.pipe(
         Effect.flatMap((now) =>
           alone(
-            upsertDelivery(
-              received,
-              businessKey,
-              eventKey,
-              now,
-              Cause.isInterruptedOnly(cause) ? undefined : describeCause(cause)
-            )
+            upsertDelivery(received, keys, now, {
+              failure: Cause.isInterruptedOnly(cause) ? undefined : describeCause(cause),
+              counted
+            })
           )
         ),
         Effect.asVoid,
@@ -254,21 +298,24 @@ RETURNING state, duplicate_of`
         const notifyId = n.notifyId
         const businessKey = Notification.businessKey(n)
         // Business keys start with a sub type, so they never collide with this form.
-        const eventKey = businessKey ?? `notify_id:${notifyId}`
-        // Set once the handler and the marks ran: a defect after that can only come from COMMIT.
+        const keys: Keys = { businessKey, eventKey: businessKey ?? `notify_id:${notifyId}` }
+        const eventKey = keys.eventKey
+        // Set once `settle` succeeded: a defect after that can only come from COMMIT.
         let committing = false
 
         const step = <A>(what: string, statement: Effect.Effect<A, SqlError>) =>
           Effect.mapError(statement, toInboxError(what))
 
-        // One transaction, one commit: the delivery record, the event's lock, the handler and the marks.
-        const settle: Effect.Effect<Inbox.Outcome, Inbox.InboxError | HandlerFailure<E>, R> = Effect.gen(
-          function* () {
+        // One transaction, one commit: the delivery record, the event's claim, the handler and the mark.
+        const settle = (
+          counted: boolean
+        ): Effect.Effect<Inbox.Outcome, Inbox.InboxError | HandlerFailure<E>, R> =>
+          Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis
             // Also the notification row's lock on PostgreSQL (an upsert locks the row it updates).
             const entries = yield* step(
               "record delivery",
-              upsertDelivery(received, businessKey, eventKey, now, undefined)
+              upsertDelivery(received, keys, now, { failure: undefined, counted })
             )
             const entry = entries[0]
             if (entry === undefined)
@@ -318,21 +365,43 @@ RETURNING processed_notify_id`
               "mark processed",
               sql`UPDATE ${N} SET state = 'processed', processed_at = ${done}, last_error = NULL, duplicate_of = NULL WHERE notify_id = ${notifyId}`
             )
-            committing = true
             return { _tag: "Processed" } satisfies Inbox.Outcome
-          }
-        )
+          }).pipe(Effect.tap(() => Effect.sync(() => void (committing = true))))
 
-        return sql.withTransaction(settle).pipe(
-          // @effect/sql turns a failed COMMIT into a defect; it is a storage failure like any other.
-          Effect.catchAllCause((cause) => {
-            const defect = Cause.dieOption(cause)
-            return committing && Option.isSome(defect) && isSqlError(defect.value)
-              ? Effect.fail(toInboxError("commit")(defect.value))
-              : Effect.failCause(cause)
-          }),
-          Effect.mapError((e) => (isSqlError(e) ? toInboxError("begin")(e) : e)),
-          Effect.tapErrorCause((cause) => recordAttempt(received, businessKey, eventKey, cause)),
+        const transaction = (counted: boolean) =>
+          sql.withTransaction(settle(counted)).pipe(
+            // @effect/sql turns a failed COMMIT into a defect; it is a storage failure like any other.
+            Effect.catchAllCause((cause) => {
+              const defect = Cause.dieOption(cause)
+              return committing && Option.isSome(defect) && isSqlError(defect.value)
+                ? Effect.fail(toInboxError("commit")(defect.value))
+                : Effect.failCause(cause)
+            }),
+            Effect.mapError((e) => (isSqlError(e) ? toInboxError("begin")(e) : e))
+          )
+
+        // Uninterruptible around the attempt, so that an interrupted one is still recorded (the attempt itself
+        // stays interruptible through `restore`).
+        return Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function* () {
+            const recorded =
+              received.gatewayConfirmed === true
+                ? yield* restore(
+                    Effect.flatMap(Clock.currentTimeMillis, (now) => preRecord(received, keys, now))
+                  )
+                : false
+            const exit = yield* Effect.exit(restore(transaction(!recorded)))
+            if (Exit.isSuccess(exit)) return exit.value
+            // A busy database would only keep this connection waiting again, to record nothing.
+            const failure = Cause.failureOption(exit.cause)
+            const busy =
+              Option.isSome(failure) &&
+              failure.value instanceof Inbox.InboxError &&
+              failure.value.reason === "busy"
+            if (!busy) yield* recordAttempt(received, keys, exit.cause, !recorded)
+            return yield* exit
+          })
+        ).pipe(
           Effect.mapError((e): Inbox.InboxError | E => (e instanceof HandlerFailure ? e.error : e)),
           Effect.withSpan("witkey.inbox.receive", {
             captureStackTrace: false,

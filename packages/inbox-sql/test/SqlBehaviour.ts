@@ -6,7 +6,7 @@ import { assert, layer } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
-import { Cause, Context, Effect, Exit, Layer, Option, Schema } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
 import * as Migrations from "../src/Migrations.js"
 import type * as SqlInbox from "../src/SqlInbox.js"
 
@@ -110,6 +110,53 @@ export const behaviour = (name: string, database: Layer.Layer<Database, unknown>
         assert.deepStrictEqual(yield* inbox.receive(r, handler), { _tag: "Processed" })
         assert.deepStrictEqual(yield* table.rows, [r.notification.notifyId])
       }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(Database, (db) => db.open()))))
+    )
+
+    // The receiver skips notify_verify for any notify_id on record, and the gateway may not confirm an id
+    // again later: a delivery it confirmed must be durable before the handler runs, so that a process killed
+    // inside the handler does not lose it. Seen here from a second connection while the handler still runs.
+    it.effect("a delivery notify_verify confirmed is committed before its handler runs, others with it", () =>
+      Effect.gen(function* () {
+        const db = yield* Database
+        const receiver = yield* Layer.build(db.open())
+        const other = yield* Layer.build(db.open())
+        const get = (notifyId: string) =>
+          Effect.flatMap(Inbox.Inbox, (inbox) => inbox.get(notifyId)).pipe(Effect.provide(other))
+        for (const confirmed of [true, false]) {
+          const task = fresh(confirmed ? "confirmed" : "unconfirmed")
+          const r: Inbox.Received = {
+            ...(yield* InboxSuite.received({
+              notifyId: `${task}-1`,
+              payload: InboxSuite.assign(task, "s-1")
+            })),
+            gatewayConfirmed: confirmed
+          }
+          const started = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          const fiber = yield* Effect.fork(
+            Effect.flatMap(Inbox.Inbox, (inbox) =>
+              inbox.receive(r, () =>
+                Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))
+              )
+            ).pipe(Effect.provide(receiver))
+          )
+          yield* Deferred.await(started)
+          // Whatever the check finds, the handler is let go, so a failure does not hold the transaction open.
+          const during = yield* get(r.notification.notifyId).pipe(
+            Effect.ensuring(Deferred.succeed(release, undefined))
+          )
+          assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
+          if (confirmed) {
+            const e = Option.getOrThrow(during)
+            assert.strictEqual(e.deliveries, 1)
+            assert.strictEqual(e.state, "pending")
+          } else
+            assert.isTrue(Option.isNone(during), "without the gateway's word, it commits with the handler")
+          const after = Option.getOrThrow(yield* get(r.notification.notifyId))
+          assert.strictEqual(after.state, "processed")
+          assert.strictEqual(after.deliveries, 1, "one delivery, counted once")
+        }
+      }).pipe(Effect.scoped)
     )
 
     it.effect("what was recorded survives a restart, and the next delivery after it is de-duplicated", () =>

@@ -320,10 +320,17 @@ const readNodeBody = (
       request.off("error", onError)
       request.off("close", onClose)
     }
+    // The sender may have hung up before this ran (the fiber starts a tick after the request arrived).
+    if (request.destroyed) {
+      onClose()
+      return
+    }
     request.on("data", onData)
     request.on("end", onEnd)
     request.on("error", onError)
     request.on("close", onClose)
+    // A listener alone does not restart a stream that something upstream paused explicitly.
+    request.resume()
     return Effect.sync(cleanup)
   }).pipe(
     Effect.timeoutFail({

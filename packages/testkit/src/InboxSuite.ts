@@ -17,7 +17,7 @@ import type * as Charset from "@witkey/core/Charset"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
 import type { Layer } from "effect"
-import { Cause, Effect, Exit, FastCheck, Option, Ref, Schema, TestClock } from "effect"
+import { Cause, Deferred, Effect, Exit, FastCheck, Fiber, Option, Ref, Schema, TestClock } from "effect"
 import * as NotificationSigner from "./NotificationSigner.js"
 import * as TestKeys from "./TestKeys.js"
 
@@ -261,6 +261,55 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
         assert.include(failed.lastError ?? "", "ledger offline")
         assert.deepStrictEqual(yield* inbox.receive(r, handler), { _tag: "Processed" })
         assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
+      })
+    )
+
+    it.effect(
+      "an interrupted receive still records the delivery, and the next delivery runs the handler",
+      () =>
+        Effect.gen(function* () {
+          const inbox = yield* Inbox.Inbox
+          const { handler, runs } = yield* counting
+          const id = ids("interrupted")
+          const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+          const started = yield* Deferred.make<void>()
+          const fiber = yield* Effect.fork(
+            inbox.receive(r, () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never))
+          )
+          yield* Deferred.await(started)
+          yield* Fiber.interrupt(fiber)
+          const interrupted = yield* entry(id.notify(1))
+          assert.strictEqual(interrupted.deliveries, 1, "the interrupted delivery is on record")
+          assert.notStrictEqual(interrupted.state, "processed")
+          assert.deepStrictEqual(yield* inbox.receive(r, handler), { _tag: "Processed" })
+          assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
+          assert.strictEqual((yield* entry(id.notify(1))).deliveries, 2)
+        })
+    )
+
+    it.effect("a delivery notify_verify confirmed is counted once, and handled once", () =>
+      Effect.gen(function* () {
+        const inbox = yield* Inbox.Inbox
+        const { failing, handler, runs } = yield* counting
+        const id = ids("confirmed")
+        const r: Inbox.Received = {
+          ...(yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })),
+          gatewayConfirmed: true
+        }
+        yield* Effect.flip(inbox.receive(r, failing))
+        const failed = yield* entry(id.notify(1))
+        assert.strictEqual(failed.deliveries, 1)
+        assert.strictEqual(failed.state, "failed")
+        assert.deepStrictEqual(yield* inbox.receive({ ...r, gatewayConfirmed: false }, handler), {
+          _tag: "Processed"
+        })
+        assert.deepStrictEqual(yield* inbox.receive(r, handler), {
+          _tag: "Duplicate",
+          by: "notify_id",
+          processedNotifyId: id.notify(1)
+        })
+        assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
+        assert.strictEqual((yield* entry(id.notify(1))).deliveries, 3)
       })
     )
 

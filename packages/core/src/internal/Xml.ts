@@ -29,10 +29,23 @@ export type XmlFailure = {
 
 const fail = (reason: XmlFailure["reason"], message: string) => Either.left<XmlFailure>({ reason, message })
 
-const NAME = /^[A-Za-z_:\u00C0-\uFFFF][A-Za-z0-9_.:\-\u00B7-\uFFFF]*$/
+// XML 1.0 (fifth edition) §2.3 NameStartChar and NameChar.
+const NAME_START =
+  ":A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C-\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}"
+const NAME_CHAR = `${NAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040`
+const NAME = new RegExp(`^[${NAME_START}][${NAME_CHAR}]*$`, "u")
 /** What may follow an element name inside a start tag: attributes, each `name="value"` or `name='value'`. */
-const ATTRIBUTES =
-  /^(?:[\t\n\r ]+[A-Za-z_:\u00C0-\uFFFF][A-Za-z0-9_.:\-\u00B7-\uFFFF]*[\t\n\r ]*=[\t\n\r ]*(?:"[^"<]*"|'[^'<]*'))*[\t\n\r ]*$/
+const ATTRIBUTES = new RegExp(
+  `^(?:[\\t\\n\\r ]+[${NAME_START}][${NAME_CHAR}]*[\\t\\n\\r ]*=[\\t\\n\\r ]*(?:"[^"<]*"|'[^'<]*'))*[\\t\\n\\r ]*$`,
+  "u"
+)
+/**
+ * Names that are members of every object: refused as element names (fast-xml-parser refuses them too), so
+ * that no reader of the leaves, ours or a user's, can meet them as keys.
+ */
+const RESERVED: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"])
+
+const validName = (name: string) => NAME.test(name) && !RESERVED.has(name)
 
 // A Map, not an object literal: `&constructor;` must not find Object.prototype's members.
 const named: ReadonlyMap<string, string> = new Map([
@@ -152,7 +165,7 @@ export const parse = (input: string, limits: XmlLimits): Either.Either<XmlElemen
     if (next === 0x2f /* / */) {
       const end = nameEnd(text, lt + 2, j)
       const name = text.slice(lt + 2, end)
-      if (!NAME.test(name)) return fail("not_xml", `invalid element name at offset ${lt}`)
+      if (!validName(name)) return fail("not_xml", `invalid element name at offset ${lt}`)
       if (trim(text.slice(end, j)) !== "") return fail("not_xml", `junk in the end tag of <${name}>`)
       const closed = stack.pop()
       if (closed === undefined || closed.name !== name)
@@ -166,7 +179,7 @@ export const parse = (input: string, limits: XmlLimits): Either.Either<XmlElemen
     const selfClosing = text.charCodeAt(j - 1) === 0x2f
     const end = nameEnd(text, lt + 1, selfClosing ? j - 1 : j)
     const name = text.slice(lt + 1, end)
-    if (!NAME.test(name)) return fail("not_xml", `invalid element name at offset ${lt}`)
+    if (!validName(name)) return fail("not_xml", `invalid element name at offset ${lt}`)
     if (end < j - (selfClosing ? 1 : 0) && !ATTRIBUTES.test(text.slice(end, selfClosing ? j - 1 : j)))
       return fail("not_xml", `malformed attributes in <${name}>`)
     if (stack.length === 0 && root !== undefined) return fail("not_xml", "more than one root element")
