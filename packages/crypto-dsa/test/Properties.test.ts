@@ -21,6 +21,7 @@ const toP1363 = (der: Buffer): Buffer => {
 }
 
 const message = FastCheck.uint8Array({ maxLength: 512 })
+const BASE64_ALPHABET = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"]
 const whitespace = FastCheck.constantFrom(" ", "\n", "\r\n", "\t")
 
 describe("DSA-specific properties", () => {
@@ -73,6 +74,33 @@ describe("strict Base64 and the DER shape check", () => {
       const text = Buffer.from(bytes).toString("base64")
       assert.deepStrictEqual(Base64.decodeStrict(text), Buffer.from(bytes))
       assert.isUndefined(Base64.decodeStrict(text.replace(/=+$/, "") + (text.endsWith("=") ? "" : "A")))
+    }
+  )
+
+  it.prop(
+    "decodeStrict accepts exactly the text that re-encodes to itself",
+    [
+      FastCheck.oneof(
+        FastCheck.string({ unit: FastCheck.constantFrom(..."AIQYgow4+/=Zz09"), maxLength: 12 }),
+        FastCheck.uint8Array({ minLength: 1, maxLength: 8 }).chain((bytes) => {
+          const text = Buffer.from(bytes).toString("base64")
+          // A canonical text with its last data character swapped: the pad bits may now be set.
+          return FastCheck.constantFrom(...BASE64_ALPHABET).map((c) => {
+            const at = text.replace(/=+$/, "").length - 1
+            return text.slice(0, at) + c + text.slice(at + 1)
+          })
+        })
+      )
+    ],
+    ([text]) => {
+      const canonical =
+        text.length > 0 &&
+        /^[A-Za-z0-9+/]*={0,2}$/.test(text) &&
+        text.length % 4 === 0 &&
+        Buffer.from(text, "base64").toString("base64") === text
+      const decoded = Base64.decodeStrict(text)
+      assert.strictEqual(decoded !== undefined, canonical, JSON.stringify(text))
+      if (decoded !== undefined) assert.strictEqual(decoded.toString("base64"), text)
     }
   )
 
