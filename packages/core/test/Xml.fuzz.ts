@@ -68,7 +68,15 @@ const plain = (element: Xml.XmlElement): Tree => ({
 })
 
 /** A processing instruction with a quote in it: where the library and XML 1.0 part ways (below). */
-const quotedInstruction = /<\?[^>]*['"]/
+const quotedInstruction = {
+  test: (doc: string): boolean => {
+    for (let at = doc.indexOf("<?"); at >= 0; at = doc.indexOf("<?", at + 2)) {
+      const end = doc.indexOf("?>", at + 2)
+      if (/['"]/.test(doc.slice(at + 2, end < 0 ? doc.length : end))) return true
+    }
+    return false
+  }
+}
 
 const parse = (text: string) => {
   const start = performance.now()
@@ -173,6 +181,13 @@ describe("Xml.parse against fast-xml-parser", () => {
   it("a processing instruction ends at its first `?>`, quotes or not", () => {
     const ours = Either.getOrThrow(parse(`<a><?p "?>" ?>x</a>`))
     assert.strictEqual(ours.text, `" ?>x`)
+  })
+
+  it("a processing instruction needs a name for its target", () => {
+    assert.isTrue(Either.isLeft(parse(`<b/><?x<a>'?>`)))
+    assert.isTrue(Either.isLeft(parse(`<?"?><a/>`)))
+    assert.isTrue(Either.isLeft(parse(`<a><??></a>`)))
+    assert.strictEqual(Either.getOrThrow(parse(`<?xml version="1.0"?><a><?pi data?>x</a>`)).text, "x")
   })
 
   it("names follow XML's name rules, and the members of every object are refused", () => {

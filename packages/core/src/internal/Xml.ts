@@ -145,8 +145,11 @@ export const parse = (input: string, limits: XmlLimits): Either.Either<XmlElemen
       )
     }
     if (next === 0x3f /* ? */) {
+      // A processing instruction (or the XML declaration): a name, then anything up to the first `?>`.
       const end = text.indexOf("?>", lt + 2)
       if (end < 0) return fail("not_xml", "unterminated processing instruction")
+      const target = text.slice(lt + 2, nameEnd(text, lt + 2, end))
+      if (!NAME.test(target)) return fail("not_xml", `invalid processing instruction at offset ${lt}`)
       i = end + 2
       continue
     }
