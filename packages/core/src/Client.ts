@@ -160,16 +160,30 @@ export const fromServices = (
 
   const prepare: Client["prepare"] = (input) =>
     Effect.gen(function* () {
-      const request = yield* ConfirmRequest.validate(
-        {
+      // The caller's object is read here (a getter may throw): malformed input, not a defect.
+      const merged = yield* Effect.try({
+        try: () => ({
           ...input,
           partner: input.partner ?? options.partner,
           ...(input.notifyUrl === undefined && options.notifyUrl !== undefined
             ? { notifyUrl: options.notifyUrl }
             : {})
-        },
-        { separator: options.separator, defaultCharset: charset }
-      )
+        }),
+        catch: (error) =>
+          new ConfirmRequest.InvalidRequest({
+            issues: [
+              {
+                field: "input",
+                rule: "type",
+                message: `reading the input threw: ${error instanceof Error ? error.message : String(error)}`
+              }
+            ]
+          })
+      })
+      const request = yield* ConfirmRequest.validate(merged, {
+        separator: options.separator,
+        defaultCharset: charset
+      })
       return yield* SignedRequest.makeWith(services.signer, request, {
         gateway: options.gateway,
         separator: options.separator

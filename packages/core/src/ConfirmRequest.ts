@@ -148,8 +148,9 @@ const readInput = (input: unknown): typeof InputSchema.Type | undefined => {
   const partner = i["partner"]
   const outerTaskId = i["outerTaskId"]
   const transfers = i["transfers"]
-  const notifyUrl = i["notifyUrl"]
-  const charset = i["charset"]
+  // Optional keys count only as the object's own, as InputSchema reads them (nothing from a prototype).
+  const notifyUrl = Object.hasOwn(i, "notifyUrl") ? i["notifyUrl"] : undefined
+  const charset = Object.hasOwn(i, "charset") ? i["charset"] : undefined
   if (typeof partner !== "string" || typeof outerTaskId !== "string" || !Array.isArray(transfers))
     return undefined
   if (!isOptionalString(notifyUrl) || !isOptionalString(charset)) return undefined
@@ -176,18 +177,52 @@ export interface Options {
 }
 
 /** Checks every rule and reports every broken one at once. */
+/**
+ * The input's shape: the plain read first, and InputSchema (which explains what is wrong) only for input that
+ * fails it. A number for an array of transfers too long to be worth explaining element by element (its
+ * length). Input whose reading throws (a getter, a Proxy) is refused like any other malformed input.
+ */
+const readShape = (
+  input: unknown
+): Either.Either<typeof InputSchema.Type, ParseResult.ParseError> | number => {
+  try {
+    const plain = readInput(input)
+    if (plain !== undefined) return Either.right(plain)
+    const transfers =
+      typeof input === "object" && input !== null ? (input as { transfers?: unknown }).transfers : undefined
+    if (Array.isArray(transfers) && transfers.length > Protocol.MAX_TRANSFERS) return transfers.length
+    return Schema.decodeUnknownEither(InputSchema)(input, { errors: "all" })
+  } catch (error) {
+    return Either.left(
+      new ParseResult.ParseError({
+        issue: new ParseResult.Type(
+          InputSchema.ast,
+          input,
+          `reading the input threw: ${error instanceof Error ? error.message : String(error)}`
+        )
+      })
+    )
+  }
+}
+
 export const validate = (
   input: unknown,
   options: Options = {}
 ): Either.Either<ConfirmRequest, InvalidRequest> => {
   const separator = options.separator ?? Protocol.DEFAULT_TRANSFER_SEPARATOR
-  // The plain check first: it accepts exactly what InputSchema accepts, and the Schema, which explains what
-  // is wrong, only runs on input that fails it (a few microseconds on every request otherwise).
-  const plain = readInput(input)
-  const shape =
-    plain !== undefined
-      ? Either.right(plain)
-      : Schema.decodeUnknownEither(InputSchema)(input, { errors: "all" })
+  const shape = readShape(input)
+  if (typeof shape === "number")
+    return Either.left(
+      new InvalidRequest({
+        issues: [
+          issue(
+            "transfer_detail",
+            "max_count",
+            `must list at most ${Protocol.MAX_TRANSFERS} transfers, got ${shape}`
+          )
+        ]
+      })
+    )
   if (Either.isLeft(shape)) {
     return Either.left(
       new InvalidRequest({

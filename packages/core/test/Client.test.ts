@@ -102,6 +102,22 @@ describe("Client.confirmByPlatform", () => {
     })
   )
 
+  it.effect("input whose reading throws is an InvalidRequest, not a defect; nothing is sent", () =>
+    Effect.gen(function* () {
+      const throwing = {
+        ...input,
+        get outerTaskId(): string {
+          throw new Error("getter broke")
+        }
+      }
+      const { result, sent } = yield* run([ok(signedSuccess("x"))], (c) => c.confirmByPlatform(throwing))
+      assert.isTrue(result._tag === "Left" && result.left._tag === "InvalidRequest")
+      if (result._tag === "Left" && result.left._tag === "InvalidRequest")
+        assert.include(result.left.message, "getter broke")
+      assert.strictEqual(sent.length, 0)
+    })
+  )
+
   it.effect("an F answer is a GatewayRejected with its code and category, never re-sent", () =>
     Effect.gen(function* () {
       const { result, sent } = yield* run([ok(failure("WITKEY_TASK_NOT_EXIST"))], (c) =>

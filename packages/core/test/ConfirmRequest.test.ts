@@ -30,6 +30,29 @@ describe("ConfirmRequest.validate", () => {
     assert.isTrue(Either.isLeft(ConfirmRequest.validate({ ...valid, transfers: middle })))
   })
 
+  it("input that throws while it is read, or that is far too long, is refused with an InvalidRequest", () => {
+    const throwing = {
+      ...valid,
+      get partner(): string {
+        throw new Error("not today")
+      }
+    }
+    const thrown = issuesOf(throwing)
+    assert.strictEqual(thrown[0]!.rule, "type")
+    assert.include(thrown[0]!.message, "not today")
+    const huge: Array<unknown> = []
+    huge[1_000_000] = 1
+    has(issuesOf({ ...valid, transfers: huge }), "transfer_detail", "max_count")
+    // One issue, not one per missing element.
+    assert.strictEqual(issuesOf({ ...valid, transfers: huge }).length, 1)
+  })
+
+  it("optional fields are read only from the input itself, never from its prototype", () => {
+    const inherited = Object.assign(Object.create({ notifyUrl: "https://evil.example/notify" }), valid)
+    const request = Either.getOrThrow(ConfirmRequest.validate(inherited))
+    assert.isUndefined(request.notifyUrl)
+  })
+
   it("signs what it checked: changing the caller's array or a getter afterwards changes nothing", () => {
     const transfers = ["89944ID1"]
     let reads = 0

@@ -273,14 +273,17 @@ RETURNING notify_id`
       counted: boolean
     ) =>
       Clock.currentTimeMillis.pipe(
-        Effect.flatMap((now) =>
-          alone(
-            upsertDelivery(received, keys, now, {
-              failure: Cause.isInterruptedOnly(cause) ? undefined : describeCause(cause),
-              counted
-            })
-          )
-        ),
+        Effect.flatMap((now) => {
+          const record = upsertDelivery(received, keys, now, {
+            failure: Cause.isInterruptedOnly(cause) ? undefined : describeCause(cause),
+            counted
+          })
+          // It runs uninterruptibly, after the fact: on PostgreSQL it must not wait long behind another
+          // delivery of the same notify_id that holds the row (SQLite waits at most its busy timeout).
+          return dialect === "pg"
+            ? sql.withTransaction(Effect.zipRight(sql`SET LOCAL lock_timeout = '2s'`, record))
+            : alone(record)
+        }),
         Effect.asVoid,
         Effect.catchAll((e) =>
           Effect.logWarning("witkey inbox: could not record a failed delivery").pipe(
@@ -368,8 +371,13 @@ RETURNING processed_notify_id`
             return { _tag: "Processed" } satisfies Inbox.Outcome
           }).pipe(Effect.tap(() => Effect.sync(() => void (committing = true))))
 
-        const transaction = (counted: boolean) =>
-          sql.withTransaction(settle(counted)).pipe(
+        // Only the transaction's body is interruptible: an interruption that arrives while it commits waits
+        // for the commit, so a committed delivery is never also recorded as interrupted.
+        const transaction = (
+          counted: boolean,
+          restore: <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.Effect<A, E2, R2>
+        ) =>
+          sql.withTransaction(restore(settle(counted))).pipe(
             // @effect/sql turns a failed COMMIT into a defect; it is a storage failure like any other.
             Effect.catchAllCause((cause) => {
               const defect = Cause.dieOption(cause)
@@ -390,7 +398,7 @@ RETURNING processed_notify_id`
                     Effect.flatMap(Clock.currentTimeMillis, (now) => preRecord(received, keys, now))
                   )
                 : false
-            const exit = yield* Effect.exit(restore(transaction(!recorded)))
+            const exit = yield* Effect.exit(transaction(!recorded, restore))
             if (Exit.isSuccess(exit)) return exit.value
             // A busy database would only keep this connection waiting again, to record nothing.
             const failure = Cause.failureOption(exit.cause)
