@@ -210,11 +210,19 @@ export const make = (
     const alone = <A, E, R>(statement: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
       dialect === "sqlite" ? sql.withTransaction(statement) : statement
 
+    /** The insert of a delivery's row (raw body, first arrival); the statements below say what a conflict does. */
+    const deliveryRow = (received: Inbox.Received, keys: Keys, now: number, failure: string | undefined) => {
+      const n = received.notification
+      const outerTransferNo = n.payload._tag === "Assign" ? n.payload.outerTransferNo : null
+      return sql`INSERT INTO ${N} (notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state, last_error)
+VALUES (${n.notifyId}, ${keys.eventKey}, ${keys.businessKey ?? null}, ${n.payload.subType}, ${n.payload.outerTaskId ?? null}, ${outerTransferNo}, ${received.body}, ${received.contentType ?? null}, ${now}, ${now}, 1, ${failure === undefined ? "pending" : "failed"}, ${failure ?? null})`
+    }
+
     /**
-     * The delivery as one upsert: a new notify_id gets its row (raw body, first arrival), a known one counts
-     * one more delivery, unless `counted` is false (an earlier statement of the same receive already counted
-     * it). The first body is kept: a re-delivery of a notify_id is the same signed notification. `failure`
-     * also marks a row that is not processed as failed, with the reason.
+     * The delivery as one upsert: a new notify_id gets its row, a known one counts one more delivery, unless
+     * `counted` is false (an earlier statement of the same receive already counted it). The first body is kept:
+     * a re-delivery of a notify_id is the same signed notification. `failure` also marks a row that is not
+     * processed as failed, with the reason.
      */
     const upsertDelivery = (
       received: Inbox.Received,
@@ -222,19 +230,15 @@ export const make = (
       now: number,
       options: { readonly failure: string | undefined; readonly counted: boolean }
     ) => {
-      const n = received.notification
-      const outerTransferNo = n.payload._tag === "Assign" ? n.payload.outerTransferNo : null
-      const failure = options.failure
       const add = options.counted ? 1 : 0
       const onConflict =
-        failure === undefined
+        options.failure === undefined
           ? sql`deliveries = ${N}.deliveries + ${add}, last_received_at = excluded.last_received_at`
           : sql`deliveries = ${N}.deliveries + ${add}, last_received_at = excluded.last_received_at, state = CASE WHEN ${N}.state = 'processed' THEN ${N}.state ELSE 'failed' END, last_error = CASE WHEN ${N}.state = 'processed' THEN ${N}.last_error ELSE excluded.last_error END`
       return sql<{
         state: string
         duplicate_of: string | null
-      }>`INSERT INTO ${N} (notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state, last_error)
-VALUES (${n.notifyId}, ${keys.eventKey}, ${keys.businessKey ?? null}, ${n.payload.subType}, ${n.payload.outerTaskId ?? null}, ${outerTransferNo}, ${received.body}, ${received.contentType ?? null}, ${now}, ${now}, 1, ${failure === undefined ? "pending" : "failed"}, ${failure ?? null})
+      }>`${deliveryRow(received, keys, now, options.failure)}
 ON CONFLICT (notify_id) DO UPDATE SET ${onConflict}
 RETURNING state, duplicate_of`
     }
@@ -245,21 +249,15 @@ RETURNING state, duplicate_of`
      * for any notify_id on record, so a crash inside the handler must not take this record with it. True when
      * it inserted the row (the delivery is then counted).
      */
-    const preRecord = (received: Inbox.Received, keys: Keys, now: number) => {
-      const n = received.notification
-      const outerTransferNo = n.payload._tag === "Assign" ? n.payload.outerTransferNo : null
-      return alone(
-        sql<{
-          notify_id: string
-        }>`INSERT INTO ${N} (notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state)
-VALUES (${n.notifyId}, ${keys.eventKey}, ${keys.businessKey ?? null}, ${n.payload.subType}, ${n.payload.outerTaskId ?? null}, ${outerTransferNo}, ${received.body}, ${received.contentType ?? null}, ${now}, ${now}, 1, 'pending')
+    const preRecord = (received: Inbox.Received, keys: Keys, now: number) =>
+      alone(
+        sql<{ notify_id: string }>`${deliveryRow(received, keys, now, undefined)}
 ON CONFLICT (notify_id) DO NOTHING
 RETURNING notify_id`
       ).pipe(
         Effect.map((rows) => rows.length > 0),
         Effect.mapError(toInboxError("record delivery"))
       )
-    }
 
     /**
      * After a rolled-back or interrupted attempt: the delivery (which the rollback took with it, unless it was

@@ -7,7 +7,7 @@ import type * as Client from "@witkey/core/Client"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import type { Scope } from "effect"
-import { Chunk, Effect, Fiber, Layer, ManagedRuntime, TestClock } from "effect"
+import { Effect, Fiber, Layer, ManagedRuntime, TestClock } from "effect"
 import * as http from "node:http"
 import { createRequire } from "node:module"
 import * as NotificationEndpoint from "../src/NotificationEndpoint.js"
@@ -67,15 +67,6 @@ const setupWith = (options: NotificationEndpoint.Options) =>
     return { ...h, handled, handler, listener, logs }
   })
 const setup = setupWith({})
-
-/** Polls (bounded) until the Clock has a pending sleep: the listener's read timeout has started. */
-const untilSleeping = Effect.gen(function* () {
-  for (let i = 0; i < 500; i++) {
-    if (Chunk.size(yield* TestClock.sleeps()) > 0) return
-    yield* Effect.promise(() => new Promise((r) => setTimeout(r, 2)))
-  }
-  assert.fail("the listener never started its read timeout")
-})
 
 /** `fail`, with the status, and the connection closed (the rest of the body is never drained). */
 const assertRefused = (answer: RawHttp.Answer, status: number) => {
@@ -230,7 +221,7 @@ describe("NotificationEndpoint.nodeListener", () => {
             keepOpen: true
           })
         )
-        yield* untilSleeping
+        yield* Harness.untilSleeping
         yield* TestClock.adjust("3999 millis")
         assert.isNull(fiber.unsafePoll())
         yield* TestClock.adjust("1 millis")
@@ -267,7 +258,7 @@ describe("NotificationEndpoint.nodeListener", () => {
             keepOpen: true
           })
         )
-        yield* untilSleeping
+        yield* Harness.untilSleeping
         yield* Fiber.interrupt(half) // destroys the request: the connection closes mid-body
         assert.strictEqual((yield* post(url)).body.toString("latin1"), "success")
         assert.strictEqual(t.handled.length, 1)

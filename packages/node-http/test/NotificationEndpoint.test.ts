@@ -5,7 +5,7 @@ import { assert, describe, it } from "@effect/vitest"
 import type * as Notification from "@witkey/core/Notification"
 import * as Protocol from "@witkey/core/Protocol"
 import type { Scope } from "effect"
-import { Chunk, Effect, Fiber, TestClock } from "effect"
+import { Effect, Fiber, TestClock } from "effect"
 import * as NotificationEndpoint from "../src/NotificationEndpoint.js"
 import * as FakeGateway from "./support/FakeGateway.js"
 import * as Harness from "./support/Harness.js"
@@ -55,15 +55,6 @@ const assertNack = (answer: RawHttp.Answer, status = 200) => {
   assert.strictEqual(answer.status, status)
   assert.strictEqual(text(answer), "fail")
 }
-
-/** Polls (bounded) until the Clock has a pending sleep: the endpoint's read timeout has started. */
-const untilSleeping = Effect.gen(function* () {
-  for (let i = 0; i < 500; i++) {
-    if (Chunk.size(yield* TestClock.sleeps()) > 0) return
-    yield* Effect.promise(() => new Promise((r) => setTimeout(r, 2)))
-  }
-  assert.fail("the endpoint never started its read timeout")
-})
 
 describe("NotificationEndpoint.httpApp", () => {
   it.effect("valid: verified, confirmed by notify_verify, handled once, answered exactly `success`", () =>
@@ -322,7 +313,7 @@ describe("NotificationEndpoint.httpApp", () => {
             keepOpen: true
           })
         )
-        yield* untilSleeping
+        yield* Harness.untilSleeping
         yield* TestClock.adjust("3999 millis")
         assert.isNull(fiber.unsafePoll())
         yield* TestClock.adjust("1 millis")

@@ -9,7 +9,7 @@ import * as Client from "@witkey/core/Client"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Transport from "@witkey/core/Transport"
 import type { Context, Schedule, Scope } from "effect"
-import { Effect, HashMap, Layer, Logger, LogLevel, Redacted } from "effect"
+import { Chunk, Effect, HashMap, Layer, Logger, LogLevel, Redacted, TestClock } from "effect"
 import * as HttpTransport from "../../src/HttpTransport.js"
 import * as NotificationEndpoint from "../../src/NotificationEndpoint.js"
 import * as FakeGateway from "./FakeGateway.js"
@@ -99,3 +99,12 @@ export const make = <E = never>(
     yield* HttpServer.serveEffect(router).pipe(Effect.provide(context), capturingLogs(logs))
     return { gateway, base, gatewayUrl, context, logs }
   })
+
+/** Polls (bounded) until the Clock has a pending sleep: the endpoint's read timeout has started. */
+export const untilSleeping: Effect.Effect<void> = Effect.gen(function* () {
+  for (let i = 0; i < 500; i++) {
+    if (Chunk.size(yield* TestClock.sleeps()) > 0) return
+    yield* Effect.promise(() => new Promise((r) => setTimeout(r, 2)))
+  }
+  return yield* Effect.dieMessage("the endpoint never started its read timeout")
+})
