@@ -298,10 +298,8 @@ export const fromServices = (
     prepare,
     send,
     confirmByPlatform: (input) => Effect.flatMap(prepare(input), send),
-    decodeNotification: (raw) =>
-      Notification.decodeWith(services.verifier, raw, { charset }).pipe(
-        Effect.withSpan("witkey.verify_notification", { captureStackTrace: false })
-      ),
+    // No span of its own: it runs on every notification, inside the receiver's `witkey.receive_notification`.
+    decodeNotification: (raw) => Notification.decodeWith(services.verifier, raw, { charset }),
     notifyVerify: (notifyId) =>
       NotifyVerify.check(options.gateway, options.partner, notifyId).pipe(withTransport)
   }

@@ -120,9 +120,15 @@ export const receive = <E, R>(
               detail: result.message
             })
           )
-        : Effect.logDebug("witkey notification acknowledged").pipe(
-            Effect.annotateLogs({ notify_id: result.notification.notifyId, outcome: result.outcome._tag })
+        : // Annotating a log costs about 5 µs even when the level is off: only pay it when it is on.
+          Effect.whenLogLevel(
+            Effect.logDebug("witkey notification acknowledged").pipe(
+              Effect.annotateLogs({ notify_id: result.notification.notifyId, outcome: result.outcome._tag })
+            ),
+            "Debug"
           )
     ),
+    // The one span of a notification (about 9 µs each in Effect 3): the endpoint, the signature check and
+    // the inbox run inside it without spans of their own.
     Effect.withSpan("witkey.receive_notification", { captureStackTrace: false })
   )

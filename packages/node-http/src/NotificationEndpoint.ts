@@ -19,7 +19,7 @@ import type * as Notification from "@witkey/core/Notification"
 import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import * as Protocol from "@witkey/core/Protocol"
 import type { ManagedRuntime, Scope } from "effect"
-import { Duration, Effect, Exit, Runtime, Schema, Stream } from "effect"
+import { Clock, Duration, Effect, Exit, Runtime, Schema, Stream } from "effect"
 import type * as Http from "node:http"
 
 export interface Options extends NotificationReceiver.Options {
@@ -241,8 +241,7 @@ export const handle = <E, R>(
           respond({ body, contentType: request.headers["content-type"] }, handler, options),
           toHttpResponse
         )
-    }),
-    Effect.withSpan("witkey.notification_endpoint", { captureStackTrace: false })
+    })
   )
 
 /** The endpoint as an HttpApp; serve it, or mount it with `HttpRouter.post(path, app)` or `route`. */
@@ -289,6 +288,32 @@ const readNodeBody = (
   maxBytes: number,
   timeout: Duration.Duration
 ): Effect.Effect<Uint8Array, BodyError> =>
+  Effect.clockWith((clock) =>
+    // The live Clock's timer is a plain `setTimeout`, set here directly: `Effect.timeoutFail` forks a sleeping
+    // fiber per request, about 28 µs. Any other Clock (TestClock) gets the generic timeout.
+    isLiveClock(clock)
+      ? readWithin(request, maxBytes, timeout, true)
+      : readWithin(request, maxBytes, timeout, false).pipe(
+          Effect.timeoutFail({ duration: timeout, onTimeout: () => timedOut(timeout) })
+        )
+  )
+
+const LiveClock = Clock.make().constructor
+const isLiveClock = (clock: Clock.Clock): boolean => clock.constructor === LiveClock
+
+const timedOut = (timeout: Duration.Duration) =>
+  new BodyError({
+    reason: "timeout",
+    message: `the body did not arrive within ${Duration.format(timeout)}`
+  })
+
+/** Node's stream events, no Stream machinery; with `timer`, a `setTimeout` for the read timeout. */
+const readWithin = (
+  request: Http.IncomingMessage,
+  maxBytes: number,
+  timeout: Duration.Duration,
+  timer: boolean
+): Effect.Effect<Uint8Array, BodyError> =>
   Effect.async<Uint8Array, BodyError>((resume) => {
     const chunks: Array<Buffer> = []
     let size = 0
@@ -314,7 +339,15 @@ const readNodeBody = (
       )
     }
     const onClose = () => onError(new Error("the connection closed before the body ended"))
+    const onTimeout = () => {
+      cleanup()
+      resume(Effect.fail(timedOut(timeout)))
+    }
+    // Past the largest timer delay (about 24.8 days) Node fires at once: no timer then, as Effect does.
+    const millis = Duration.toMillis(timeout)
+    const handle = timer && millis <= MAX_TIMER_MILLIS ? setTimeout(onTimeout, millis) : undefined
     const cleanup = () => {
+      if (handle !== undefined) clearTimeout(handle)
       request.off("data", onData)
       request.off("end", onEnd)
       request.off("error", onError)
@@ -332,16 +365,9 @@ const readNodeBody = (
     // A listener alone does not restart a stream that something upstream paused explicitly.
     request.resume()
     return Effect.sync(cleanup)
-  }).pipe(
-    Effect.timeoutFail({
-      duration: timeout,
-      onTimeout: () =>
-        new BodyError({
-          reason: "timeout",
-          message: `the body did not arrive within ${Duration.format(timeout)}`
-        })
-    })
-  )
+  })
+
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
 /** The pipeline on one Node request: the body read (bounded), `respond`, the answer. Never fails. */
 const nodeAnswer = <E, R>(
@@ -408,11 +434,8 @@ const fromRuntime = <E, R>(
       answerFail(response)
       return
     }
-    const fiber = runFork(
-      nodeAnswer(request, handler, options).pipe(
-        Effect.withSpan("witkey.notification_endpoint", { captureStackTrace: false })
-      )
-    )
+    // No span here: the receiver's `witkey.receive_notification` is the notification's span.
+    const fiber = runFork(nodeAnswer(request, handler, options))
     // `nodeAnswer` never fails; a defect (a bug) still answers `fail`, so that Alipay delivers again.
     fiber.addObserver((exit) =>
       Exit.isSuccess(exit) ? writeAnswer(response, exit.value) : answerFail(response)

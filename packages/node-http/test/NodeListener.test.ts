@@ -231,6 +231,31 @@ describe("NotificationEndpoint.nodeListener", () => {
     )
   )
 
+  // The live Clock takes another path (a plain timer instead of Effect's timeout): the same rule on real time.
+  it.live("on the live Clock, a slow body is cut off by the read timeout with 408, a prompt one is not", () =>
+    run(
+      Effect.gen(function* () {
+        const t = yield* setupWith({ readTimeout: "300 millis" })
+        const url = yield* listen(t.listener)
+        const body = Notifications.assign("n-1")
+        const started = Date.now()
+        const answer = yield* RawHttp.send({
+          url,
+          headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": body.length },
+          chunks: [body.subarray(0, 20)],
+          keepOpen: true
+        })
+        const waited = Date.now() - started
+        assertRefused(answer, 408)
+        assert.isAtLeast(waited, 290, "not before the timeout")
+        assert.strictEqual(t.handled.length, 0)
+        // The timer of a body that arrived in time is cleared: the next request is answered normally.
+        assert.strictEqual((yield* post(url, Notifications.assign("n-2"))).body.toString("latin1"), "success")
+        assert.strictEqual(t.handled.length, 1)
+      })
+    )
+  )
+
   it.effect("only POST is accepted: 405 with Allow: POST", () =>
     run(
       Effect.gen(function* () {
