@@ -48,12 +48,14 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
 import type { ConfigError } from "effect/ConfigError"
+import type * as Scope from "effect/Scope"
 import {
   Cause,
   Clock,
   Config,
   Duration,
   Effect,
+  Either,
   Exit,
   Layer,
   Option,
@@ -61,6 +63,7 @@ import {
   Redacted,
   Schema
 } from "effect"
+import * as GroupCommit from "./internal/GroupCommit.js"
 import * as Migrations from "./Migrations.js"
 
 export interface Options {
@@ -163,6 +166,17 @@ const toInboxError =
 
 const isSqlError = (u: unknown): u is SqlError => Predicate.isTagged(u, "SqlError")
 
+const fromExit = <A, E>(exit: Exit.Exit<A, E>): Effect.Effect<A, E> => exit
+
+/** Failed with a busy `InboxError`. */
+const isBusyExit = (exit: Exit.Exit<unknown, unknown>): boolean => {
+  if (Exit.isSuccess(exit)) return false
+  const failure = Cause.failureOption(exit.cause)
+  return (
+    Option.isSome(failure) && failure.value instanceof Inbox.InboxError && failure.value.reason === "busy"
+  )
+}
+
 /** The two keys of a notification: its business key (if its sub type has one) and the event key it locks. */
 interface Keys {
   readonly businessKey: string | undefined
@@ -180,11 +194,12 @@ const describeCause = (cause: Cause.Cause<unknown>): string =>
 
 /**
  * The inbox over the `SqlClient` in context. The tables must exist: `layer` runs `Migrations.run` first.
- * Fails for an invalid table prefix or a client that is neither SQLite nor PostgreSQL.
+ * Fails for an invalid table prefix or a client that is neither SQLite nor PostgreSQL. On SQLite it runs a
+ * fiber in the `Scope` that commits deliveries in groups (see the module's notes).
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<Inbox.Inbox, Inbox.InboxError, SqlClient.SqlClient> =>
+): Effect.Effect<Inbox.Inbox, Inbox.InboxError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function* () {
     // Our own statements use our own column names, whatever name transforms the user's client has.
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
@@ -200,6 +215,9 @@ export const make = (
         reason: "storage",
         message: "the SQL inbox supports SQLite and PostgreSQL clients only"
       })
+    // SQLite has one writer per file: deliveries share transactions and their flushed commits. PostgreSQL
+    // keeps one transaction per delivery: its row locks must be held briefly, and it has writers in parallel.
+    const group = dialect === "sqlite" ? yield* GroupCommit.make(sql) : undefined
     const t = Migrations.tables(prefix)
     const N = sql(t.notifications)
     const E = sql(t.events)
@@ -386,34 +404,46 @@ RETURNING processed_notify_id`
             Effect.mapError((e) => (isSqlError(e) ? toInboxError("begin")(e) : e))
           )
 
+        // The transaction, and after a failure the delivery's record (a busy database would only keep this
+        // connection waiting again, to record nothing). Never fails: the transaction's exit is the value.
+        const attempt = (
+          counted: boolean,
+          restore: <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.Effect<A, E2, R2>
+        ) =>
+          Effect.gen(function* () {
+            const exit = yield* Effect.exit(transaction(counted, restore))
+            if (Exit.isFailure(exit) && !isBusyExit(exit))
+              yield* recordAttempt(received, keys, exit.cause, counted)
+            return exit
+          })
+
+        const preRecordNow = Effect.flatMap(Clock.currentTimeMillis, (now) => preRecord(received, keys, now))
+
         // Uninterruptible around the attempt, so that an interrupted one is still recorded (the attempt itself
         // stays interruptible through `restore`).
         return Effect.uninterruptibleMask((restore) =>
           Effect.gen(function* () {
+            // Inside a transaction of the caller's, the delivery joins it; otherwise SQLite shares commits.
+            const outer = yield* Effect.serviceOption(SqlClient.TransactionConnection)
+            if (group === undefined || Option.isSome(outer)) {
+              const recorded = received.gatewayConfirmed === true ? yield* restore(preRecordNow) : false
+              return yield* Effect.flatMap(attempt(!recorded, restore), fromExit)
+            }
+            // The pre-record's batch commits before the delivery joins the next one: durable before the handler.
             const recorded =
               received.gatewayConfirmed === true
-                ? yield* restore(
-                    Effect.flatMap(Clock.currentTimeMillis, (now) => preRecord(received, keys, now))
-                  )
+                ? yield* Effect.flatten(group.run(restore(preRecordNow), isBusyExit))
                 : false
-            const exit = yield* Effect.exit(transaction(!recorded, restore))
-            if (Exit.isSuccess(exit)) return exit.value
-            // A busy database would only keep this connection waiting again, to record nothing.
-            const failure = Cause.failureOption(exit.cause)
-            const busy =
-              Option.isSome(failure) &&
-              failure.value instanceof Inbox.InboxError &&
-              failure.value.reason === "busy"
-            if (!busy) yield* recordAttempt(received, keys, exit.cause, !recorded)
-            return yield* exit
+            const grouped = yield* Effect.either(
+              group.run(attempt(!recorded, restore), (exit) => Exit.isSuccess(exit) && isBusyExit(exit.value))
+            )
+            if (Either.isRight(grouped)) return yield* Effect.flatMap(fromExit(grouped.right), fromExit)
+            // The shared transaction did not commit (or never began): whatever this delivery wrote in it is gone.
+            const error = grouped.left
+            if (error.reason !== "busy") yield* recordAttempt(received, keys, Cause.fail(error), !recorded)
+            return yield* error
           })
-        ).pipe(
-          Effect.mapError((e): Inbox.InboxError | E => (e instanceof HandlerFailure ? e.error : e)),
-          Effect.withSpan("witkey.inbox.receive", {
-            captureStackTrace: false,
-            attributes: { "witkey.notify_id": notifyId, "witkey.event_key": eventKey }
-          })
-        )
+        ).pipe(Effect.mapError((e): Inbox.InboxError | E => (e instanceof HandlerFailure ? e.error : e)))
       })
 
     const select = (where: "notify_id" | "outer_task_id", value: string) =>
@@ -444,7 +474,7 @@ RETURNING processed_notify_id`
 export const layer = (
   options: Options = {}
 ): Layer.Layer<Inbox.Inbox, Inbox.InboxError, SqlClient.SqlClient> =>
-  Layer.effect(
+  Layer.scoped(
     Inbox.Inbox,
     Effect.zipRight(Migrations.run(options.tablePrefix ?? Migrations.DEFAULT_TABLE_PREFIX), make(options))
   )
