@@ -56,6 +56,7 @@ const sqlErrorOf = (cause: Cause.Cause<unknown>): SqlError | undefined => {
   return Predicate.isTagged(value, "SqlError") ? (value as SqlError) : undefined
 }
 
+/** Why a batch failed: at BEGIN (busy: another process writes), at COMMIT, or otherwise. */
 const batchError = (cause: Cause.Cause<unknown>): Inbox.InboxError => {
   const e = sqlErrorOf(cause)
   const code = e !== undefined && Predicate.hasProperty(e.cause, "code") ? e.cause.code : undefined
@@ -67,7 +68,7 @@ const batchError = (cause: Cause.Cause<unknown>): Inbox.InboxError => {
         : e.message
   return new Inbox.InboxError({
     reason: Predicate.isString(code) && BUSY_CODES.has(code) ? "busy" : "storage",
-    message: `inbox commit: ${detail}`
+    message: `inbox transaction: ${detail}`
   })
 }
 
@@ -88,25 +89,34 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
     const queue = yield* Queue.unbounded<Slot>()
     let closed = false
 
+    // The batch's transaction is run here rather than by `withTransaction`: `BEGIN IMMEDIATE` takes the write
+    // lock once for the whole batch (a busy database fails the batch at once instead of each delivery waiting
+    // in turn), and a failed COMMIT (which leaves SQLite's transaction open, e.g. for a deferred constraint) is
+    // rolled back before the connection is released.
     const runBatch = (batch: ReadonlyArray<Slot>) =>
       Effect.gen(function* () {
         let handed = 0
         let stoppedBusy = false
         const exit = yield* Effect.exit(
-          sql.withTransaction(
+          Effect.scoped(
             Effect.gen(function* () {
-              // Always there: `withTransaction` provides it to what it runs.
-              const connection = Option.getOrThrow(
-                yield* Effect.serviceOption(SqlClient.TransactionConnection)
+              const connection = yield* sql.reserve
+              yield* connection.executeRaw("BEGIN IMMEDIATE", [])
+              const body = yield* Effect.exit(
+                Effect.gen(function* () {
+                  for (const slot of batch) {
+                    handed++
+                    yield* Deferred.succeed(slot.turn, [connection, 0] as const)
+                    if (yield* Deferred.await(slot.finished)) {
+                      stoppedBusy = true
+                      break
+                    }
+                  }
+                  yield* connection.executeRaw("COMMIT", [])
+                })
               )
-              for (const slot of batch) {
-                handed++
-                yield* Deferred.succeed(slot.turn, connection)
-                if (yield* Deferred.await(slot.finished)) {
-                  stoppedBusy = true
-                  break
-                }
-              }
+              if (Exit.isFailure(body)) yield* Effect.ignore(connection.executeRaw("ROLLBACK", []))
+              return yield* body
             })
           )
         )
@@ -148,13 +158,13 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
     const run: GroupCommit["run"] = (work, busy) =>
       Effect.uninterruptible(
         Effect.gen(function* () {
-          if (closed) return yield* CLOSED
           const slot: Slot = {
             turn: yield* Deferred.make<Connection, Inbox.InboxError>(),
             finished: yield* Deferred.make<boolean>(),
             committed: yield* Deferred.make<void, Inbox.InboxError>()
           }
-          yield* Queue.offer(queue, slot)
+          // Checked and offered in one synchronous step: the worker's shutdown drains the queue in one too.
+          if (closed || !queue.unsafeOffer(slot)) return yield* CLOSED
           const connection = yield* Deferred.await(slot.turn)
           const exit = yield* Effect.exit(
             Effect.provideService(work, SqlClient.TransactionConnection, connection)

@@ -1,0 +1,191 @@
+// Group commit on SQLite: deliveries queued behind a running transaction share the next one. What it must
+// keep: a failing delivery rolls back alone, nothing is answered before its commit, a failed commit fails
+// (and records) every delivery of the batch and leaves the connection usable, an interruption still records
+// the delivery, and closing the inbox never leaves a caller waiting.
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Inbox from "@witkey/core/Inbox"
+import type * as Notification from "@witkey/core/Notification"
+import * as InboxSuite from "@witkey/testkit/InboxSuite"
+import Sqlite from "better-sqlite3"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, Schema, Scope } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as SqlInbox from "../src/SqlInbox.js"
+
+class Refused extends Schema.TaggedError<Refused>()("Refused", { message: Schema.String }) {}
+
+const tempFile = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "witkey-group-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+).pipe(Effect.map((dir) => path.join(dir, "inbox.db")))
+
+/** The inbox on a fresh file, a second connection to that file (another reader), and a delivery maker. */
+const setup = Effect.gen(function* () {
+  const filename = yield* tempFile
+  const context = yield* Layer.build(SqlInbox.layerSqlite({ filename }))
+  const inbox = Context.get(context, Inbox.Inbox)
+  const sql = Context.get(context, SqlClient.SqlClient)
+  const other = new Sqlite(filename, { readonly: true })
+  yield* Effect.addFinalizer(() => Effect.sync(() => other.close()))
+  const committedState = (notifyId: string) =>
+    (
+      other.prepare("SELECT state FROM witkey_inbox WHERE notify_id = ?").get(notifyId) as
+        { state: string } | undefined
+    )?.state
+  const delivery = (id: string) =>
+    InboxSuite.received({ notifyId: `${id}-n`, payload: InboxSuite.assign(id, "s-1") })
+  const entry = (r: Inbox.Received) =>
+    Effect.map(inbox.get(r.notification.notifyId), (e) => Option.getOrThrow(e))
+  /** A delivery whose handler holds the transaction until `release`: what queues behind it, batches. */
+  const holding = (r: Inbox.Received) =>
+    Effect.gen(function* () {
+      const started = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const fiber = yield* Effect.fork(
+        inbox.receive(r, () => Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release)))
+      )
+      yield* Deferred.await(started)
+      return { fiber, release: Deferred.succeed(release, undefined) }
+    })
+  return { inbox, sql, context, committedState, delivery, entry, holding }
+})
+
+/** Lets forked receives reach the queue (they start on the next scheduler turn). */
+const settle = Effect.sleep("30 millis")
+
+describe("SqlInbox on SQLite: group commit", () => {
+  it.live("deliveries queued behind a transaction share the next one; a failing one rolls back alone", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const t = yield* setup
+        const [a, b, c] = yield* Effect.all([t.delivery("gc-a"), t.delivery("gc-b"), t.delivery("gc-c")])
+        const first = yield* t.holding(a)
+        const seenByOthers = yield* Ref.make<Array<string | undefined>>([])
+        const fb = yield* Effect.fork(
+          t.inbox.receive(b, () => Effect.fail(new Refused({ message: "no funds" })))
+        )
+        const fc = yield* Effect.fork(
+          t.inbox.receive(c, () =>
+            // B ran before C in the same transaction: its failure record exists, but is not committed yet.
+            Ref.set(seenByOthers, [
+              t.committedState(b.notification.notifyId),
+              t.committedState(c.notification.notifyId)
+            ])
+          )
+        )
+        yield* settle
+        assert.isNull(fb.unsafePoll(), "nothing is answered while the transaction ahead runs")
+        assert.strictEqual(t.committedState(a.notification.notifyId), undefined, "A is not committed yet")
+        yield* first.release
+        assert.deepStrictEqual(yield* Fiber.join(first.fiber), { _tag: "Processed" })
+        const bExit = yield* Fiber.await(fb)
+        assert.isTrue(Exit.isFailure(bExit))
+        assert.deepStrictEqual(yield* Fiber.join(fc), { _tag: "Processed" })
+        assert.deepStrictEqual(
+          yield* Ref.get(seenByOthers),
+          [undefined, undefined],
+          "C's handler ran inside the transaction B's failure was recorded in"
+        )
+        // Once answered, committed: another connection sees every outcome.
+        assert.strictEqual(t.committedState(a.notification.notifyId), "processed")
+        assert.strictEqual(t.committedState(b.notification.notifyId), "failed")
+        assert.strictEqual(t.committedState(c.notification.notifyId), "processed")
+        const failed = yield* t.entry(b)
+        assert.strictEqual(failed.deliveries, 1)
+        assert.include(failed.lastError ?? "", "no funds")
+        assert.deepStrictEqual(yield* t.inbox.receive(b, () => Effect.void), { _tag: "Processed" })
+      })
+    )
+  )
+
+  it.live(
+    "a failed COMMIT fails every delivery of its batch, records each, and the inbox keeps working",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const t = yield* setup
+          // A deferred foreign key: the violation is only found at COMMIT, which then fails and, in SQLite,
+          // leaves the transaction open.
+          yield* t.sql.unsafe("PRAGMA foreign_keys = ON")
+          yield* t.sql.unsafe("CREATE TABLE parent (id TEXT PRIMARY KEY)")
+          yield* t.sql.unsafe(
+            "CREATE TABLE child (parent_id TEXT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+          )
+          const [a, b, c] = yield* Effect.all([t.delivery("fk-a"), t.delivery("fk-b"), t.delivery("fk-c")])
+          const runs = yield* Ref.make<Array<string>>([])
+          const handler = (n: Notification.Notification) => Ref.update(runs, (r) => [...r, n.notifyId])
+          const first = yield* t.holding(a)
+          const fb = yield* Effect.fork(
+            t.inbox.receive(b, (n) => Effect.zipRight(handler(n), t.sql`INSERT INTO child VALUES ('nobody')`))
+          )
+          const fc = yield* Effect.fork(t.inbox.receive(c, handler))
+          yield* settle
+          yield* first.release
+          yield* Fiber.join(first.fiber)
+          for (const fiber of [fb, fc]) {
+            const error = yield* Effect.flip(Fiber.join(fiber))
+            assert.instanceOf(error, Inbox.InboxError)
+            assert.strictEqual((error as Inbox.InboxError).reason, "storage")
+            assert.include((error as Inbox.InboxError).message, "FOREIGN KEY")
+          }
+          assert.deepStrictEqual(
+            (yield* Ref.get(runs)).sort(),
+            [b.notification.notifyId, c.notification.notifyId].sort()
+          )
+          for (const r of [b, c]) {
+            const e = yield* t.entry(r)
+            assert.strictEqual(e.state, "failed", "recorded after the rollback")
+            assert.strictEqual(e.deliveries, 1)
+          }
+          // The connection is out of the failed transaction: the next deliveries commit.
+          assert.deepStrictEqual(yield* t.inbox.receive(c, handler), { _tag: "Processed" })
+          assert.strictEqual(t.committedState(c.notification.notifyId), "processed")
+          assert.strictEqual((yield* t.entry(c)).deliveries, 2)
+        })
+      )
+  )
+
+  it.live("a delivery interrupted while it waits for its turn is recorded, and its handler never runs", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const t = yield* setup
+        const [a, b] = yield* Effect.all([t.delivery("int-a"), t.delivery("int-b")])
+        const ran = yield* Ref.make(false)
+        const first = yield* t.holding(a)
+        const fb = yield* Effect.fork(t.inbox.receive(b, () => Ref.set(ran, true)))
+        yield* settle
+        const interrupting = yield* Effect.fork(Fiber.interrupt(fb))
+        yield* settle
+        yield* first.release
+        const exit = yield* Fiber.join(interrupting)
+        assert.isTrue(Exit.isInterrupted(exit))
+        assert.isFalse(yield* Ref.get(ran))
+        const e = yield* t.entry(b)
+        assert.strictEqual(e.deliveries, 1)
+        assert.notStrictEqual(e.state, "processed")
+        assert.deepStrictEqual(yield* t.inbox.receive(b, () => Ref.set(ran, true)), { _tag: "Processed" })
+        assert.isTrue(yield* Ref.get(ran))
+      })
+    )
+  )
+
+  it.live("closing the inbox finishes the running transaction and fails what is still queued", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const t = yield* Scope.extend(setup, scope)
+      const [a, b] = yield* Effect.all([t.delivery("close-a"), t.delivery("close-b")])
+      const first = yield* t.holding(a)
+      const fb = yield* Effect.fork(t.inbox.receive(b, () => Effect.void))
+      yield* settle
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* settle
+      yield* first.release
+      assert.deepStrictEqual(yield* Fiber.join(first.fiber), { _tag: "Processed" })
+      const error = yield* Effect.flip(Fiber.join(fb))
+      assert.instanceOf(error, Inbox.InboxError)
+      yield* Fiber.join(closing)
+    })
+  )
+})
