@@ -160,13 +160,14 @@ const readInput = (input: unknown): typeof InputSchema.Type | undefined => {
     if (typeof serial !== "string") return undefined
     copy.push(serial)
   }
-  return {
+  const read: { -readonly [K in keyof typeof InputSchema.Type]: (typeof InputSchema.Type)[K] } = {
     partner,
     outerTaskId,
-    transfers: copy,
-    ...(notifyUrl === undefined ? {} : { notifyUrl }),
-    ...(charset === undefined ? {} : { charset })
+    transfers: copy
   }
+  if (notifyUrl !== undefined) read.notifyUrl = notifyUrl
+  if (charset !== undefined) read.charset = charset
+  return read
 }
 
 export interface Options {
@@ -249,8 +250,15 @@ export const validate = (
     issues.push(
       issue("_input_charset", "enum", `must be one of ${Charset.values.join(", ")}, got "${charsetName}"`)
     )
-  issues.push(...checkPartner(raw.partner))
-  issues.push(...checkOuterTaskId(raw.outerTaskId))
+  // The full checks (each returns a list) only for values that fail the quick ones.
+  if (!Protocol.PARTNER_PATTERN.test(raw.partner)) issues.push(...checkPartner(raw.partner))
+  const id = raw.outerTaskId
+  if (
+    id.length === 0 ||
+    id.length > Protocol.MAX_OUTER_TASK_ID_LENGTH ||
+    Protocol.FORBIDDEN_ID_CHARS.test(id)
+  )
+    issues.push(...checkOuterTaskId(id))
   if (raw.notifyUrl !== undefined) issues.push(...checkNotifyUrl(raw.notifyUrl))
   const transfers = raw.transfers
   if (transfers.length === 0)
@@ -263,13 +271,43 @@ export const validate = (
         `must list at most ${Protocol.MAX_TRANSFERS} transfers, got ${transfers.length}`
       )
     )
-  const seen = new Set<string>()
-  transfers.forEach((serial, index) => {
-    issues.push(...checkTransferSerial(serial, `transfer_detail[${index}]`, separator))
-    if (seen.has(serial))
+  // Repeats: a plain scan for the usual handful of serials (no Set to allocate), a Set beyond.
+  const seen = transfers.length > 32 ? new Set<string>() : undefined
+  let unique = true
+  // Whether any serial holds a character of the separator: only then can the joined list split differently.
+  let sharesSeparatorChars = false
+  for (let index = 0; index < transfers.length; index++) {
+    const serial = transfers[index]!
+    // The full check (and its field name) only for a serial that fails the quick one.
+    if (
+      serial.length === 0 ||
+      serial.length > Protocol.MAX_TRANSFER_DETAIL_LENGTH ||
+      Protocol.FORBIDDEN_ID_CHARS.test(serial) ||
+      serial.includes(separator)
+    )
+      issues.push(...checkTransferSerial(serial, `transfer_detail[${index}]`, separator))
+    let repeated = false
+    if (seen === undefined) {
+      for (let k = 0; k < index; k++)
+        if (transfers[k] === serial) {
+          repeated = true
+          break
+        }
+    } else {
+      repeated = seen.has(serial)
+      seen.add(serial)
+    }
+    if (repeated) {
+      unique = false
       issues.push(issue(`transfer_detail[${index}]`, "unique", `repeats serial number "${serial}"`))
-    seen.add(serial)
-  })
+    }
+    if (!sharesSeparatorChars)
+      for (let k = 0; k < separator.length; k++)
+        if (serial.includes(separator[k]!)) {
+          sharesSeparatorChars = true
+          break
+        }
+  }
   const detail = transfers.join(separator)
   if (detail.length > Protocol.MAX_TRANSFER_DETAIL_LENGTH)
     issues.push(
@@ -280,8 +318,11 @@ export const validate = (
       )
     )
   else if (
+    // Without a separator character inside a serial, every occurrence of the separator in `detail` is one
+    // that join put there, so the split gives the list back: the split is only worth doing otherwise.
+    sharesSeparatorChars &&
     transfers.length > 0 &&
-    seen.size === transfers.length &&
+    unique &&
     !sameSerials(detail.split(separator), transfers)
   )
     issues.push(
@@ -292,24 +333,25 @@ export const validate = (
       )
     )
   if (charset !== undefined) {
-    const values: Array<readonly [string, string]> = [
-      ["partner", raw.partner],
-      ["outer_task_id", raw.outerTaskId],
-      ["transfer_detail", detail],
-      ...(raw.notifyUrl === undefined ? [] : [["notify_url", raw.notifyUrl] as const])
-    ]
-    for (const [field, value] of values)
+    const encodable = (field: string, value: string) => {
       if (!Charset.canEncode(value, charset))
         issues.push(issue(field, "charset", `has characters that ${charset} cannot represent`))
+    }
+    encodable("partner", raw.partner)
+    encodable("outer_task_id", raw.outerTaskId)
+    encodable("transfer_detail", detail)
+    if (raw.notifyUrl !== undefined) encodable("notify_url", raw.notifyUrl)
   }
   if (issues.length > 0) return Either.left(new InvalidRequest({ issues }))
-  return Either.right({
+  const request: ConfirmRequest = {
     partner: raw.partner as PartnerId,
     outerTaskId: raw.outerTaskId as OuterTaskId,
     transfers: transfers as unknown as readonly [TransferSerial, ...Array<TransferSerial>],
-    ...(raw.notifyUrl === undefined ? {} : { notifyUrl: raw.notifyUrl as NotifyUrl }),
     charset: charset!
-  })
+  }
+  if (raw.notifyUrl !== undefined)
+    (request as { notifyUrl?: NotifyUrl }).notifyUrl = raw.notifyUrl as NotifyUrl
+  return Either.right(request)
 }
 
 const sameSerials = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
@@ -319,14 +361,17 @@ const sameSerials = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
 export const toParams = (
   request: ConfirmRequest,
   separator: string = Protocol.DEFAULT_TRANSFER_SEPARATOR
-): Array<readonly [string, string]> => [
-  [Protocol.Param.service, Protocol.SERVICE],
-  [Protocol.Param.partner, request.partner],
-  [Protocol.Param.inputCharset, request.charset],
-  [Protocol.Param.outerTaskId, request.outerTaskId],
-  [Protocol.Param.transferDetail, request.transfers.join(separator)],
-  ...(request.notifyUrl === undefined ? [] : [[Protocol.Param.notifyUrl, request.notifyUrl] as const])
-]
+): Array<readonly [string, string]> => {
+  const params: Array<readonly [string, string]> = [
+    [Protocol.Param.service, Protocol.SERVICE],
+    [Protocol.Param.partner, request.partner],
+    [Protocol.Param.inputCharset, request.charset],
+    [Protocol.Param.outerTaskId, request.outerTaskId],
+    [Protocol.Param.transferDetail, request.transfers.join(separator)]
+  ]
+  if (request.notifyUrl !== undefined) params.push([Protocol.Param.notifyUrl, request.notifyUrl])
+  return params
+}
 
 /**
  * Reads wire parameters back into a request (the inverse of `toParams`), with every rule checked; what the

@@ -37,12 +37,30 @@ export const signedPairs = (params: Params): Array<readonly [string, string]> =>
     if (pair[1] === "" || UNSIGNED_PARAMS.has(pair[0])) continue
     pairs.push(pair)
   }
-  return pairs.sort((a, b) => compareNames(a[0], b[0]))
+  if (pairs.length > 32) return pairs.sort((a, b) => compareNames(a[0], b[0]))
+  // A request or a notification has a handful of parameters: an insertion sort (stable, like `sort`)
+  // allocates nothing, where the built-in sort copies into work arrays.
+  for (let i = 1; i < pairs.length; i++) {
+    const pair = pairs[i]!
+    let j = i
+    while (j > 0 && compareNames(pairs[j - 1]![0], pair[0]) > 0) {
+      pairs[j] = pairs[j - 1]!
+      j--
+    }
+    pairs[j] = pair
+  }
+  return pairs
 }
 
 /** Joins pairs that are already canonical (the output of `signedPairs`) as `name=value&…`. */
-export const join = (pairs: ReadonlyArray<readonly [string, string]>): string =>
-  pairs.map(([name, value]) => `${name}=${value}`).join("&")
+export const join = (pairs: ReadonlyArray<readonly [string, string]>): string => {
+  let out = ""
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i]!
+    out += i === 0 ? `${pair[0]}=${pair[1]}` : `&${pair[0]}=${pair[1]}`
+  }
+  return out
+}
 
 /** The canonical string. */
 export const make = (params: Params): string => join(signedPairs(params))

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Either } from "effect"
+import { Either, FastCheck as fc } from "effect"
 import * as ConfirmRequest from "../src/ConfirmRequest.js"
 
 const valid = {
@@ -135,6 +135,32 @@ describe("ConfirmRequest.validate", () => {
   it("refuses serials whose join would split differently", () => {
     has(issuesOf({ ...valid, transfers: ["a~*", "~b"] }, {}), "transfer_detail", "ambiguous")
   })
+
+  // The split check is skipped when no serial holds a separator character; the rule must not change.
+  it.prop(
+    "a list is refused as ambiguous exactly when its join splits into another list",
+    [
+      fc.uniqueArray(
+        fc.string({ unit: fc.constantFrom("a", "b", "~", "*", "@", "^"), minLength: 1, maxLength: 5 }),
+        {
+          minLength: 1,
+          maxLength: 5
+        }
+      ),
+      fc.constantFrom("~*~", "~*@^", "aa", "ab", "~", "a~a")
+    ],
+    ([transfers, separator]) => {
+      const result = ConfirmRequest.validate({ ...valid, transfers }, { separator })
+      const ambiguous =
+        Either.isLeft(result) &&
+        result.left.issues.some((i) => i.field === "transfer_detail" && i.rule === "ambiguous")
+      const splitsDifferently =
+        transfers.join(separator).split(separator).join("\u0000") !== transfers.join("\u0000")
+      assert.strictEqual(ambiguous, splitsDifferently)
+      if (!splitsDifferently && !transfers.some((s) => s.includes(separator)))
+        assert.isTrue(Either.isRight(result))
+    }
+  )
 
   it("honours a configured separator", () => {
     const request = Either.getOrThrow(ConfirmRequest.validate(valid, { separator: "~*@^" }))

@@ -103,10 +103,70 @@ describe("canonical string laws", () => {
     }
   )
 
+  // Small inputs take an insertion sort, larger ones the built-in sort: both must give the built-in's order.
+  it.prop(
+    "signedPairs equals a stable sort by name, with repeated names, at any size",
+    [
+      fc.array(fc.tuple(fc.constantFrom("a", "b", "ab", "_x", "\u00e9", "\u{1F600}", "sign"), fc.string()), {
+        maxLength: 70
+      })
+    ],
+    ([ps]) => {
+      const expected = ps
+        .filter(([n, v]) => v !== "" && n !== "sign")
+        .sort((a, b) => SigningString.compareNames(a[0], b[0]))
+      assert.deepStrictEqual(SigningString.signedPairs(ps), expected)
+    }
+  )
+
   it.prop("is sorted by name in byte order", [arb.params], ([ps]) => {
     const names = SigningString.signedPairs(ps).map(([n]) => Buffer.from(n, "utf8"))
     for (let i = 1; i < names.length; i++) assert.isAtMost(Buffer.compare(names[i - 1]!, names[i]!), 0)
   })
+})
+
+/** The definition: every byte of the text in its charset, unreserved ones as they are, others `%XX`. */
+const percentDefinition = (text: string, charset: Charset.Charset) => {
+  let out = ""
+  for (const byte of Charset.encode(text, charset))
+    out += /[A-Za-z0-9._~-]/.test(String.fromCharCode(byte))
+      ? String.fromCharCode(byte)
+      : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`
+  return out
+}
+
+describe("query encoding laws", () => {
+  const text = fc.oneof(
+    fc.string(),
+    fc.string({ unit: "binary" }),
+    fc.string({
+      unit: fc.constantFrom("a", "~", " ", "%", "&", "=", "+", "/", ":", "*", "!", "中", "\uD800")
+    })
+  )
+  it.prop(
+    "percentEncode equals the byte definition in every charset",
+    [text, fc.constantFrom<Charset.Charset>("utf-8", "gbk", "gb2312")],
+    ([t, charset]) => {
+      assert.strictEqual(SignedRequest.percentEncode(t, charset), percentDefinition(t, charset))
+    }
+  )
+  it.prop(
+    "toQuery is the encoded pairs joined with & (one buffer, reused, grows for long values)",
+    [
+      fc.array(fc.tuple(text, fc.oneof(text, fc.string({ minLength: 400, maxLength: 1200 }))), {
+        maxLength: 8
+      }),
+      fc.constantFrom<Charset.Charset>("utf-8", "gbk")
+    ],
+    ([pairs, charset]) => {
+      const expected = pairs
+        .map(([n, v]) => `${percentDefinition(n, charset)}=${percentDefinition(v, charset)}`)
+        .join("&")
+      assert.strictEqual(SignedRequest.toQuery(pairs, charset), expected)
+      // Twice: what the first call left in the buffer must not leak into the second.
+      assert.strictEqual(SignedRequest.toQuery(pairs.slice(0, 1), charset), expected.split("&")[0] ?? "")
+    }
+  )
 })
 
 describe("request laws", () => {
