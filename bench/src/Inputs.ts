@@ -44,6 +44,39 @@ export const runSync: <A, E>(effect: Effect.Effect<A, E, Signer.Signer | Verifie
     )
   )
 
+/**
+ * How many operations one timed call runs. An application runs the SDK inside fibers that are already running
+ * (a payout job, a request handler), not one runtime entry per operation: each SDK side runs its operation
+ * this many times inside one fiber, and each baseline calls its bare operation this many times. What entering
+ * the runtime costs per call (about a microsecond alone, more next to OpenSSL) is in `breakdown.ts`.
+ */
+export const PER_CALL = 20
+
+/** An SDK side for `Measure.compare`: `effect` `PER_CALL` times inside one fiber of the runtime above. */
+export const sdkSide = <A, E>(
+  name: string,
+  effect: Effect.Effect<A, E, Signer.Signer | Verifier.Verifier>
+): { readonly name: string; readonly run: () => unknown; readonly opsPerCall: number } => {
+  const loop = Effect.gen(function* () {
+    for (let i = 0; i < PER_CALL; i++) yield* effect
+  })
+  return { name, run: () => runSync(loop), opsPerCall: PER_CALL }
+}
+
+/** A baseline side for `Measure.compare`: `operation` called `PER_CALL` times. */
+export const bareSide = (
+  name: string,
+  operation: () => unknown
+): { readonly name: string; readonly run: () => unknown; readonly opsPerCall: number } => ({
+  name,
+  run: () => {
+    let last: unknown
+    for (let i = 0; i < PER_CALL; i++) last = operation()
+    return last
+  },
+  opsPerCall: PER_CALL
+})
+
 export const PARTNER = "2088101012352995"
 export const GATEWAY = "http://127.0.0.1:8080/gateway.do"
 

@@ -3,7 +3,7 @@
  * check on decode), on inputs with Chinese text: a request build, and a notification decode.
  */
 import * as Notification from "@witkey/core/Notification"
-import { CHINESE_TASK_ID, notification, requestInput, runSync } from "../Inputs.js"
+import { CHINESE_TASK_ID, notification, requestInput, sdkSide } from "../Inputs.js"
 import { compare } from "../Measure.js"
 import type { Row } from "../Report.js"
 import { build } from "./RequestBuild.js"
@@ -11,20 +11,14 @@ import { build } from "./RequestBuild.js"
 export const run = async (): Promise<ReadonlyArray<Row>> => {
   const gbkBuild = build(requestInput("gbk", CHINESE_TASK_ID))
   const utf8Build = build(requestInput("utf-8", CHINESE_TASK_ID))
-  const request = await compare(
-    { name: "sdk", run: () => runSync(gbkBuild) },
-    { name: "bare", run: () => runSync(utf8Build) }
-  )
+  const request = await compare(sdkSide("sdk", gbkBuild), sdkSide("bare", utf8Build))
   const decode = (charset: "gbk" | "utf-8") => {
     const n = notification(7, charset, CHINESE_TASK_ID)
     return Notification.decode({ body: n.body, contentType: n.contentType })
   }
   const gbkDecode = decode("gbk")
   const utf8Decode = decode("utf-8")
-  const notify = await compare(
-    { name: "sdk", run: () => runSync(gbkDecode) },
-    { name: "bare", run: () => runSync(utf8Decode) }
-  )
+  const notify = await compare(sdkSide("sdk", gbkDecode), sdkSide("bare", utf8Decode))
   return [
     {
       id: "6a",

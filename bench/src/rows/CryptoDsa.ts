@@ -7,7 +7,16 @@ import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
 import * as SigningString from "@witkey/core/SigningString"
 import { Effect, Either } from "effect"
 import * as crypto from "node:crypto"
-import { dsaSign, gatewayPublicKey, partnerPrivateKey, requestInput, signer, verifier } from "../Inputs.js"
+import {
+  bareSide,
+  dsaSign,
+  gatewayPublicKey,
+  partnerPrivateKey,
+  requestInput,
+  sdkSide,
+  signer,
+  verifier
+} from "../Inputs.js"
 import { compare } from "../Measure.js"
 import type { Row } from "../Report.js"
 
@@ -18,29 +27,26 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   // slices by several percent: more rounds, so the median settles.
   const options = { rounds: 11 }
   const sign = await compare(
-    { name: "sdk", run: () => Effect.runSync(signer.sign(bytes)) },
-    {
-      name: "bare",
-      run: () => crypto.sign("sha1", bytes, { key: partnerPrivateKey, dsaEncoding: "der" }).toString("base64")
-    },
+    sdkSide("sdk", signer.sign(bytes)),
+    bareSide("bare", () =>
+      crypto.sign("sha1", bytes, { key: partnerPrivateKey, dsaEncoding: "der" }).toString("base64")
+    ),
     options
   )
   const signature = dsaSign(bytes)
   if (!Effect.runSync(verifier.verify(bytes, signature)))
     throw new Error("row 8: the signature does not verify")
   const verify = await compare(
-    { name: "sdk", run: () => Effect.runSync(verifier.verify(bytes, signature)) },
-    {
-      name: "bare",
-      // The baseline decodes the same Base64 text: the wire carries text, not DER.
-      run: () =>
-        crypto.verify(
-          "sha1",
-          bytes,
-          { key: gatewayPublicKey, dsaEncoding: "der" },
-          Buffer.from(signature, "base64")
-        )
-    },
+    sdkSide("sdk", verifier.verify(bytes, signature)),
+    // The baseline decodes the same Base64 text: the wire carries text, not DER.
+    bareSide("bare", () =>
+      crypto.verify(
+        "sha1",
+        bytes,
+        { key: gatewayPublicKey, dsaEncoding: "der" },
+        Buffer.from(signature, "base64")
+      )
+    ),
     options
   )
   return [

@@ -6,7 +6,7 @@
 import * as Notification from "@witkey/core/Notification"
 import { XMLParser } from "fast-xml-parser"
 import * as crypto from "node:crypto"
-import { gatewayPublicKey, notification, runSync } from "../Inputs.js"
+import { bareSide, gatewayPublicKey, notification, sdkSide } from "../Inputs.js"
 import { compare } from "../Measure.js"
 import type { Row } from "../Report.js"
 
@@ -42,8 +42,8 @@ export const run = async (): Promise<Row> => {
   const n = notification(1)
   const program = Notification.decode({ body: n.body, contentType: n.contentType })
   const result = await compare(
-    { name: "sdk", run: () => runSync(program) },
-    { name: "bare", run: () => bareDecode(n.body) }
+    sdkSide("sdk", program),
+    bareSide("bare", () => bareDecode(n.body))
   )
   return {
     id: "3",

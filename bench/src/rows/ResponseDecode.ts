@@ -5,7 +5,7 @@
 import * as GatewayResponse from "@witkey/core/GatewayResponse"
 import { XMLParser } from "fast-xml-parser"
 import * as crypto from "node:crypto"
-import { gatewayPublicKey, responseBody, runSync } from "../Inputs.js"
+import { bareSide, gatewayPublicKey, responseBody, sdkSide } from "../Inputs.js"
 import { compare } from "../Measure.js"
 import type { Row } from "../Report.js"
 
@@ -26,7 +26,7 @@ export const run = async (): Promise<Row> => {
     if (!ok) throw new Error("row 2 baseline: signature does not verify")
     return alipay.response.task_info.outer_task_id
   }
-  const result = await compare({ name: "sdk", run: () => runSync(program) }, { name: "bare", run: bare })
+  const result = await compare(sdkSide("sdk", program), bareSide("bare", bare))
   return {
     id: "2",
     sdk: "response: GatewayResponse.decode (crypto-dsa)",
