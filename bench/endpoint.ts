@@ -8,7 +8,8 @@
 //
 // Part 2, in process, one call after the other: the inbox's own transaction written directly on
 // better-sqlite3 (the same statements and settings as `SqlInbox.receive`; keep them in step), against
-// `SqlInbox.receive` and the bare insert, and the decode the endpoint runs first.
+// `SqlInbox.receive` (one at a time, and 32 in flight, where SQLite deliveries share commits) and the bare
+// insert, and the decode the endpoint runs first.
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
 import { SqlInbox } from "@witkey/inbox-sql"
@@ -67,6 +68,7 @@ const received = (i: number): Inbox.Received => {
   return { notification: decoded, body: n.body, contentType: n.contentType }
 }
 const inputs = Array.from({ length: N + 200 }, (_, i) => received(i))
+const concurrentInputs = Array.from({ length: N + 200 }, (_, i) => received(2_000_000 + i))
 /** Each row runs on its own store, so every row sees every notification once: 200 to warm up, N measured. */
 const micros = async (run: (r: Inbox.Received) => Promise<unknown> | unknown) => {
   for (let i = 0; i < 200; i++) await run(inputs[i]!)
@@ -133,6 +135,20 @@ const viaInbox = (layer: Layer.Layer<Inbox.Inbox, unknown>) =>
     }).pipe(Effect.provide(layer))
   )
 
+/** 32 receives in flight at a time: on SQLite they share commits (group commit). µs per notification. */
+const viaInboxConcurrent = (layer: Layer.Layer<Inbox.Inbox, unknown>) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const inbox = yield* Inbox.Inbox
+      const run = (slice: ReadonlyArray<Inbox.Received>) =>
+        Effect.forEach(slice, (r) => inbox.receive(r, () => Effect.void), { concurrency: 32, discard: true })
+      yield* run(concurrentInputs.slice(0, 200))
+      const start = performance.now()
+      yield* run(concurrentInputs.slice(200))
+      return ((performance.now() - start) * 1000) / N
+    }).pipe(Effect.provide(layer))
+  )
+
 out("")
 out("in process, one after the other (µs per notification; lower is better)")
 const rows: Array<readonly [string, number]> = [
@@ -144,6 +160,10 @@ const rows: Array<readonly [string, number]> = [
   [
     "SqlInbox.receive (@effect/sql, same statements)",
     await viaInbox(SqlInbox.layerSqlite({ filename: join(dir, "inbox.sqlite") }))
+  ],
+  [
+    "SqlInbox.receive, 32 in flight (group commit)",
+    await viaInboxConcurrent(SqlInbox.layerSqlite({ filename: join(dir, "inbox-concurrent.sqlite") }))
   ],
   ["MemoryInbox.receive", await viaInbox(MemoryInbox.layer)],
   [

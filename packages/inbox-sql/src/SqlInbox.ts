@@ -2,8 +2,12 @@
  * The durable notification `Inbox` of `@witkey/core` on `@effect/sql`: SQLite (the embedded default, one file,
  * no server) and PostgreSQL.
  *
- * Exactly once, by construction: one transaction per delivery, one commit (two for a first delivery that
- * `notify_verify` confirmed).
+ * Exactly once, by construction: each delivery's work is one unit that commits or rolls back whole (two for a
+ * first delivery that `notify_verify` confirmed). On PostgreSQL the unit is a transaction of its own. On SQLite,
+ * which has one writer per file, it is a savepoint inside a transaction shared with the deliveries queued at
+ * the same time (group commit, `internal/GroupCommit.ts`): one flushed commit for all of them, each answered
+ * only after it. A failing delivery rolls back to its savepoint and leaves the others alone; a failed commit
+ * fails them all, and each records its delivery again on its own.
  *
  * 1. Record the delivery (an upsert of the notification row: raw body, first/last arrival, count); unless
  *    this notify_id is already processed, claim the event (an upsert that marks it with this notify_id, or
@@ -11,8 +15,8 @@
  *    processed; commit. A handler using the same `SqlClient` writes inside this transaction, so the business
  *    write, the processed mark and the delivery record commit together or not at all; core's
  *    `NotificationReceiver` answers `success` only after `receive` succeeds, i.e. after the commit.
- * 2. If anything in it fails (the handler, a statement, the commit) or it is interrupted, the transaction
- *    rolls back, and the delivery is recorded again in a statement of its own, with the failure, so the audit
+ * 2. If anything in it fails (the handler, a statement, the commit) or it is interrupted, the unit rolls
+ *    back, and the delivery is recorded again in a statement of its own, with the failure, so the audit
  *    trail keeps it; the next delivery runs the handler again. (Not on a busy database: that would only wait
  *    for the lock a second time, to record nothing.)
  * 3. A delivery that `notify_verify` confirmed (`Received.gatewayConfirmed`) is first recorded in a commit of
@@ -30,9 +34,8 @@
  * transaction locks the notification row first and the event row second, so there is no lock cycle. (A unique
  * constraint alone, with the loser rolled back on conflict, would still run the user's handler twice, and its
  * effects outside the database with it.) On SQLite the transaction's first statement is a write (the delivery
- * upsert), so the deferred `BEGIN` takes the database's write lock right away, waiting with the busy handler
- * (`BEGIN IMMEDIATE` semantics), and two processes on one file serialize instead of failing on a stale read
- * snapshot.
+ * upsert) or the shared transaction's `BEGIN IMMEDIATE`: the write lock is taken right away, waiting with the
+ * busy handler, and two processes on one file serialize instead of failing on a stale read snapshot.
  *
  * Notes: `@effect/sql` routes every client's queries inside `withTransaction` to the transaction's connection,
  * so the handler should only use the inbox's database. If `receive` itself runs inside an outer transaction,
@@ -64,6 +67,7 @@ import {
   Schema
 } from "effect"
 import * as GroupCommit from "./internal/GroupCommit.js"
+import { causeMessage, isBusy } from "./internal/SqlErrors.js"
 import * as Migrations from "./Migrations.js"
 
 export interface Options {
@@ -133,28 +137,6 @@ const toEntry = (row: typeof Row.Type): Inbox.Entry => ({
   lastError: orUndefined(row.last_error),
   duplicateOf: orUndefined(row.duplicate_of)
 })
-
-// Lock contention and serialization failures: worth another delivery, not a broken store.
-const BUSY_CODES: ReadonlySet<string> = new Set([
-  "SQLITE_BUSY",
-  "SQLITE_BUSY_SNAPSHOT",
-  "SQLITE_BUSY_RECOVERY",
-  "SQLITE_BUSY_TIMEOUT",
-  "SQLITE_LOCKED",
-  "SQLITE_LOCKED_SHAREDCACHE",
-  "40001",
-  "40P01",
-  "55P03",
-  "57014"
-])
-
-const causeMessage = (e: SqlError): string =>
-  e.cause instanceof Error ? e.cause.message : Predicate.isString(e.cause) ? e.cause : e.message
-
-const isBusy = (e: SqlError): boolean => {
-  const code = Predicate.hasProperty(e.cause, "code") ? e.cause.code : undefined
-  return Predicate.isString(code) && BUSY_CODES.has(code)
-}
 
 const toInboxError =
   (what: string) =>
@@ -301,11 +283,18 @@ RETURNING notify_id`
             : alone(record)
         }),
         Effect.asVoid,
-        Effect.catchAll((e) =>
-          Effect.logWarning("witkey inbox: could not record a failed delivery").pipe(
-            Effect.annotateLogs({ notify_id: received.notification.notifyId, detail: causeMessage(e) })
+        // A driver that throws (a closed database) is as much a failure to record as a SqlError.
+        Effect.catchAllCause((cause) => {
+          const failure = Cause.failureOption(cause)
+          return Effect.logWarning("witkey inbox: could not record a failed delivery").pipe(
+            Effect.annotateLogs({
+              notify_id: received.notification.notifyId,
+              detail: Option.isSome(failure)
+                ? causeMessage(failure.value)
+                : Cause.pretty(cause).split("\n")[0]!
+            })
           )
-        )
+        })
       )
 
     const receive: Inbox.Inbox["receive"] = <E, R>(
@@ -429,10 +418,12 @@ RETURNING processed_notify_id`
               const recorded = received.gatewayConfirmed === true ? yield* restore(preRecordNow) : false
               return yield* Effect.flatMap(attempt(!recorded, restore), fromExit)
             }
-            // The pre-record's batch commits before the delivery joins the next one: durable before the handler.
+            // The pre-record commits (with other records only, never with handlers' writes) before the delivery
+            // joins a transaction: durable before the handler. One statement, run uninterruptibly, so that an
+            // interruption lands in the attempt below, which records the delivery.
             const recorded =
               received.gatewayConfirmed === true
-                ? yield* Effect.flatten(group.run(restore(preRecordNow), isBusyExit))
+                ? yield* Effect.flatten(group.run(preRecordNow, isBusyExit, "record"))
                 : false
             const grouped = yield* Effect.either(
               group.run(attempt(!recorded, restore), (exit) => Exit.isSuccess(exit) && isBusyExit(exit.value))
@@ -440,7 +431,9 @@ RETURNING processed_notify_id`
             if (Either.isRight(grouped)) return yield* Effect.flatMap(fromExit(grouped.right), fromExit)
             // The shared transaction did not commit (or never began): whatever this delivery wrote in it is gone.
             const error = grouped.left
-            if (error.reason !== "busy") yield* recordAttempt(received, keys, Cause.fail(error), !recorded)
+            // Busy: it would only wait again. Closed: the database is going away with the inbox.
+            if (error.reason !== "busy" && error !== GroupCommit.CLOSED)
+              yield* recordAttempt(received, keys, Cause.fail(error), !recorded)
             return yield* error
           })
         ).pipe(Effect.mapError((e): Inbox.InboxError | E => (e instanceof HandlerFailure ? e.error : e)))

@@ -34,6 +34,7 @@ const setup = Effect.gen(function* () {
       other.prepare("SELECT state FROM witkey_inbox WHERE notify_id = ?").get(notifyId) as
         { state: string } | undefined
     )?.state
+  const committedRows = (query: string) => other.prepare(query).all()
   const delivery = (id: string) =>
     InboxSuite.received({ notifyId: `${id}-n`, payload: InboxSuite.assign(id, "s-1") })
   const entry = (r: Inbox.Received) =>
@@ -49,7 +50,7 @@ const setup = Effect.gen(function* () {
       yield* Deferred.await(started)
       return { fiber, release: Deferred.succeed(release, undefined) }
     })
-  return { inbox, sql, context, committedState, delivery, entry, holding }
+  return { inbox, sql, context, committedState, committedRows, delivery, entry, holding }
 })
 
 /** Lets forked receives reach the queue (they start on the next scheduler turn). */
@@ -186,6 +187,129 @@ describe("SqlInbox on SQLite: group commit", () => {
       const error = yield* Effect.flip(Fiber.join(fb))
       assert.instanceOf(error, Inbox.InboxError)
       yield* Fiber.join(closing)
+    })
+  )
+
+  // Found in review: SQLite rolls a whole transaction back by itself on some errors, and the next SAVEPOINT
+  // silently began a new one, so that deliveries earlier in the batch were answered Processed with nothing
+  // committed.
+  it.live(
+    "a statement that rolls back the whole transaction fails every delivery of the batch; none is answered as processed",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const t = yield* setup
+          yield* t.sql.unsafe("CREATE TABLE uniq (id INTEGER PRIMARY KEY)")
+          yield* t.sql.unsafe("INSERT INTO uniq VALUES (1)")
+          yield* t.sql.unsafe("CREATE TABLE payouts (id TEXT)")
+          const [a, x, b, c] = yield* Effect.all([
+            t.delivery("ar-a"),
+            t.delivery("ar-x"),
+            t.delivery("ar-b"),
+            t.delivery("ar-c")
+          ])
+          const first = yield* t.holding(a)
+          const fx = yield* Effect.fork(t.inbox.receive(x, () => t.sql`INSERT INTO payouts VALUES ('x')`))
+          const fb = yield* Effect.fork(
+            t.inbox.receive(b, () => t.sql`INSERT OR ROLLBACK INTO uniq VALUES (1)`)
+          )
+          const fc = yield* Effect.fork(t.inbox.receive(c, () => t.sql`INSERT INTO payouts VALUES ('c')`))
+          yield* settle
+          yield* first.release
+          yield* Fiber.join(first.fiber)
+          for (const [fiber, r] of [
+            [fx, x],
+            [fb, b],
+            [fc, c]
+          ] as const) {
+            const exit = yield* Fiber.await(fiber)
+            // Success means committed: whatever was answered Processed must be on disk.
+            if (Exit.isSuccess(exit))
+              assert.strictEqual(t.committedState(r.notification.notifyId), "processed")
+            else assert.notStrictEqual(t.committedState(r.notification.notifyId), "processed")
+          }
+          assert.isTrue(Exit.isFailure(yield* Fiber.await(fx)), "x shared the rolled-back transaction")
+          assert.deepStrictEqual(
+            t.committedRows("SELECT id FROM payouts"),
+            [],
+            "no payout without its record"
+          )
+          // Every one is on record (failed), and goes through on its next delivery.
+          for (const r of [x, c]) {
+            assert.strictEqual((yield* t.entry(r)).state, "failed")
+            assert.deepStrictEqual(yield* t.inbox.receive(r, () => Effect.void), { _tag: "Processed" })
+          }
+        })
+      )
+  )
+
+  it.live("a pre-record (notify_verify confirmed) never shares the fate of a handler's failed commit", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const t = yield* setup
+        yield* t.sql.unsafe("PRAGMA foreign_keys = ON")
+        yield* t.sql.unsafe("CREATE TABLE parent (id TEXT PRIMARY KEY)")
+        yield* t.sql.unsafe(
+          "CREATE TABLE child (parent_id TEXT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        const [a, b] = yield* Effect.all([t.delivery("pr-a"), t.delivery("pr-b")])
+        const c = { ...(yield* t.delivery("pr-c")), gatewayConfirmed: true }
+        const first = yield* t.holding(a)
+        const fb = yield* Effect.fork(t.inbox.receive(b, () => t.sql`INSERT INTO child VALUES ('nobody')`))
+        const fc = yield* Effect.fork(t.inbox.receive(c, () => Effect.void))
+        yield* settle
+        yield* first.release
+        yield* Fiber.join(first.fiber)
+        assert.isTrue(Exit.isFailure(yield* Fiber.await(fb)))
+        assert.deepStrictEqual(yield* Fiber.join(fc), { _tag: "Processed" })
+        assert.strictEqual((yield* t.entry(c)).deliveries, 1)
+      })
+    )
+  )
+
+  it.live("a slow handler does not hold back the answers of the deliveries queued with it", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const t = yield* setup
+        const [a, slow, b] = yield* Effect.all([
+          t.delivery("slow-a"),
+          t.delivery("slow-s"),
+          t.delivery("slow-b")
+        ])
+        const bRan = yield* Ref.make(false)
+        const first = yield* t.holding(a)
+        const fs = yield* Effect.fork(t.inbox.receive(slow, () => Effect.sleep("120 millis")))
+        const fb = yield* Effect.fork(t.inbox.receive(b, () => Ref.set(bRan, true)))
+        yield* settle
+        yield* first.release
+        yield* Fiber.join(first.fiber)
+        assert.deepStrictEqual(yield* Fiber.join(fs), { _tag: "Processed" })
+        // The slow one's transaction stopped handing out turns once it had run its time: B was not in it.
+        assert.isFalse(yield* Ref.get(bRan), "B waited for the slow handler's batch")
+        assert.deepStrictEqual(yield* Fiber.join(fb), { _tag: "Processed" })
+      })
+    )
+  )
+
+  // Found in review: a caller that offered as the worker was being stopped, or after the scope closed before
+  // the worker ever ran, waited forever.
+  it.live("closing never leaves a caller waiting: racing the close, or after it", () =>
+    Effect.gen(function* () {
+      for (let round = 0; round < 20; round++) {
+        const scope = yield* Scope.make()
+        const t = yield* Scope.extend(setup, scope)
+        const r = yield* t.delivery(`race-${round}`)
+        if (round % 2 === 0) yield* Effect.sleep("5 millis")
+        const closer = yield* Effect.fork(Scope.close(scope, Exit.void))
+        const caller = yield* Effect.forkDaemon(t.inbox.receive(r, () => Effect.void))
+        yield* Fiber.join(closer)
+        const answered = yield* Fiber.await(caller).pipe(Effect.timeout("3 seconds"), Effect.option)
+        assert.isTrue(Option.isSome(answered), `round ${round}: the caller got no answer`)
+        const late = yield* Effect.exit(t.inbox.receive(r, () => Effect.void)).pipe(
+          Effect.timeout("3 seconds")
+        )
+        assert.isTrue(Exit.isFailure(late), "a closed inbox refuses")
+      }
     })
   )
 })

@@ -12,17 +12,28 @@
  * committed. A failed item rolls back to its savepoint and leaves the others alone; a failed commit fails
  * them all, and each records its delivery again on its own.
  *
+ * What sharing a transaction means for handlers: a handler sees the uncommitted writes of the deliveries
+ * before it in the same batch (they commit together or not at all). Records (`kind: "record"`, the
+ * pre-record of a delivery `notify_verify` confirmed) never share a transaction with handlers' writes, so no
+ * handler's failed commit can take them down. A batch stops handing out turns after `MAX_BATCH_MILLIS`, so a
+ * slow handler delays the answers of few others; the rest go first into the next transaction.
+ *
  * @internal
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
 import type { Context, Scope } from "effect"
-import { Cause, Deferred, Effect, Exit, Option, Predicate, Queue } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, Option, Predicate, Queue } from "effect"
+import { causeMessage, isBusy } from "./SqlErrors.js"
 
 type Connection = Context.Tag.Service<typeof SqlClient.TransactionConnection>
 
+/** `record`: a lone statement that must not share the fate of handlers' writes. `work`: a delivery. */
+export type Kind = "record" | "work"
+
 interface Slot {
+  readonly kind: Kind
   /** Worker to caller: your turn, on this connection; or a failure (the batch could not start, or busy). */
   readonly turn: Deferred.Deferred<Connection, Inbox.InboxError>
   /** Caller to worker: done; true when it met a busy database (the rest of the batch would only wait too). */
@@ -34,21 +45,22 @@ interface Slot {
 export interface GroupCommit {
   /**
    * Runs `work` inside the next shared transaction, in the caller's fiber, and returns its exit once that
-   * transaction committed. The outer failure is the batch's (it could not begin, busy, or the commit
-   * failed): then nothing `work` wrote is kept. `work` must not fail the transaction itself; use a savepoint
-   * (a nested `withTransaction`) for what may fail. Waits for its turn uninterruptibly: an interruption takes
-   * effect inside `work`, where the caller restores it.
+   * transaction committed. The outer failure is the batch's (it could not begin, busy, the commit failed, or
+   * the inbox closed): then nothing `work` wrote is kept. `work` must not fail the transaction itself; use a
+   * savepoint (a nested `withTransaction`) for what may fail. Waits for its turn uninterruptibly: an
+   * interruption takes effect inside `work`, where the caller restores it.
    */
   readonly run: <A, E, R>(
     work: Effect.Effect<A, E, R>,
-    busy: (exit: Exit.Exit<A, E>) => boolean
+    busy: (exit: Exit.Exit<A, E>) => boolean,
+    kind?: Kind
   ) => Effect.Effect<Exit.Exit<A, E>, Inbox.InboxError, R>
 }
 
-/** At most this many deliveries per transaction, so one commit never waits on a very long batch. */
+/** At most this many deliveries per transaction. */
 export const MAX_BATCH = 64
-
-const BUSY_CODES: ReadonlySet<string> = new Set(["SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED"])
+/** No more turns handed out in a transaction that has run this long: its commit waits for no one else. */
+export const MAX_BATCH_MILLIS = 50
 
 const sqlErrorOf = (cause: Cause.Cause<unknown>): SqlError | undefined => {
   const failure = Cause.failureOption(cause)
@@ -59,16 +71,9 @@ const sqlErrorOf = (cause: Cause.Cause<unknown>): SqlError | undefined => {
 /** Why a batch failed: at BEGIN (busy: another process writes), at COMMIT, or otherwise. */
 const batchError = (cause: Cause.Cause<unknown>): Inbox.InboxError => {
   const e = sqlErrorOf(cause)
-  const code = e !== undefined && Predicate.hasProperty(e.cause, "code") ? e.cause.code : undefined
-  const detail =
-    e === undefined
-      ? Cause.pretty(cause).split("\n")[0]
-      : e.cause instanceof Error
-        ? e.cause.message
-        : e.message
   return new Inbox.InboxError({
-    reason: Predicate.isString(code) && BUSY_CODES.has(code) ? "busy" : "storage",
-    message: `inbox transaction: ${detail}`
+    reason: e !== undefined && isBusy(e) ? "busy" : "storage",
+    message: `inbox transaction: ${e === undefined ? Cause.pretty(cause).split("\n")[0] : causeMessage(e)}`
   })
 }
 
@@ -76,7 +81,8 @@ const BUSY = new Inbox.InboxError({
   reason: "busy",
   message: "inbox: the database is busy (another writer holds it); not attempted"
 })
-const CLOSED = new Inbox.InboxError({ reason: "storage", message: "inbox: closed" })
+/** The answer to a delivery that came after the inbox closed, or was still waiting when it did. */
+export const CLOSED: Inbox.InboxError = new Inbox.InboxError({ reason: "storage", message: "inbox: closed" })
 
 /** Lets the I/O callbacks of the current event-loop turn enqueue their deliveries before a batch starts. */
 const nextTurn = Effect.async<void>((resume) => {
@@ -87,24 +93,54 @@ const nextTurn = Effect.async<void>((resume) => {
 export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never, Scope.Scope> =>
   Effect.gen(function* () {
     const queue = yield* Queue.unbounded<Slot>()
+    /** Offered and not yet settled by the worker: what closing must answer. */
+    const pending = new Set<Slot>()
     let closed = false
+    /** Taken but not run (a batch that reached its time): first in the next transaction. */
+    let carried: Array<Slot> = []
 
-    // The batch's transaction is run here rather than by `withTransaction`: `BEGIN IMMEDIATE` takes the write
-    // lock once for the whole batch (a busy database fails the batch at once instead of each delivery waiting
-    // in turn), and a failed COMMIT (which leaves SQLite's transaction open, e.g. for a deferred constraint) is
-    // rolled back before the connection is released.
-    const runBatch = (batch: ReadonlyArray<Slot>) =>
+    // Begins the batch's transaction. A connection left inside a transaction (a ROLLBACK that failed after a
+    // failed COMMIT) would refuse every BEGIN from then on: it is rolled back, and BEGIN tried once more.
+    const begin = (connection: Connection[0]) =>
+      connection.executeRaw("BEGIN IMMEDIATE", []).pipe(
+        Effect.catchIf(
+          (e) => causeMessage(e).includes("within a transaction"),
+          () =>
+            Effect.zipRight(
+              Effect.ignore(connection.executeRaw("ROLLBACK", [])),
+              connection.executeRaw("BEGIN IMMEDIATE", [])
+            )
+        )
+      )
+
+    /**
+     * One transaction for `batch`, run here rather than by `withTransaction`: `BEGIN IMMEDIATE` takes the write
+     * lock once (a busy database fails the batch at once instead of each delivery waiting in turn), a failed
+     * COMMIT (which leaves SQLite's transaction open, e.g. for a deferred constraint) is rolled back before the
+     * connection is released, and the savepoint `witkey_batch` around the items proves at the end that the
+     * transaction is still the one that began: SQLite rolls a whole transaction back by itself on some errors
+     * (`INSERT OR ROLLBACK`, a full disk), and the next SAVEPOINT would silently begin a new one, so that the
+     * COMMIT would report success for deliveries whose writes are gone. Returns the slots it did not get to.
+     */
+    const runTransaction = (batch: ReadonlyArray<Slot>) =>
       Effect.gen(function* () {
         let handed = 0
         let stoppedBusy = false
+        let outOfTime = false
+        const started = yield* Clock.currentTimeMillis
         const exit = yield* Effect.exit(
           Effect.scoped(
             Effect.gen(function* () {
               const connection = yield* sql.reserve
-              yield* connection.executeRaw("BEGIN IMMEDIATE", [])
+              yield* begin(connection)
               const body = yield* Effect.exit(
                 Effect.gen(function* () {
+                  yield* connection.executeRaw("SAVEPOINT witkey_batch", [])
                   for (const slot of batch) {
+                    if (handed > 0 && (yield* Clock.currentTimeMillis) - started >= MAX_BATCH_MILLIS) {
+                      outOfTime = true
+                      break
+                    }
                     handed++
                     yield* Deferred.succeed(slot.turn, [connection, 0] as const)
                     if (yield* Deferred.await(slot.finished)) {
@@ -112,6 +148,7 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
                       break
                     }
                   }
+                  yield* connection.executeRaw("RELEASE SAVEPOINT witkey_batch", [])
                   yield* connection.executeRaw("COMMIT", [])
                 })
               )
@@ -123,48 +160,73 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
         const outcome: Exit.Exit<void, Inbox.InboxError> = Exit.isSuccess(exit)
           ? Exit.void
           : Exit.fail(batchError(exit.cause))
-        const unrun = Exit.isSuccess(exit) || stoppedBusy ? BUSY : batchError(exit.cause)
+        const carry: Array<Slot> = []
         for (let i = 0; i < batch.length; i++) {
           const slot = batch[i]!
           if (i < handed) yield* Deferred.done(slot.committed, outcome)
-          else yield* Deferred.fail(slot.turn, unrun)
+          else if (outOfTime) {
+            // Never touched by this transaction, whatever became of it: the next one runs them first.
+            carry.push(slot)
+            continue
+          } else
+            yield* Deferred.fail(
+              slot.turn,
+              stoppedBusy || Exit.isSuccess(exit) ? BUSY : batchError(exit.cause)
+            )
+          pending.delete(slot)
         }
+        return carry
       })
 
     const worker = Effect.uninterruptibleMask((restore) =>
       Effect.forever(
         Effect.gen(function* () {
-          const first = yield* restore(Queue.take(queue))
-          yield* nextTurn
-          const rest = yield* Queue.takeUpTo(queue, MAX_BATCH - 1)
-          yield* runBatch([first, ...rest])
+          let batch: Array<Slot>
+          if (carried.length > 0) {
+            batch = carried
+            carried = []
+            for (const slot of yield* Queue.takeUpTo(queue, MAX_BATCH - batch.length)) batch.push(slot)
+          } else {
+            // The only point where the worker can be interrupted; a slot it took here is still `pending`.
+            const first = yield* restore(Queue.take(queue))
+            yield* nextTurn
+            batch = [first]
+            for (const slot of yield* Queue.takeUpTo(queue, MAX_BATCH - 1)) batch.push(slot)
+          }
+          // Records first, in a transaction of their own, then the deliveries.
+          const records = batch.filter((slot) => slot.kind === "record")
+          const works = records.length === 0 ? batch : batch.filter((slot) => slot.kind === "work")
+          if (records.length > 0) carried.push(...(yield* runTransaction(records)))
+          if (works.length > 0) carried.push(...(yield* runTransaction(works)))
         })
       )
     )
 
-    yield* Effect.forkScoped(
-      worker.pipe(
-        Effect.ensuring(
-          Effect.suspend(() => {
-            closed = true
-            return Effect.flatMap(Queue.takeAll(queue), (slots) =>
-              Effect.forEach(slots, (slot) => Deferred.fail(slot.turn, CLOSED), { discard: true })
-            )
-          })
-        )
-      )
+    const fiber = yield* Effect.forkDaemon(worker)
+    // Closing: nothing more is queued, the running batch finishes (the worker only stops between batches),
+    // and whatever is still waiting, even a slot the worker took as it was stopped, is answered `closed`.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        closed = true
+        yield* Fiber.interrupt(fiber)
+        for (const slot of pending) yield* Deferred.fail(slot.turn, CLOSED)
+        pending.clear()
+      })
     )
 
-    const run: GroupCommit["run"] = (work, busy) =>
+    const run: GroupCommit["run"] = (work, busy, kind = "work") =>
       Effect.uninterruptible(
         Effect.gen(function* () {
           const slot: Slot = {
+            kind,
             turn: yield* Deferred.make<Connection, Inbox.InboxError>(),
             finished: yield* Deferred.make<boolean>(),
             committed: yield* Deferred.make<void, Inbox.InboxError>()
           }
-          // Checked and offered in one synchronous step: the worker's shutdown drains the queue in one too.
-          if (closed || !queue.unsafeOffer(slot)) return yield* CLOSED
+          // Checked and offered in one synchronous step; closing sets `closed` before it answers `pending`.
+          if (closed) return yield* CLOSED
+          pending.add(slot)
+          queue.unsafeOffer(slot)
           const connection = yield* Deferred.await(slot.turn)
           const exit = yield* Effect.exit(
             Effect.provideService(work, SqlClient.TransactionConnection, connection)
