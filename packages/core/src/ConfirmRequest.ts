@@ -160,14 +160,14 @@ const readInput = (input: unknown): typeof InputSchema.Type | undefined => {
     if (typeof serial !== "string") return undefined
     copy.push(serial)
   }
-  const read: { -readonly [K in keyof typeof InputSchema.Type]: (typeof InputSchema.Type)[K] } = {
-    partner,
-    outerTaskId,
-    transfers: copy
-  }
-  if (notifyUrl !== undefined) read.notifyUrl = notifyUrl
-  if (charset !== undefined) read.charset = charset
-  return read
+  // Each object literal in its final shape: adding properties afterwards, or spreading, costs more.
+  if (notifyUrl === undefined)
+    return charset === undefined
+      ? { partner, outerTaskId, transfers: copy }
+      : { partner, outerTaskId, transfers: copy, charset }
+  return charset === undefined
+    ? { partner, outerTaskId, transfers: copy, notifyUrl }
+    : { partner, outerTaskId, transfers: copy, notifyUrl, charset }
 }
 
 export interface Options {
@@ -333,25 +333,25 @@ export const validate = (
       )
     )
   if (charset !== undefined) {
-    const encodable = (field: string, value: string) => {
-      if (!Charset.canEncode(value, charset))
-        issues.push(issue(field, "charset", `has characters that ${charset} cannot represent`))
-    }
-    encodable("partner", raw.partner)
-    encodable("outer_task_id", raw.outerTaskId)
-    encodable("transfer_detail", detail)
-    if (raw.notifyUrl !== undefined) encodable("notify_url", raw.notifyUrl)
+    checkEncodable(issues, "partner", raw.partner, charset)
+    checkEncodable(issues, "outer_task_id", raw.outerTaskId, charset)
+    checkEncodable(issues, "transfer_detail", detail, charset)
+    if (raw.notifyUrl !== undefined) checkEncodable(issues, "notify_url", raw.notifyUrl, charset)
   }
   if (issues.length > 0) return Either.left(new InvalidRequest({ issues }))
-  const request: ConfirmRequest = {
-    partner: raw.partner as PartnerId,
-    outerTaskId: raw.outerTaskId as OuterTaskId,
-    transfers: transfers as unknown as readonly [TransferSerial, ...Array<TransferSerial>],
-    charset: charset!
-  }
-  if (raw.notifyUrl !== undefined)
-    (request as { notifyUrl?: NotifyUrl }).notifyUrl = raw.notifyUrl as NotifyUrl
-  return Either.right(request)
+  const partner = raw.partner as PartnerId
+  const outerTaskId = raw.outerTaskId as OuterTaskId
+  const serials = transfers as unknown as readonly [TransferSerial, ...Array<TransferSerial>]
+  return Either.right(
+    raw.notifyUrl === undefined
+      ? { partner, outerTaskId, transfers: serials, charset: charset! }
+      : { partner, outerTaskId, transfers: serials, notifyUrl: raw.notifyUrl as NotifyUrl, charset: charset! }
+  )
+}
+
+const checkEncodable = (issues: Array<Issue>, field: string, value: string, charset: Charset.Charset) => {
+  if (!Charset.canEncode(value, charset))
+    issues.push(issue(field, "charset", `has characters that ${charset} cannot represent`))
 }
 
 const sameSerials = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
