@@ -47,7 +47,9 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlConnection from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
 import type { ConfigError } from "effect/ConfigError"
@@ -149,6 +151,44 @@ const toInboxError =
 const isSqlError = (u: unknown): u is SqlError => Predicate.isTagged(u, "SqlError")
 
 const fromExit = <A, E>(exit: Exit.Exit<A, E>): Effect.Effect<A, E> => exit
+
+/**
+ * A statement, run on `connection` directly when there is one (a group-commit turn): the same SQL and the same
+ * driver call, without the client's per-statement span and connection lookup (about 16 µs of its 22).
+ */
+const exec = <A extends object>(
+  statement: Statement.Statement<A>,
+  connection: SqlConnection.Connection | undefined
+): Effect.Effect<ReadonlyArray<A>, SqlError> =>
+  connection === undefined
+    ? statement
+    : Effect.suspend(() => {
+        const [text, params] = statement.compile()
+        return connection.execute(text, params, undefined) as Effect.Effect<ReadonlyArray<A>, SqlError>
+      })
+
+/**
+ * `effect` inside a savepoint of its own on `connection`, released when it succeeds and rolled back when it
+ * fails or is interrupted. Cached statements instead of a nested `withTransaction` (a span, an unprepared
+ * statement, a fresh context): this runs for every delivery of a shared transaction. If even the rollback
+ * fails, the whole transaction is rolled back, so that the batch cannot commit half of this delivery (its
+ * closing savepoint then fails, and every delivery of it is answered `fail`).
+ */
+const savepointed = <A, E, R>(
+  connection: SqlConnection.Connection,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | SqlError, R> =>
+  Effect.zipRight(
+    connection.executeRaw("SAVEPOINT witkey_delivery", []),
+    Effect.onExit(effect, (exit) =>
+      Exit.isSuccess(exit)
+        ? Effect.orDie(connection.executeRaw("RELEASE SAVEPOINT witkey_delivery", []))
+        : connection.executeRaw("ROLLBACK TO SAVEPOINT witkey_delivery", []).pipe(
+            Effect.zipRight(connection.executeRaw("RELEASE SAVEPOINT witkey_delivery", [])),
+            Effect.catchAll(() => Effect.ignore(connection.executeRaw("ROLLBACK", [])))
+          )
+    )
+  )
 
 /** Failed with a busy `InboxError`. */
 const isBusyExit = (exit: Exit.Exit<unknown, unknown>): boolean => {
@@ -311,19 +351,24 @@ RETURNING notify_id`
         // Set once `settle` succeeded: a defect after that can only come from COMMIT.
         let committing = false
 
-        const step = <A>(what: string, statement: Effect.Effect<A, SqlError>) =>
-          Effect.mapError(statement, toInboxError(what))
+        const step = <A extends object>(
+          what: string,
+          statement: Statement.Statement<A>,
+          connection: SqlConnection.Connection | undefined
+        ) => Effect.mapError(exec(statement, connection), toInboxError(what))
 
         // One transaction, one commit: the delivery record, the event's claim, the handler and the mark.
         const settle = (
-          counted: boolean
+          counted: boolean,
+          connection?: SqlConnection.Connection
         ): Effect.Effect<Inbox.Outcome, Inbox.InboxError | HandlerFailure<E>, R> =>
           Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis
             // Also the notification row's lock on PostgreSQL (an upsert locks the row it updates).
             const entries = yield* step(
               "record delivery",
-              upsertDelivery(received, keys, now, { failure: undefined, counted })
+              upsertDelivery(received, keys, now, { failure: undefined, counted }),
+              connection
             )
             const entry = entries[0]
             if (entry === undefined)
@@ -348,7 +393,8 @@ RETURNING notify_id`
                 processed_notify_id: string | null
               }>`INSERT INTO ${E} (event_key, processed_notify_id, processed_at) VALUES (${eventKey}, ${notifyId}, ${now})
 ON CONFLICT (event_key) DO UPDATE SET processed_notify_id = COALESCE(${E}.processed_notify_id, excluded.processed_notify_id), processed_at = COALESCE(${E}.processed_at, excluded.processed_at)
-RETURNING processed_notify_id`
+RETURNING processed_notify_id`,
+              connection
             )
             const processedBy = events[0]?.processed_notify_id
             if (processedBy === undefined || processedBy === null)
@@ -359,7 +405,8 @@ RETURNING processed_notify_id`
             if (processedBy !== notifyId) {
               yield* step(
                 "mark duplicate",
-                sql`UPDATE ${N} SET state = 'processed', processed_at = ${now}, duplicate_of = ${processedBy}, last_error = NULL WHERE notify_id = ${notifyId}`
+                sql`UPDATE ${N} SET state = 'processed', processed_at = ${now}, duplicate_of = ${processedBy}, last_error = NULL WHERE notify_id = ${notifyId}`,
+                connection
               )
               return {
                 _tag: "Duplicate",
@@ -371,7 +418,8 @@ RETURNING processed_notify_id`
             const done = yield* Clock.currentTimeMillis
             yield* step(
               "mark processed",
-              sql`UPDATE ${N} SET state = 'processed', processed_at = ${done}, last_error = NULL, duplicate_of = NULL WHERE notify_id = ${notifyId}`
+              sql`UPDATE ${N} SET state = 'processed', processed_at = ${done}, last_error = NULL, duplicate_of = NULL WHERE notify_id = ${notifyId}`,
+              connection
             )
             return { _tag: "Processed" } satisfies Inbox.Outcome
           }).pipe(Effect.tap(() => Effect.sync(() => void (committing = true))))
@@ -395,12 +443,20 @@ RETURNING processed_notify_id`
 
         // The transaction, and after a failure the delivery's record (a busy database would only keep this
         // connection waiting again, to record nothing). Never fails: the transaction's exit is the value.
+        // On a group-commit turn (`connection`): a savepoint in the shared transaction instead of a transaction.
         const attempt = (
           counted: boolean,
-          restore: <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.Effect<A, E2, R2>
+          restore: <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.Effect<A, E2, R2>,
+          connection?: SqlConnection.Connection
         ) =>
           Effect.gen(function* () {
-            const exit = yield* Effect.exit(transaction(counted, restore))
+            const exit = yield* Effect.exit(
+              connection === undefined
+                ? transaction(counted, restore)
+                : Effect.mapError(savepointed(connection, restore(settle(counted, connection))), (e) =>
+                    isSqlError(e) ? toInboxError("savepoint")(e) : e
+                  )
+            )
             if (Exit.isFailure(exit) && !isBusyExit(exit))
               yield* recordAttempt(received, keys, exit.cause, counted)
             return exit
@@ -423,10 +479,13 @@ RETURNING processed_notify_id`
             // interruption lands in the attempt below, which records the delivery.
             const recorded =
               received.gatewayConfirmed === true
-                ? yield* Effect.flatten(group.run(preRecordNow, isBusyExit, "record"))
+                ? yield* Effect.flatten(group.run(() => preRecordNow, isBusyExit, "record"))
                 : false
             const grouped = yield* Effect.either(
-              group.run(attempt(!recorded, restore), (exit) => Exit.isSuccess(exit) && isBusyExit(exit.value))
+              group.run(
+                (connection) => attempt(!recorded, restore, connection),
+                (exit) => Exit.isSuccess(exit) && isBusyExit(exit.value)
+              )
             )
             if (Either.isRight(grouped)) return yield* Effect.flatMap(fromExit(grouped.right), fromExit)
             // The shared transaction did not commit (or never began): whatever this delivery wrote in it is gone.

@@ -21,6 +21,7 @@
  * @internal
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlConnection from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
 import type { Context, Scope } from "effect"
@@ -44,14 +45,16 @@ interface Slot {
 
 export interface GroupCommit {
   /**
-   * Runs `work` inside the next shared transaction, in the caller's fiber, and returns its exit once that
+   * Runs `work` inside the next shared transaction, in the caller's fiber, with the transaction's connection
+   * (also provided as `SqlClient.TransactionConnection`, so that the client's statements join the
+   * transaction), and returns its exit once that
    * transaction committed. The outer failure is the batch's (it could not begin, busy, the commit failed, or
    * the inbox closed): then nothing `work` wrote is kept. `work` must not fail the transaction itself; use a
    * savepoint (a nested `withTransaction`) for what may fail. Waits for its turn uninterruptibly: an
    * interruption takes effect inside `work`, where the caller restores it.
    */
   readonly run: <A, E, R>(
-    work: Effect.Effect<A, E, R>,
+    work: (connection: SqlConnection.Connection) => Effect.Effect<A, E, R>,
     busy: (exit: Exit.Exit<A, E>) => boolean,
     kind?: Kind
   ) => Effect.Effect<Exit.Exit<A, E>, Inbox.InboxError, R>
@@ -101,7 +104,7 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
 
     // Begins the batch's transaction. A connection left inside a transaction (a ROLLBACK that failed after a
     // failed COMMIT) would refuse every BEGIN from then on: it is rolled back, and BEGIN tried once more.
-    const begin = (connection: Connection[0]) =>
+    const begin = (connection: SqlConnection.Connection) =>
       connection.executeRaw("BEGIN IMMEDIATE", []).pipe(
         Effect.catchIf(
           (e) => causeMessage(e).includes("within a transaction"),
@@ -229,7 +232,7 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
           queue.unsafeOffer(slot)
           const connection = yield* Deferred.await(slot.turn)
           const exit = yield* Effect.exit(
-            Effect.provideService(work, SqlClient.TransactionConnection, connection)
+            Effect.provideService(work(connection[0]), SqlClient.TransactionConnection, connection)
           )
           yield* Deferred.succeed(slot.finished, busy(exit))
           yield* Deferred.await(slot.committed)
