@@ -38,7 +38,9 @@
  * busy handler, and two processes on one file serialize instead of failing on a stale read snapshot.
  *
  * Notes: `@effect/sql` routes every client's queries inside `withTransaction` to the transaction's connection,
- * so the handler should only use the inbox's database. If `receive` itself runs inside an outer transaction,
+ * so the handler should only use the inbox's database. On a group-commit turn the inbox's own statements go to
+ * the turn's connection directly (the same SQL and driver call, without the client's per-statement span), so
+ * a `Statement` transformer the application installs sees the handler's statements but not the inbox's. If `receive` itself runs inside an outer transaction,
  * the delivery record joins that transaction. One SQLite client per file per process: better-sqlite3 waits for
  * a lock synchronously.
  *
@@ -152,6 +154,13 @@ const isSqlError = (u: unknown): u is SqlError => Predicate.isTagged(u, "SqlErro
 
 const fromExit = <A, E>(exit: Exit.Exit<A, E>): Effect.Effect<A, E> => exit
 
+/** Failed with `TRANSACTION_LOST`. */
+const isLostExit = (exit: Exit.Exit<unknown, unknown>): boolean => {
+  if (Exit.isSuccess(exit)) return false
+  const failure = Cause.failureOption(exit.cause)
+  return Option.isSome(failure) && failure.value === TRANSACTION_LOST
+}
+
 /**
  * A statement, run on `connection` directly when there is one (a group-commit turn): the same SQL and the same
  * driver call, without the client's per-statement span and connection lookup (about 16 µs of its 22).
@@ -167,28 +176,44 @@ const exec = <A extends object>(
         return connection.execute(text, params, undefined) as Effect.Effect<ReadonlyArray<A>, SqlError>
       })
 
+/** The shared transaction is gone (SQLite rolled it back by itself): nothing more can join it. */
+export const TRANSACTION_LOST: Inbox.InboxError = new Inbox.InboxError({
+  reason: "storage",
+  message: "inbox: the database rolled the shared transaction back; every delivery in it is answered fail"
+})
+
 /**
  * `effect` inside a savepoint of its own on `connection`, released when it succeeds and rolled back when it
- * fails or is interrupted. Cached statements instead of a nested `withTransaction` (a span, an unprepared
- * statement, a fresh context): this runs for every delivery of a shared transaction. If even the rollback
- * fails, the whole transaction is rolled back, so that the batch cannot commit half of this delivery (its
- * closing savepoint then fails, and every delivery of it is answered `fail`).
+ * fails or is interrupted (`effect` carries the caller's `restore`; the rest runs uninterruptibly). Cached
+ * statements instead of a nested `withTransaction` (a span, an unprepared statement, a fresh context): this
+ * runs for every delivery of a shared transaction. If the savepoint cannot be released or rolled back, the
+ * transaction is no longer the one that began (SQLite rolls a whole transaction back by itself on some
+ * errors): the whole transaction is rolled back, so that the batch cannot commit half of this delivery, and
+ * this fails with `TRANSACTION_LOST`.
  */
 const savepointed = <A, E, R>(
   connection: SqlConnection.Connection,
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SqlError, R> =>
-  Effect.zipRight(
-    connection.executeRaw("SAVEPOINT witkey_delivery", []),
-    Effect.onExit(effect, (exit) =>
-      Exit.isSuccess(exit)
-        ? Effect.orDie(connection.executeRaw("RELEASE SAVEPOINT witkey_delivery", []))
-        : connection.executeRaw("ROLLBACK TO SAVEPOINT witkey_delivery", []).pipe(
-            Effect.zipRight(connection.executeRaw("RELEASE SAVEPOINT witkey_delivery", [])),
-            Effect.catchAll(() => Effect.ignore(connection.executeRaw("ROLLBACK", [])))
-          )
+): Effect.Effect<A, E | SqlError | Inbox.InboxError, R> =>
+  Effect.gen(function* () {
+    yield* connection.executeRaw("SAVEPOINT witkey_delivery", [])
+    const exit = yield* Effect.exit(effect)
+    if (Exit.isSuccess(exit)) {
+      const released = yield* Effect.exit(connection.executeRaw("RELEASE SAVEPOINT witkey_delivery", []))
+      if (Exit.isSuccess(released)) return exit.value
+    }
+    const rolledBack = yield* Effect.exit(
+      Effect.zipRight(
+        connection.executeRaw("ROLLBACK TO SAVEPOINT witkey_delivery", []),
+        connection.executeRaw("RELEASE SAVEPOINT witkey_delivery", [])
+      )
     )
-  )
+    if (Exit.isFailure(rolledBack) || Exit.isSuccess(exit)) {
+      yield* Effect.ignore(connection.executeRaw("ROLLBACK", []))
+      return yield* TRANSACTION_LOST
+    }
+    return yield* exit
+  })
 
 /** Failed with a busy `InboxError`. */
 const isBusyExit = (exit: Exit.Exit<unknown, unknown>): boolean => {
@@ -416,11 +441,25 @@ RETURNING processed_notify_id`,
             }
             yield* Effect.mapError(handler(n), (e) => new HandlerFailure(e))
             const done = yield* Clock.currentTimeMillis
-            yield* step(
+            // Only while this transaction's claim still stands: a handler can swallow the error of a statement
+            // after which SQLite rolled the whole transaction back (`INSERT OR ROLLBACK`, a trigger's
+            // RAISE(ROLLBACK)), and an unconditional mark would then commit on its own, without the claim or
+            // the handler's writes.
+            const marked = yield* step(
               "mark processed",
-              sql`UPDATE ${N} SET state = 'processed', processed_at = ${done}, last_error = NULL, duplicate_of = NULL WHERE notify_id = ${notifyId}`,
+              sql<{
+                notify_id: string
+              }>`UPDATE ${N} SET state = 'processed', processed_at = ${done}, last_error = NULL, duplicate_of = NULL WHERE notify_id = ${notifyId} AND EXISTS (SELECT 1 FROM ${E} WHERE event_key = ${eventKey} AND processed_notify_id = ${notifyId})
+RETURNING notify_id`,
               connection
             )
+            if (marked.length === 0)
+              return yield* connection === undefined
+                ? new Inbox.InboxError({
+                    reason: "storage",
+                    message: `inbox: the transaction of notify_id ${notifyId} was rolled back under the handler`
+                  })
+                : TRANSACTION_LOST
             return { _tag: "Processed" } satisfies Inbox.Outcome
           }).pipe(Effect.tap(() => Effect.sync(() => void (committing = true))))
 
@@ -479,12 +518,25 @@ RETURNING processed_notify_id`,
             // interruption lands in the attempt below, which records the delivery.
             const recorded =
               received.gatewayConfirmed === true
-                ? yield* Effect.flatten(group.run(() => preRecordNow, isBusyExit, "record"))
+                ? yield* Effect.flatten(
+                    group.run(
+                      () => preRecordNow,
+                      (exit) => (isBusyExit(exit) ? "busy" : "continue"),
+                      "record"
+                    )
+                  )
                 : false
             const grouped = yield* Effect.either(
               group.run(
                 (connection) => attempt(!recorded, restore, connection),
-                (exit) => Exit.isSuccess(exit) && isBusyExit(exit.value)
+                (exit) =>
+                  Exit.isFailure(exit)
+                    ? "continue"
+                    : isBusyExit(exit.value)
+                      ? "busy"
+                      : isLostExit(exit.value)
+                        ? "lost"
+                        : "continue"
               )
             )
             if (Either.isRight(grouped)) return yield* Effect.flatMap(fromExit(grouped.right), fromExit)

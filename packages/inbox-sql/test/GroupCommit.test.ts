@@ -213,7 +213,12 @@ describe("SqlInbox on SQLite: group commit", () => {
           const fb = yield* Effect.fork(
             t.inbox.receive(b, () => t.sql`INSERT OR ROLLBACK INTO uniq VALUES (1)`)
           )
-          const fc = yield* Effect.fork(t.inbox.receive(c, () => t.sql`INSERT INTO payouts VALUES ('c')`))
+          const cRuns = yield* Ref.make(0)
+          const payC = Effect.zipRight(
+            Ref.update(cRuns, (n) => n + 1),
+            t.sql`INSERT INTO payouts VALUES ('c')`
+          )
+          const fc = yield* Effect.fork(t.inbox.receive(c, () => payC))
           yield* settle
           yield* first.release
           yield* Fiber.join(first.fiber)
@@ -234,11 +239,17 @@ describe("SqlInbox on SQLite: group commit", () => {
             [],
             "no payout without its record"
           )
+          // Once the transaction is known lost, no more turns in it: C's handler did not run for nothing.
+          assert.strictEqual(yield* Ref.get(cRuns), 0)
           // Every one is on record (failed), and goes through on its next delivery.
           for (const r of [x, c]) {
             assert.strictEqual((yield* t.entry(r)).state, "failed")
-            assert.deepStrictEqual(yield* t.inbox.receive(r, () => Effect.void), { _tag: "Processed" })
+            assert.deepStrictEqual(yield* t.inbox.receive(r, () => (r === c ? payC : Effect.void)), {
+              _tag: "Processed"
+            })
           }
+          assert.strictEqual(yield* Ref.get(cRuns), 1)
+          assert.deepStrictEqual(t.committedRows("SELECT id FROM payouts"), [{ id: "c" }])
         })
       )
   )
@@ -311,5 +322,80 @@ describe("SqlInbox on SQLite: group commit", () => {
         assert.isTrue(Exit.isFailure(late), "a closed inbox refuses")
       }
     })
+  )
+
+  // Found in review: a handler that swallows the error of a statement after which SQLite rolled the whole
+  // transaction back (an "already there is fine" insert into a column declared ON CONFLICT ROLLBACK) left the
+  // inbox's mark to commit on its own: processed, without the claim or the payout, and never applied.
+  it.live("a handler that swallows a rollback of the whole transaction is not recorded as processed", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const t = yield* setup
+        yield* t.sql.unsafe("CREATE TABLE ledger (id TEXT PRIMARY KEY ON CONFLICT ROLLBACK)")
+        yield* t.sql.unsafe("INSERT INTO ledger VALUES ('seen')")
+        yield* t.sql.unsafe("CREATE TABLE payouts (id TEXT)")
+        const pay = (r: Inbox.Received) => t.sql`INSERT INTO payouts VALUES (${r.notification.notifyId})`
+        for (const confirmed of [true, false]) {
+          const r = { ...(yield* t.delivery(`swallow-${confirmed}`)), gatewayConfirmed: confirmed }
+          const exit = yield* Effect.exit(
+            t.inbox.receive(r, () =>
+              Effect.zipRight(pay(r), Effect.ignore(t.sql`INSERT INTO ledger VALUES ('seen')`))
+            )
+          )
+          assert.isTrue(Exit.isFailure(exit), "answered fail")
+          assert.notStrictEqual(t.committedState(r.notification.notifyId), "processed")
+          assert.deepStrictEqual(yield* t.inbox.receive(r, () => pay(r)), { _tag: "Processed" })
+          assert.deepStrictEqual(
+            t.committedRows(`SELECT id FROM payouts WHERE id = '${r.notification.notifyId}'`),
+            [{ id: r.notification.notifyId }],
+            "the payout is applied once, on the next delivery"
+          )
+        }
+      })
+    )
+  )
+
+  it.live("a handler's own nested transactions work inside a shared one", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const t = yield* setup
+        yield* t.sql.unsafe("CREATE TABLE payouts (id TEXT)")
+        const [a, b, c] = yield* Effect.all([
+          t.delivery("nest-a"),
+          t.delivery("nest-b"),
+          t.delivery("nest-c")
+        ])
+        const first = yield* t.holding(a)
+        // B: an inner transaction that fails and is caught, then one that succeeds; the delivery succeeds.
+        const fb = yield* Effect.fork(
+          t.inbox.receive(b, () =>
+            Effect.zipRight(
+              Effect.ignore(
+                t.sql.withTransaction(
+                  Effect.zipRight(t.sql`INSERT INTO payouts VALUES ('b-undone')`, Effect.fail("no"))
+                )
+              ),
+              t.sql.withTransaction(t.sql`INSERT INTO payouts VALUES ('b')`)
+            )
+          )
+        )
+        // C: an inner transaction that succeeds, then the handler fails: all of C is rolled back.
+        const fc = yield* Effect.fork(
+          t.inbox.receive(c, () =>
+            Effect.zipRight(
+              t.sql.withTransaction(t.sql`INSERT INTO payouts VALUES ('c')`),
+              Effect.fail("refused")
+            )
+          )
+        )
+        yield* settle
+        yield* first.release
+        yield* Fiber.join(first.fiber)
+        assert.deepStrictEqual(yield* Fiber.join(fb), { _tag: "Processed" })
+        assert.isTrue(Exit.isFailure(yield* Fiber.await(fc)))
+        assert.deepStrictEqual(t.committedRows("SELECT id FROM payouts"), [{ id: "b" }])
+        assert.strictEqual(t.committedState(c.notification.notifyId), "failed")
+      })
+    )
   )
 })

@@ -30,6 +30,9 @@ import { causeMessage, isBusy } from "./SqlErrors.js"
 
 type Connection = Context.Tag.Service<typeof SqlClient.TransactionConnection>
 
+/** What the worker does after a turn. */
+export type Next = "continue" | "busy" | "lost"
+
 /** `record`: a lone statement that must not share the fate of handlers' writes. `work`: a delivery. */
 export type Kind = "record" | "work"
 
@@ -37,8 +40,11 @@ interface Slot {
   readonly kind: Kind
   /** Worker to caller: your turn, on this connection; or a failure (the batch could not start, or busy). */
   readonly turn: Deferred.Deferred<Connection, Inbox.InboxError>
-  /** Caller to worker: done; true when it met a busy database (the rest of the batch would only wait too). */
-  readonly finished: Deferred.Deferred<boolean>
+  /**
+   * Caller to worker: done, and whether to go on: `busy` (the rest of the batch would only wait too), `lost`
+   * (the database rolled the transaction back: nothing more can join it).
+   */
+  readonly finished: Deferred.Deferred<Next>
   /** Worker to caller: the batch's commit. */
   readonly committed: Deferred.Deferred<void, Inbox.InboxError>
 }
@@ -55,7 +61,7 @@ export interface GroupCommit {
    */
   readonly run: <A, E, R>(
     work: (connection: SqlConnection.Connection) => Effect.Effect<A, E, R>,
-    busy: (exit: Exit.Exit<A, E>) => boolean,
+    next: (exit: Exit.Exit<A, E>) => Next,
     kind?: Kind
   ) => Effect.Effect<Exit.Exit<A, E>, Inbox.InboxError, R>
 }
@@ -84,6 +90,11 @@ const BUSY = new Inbox.InboxError({
   reason: "busy",
   message: "inbox: the database is busy (another writer holds it); not attempted"
 })
+const LOST = new Inbox.InboxError({
+  reason: "storage",
+  message: "inbox: not attempted, the database rolled back the transaction it was queued for"
+})
+
 /** The answer to a delivery that came after the inbox closed, or was still waiting when it did. */
 export const CLOSED: Inbox.InboxError = new Inbox.InboxError({ reason: "storage", message: "inbox: closed" })
 
@@ -128,7 +139,7 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
     const runTransaction = (batch: ReadonlyArray<Slot>) =>
       Effect.gen(function* () {
         let handed = 0
-        let stoppedBusy = false
+        let stopped = "continue" as Next
         let outOfTime = false
         const started = yield* Clock.currentTimeMillis
         const exit = yield* Effect.exit(
@@ -146,10 +157,8 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
                     }
                     handed++
                     yield* Deferred.succeed(slot.turn, [connection, 0] as const)
-                    if (yield* Deferred.await(slot.finished)) {
-                      stoppedBusy = true
-                      break
-                    }
+                    stopped = yield* Deferred.await(slot.finished)
+                    if (stopped !== "continue") break
                   }
                   yield* connection.executeRaw("RELEASE SAVEPOINT witkey_batch", [])
                   yield* connection.executeRaw("COMMIT", [])
@@ -174,7 +183,13 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
           } else
             yield* Deferred.fail(
               slot.turn,
-              stoppedBusy || Exit.isSuccess(exit) ? BUSY : batchError(exit.cause)
+              stopped === "busy"
+                ? BUSY
+                : stopped === "lost"
+                  ? LOST
+                  : Exit.isSuccess(exit)
+                    ? BUSY
+                    : batchError(exit.cause)
             )
           pending.delete(slot)
         }
@@ -217,13 +232,13 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
       })
     )
 
-    const run: GroupCommit["run"] = (work, busy, kind = "work") =>
+    const run: GroupCommit["run"] = (work, next, kind = "work") =>
       Effect.uninterruptible(
         Effect.gen(function* () {
           const slot: Slot = {
             kind,
             turn: yield* Deferred.make<Connection, Inbox.InboxError>(),
-            finished: yield* Deferred.make<boolean>(),
+            finished: yield* Deferred.make<Next>(),
             committed: yield* Deferred.make<void, Inbox.InboxError>()
           }
           // Checked and offered in one synchronous step; closing sets `closed` before it answers `pending`.
@@ -234,7 +249,7 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
           const exit = yield* Effect.exit(
             Effect.provideService(work(connection[0]), SqlClient.TransactionConnection, connection)
           )
-          yield* Deferred.succeed(slot.finished, busy(exit))
+          yield* Deferred.succeed(slot.finished, next(exit))
           yield* Deferred.await(slot.committed)
           return exit
         })
