@@ -53,6 +53,17 @@ const setup = Effect.gen(function* () {
   return { inbox, sql, context, committedState, committedRows, delivery, entry, holding }
 })
 
+/**
+ * A deferred foreign key (`child` → `parent`): inserting an orphan child succeeds, and the violation is only
+ * found at COMMIT, which then fails and, in SQLite, leaves the transaction open.
+ */
+const deferredForeignKey = (sql: SqlClient.SqlClient) =>
+  Effect.all([
+    sql.unsafe("PRAGMA foreign_keys = ON"),
+    sql.unsafe("CREATE TABLE parent (id TEXT PRIMARY KEY)"),
+    sql.unsafe("CREATE TABLE child (parent_id TEXT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)")
+  ])
+
 /** Lets forked receives reach the queue (they start on the next scheduler turn). */
 const settle = Effect.sleep("30 millis")
 
@@ -107,13 +118,7 @@ describe("SqlInbox on SQLite: group commit", () => {
       Effect.scoped(
         Effect.gen(function* () {
           const t = yield* setup
-          // A deferred foreign key: the violation is only found at COMMIT, which then fails and, in SQLite,
-          // leaves the transaction open.
-          yield* t.sql.unsafe("PRAGMA foreign_keys = ON")
-          yield* t.sql.unsafe("CREATE TABLE parent (id TEXT PRIMARY KEY)")
-          yield* t.sql.unsafe(
-            "CREATE TABLE child (parent_id TEXT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
-          )
+          yield* deferredForeignKey(t.sql)
           const [a, b, c] = yield* Effect.all([t.delivery("fk-a"), t.delivery("fk-b"), t.delivery("fk-c")])
           const runs = yield* Ref.make<Array<string>>([])
           const handler = (n: Notification.Notification) => Ref.update(runs, (r) => [...r, n.notifyId])
@@ -258,11 +263,7 @@ describe("SqlInbox on SQLite: group commit", () => {
     Effect.scoped(
       Effect.gen(function* () {
         const t = yield* setup
-        yield* t.sql.unsafe("PRAGMA foreign_keys = ON")
-        yield* t.sql.unsafe("CREATE TABLE parent (id TEXT PRIMARY KEY)")
-        yield* t.sql.unsafe(
-          "CREATE TABLE child (parent_id TEXT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
-        )
+        yield* deferredForeignKey(t.sql)
         const [a, b] = yield* Effect.all([t.delivery("pr-a"), t.delivery("pr-b")])
         const c = { ...(yield* t.delivery("pr-c")), gatewayConfirmed: true }
         const first = yield* t.holding(a)
