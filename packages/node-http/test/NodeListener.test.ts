@@ -75,6 +75,17 @@ const assertRefused = (answer: RawHttp.Answer, status: number) => {
   assert.strictEqual(answer.headers["connection"], "close")
 }
 
+/** Declares a whole notification but sends only its first `bytes` bytes, then holds the connection open. */
+const partialBody = (url: string, bytes: number) => {
+  const body = Notifications.assign("n-1")
+  return RawHttp.send({
+    url,
+    headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": body.length },
+    chunks: [body.subarray(0, bytes)],
+    keepOpen: true
+  })
+}
+
 const post = (url: string, body = Notifications.assign("n-1")) =>
   RawHttp.post(url, body, Notifications.CONTENT_TYPE)
 
@@ -212,15 +223,7 @@ describe("NotificationEndpoint.nodeListener", () => {
       Effect.gen(function* () {
         const t = yield* setupWith({ readTimeout: "4 seconds" })
         const url = yield* listen(t.listener)
-        const body = Notifications.assign("n-1")
-        const fiber = yield* Effect.fork(
-          RawHttp.send({
-            url,
-            headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": body.length },
-            chunks: [body.subarray(0, 20)],
-            keepOpen: true
-          })
-        )
+        const fiber = yield* Effect.fork(partialBody(url, 20))
         yield* Harness.untilSleeping
         yield* TestClock.adjust("3999 millis")
         assert.isNull(fiber.unsafePoll())
@@ -237,14 +240,8 @@ describe("NotificationEndpoint.nodeListener", () => {
       Effect.gen(function* () {
         const t = yield* setupWith({ readTimeout: "300 millis" })
         const url = yield* listen(t.listener)
-        const body = Notifications.assign("n-1")
         const started = Date.now()
-        const answer = yield* RawHttp.send({
-          url,
-          headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": body.length },
-          chunks: [body.subarray(0, 20)],
-          keepOpen: true
-        })
+        const answer = yield* partialBody(url, 20)
         const waited = Date.now() - started
         assertRefused(answer, 408)
         assert.isAtLeast(waited, 290, "not before the timeout")
@@ -274,15 +271,7 @@ describe("NotificationEndpoint.nodeListener", () => {
       Effect.gen(function* () {
         const t = yield* setup
         const url = yield* listen(t.listener)
-        const body = Notifications.assign("n-1")
-        const half = yield* Effect.fork(
-          RawHttp.send({
-            url,
-            headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": body.length },
-            chunks: [body.subarray(0, 40)],
-            keepOpen: true
-          })
-        )
+        const half = yield* Effect.fork(partialBody(url, 40))
         yield* Harness.untilSleeping
         yield* Fiber.interrupt(half) // destroys the request: the connection closes mid-body
         assert.strictEqual((yield* post(url)).body.toString("latin1"), "success")
