@@ -7,10 +7,12 @@ import type * as Client from "@witkey/core/Client"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import type { Scope } from "effect"
-import { Effect, Fiber, Layer, ManagedRuntime, TestClock } from "effect"
+import { Effect, Fiber, Layer, ManagedRuntime } from "effect"
 import * as http from "node:http"
 import { createRequire } from "node:module"
 import * as NotificationEndpoint from "../src/NotificationEndpoint.js"
+import { assertRefused, partialBody } from "./support/BodyLimitSuite.js"
+import * as BodyLimitSuite from "./support/BodyLimitSuite.js"
 import * as Harness from "./support/Harness.js"
 import * as Notifications from "./support/Notifications.js"
 import * as RawHttp from "./support/RawHttp.js"
@@ -67,24 +69,6 @@ const setupWith = (options: NotificationEndpoint.Options) =>
     return { ...h, handled, handler, listener, logs }
   })
 const setup = setupWith({})
-
-/** `fail`, with the status, and the connection closed (the rest of the body is never drained). */
-const assertRefused = (answer: RawHttp.Answer, status: number) => {
-  assert.strictEqual(answer.status, status)
-  assert.strictEqual(answer.body.toString("latin1"), "fail")
-  assert.strictEqual(answer.headers["connection"], "close")
-}
-
-/** Declares a whole notification but sends only its first `bytes` bytes, then holds the connection open. */
-const partialBody = (url: string, bytes: number) => {
-  const body = Notifications.assign("n-1")
-  return RawHttp.send({
-    url,
-    headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": body.length },
-    chunks: [body.subarray(0, bytes)],
-    keepOpen: true
-  })
-}
 
 const post = (url: string, body = Notifications.assign("n-1")) =>
   RawHttp.post(url, body, Notifications.CONTENT_TYPE)
@@ -180,60 +164,8 @@ describe("NotificationEndpoint.nodeListener", () => {
     )
   }
 
-  // The listener reads Node's request itself (not through the platform's HttpApp): the same bounds again.
-  it.effect("a body over its declared Content-Length bound is refused with 413 before it is read", () =>
-    run(
-      Effect.gen(function* () {
-        const t = yield* setup
-        const url = yield* listen(t.listener)
-        const answer = yield* RawHttp.send({
-          url,
-          headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": 10_000_000 },
-          chunks: [new Uint8Array(16).fill(0x61)],
-          keepOpen: true
-        })
-        assertRefused(answer, 413)
-        assert.strictEqual(t.handled.length, 0)
-        assert.isTrue(t.logs.some((l) => l.message === "witkey notification body refused"))
-      })
-    )
-  )
-
-  it.effect("a chunked body is cut off at maxBodyBytes with 413", () =>
-    run(
-      Effect.gen(function* () {
-        const t = yield* setupWith({ maxBodyBytes: 1024 })
-        const url = yield* listen(t.listener)
-        const answer = yield* RawHttp.send({
-          url,
-          headers: { "content-type": Notifications.CONTENT_TYPE, "transfer-encoding": "chunked" },
-          chunks: [new Uint8Array(700).fill(0x61), new Uint8Array(700).fill(0x62)],
-          keepOpen: true
-        })
-        assertRefused(answer, 413)
-        assert.strictEqual(t.handled.length, 0)
-        // A genuine notification under the bound still passes on a new connection.
-        assert.strictEqual((yield* post(url)).body.toString("latin1"), "success")
-      })
-    )
-  )
-
-  it.effect("a slow body is cut off by the read timeout (Clock) with 408", () =>
-    run(
-      Effect.gen(function* () {
-        const t = yield* setupWith({ readTimeout: "4 seconds" })
-        const url = yield* listen(t.listener)
-        const fiber = yield* Effect.fork(partialBody(url, 20))
-        yield* Harness.untilSleeping
-        yield* TestClock.adjust("3999 millis")
-        assert.isNull(fiber.unsafePoll())
-        yield* TestClock.adjust("1 millis")
-        assertRefused(yield* Fiber.join(fiber), 408)
-        assert.strictEqual(t.handled.length, 0)
-      })
-    )
-  )
-
+  // The listener reads Node's request itself (not through the platform's HttpApp): the shared body-limit suite
+  // below runs on it; these are the cases only a Node listener has.
   // The live Clock takes another path (a plain timer instead of Effect's timeout): the same rule on real time.
   it.live("on the live Clock, a slow body is cut off by the read timeout with 408, a prompt one is not", () =>
     run(
@@ -249,19 +181,6 @@ describe("NotificationEndpoint.nodeListener", () => {
         // The timer of a body that arrived in time is cleared: the next request is answered normally.
         assert.strictEqual((yield* post(url, Notifications.assign("n-2"))).body.toString("latin1"), "success")
         assert.strictEqual(t.handled.length, 1)
-      })
-    )
-  )
-
-  it.effect("only POST is accepted: 405 with Allow: POST", () =>
-    run(
-      Effect.gen(function* () {
-        const t = yield* setup
-        const url = yield* listen(t.listener)
-        const answer = yield* RawHttp.send({ url, method: "GET", chunks: [] })
-        assertRefused(answer, 405)
-        assert.strictEqual(answer.headers["allow"], "POST")
-        assert.strictEqual(t.handled.length, 0)
       })
     )
   )
@@ -321,3 +240,10 @@ describe("NotificationEndpoint.nodeListener", () => {
     )
   )
 })
+
+BodyLimitSuite.suite("NotificationEndpoint.nodeListener", (options) =>
+  Effect.gen(function* () {
+    const t = yield* setupWith(options)
+    return { url: yield* listen(t.listener), handled: t.handled, logs: t.logs }
+  })
+)

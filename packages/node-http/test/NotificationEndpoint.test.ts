@@ -5,8 +5,9 @@ import { assert, describe, it } from "@effect/vitest"
 import type * as Notification from "@witkey/core/Notification"
 import * as Protocol from "@witkey/core/Protocol"
 import type { Scope } from "effect"
-import { Effect, Fiber, TestClock } from "effect"
+import { Effect } from "effect"
 import * as NotificationEndpoint from "../src/NotificationEndpoint.js"
+import * as BodyLimitSuite from "./support/BodyLimitSuite.js"
 import * as FakeGateway from "./support/FakeGateway.js"
 import * as Harness from "./support/Harness.js"
 import * as Notifications from "./support/Notifications.js"
@@ -241,98 +242,11 @@ describe("NotificationEndpoint.httpApp", () => {
       })
     )
   )
-
-  it.effect("an oversized body is refused with 413 on its Content-Length, before it is sent", () =>
-    run(
-      Effect.gen(function* () {
-        const t = yield* setup()
-        const answer = yield* RawHttp.send({
-          url: t.url,
-          headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": 10_000_000 },
-          chunks: [new Uint8Array(16).fill(0x61)],
-          keepOpen: true
-        })
-        assertNack(answer, 413)
-        assert.strictEqual(t.handled.length, 0)
-      })
-    )
-  )
-
-  it.effect("an oversized body without a length is cut off at the limit with 413", () =>
-    run(
-      Effect.gen(function* () {
-        const t = yield* setup({ maxBodyBytes: 1024 })
-        // Chunked, no Content-Length; the sender would go on (keepOpen), the endpoint stops reading.
-        const answer = yield* RawHttp.send({
-          url: t.url,
-          headers: { "content-type": Notifications.CONTENT_TYPE, "transfer-encoding": "chunked" },
-          chunks: [new Uint8Array(700).fill(0x61), new Uint8Array(700).fill(0x62)],
-          keepOpen: true
-        })
-        assertNack(answer, 413)
-        assert.strictEqual(t.handled.length, 0)
-      })
-    )
-  )
-
-  it.effect("the default bound is 64 KiB", () =>
-    run(
-      Effect.gen(function* () {
-        const t = yield* setup()
-        assert.strictEqual(NotificationEndpoint.DEFAULT_MAX_BODY_BYTES, 64 * 1024)
-        const big = new Uint8Array(64 * 1024 + 1).fill(0x61)
-        assertNack(
-          yield* RawHttp.send({
-            url: t.url,
-            headers: { "content-type": Notifications.CONTENT_TYPE, "transfer-encoding": "chunked" },
-            chunks: [big]
-          }),
-          413
-        )
-        // At the bound it is read (and refused as the garbage it is, not for its size).
-        const atBound = yield* RawHttp.send({
-          url: t.url,
-          headers: { "content-type": Notifications.CONTENT_TYPE, "transfer-encoding": "chunked" },
-          chunks: [big.subarray(1)]
-        })
-        assertNack(atBound, 200)
-      })
-    )
-  )
-
-  it.effect("a slow body is cut off by the read timeout (Clock) with 408", () =>
-    run(
-      Effect.gen(function* () {
-        const t = yield* setup({ readTimeout: "4 seconds" })
-        const body = Notifications.assign("n-1")
-        const fiber = yield* Effect.fork(
-          RawHttp.send({
-            url: t.url,
-            headers: { "content-type": Notifications.CONTENT_TYPE, "content-length": body.length },
-            chunks: [body.subarray(0, 20)],
-            keepOpen: true
-          })
-        )
-        yield* Harness.untilSleeping
-        yield* TestClock.adjust("3999 millis")
-        assert.isNull(fiber.unsafePoll())
-        yield* TestClock.adjust("1 millis")
-        assertNack(yield* Fiber.join(fiber), 408)
-        assert.strictEqual(t.handled.length, 0)
-      })
-    )
-  )
-
-  it.effect("only POST is accepted", () =>
-    run(
-      Effect.gen(function* () {
-        const t = yield* setup()
-        const answer = yield* RawHttp.send({ url: t.url, method: "GET", chunks: [] })
-        assertNack(answer, 405)
-      })
-    )
-  )
 })
+
+BodyLimitSuite.suite("NotificationEndpoint.httpApp", (options) =>
+  Effect.map(setup(options), (t) => ({ url: t.url, handled: t.handled, logs: t.logs }))
+)
 
 describe("NotificationEndpoint.respond", () => {
   const setupRespond = Effect.gen(function* () {
