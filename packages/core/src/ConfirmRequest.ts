@@ -275,7 +275,8 @@ export const validate = (
   const seen = transfers.length > 32 ? new Set<string>() : undefined
   let unique = true
   // Whether any serial holds a character of the separator: only then can the joined list split differently.
-  let sharesSeparatorChars = false
+  // (An empty separator is refused above; it splits every serial apart, so the check must still run.)
+  let sharesSeparatorChars = separator === ""
   for (let index = 0; index < transfers.length; index++) {
     const serial = transfers[index]!
     // The full check (and its field name) only for a serial that fails the quick one.

@@ -102,7 +102,9 @@ const grow = (size: number) => {
 export const percentEncode = (text: string, charset: Charset.Charset): string => {
   // Every charset here is ASCII-compatible, and request values are mostly ASCII.
   if (UNRESERVED_ONLY.test(text)) return text
-  return scratch.toString("latin1", 0, writeEncoded(text, charset, 0))
+  // The end first: writing may replace `scratch` with a bigger buffer, which must be the one read.
+  const end = writeEncoded(text, charset, 0)
+  return scratch.toString("latin1", 0, end)
 }
 
 /** The query string (no leading `?`). */
@@ -114,8 +116,9 @@ export const toQuery = (
   for (let i = 0; i < params.length; i++) {
     const pair = params[i]!
     if (i > 0) at = writeAscii("&", at)
-    at = writeAscii("=", writeEncoded(pair[0], charset, at))
-    at = writeEncoded(pair[1], charset, at)
+    // `String`: a value that is not a string (from untyped code) is written as its text, as a template would.
+    at = writeAscii("=", writeEncoded(String(pair[0]), charset, at))
+    at = writeEncoded(String(pair[1]), charset, at)
   }
   return scratch.toString("latin1", 0, at)
 }

@@ -132,6 +132,12 @@ describe("ConfirmRequest.validate", () => {
     }
   )
 
+  it("an empty separator is refused, and the list it would make is reported ambiguous too", () => {
+    const issues = issuesOf({ ...valid, transfers: ["ab"] }, { separator: "" })
+    has(issues, "separator", "forbidden_char")
+    has(issues, "transfer_detail", "ambiguous")
+  })
+
   it("refuses serials whose join would split differently", () => {
     has(issuesOf({ ...valid, transfers: ["a~*", "~b"] }, {}), "transfer_detail", "ambiguous")
   })

@@ -150,6 +150,17 @@ describe("query encoding laws", () => {
       assert.strictEqual(SignedRequest.percentEncode(t, charset), percentDefinition(t, charset))
     }
   )
+  // Found in review: when the buffer grew during a call, percentEncode read the old one (stale bytes of an
+  // earlier query, cut short). Each length here is beyond what the buffer can have grown to before it.
+  it("percentEncode of ever longer texts, each right after a query, equals the byte definition", () => {
+    for (const length of [400, 3000, 40_000, 160_000, 640_000])
+      for (const charset of ["utf-8", "gbk"] as const) {
+        SignedRequest.toQuery([["notify_url", `https://a.example/${"x".repeat(100)}`]], charset)
+        const text = `${"%".repeat(length)}中`
+        assert.strictEqual(SignedRequest.percentEncode(text, charset), percentDefinition(text, charset))
+      }
+  })
+
   it.prop(
     "toQuery is the encoded pairs joined with & (one buffer, reused, grows for long values)",
     [
