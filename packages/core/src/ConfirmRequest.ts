@@ -31,6 +31,10 @@ const issue = (field: string, rule: string, message: string): Issue => ({ field,
 const describeChar = (c: string) =>
   /\s|\p{Cc}/u.test(c) ? `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}` : `"${c}"`
 
+/** The rules of `checkId` as one test: true when it would find nothing (`validate`'s quick path). */
+const idPasses = (value: string, maxLength: number): boolean =>
+  value.length > 0 && value.length <= maxLength && !Protocol.FORBIDDEN_ID_CHARS.test(value)
+
 /** Rules shared by ids that go into the canonical string. */
 const checkId = (field: string, value: string, maxLength: number): Array<Issue> => {
   const issues: Array<Issue> = []
@@ -252,13 +256,8 @@ export const validate = (
     )
   // The full checks (each returns a list) only for values that fail the quick ones.
   if (!Protocol.PARTNER_PATTERN.test(raw.partner)) issues.push(...checkPartner(raw.partner))
-  const id = raw.outerTaskId
-  if (
-    id.length === 0 ||
-    id.length > Protocol.MAX_OUTER_TASK_ID_LENGTH ||
-    Protocol.FORBIDDEN_ID_CHARS.test(id)
-  )
-    issues.push(...checkOuterTaskId(id))
+  if (!idPasses(raw.outerTaskId, Protocol.MAX_OUTER_TASK_ID_LENGTH))
+    issues.push(...checkOuterTaskId(raw.outerTaskId))
   if (raw.notifyUrl !== undefined) issues.push(...checkNotifyUrl(raw.notifyUrl))
   const transfers = raw.transfers
   if (transfers.length === 0)
@@ -280,12 +279,7 @@ export const validate = (
   for (let index = 0; index < transfers.length; index++) {
     const serial = transfers[index]!
     // The full check (and its field name) only for a serial that fails the quick one.
-    if (
-      serial.length === 0 ||
-      serial.length > Protocol.MAX_TRANSFER_DETAIL_LENGTH ||
-      Protocol.FORBIDDEN_ID_CHARS.test(serial) ||
-      serial.includes(separator)
-    )
+    if (!idPasses(serial, Protocol.MAX_TRANSFER_DETAIL_LENGTH) || serial.includes(separator))
       issues.push(...checkTransferSerial(serial, `transfer_detail[${index}]`, separator))
     let repeated = false
     if (seen === undefined) {

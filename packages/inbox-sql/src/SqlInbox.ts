@@ -155,11 +155,7 @@ const isSqlError = (u: unknown): u is SqlError => Predicate.isTagged(u, "SqlErro
 const fromExit = <A, E>(exit: Exit.Exit<A, E>): Effect.Effect<A, E> => exit
 
 /** Failed with `TRANSACTION_LOST`. */
-const isLostExit = (exit: Exit.Exit<unknown, unknown>): boolean => {
-  if (Exit.isSuccess(exit)) return false
-  const failure = Cause.failureOption(exit.cause)
-  return Option.isSome(failure) && failure.value === TRANSACTION_LOST
-}
+const isLostExit = (exit: Exit.Exit<unknown, unknown>): boolean => failureOf(exit) === TRANSACTION_LOST
 
 /**
  * A statement, run on `connection` directly when there is one (a group-commit turn): the same SQL and the same
@@ -217,12 +213,13 @@ const savepointed = <A, E, R>(
 
 /** Failed with a busy `InboxError`. */
 const isBusyExit = (exit: Exit.Exit<unknown, unknown>): boolean => {
-  if (Exit.isSuccess(exit)) return false
-  const failure = Cause.failureOption(exit.cause)
-  return (
-    Option.isSome(failure) && failure.value instanceof Inbox.InboxError && failure.value.reason === "busy"
-  )
+  const failure = failureOf(exit)
+  return failure instanceof Inbox.InboxError && failure.reason === "busy"
 }
+
+/** The expected failure of an exit, if it failed with one. */
+const failureOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
 
 /** The two keys of a notification: its business key (if its sub type has one) and the event key it locks. */
 interface Keys {
