@@ -224,8 +224,8 @@ const confirmTask = (client: Client.Client, request: SignedRequest.SignedRequest
 
 const businessKeyOf = (entry: Sandbox.LedgerEntry): string =>
   entry._tag === "Transfer"
-    ? `${Protocol.Notify.assign}|${entry.outerTaskId}|${entry.serial}`
-    : `${Protocol.Notify.platformProfit}|${entry.outerTaskId}|`
+    ? Notification.businessKeyOf(Protocol.Notify.assign, entry.outerTaskId, entry.serial)
+    : Notification.businessKeyOf(Protocol.Notify.platformProfit, entry.outerTaskId)
 
 export const run = (options: Options): Effect.Effect<Summary, DemoError, FileSystem.FileSystem | Path.Path> =>
   Effect.scoped(

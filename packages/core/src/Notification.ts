@@ -314,6 +314,20 @@ export const payloadOf = (fields: Record<string, string>): Either.Either<Payload
 export const toPayload = (fields: Record<string, string>): Effect.Effect<Payload, MalformedNotification> =>
   payloadOf(fields)
 
+/** Escapes one business-key component: a backslash before every backslash and `|` in it. */
+const escapeKeyPart = (part: string): string => part.replace(/[\\|]/g, "\\$&")
+
+/**
+ * The business key of an event from its parts: `sub_type|outer_task_id|outer_transfer_no` (empty for a fee),
+ * each part with backslash and `|` escaped by a backslash. The request rules allow both characters in ids,
+ * and a plain join made task `X|Y` serial `Z` and task `X` serial `Y|Z` one key (issue 13: a payout taken for
+ * a duplicate). Escaped, an unescaped `|` can only be a separator, so a key splits back into exactly its
+ * parts: distinct events, distinct keys. Escaping rather than length prefixes because it leaves every key
+ * whose ids hold neither character as it was: stored keys, and rows users keyed on them, stay valid.
+ */
+export const businessKeyOf = (subType: string, outerTaskId: string, outerTransferNo = ""): string =>
+  `${escapeKeyPart(subType)}|${escapeKeyPart(outerTaskId)}|${escapeKeyPart(outerTransferNo)}`
+
 /**
  * The event a notification reports, independent of its `notify_id`: the same event redelivered under a new
  * id is still a duplicate. `undefined` for unknown sub types, whose identity we cannot know.
@@ -321,13 +335,19 @@ export const toPayload = (fields: Record<string, string>): Effect.Effect<Payload
 export const businessKey = (n: Notification): string | undefined => {
   switch (n.payload._tag) {
     case "Assign":
-      return `${n.payload.subType}|${n.payload.outerTaskId}|${n.payload.outerTransferNo}`
+      return businessKeyOf(n.payload.subType, n.payload.outerTaskId, n.payload.outerTransferNo)
     case "PlatformProfit":
       // One service-fee payment per task, as the sandbox models it. If Alipay ever sends a second fee
       // notification for a task confirmed in several calls, it would be taken for a duplicate: see the note in
       // PROTOCOL.md §6 (one notification per transfer) — the fee's identity is not documented.
-      return `${n.payload.subType}|${n.payload.outerTaskId}|`
+      return businessKeyOf(n.payload.subType, n.payload.outerTaskId)
     case "UnknownSubType":
       return undefined
   }
 }
+
+/**
+ * The key an inbox de-duplicates a notification on: its business key, or `notify_id:<id>` for an unknown
+ * sub type (a business key starts with a known sub type, so the two forms never meet).
+ */
+export const eventKey = (n: Notification): string => businessKey(n) ?? `notify_id:${n.notifyId}`

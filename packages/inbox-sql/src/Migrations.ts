@@ -9,6 +9,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
+import * as Notification from "@witkey/core/Notification"
 import { Clock, Effect } from "effect"
 
 export type Dialect = "sqlite" | "pg"
@@ -38,6 +39,8 @@ export interface Migration {
   readonly version: number
   readonly name: string
   readonly statements: (tables: Tables, dialect: Dialect) => ReadonlyArray<string>
+  /** Row work after the statements, in the same transaction: for what needs core's code, not just SQL. */
+  readonly rows?: (sql: SqlClient.SqlClient, tables: Tables) => Effect.Effect<void, SqlError>
 }
 
 const q = (identifier: string) => `"${identifier}"`
@@ -80,8 +83,80 @@ export const migrations: ReadonlyArray<Migration> = [
 )`
       ]
     }
+  },
+  {
+    version: 2,
+    name: "escaped business keys",
+    statements: () => [],
+    rows: (sql, t) => rekey(sql, t)
   }
 ]
+
+interface KeyedRow {
+  readonly notify_id: string
+  readonly event_key: string
+  readonly sub_type: string
+  readonly outer_task_id: string
+  readonly outer_transfer_no: string | null
+  readonly state: string
+  readonly duplicate_of: string | null
+}
+
+const keyOf = (row: KeyedRow) =>
+  Notification.businessKeyOf(row.sub_type, row.outer_task_id, row.outer_transfer_no ?? "")
+
+/**
+ * Migration 2: business keys as `Notification.businessKeyOf` writes them since issue 13 §1 (`|` and backslash
+ * escaped), recomputed from each row's own columns (sub_type, outer_task_id, outer_transfer_no). Version 1
+ * joined the parts unescaped, so task `X|Y` serial `Z` and task `X` serial `Y|Z` shared one key.
+ *
+ * - Only rows whose ids hold `|` or a backslash change: every other key is written the same in both versions.
+ * - Their notification rows get the new key (business_key and event_key); the event rows they claimed are
+ *   re-keyed through a temporary key each, since one row's new key can be another's old one.
+ * - Event rows never claimed (processed_notify_id NULL, left by older versions) carry nothing: deleted.
+ * - A row marked the duplicate of a notification whose key is now different was a different event, taken for
+ *   a duplicate, and its handler never ran: it is reopened as `failed` (duplicate_of and processed_at
+ *   cleared, last_error says why), so its next delivery runs the handler and claims its own event. Alipay
+ *   was answered `success` for it and may not deliver it again: the migration logs a warning naming each one,
+ *   to be reconciled (its raw body is kept, signed, and can be posted to the endpoint again).
+ *
+ * Receivers of version 1 still running on the same tables would go on writing unescaped keys: stop them
+ * before the upgrade (they agree with this version on every id without `|` or a backslash).
+ */
+const rekey = (sql: SqlClient.SqlClient, t: Tables): Effect.Effect<void, SqlError> =>
+  Effect.gen(function* () {
+    const N = sql(t.notifications)
+    const E = sql(t.events)
+    // A LIKE that matches `|` or a backslash anywhere (`!` as the escape: a backslash is then plain text).
+    const holds = (column: string) =>
+      sql`(${sql(column)} LIKE ${"%|%"} ESCAPE '!' OR ${sql(column)} LIKE ${"%\\%"} ESCAPE '!')`
+    const rows =
+      yield* sql<KeyedRow>`SELECT notify_id, event_key, sub_type, outer_task_id, outer_transfer_no, state, duplicate_of FROM ${N}
+WHERE business_key IS NOT NULL AND outer_task_id IS NOT NULL AND (${holds("outer_task_id")} OR ${holds("outer_transfer_no")})`
+    yield* sql`DELETE FROM ${E} WHERE processed_notify_id IS NULL`
+    if (rows.length === 0) return
+    const byId = new Map(rows.map((row) => [row.notify_id, row]))
+    for (const row of rows)
+      yield* sql`UPDATE ${E} SET event_key = ${`migrating:${row.notify_id}`} WHERE event_key = ${row.event_key} AND processed_notify_id = ${row.notify_id}`
+    for (const row of rows) {
+      const key = keyOf(row)
+      yield* sql`UPDATE ${E} SET event_key = ${key} WHERE event_key = ${`migrating:${row.notify_id}`}`
+      yield* sql`UPDATE ${N} SET business_key = ${key}, event_key = ${key} WHERE notify_id = ${row.notify_id}`
+    }
+    const reopened: Array<string> = []
+    for (const row of rows) {
+      if (row.state !== "processed" || row.duplicate_of === null) continue
+      // Same old key and another event: both hold a separator, so the processed one is among `rows` too.
+      const processed = byId.get(row.duplicate_of)
+      if (processed === undefined || keyOf(processed) === keyOf(row)) continue
+      yield* sql`UPDATE ${N} SET state = 'failed', processed_at = NULL, duplicate_of = NULL, last_error = ${`reopened by inbox migration 2: taken for a duplicate of ${row.duplicate_of} under the ambiguous business key of earlier versions; its handler never ran`} WHERE notify_id = ${row.notify_id}`
+      reopened.push(row.notify_id)
+    }
+    if (reopened.length > 0)
+      yield* Effect.logWarning(
+        "witkey inbox: notifications reopened: earlier versions took them for duplicates of other events and never ran their handler; Alipay was answered success, so reconcile them or post their stored body to the endpoint again"
+      ).pipe(Effect.annotateLogs({ notify_ids: reopened.join(", ") }))
+  })
 
 const storage = (what: string) => (e: SqlError) =>
   new Inbox.InboxError({
@@ -140,6 +215,7 @@ export const run = (
       for (const migration of migrations) {
         if (applied.has(migration.version)) continue
         for (const statement of migration.statements(t, dialect)) yield* sql.unsafe(statement)
+        if (migration.rows !== undefined) yield* migration.rows(sql, t)
         const now = yield* Clock.currentTimeMillis
         yield* sql`INSERT INTO ${sql(t.migrations)} (version, name, applied_at) VALUES (${migration.version}, ${migration.name}, ${now})`
         done.push(migration.version)

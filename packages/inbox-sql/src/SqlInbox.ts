@@ -366,9 +366,7 @@ RETURNING notify_id`
       Effect.suspend(() => {
         const n = received.notification
         const notifyId = n.notifyId
-        const businessKey = Notification.businessKey(n)
-        // Business keys start with a sub type, so they never collide with this form.
-        const keys: Keys = { businessKey, eventKey: businessKey ?? `notify_id:${notifyId}` }
+        const keys: Keys = { businessKey: Notification.businessKey(n), eventKey: Notification.eventKey(n) }
         const eventKey = keys.eventKey
         // Set once `settle` succeeded: a defect after that can only come from COMMIT.
         let committing = false

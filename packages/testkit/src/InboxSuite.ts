@@ -222,6 +222,48 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
       })
     )
 
+    // Ids may hold `|` and `\`: events whose task and serial only differ in where one ends and the other
+    // begins are different payouts (issue 13 §1: a plain `|` join took the second for the first's duplicate).
+    it.effect(
+      "events that differ only in where the task id ends and the serial begins are all processed",
+      () =>
+        Effect.gen(function* () {
+          const inbox = yield* Inbox.Inbox
+          const { handler, runs } = yield* counting
+          const id = ids("split")
+          const events: ReadonlyArray<readonly [string, string]> = [
+            [`${id.task}|Y`, "Z"],
+            [id.task, "Y|Z"],
+            [`${id.task}\\`, "|Z"],
+            [`${id.task}\\|`, "Z"],
+            [`${id.task}|Y|Z`, "\\"]
+          ]
+          const deliveries = yield* Effect.forEach(events, ([task, serial], i) =>
+            received({ notifyId: id.notify(i), payload: assign(task, serial, `${i + 1}00.00`) })
+          )
+          for (const r of deliveries)
+            assert.deepStrictEqual(yield* inbox.receive(r, handler), { _tag: "Processed" })
+          assert.deepStrictEqual(
+            yield* Ref.get(runs),
+            events.map((_, i) => id.notify(i))
+          )
+          const entries = yield* Effect.forEach(events, (_, i) => entry(id.notify(i)))
+          assert.deepStrictEqual(
+            entries.map((e) => [e.outerTaskId, e.outerTransferNo, e.state, e.duplicateOf]),
+            events.map(([task, serial]) => [task, serial, "processed", undefined])
+          )
+          assert.strictEqual(new Set(entries.map((e) => e.businessKey)).size, events.length)
+          // Each is still de-duplicated as itself: a re-issue of the second under a new notify_id.
+          const again = yield* received({ notifyId: id.notify(9), payload: assign(id.task, "Y|Z", "200.00") })
+          assert.deepStrictEqual(yield* inbox.receive(again, handler), {
+            _tag: "Duplicate",
+            by: "business_key",
+            processedNotifyId: id.notify(1)
+          })
+          assert.strictEqual((yield* Ref.get(runs)).length, events.length)
+        })
+    )
+
     it.effect("a failing handler leaves it unprocessed with its error; the next delivery runs it once", () =>
       Effect.gen(function* () {
         const inbox = yield* Inbox.Inbox

@@ -44,7 +44,7 @@ export const make: Effect.Effect<Inbox.Inbox> = Effect.sync(() => {
       const n = received.notification
       const notifyId = n.notifyId
       const businessKey = Notification.businessKey(n)
-      const eventKey = businessKey ?? `notify_id:${notifyId}`
+      const eventKey = Notification.eventKey(n)
       const arrived = yield* Clock.currentTimeMillis
       const previous = entries.get(notifyId)
       entries.set(
