@@ -8,11 +8,11 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
+import * as Protocol from "@witkey/core/Protocol"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
 import * as TestKeys from "@witkey/testkit/TestKeys"
 import Sqlite from "better-sqlite3"
-import type { Context } from "effect"
-import { Effect, HashMap, Layer, Logger, Option, Redacted, Ref } from "effect"
+import { Context, Effect, FastCheck, HashMap, Layer, Logger, Option, Redacted, Ref } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -211,6 +211,122 @@ describe("an inbox of the previous release (schema 1, unescaped business keys)",
       const [context, warnings] = yield* capturingWarnings(Layer.build(SqlInbox.layerSqlite({ filename })))
       yield* checkUpgraded(context, Migrations.DEFAULT_TABLE_PREFIX, warnings)
     })
+  )
+})
+
+// Any history the previous release could have written, then the upgrade and Alipay's retries: every event's
+// handler has run exactly once in all (before or after the upgrade). The old release is modelled by its own
+// rules: a plain `|` join as the key, first claim wins, later ones marked its duplicates, failures unclaimed.
+const idPart = FastCheck.string({ unit: FastCheck.constantFrom("a", "|", "\\"), minLength: 1, maxLength: 3 })
+/** Events with `|` and backslashes, often in pairs whose plain join is one string (moved task/serial boundary). */
+const Events = FastCheck.array(
+  FastCheck.oneof(
+    FastCheck.tuple(idPart, idPart).map((event) => [event]),
+    FastCheck.tuple(idPart, idPart, idPart).map(([a, b, c]) => [
+      [`${a}|${b}`, c] as const,
+      [a, `${b}|${c}`] as const
+    ])
+  ),
+  { minLength: 1, maxLength: 4 }
+).map((groups) => groups.flat())
+const History = FastCheck.record({
+  events: Events,
+  deliveries: FastCheck.array(
+    FastCheck.record({ event: FastCheck.nat(7), alias: FastCheck.nat(1), fails: FastCheck.boolean() }),
+    { maxLength: 12 }
+  )
+})
+
+describe("the upgrade on any history of the previous release", () => {
+  it.effect.prop(
+    "every event's handler runs exactly once across the upgrade",
+    [History],
+    ([history]) =>
+      Effect.gen(function* () {
+        const assign = Protocol.Notify.assign
+        const t = Migrations.tables(Migrations.DEFAULT_TABLE_PREFIX)
+        const event = (i: number) => history.events[i % history.events.length]!
+        const notifyId = (i: number, alias: number) => `h-${i % history.events.length}-${alias}`
+        const eventName = ([task, serial]: readonly [string, string]) => JSON.stringify([task, serial])
+        const ran = new Map<string, number>()
+        const count = (task: string, serial: string) =>
+          void ran.set(eventName([task, serial]), (ran.get(eventName([task, serial])) ?? 0) + 1)
+
+        // The previous release's tables and rows, written by its rules.
+        const old = new Sqlite(":memory:")
+        old.exec(
+          `CREATE TABLE "${t.migrations}" (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`
+        )
+        for (const statement of Migrations.migrations.find((m) => m.version === 1)!.statements(t, "sqlite"))
+          old.exec(statement)
+        old.exec(`INSERT INTO "${t.migrations}" VALUES (1, 'inbox', 0)`)
+        for (const d of history.deliveries) {
+          const [task, serial] = event(d.event)
+          const id = notifyId(d.event, d.alias)
+          const key = `${assign}|${task}|${serial}`
+          const row = old.prepare(`SELECT state FROM "${t.notifications}" WHERE notify_id = ?`).get(id) as
+            { state: string } | undefined
+          if (row === undefined)
+            old
+              .prepare(
+                `INSERT INTO "${t.notifications}" (notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, first_received_at, last_received_at, deliveries, state) VALUES (?, ?, ?, ?, ?, ?, x'00', 0, 0, 1, 'pending')`
+              )
+              .run(id, key, key, assign, task, serial)
+          if (row?.state === "processed") continue
+          const claim = old
+            .prepare(`SELECT processed_notify_id FROM "${t.events}" WHERE event_key = ?`)
+            .get(key) as { processed_notify_id: string } | undefined
+          if (claim !== undefined)
+            old
+              .prepare(
+                `UPDATE "${t.notifications}" SET state = 'processed', processed_at = 0, duplicate_of = ? WHERE notify_id = ?`
+              )
+              .run(claim.processed_notify_id, id)
+          else if (d.fails)
+            old
+              .prepare(
+                `UPDATE "${t.notifications}" SET state = 'failed', last_error = 'x' WHERE notify_id = ?`
+              )
+              .run(id)
+          else {
+            old.prepare(`INSERT INTO "${t.events}" VALUES (?, ?, 0)`).run(key, id)
+            old
+              .prepare(
+                `UPDATE "${t.notifications}" SET state = 'processed', processed_at = 0 WHERE notify_id = ?`
+              )
+              .run(id)
+            count(task, serial)
+          }
+        }
+
+        // Upgraded, then every notify_id once more (Alipay's retries, or the operator's replay of a reopened one).
+        const bytes = old.serialize()
+        old.close()
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "witkey-upgrade-prop-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+        const filename = path.join(dir, "inbox.db")
+        fs.writeFileSync(filename, bytes)
+        const context = yield* Layer.build(SqlInbox.layerSqlite({ filename }))
+        const inbox = Context.get(context, Inbox.Inbox)
+        const seen = new Set(history.deliveries.map((d) => notifyId(d.event, d.alias)))
+        for (const d of history.deliveries) {
+          const id = notifyId(d.event, d.alias)
+          if (!seen.delete(id)) continue
+          const [task, serial] = event(d.event)
+          const r = yield* InboxSuite.received({ notifyId: id, payload: InboxSuite.assign(task, serial) })
+          yield* inbox.receive(r, (n) =>
+            Effect.sync(
+              () => n.payload._tag === "Assign" && count(n.payload.outerTaskId, n.payload.outerTransferNo)
+            )
+          )
+        }
+        const delivered = new Set(history.deliveries.map((d) => eventName(event(d.event))))
+        assert.deepStrictEqual(
+          [...ran.entries()].sort(),
+          [...delivered].sort().map((name) => [name, 1])
+        )
+      }).pipe(Effect.scoped),
+    { timeout: 120_000, fastCheck: { numRuns: 25 } }
   )
 })
 
