@@ -132,7 +132,8 @@ const rekey = (sql: SqlClient.SqlClient, t: Tables): Effect.Effect<void, SqlErro
       sql`(${sql(column)} LIKE ${"%|%"} ESCAPE '!' OR ${sql(column)} LIKE ${"%\\%"} ESCAPE '!')`
     const rows =
       yield* sql<KeyedRow>`SELECT notify_id, event_key, sub_type, outer_task_id, outer_transfer_no, state, duplicate_of FROM ${N}
-WHERE business_key IS NOT NULL AND outer_task_id IS NOT NULL AND (${holds("outer_task_id")} OR ${holds("outer_transfer_no")})`
+WHERE business_key IS NOT NULL AND outer_task_id IS NOT NULL AND (${holds("outer_task_id")} OR ${holds("outer_transfer_no")})
+ORDER BY id`
     yield* sql`DELETE FROM ${E} WHERE processed_notify_id IS NULL`
     if (rows.length === 0) return
     const byId = new Map(rows.map((row) => [row.notify_id, row]))
