@@ -81,6 +81,6 @@ describe("crash recovery on SQLite", () => {
             Array.from(sent.find((n) => n.notifyId === e.notifyId)!.body)
           )
       }),
-    120_000
+    300_000
   )
 })

@@ -2,13 +2,16 @@
 // keep: a failing delivery rolls back alone, nothing is answered before its commit, a failed commit fails
 // (and records) every delivery of the batch and leaves the connection usable, an interruption still records
 // the delivery, and closing the inbox never leaves a caller waiting.
+//
+// The tests order fibers by asking them (`waiting`), and run on the TestClock: a batch stops handing out turns
+// after 50 ms on the Clock, so on the live clock a slow machine would split the batches these tests build.
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
 import Sqlite from "better-sqlite3"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, Schema, Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, Schema, Scope, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -64,11 +67,18 @@ const deferredForeignKey = (sql: SqlClient.SqlClient) =>
     sql.unsafe("CREATE TABLE child (parent_id TEXT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)")
   ])
 
-/** Lets forked receives reach the queue (they start on the next scheduler turn). */
-const settle = Effect.sleep("30 millis")
+/**
+ * Waits until each fiber has run up to the point where it waits: a forked receive is then queued for its turn
+ * (nothing before that point waits: a delivery that `notify_verify` did not confirm goes straight to the
+ * queue), a forked interruption or close has sent its signal. Asked of the fibers, never guessed with a sleep.
+ */
+const waiting = (...fibers: ReadonlyArray<Fiber.RuntimeFiber<unknown, unknown>>) =>
+  Effect.forEach(fibers, (fiber) => Effect.repeat(fiber.status, { until: (s) => s._tag !== "Running" }), {
+    discard: true
+  })
 
 describe("SqlInbox on SQLite: group commit", () => {
-  it.live("deliveries queued behind a transaction share the next one; a failing one rolls back alone", () =>
+  it.effect("deliveries queued behind a transaction share the next one; a failing one rolls back alone", () =>
     Effect.scoped(
       Effect.gen(function* () {
         const t = yield* setup
@@ -87,7 +97,7 @@ describe("SqlInbox on SQLite: group commit", () => {
             ])
           )
         )
-        yield* settle
+        yield* waiting(fb, fc)
         assert.isNull(fb.unsafePoll(), "nothing is answered while the transaction ahead runs")
         assert.strictEqual(t.committedState(a.notification.notifyId), undefined, "A is not committed yet")
         yield* first.release
@@ -112,7 +122,7 @@ describe("SqlInbox on SQLite: group commit", () => {
     )
   )
 
-  it.live(
+  it.effect(
     "a failed COMMIT fails every delivery of its batch, records each, and the inbox keeps working",
     () =>
       Effect.scoped(
@@ -127,7 +137,7 @@ describe("SqlInbox on SQLite: group commit", () => {
             t.inbox.receive(b, (n) => Effect.zipRight(handler(n), t.sql`INSERT INTO child VALUES ('nobody')`))
           )
           const fc = yield* Effect.fork(t.inbox.receive(c, handler))
-          yield* settle
+          yield* waiting(fb, fc)
           yield* first.release
           yield* Fiber.join(first.fiber)
           for (const fiber of [fb, fc]) {
@@ -153,40 +163,42 @@ describe("SqlInbox on SQLite: group commit", () => {
       )
   )
 
-  it.live("a delivery interrupted while it waits for its turn is recorded, and its handler never runs", () =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        const t = yield* setup
-        const [a, b] = yield* Effect.all([t.delivery("int-a"), t.delivery("int-b")])
-        const ran = yield* Ref.make(false)
-        const first = yield* t.holding(a)
-        const fb = yield* Effect.fork(t.inbox.receive(b, () => Ref.set(ran, true)))
-        yield* settle
-        const interrupting = yield* Effect.fork(Fiber.interrupt(fb))
-        yield* settle
-        yield* first.release
-        const exit = yield* Fiber.join(interrupting)
-        assert.isTrue(Exit.isInterrupted(exit))
-        assert.isFalse(yield* Ref.get(ran))
-        const e = yield* t.entry(b)
-        assert.strictEqual(e.deliveries, 1)
-        assert.notStrictEqual(e.state, "processed")
-        assert.deepStrictEqual(yield* t.inbox.receive(b, () => Ref.set(ran, true)), { _tag: "Processed" })
-        assert.isTrue(yield* Ref.get(ran))
-      })
-    )
+  it.effect(
+    "a delivery interrupted while it waits for its turn is recorded, and its handler never runs",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const t = yield* setup
+          const [a, b] = yield* Effect.all([t.delivery("int-a"), t.delivery("int-b")])
+          const ran = yield* Ref.make(false)
+          const first = yield* t.holding(a)
+          const fb = yield* Effect.fork(t.inbox.receive(b, () => Ref.set(ran, true)))
+          yield* waiting(fb)
+          const interrupting = yield* Effect.fork(Fiber.interrupt(fb))
+          yield* waiting(interrupting)
+          yield* first.release
+          const exit = yield* Fiber.join(interrupting)
+          assert.isTrue(Exit.isInterrupted(exit))
+          assert.isFalse(yield* Ref.get(ran))
+          const e = yield* t.entry(b)
+          assert.strictEqual(e.deliveries, 1)
+          assert.notStrictEqual(e.state, "processed")
+          assert.deepStrictEqual(yield* t.inbox.receive(b, () => Ref.set(ran, true)), { _tag: "Processed" })
+          assert.isTrue(yield* Ref.get(ran))
+        })
+      )
   )
 
-  it.live("closing the inbox finishes the running transaction and fails what is still queued", () =>
+  it.effect("closing the inbox finishes the running transaction and fails what is still queued", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       const t = yield* Scope.extend(setup, scope)
       const [a, b] = yield* Effect.all([t.delivery("close-a"), t.delivery("close-b")])
       const first = yield* t.holding(a)
       const fb = yield* Effect.fork(t.inbox.receive(b, () => Effect.void))
-      yield* settle
+      yield* waiting(fb)
       const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
-      yield* settle
+      yield* waiting(closing)
       yield* first.release
       assert.deepStrictEqual(yield* Fiber.join(first.fiber), { _tag: "Processed" })
       const error = yield* Effect.flip(Fiber.join(fb))
@@ -198,7 +210,7 @@ describe("SqlInbox on SQLite: group commit", () => {
   // Found in review: SQLite rolls a whole transaction back by itself on some errors, and the next SAVEPOINT
   // silently began a new one, so that deliveries earlier in the batch were answered Processed with nothing
   // committed.
-  it.live(
+  it.effect(
     "a statement that rolls back the whole transaction fails every delivery of the batch; none is answered as processed",
     () =>
       Effect.scoped(
@@ -224,7 +236,7 @@ describe("SqlInbox on SQLite: group commit", () => {
             t.sql`INSERT INTO payouts VALUES ('c')`
           )
           const fc = yield* Effect.fork(t.inbox.receive(c, () => payC))
-          yield* settle
+          yield* waiting(fx, fb, fc)
           yield* first.release
           yield* Fiber.join(first.fiber)
           for (const [fiber, r] of [
@@ -259,7 +271,7 @@ describe("SqlInbox on SQLite: group commit", () => {
       )
   )
 
-  it.live("a pre-record (notify_verify confirmed) never shares the fate of a handler's failed commit", () =>
+  it.effect("a pre-record (notify_verify confirmed) never shares the fate of a handler's failed commit", () =>
     Effect.scoped(
       Effect.gen(function* () {
         const t = yield* setup
@@ -269,7 +281,7 @@ describe("SqlInbox on SQLite: group commit", () => {
         const first = yield* t.holding(a)
         const fb = yield* Effect.fork(t.inbox.receive(b, () => t.sql`INSERT INTO child VALUES ('nobody')`))
         const fc = yield* Effect.fork(t.inbox.receive(c, () => Effect.void))
-        yield* settle
+        yield* waiting(fb, fc)
         yield* first.release
         yield* Fiber.join(first.fiber)
         assert.isTrue(Exit.isFailure(yield* Fiber.await(fb)))
@@ -279,7 +291,7 @@ describe("SqlInbox on SQLite: group commit", () => {
     )
   )
 
-  it.live("a slow handler does not hold back the answers of the deliveries queued with it", () =>
+  it.effect("a slow handler does not hold back the answers of the deliveries queued with it", () =>
     Effect.scoped(
       Effect.gen(function* () {
         const t = yield* setup
@@ -290,9 +302,11 @@ describe("SqlInbox on SQLite: group commit", () => {
         ])
         const bRan = yield* Ref.make(false)
         const first = yield* t.holding(a)
-        const fs = yield* Effect.fork(t.inbox.receive(slow, () => Effect.sleep("120 millis")))
+        // Slow on the Clock the batch is timed with: far longer than a batch hands out turns (50 ms).
+        const slowly = TestClock.adjust("1 second")
+        const fs = yield* Effect.fork(t.inbox.receive(slow, () => slowly))
         const fb = yield* Effect.fork(t.inbox.receive(b, () => Ref.set(bRan, true)))
-        yield* settle
+        yield* waiting(fs, fb)
         yield* first.release
         yield* Fiber.join(first.fiber)
         assert.deepStrictEqual(yield* Fiber.join(fs), { _tag: "Processed" })
@@ -315,10 +329,10 @@ describe("SqlInbox on SQLite: group commit", () => {
         const closer = yield* Effect.fork(Scope.close(scope, Exit.void))
         const caller = yield* Effect.forkDaemon(t.inbox.receive(r, () => Effect.void))
         yield* Fiber.join(closer)
-        const answered = yield* Fiber.await(caller).pipe(Effect.timeout("3 seconds"), Effect.option)
+        const answered = yield* Fiber.await(caller).pipe(Effect.timeout("20 seconds"), Effect.option)
         assert.isTrue(Option.isSome(answered), `round ${round}: the caller got no answer`)
         const late = yield* Effect.exit(t.inbox.receive(r, () => Effect.void)).pipe(
-          Effect.timeout("3 seconds")
+          Effect.timeout("20 seconds")
         )
         assert.isTrue(Exit.isFailure(late), "a closed inbox refuses")
       }
@@ -328,7 +342,7 @@ describe("SqlInbox on SQLite: group commit", () => {
   // Found in review: a handler that swallows the error of a statement after which SQLite rolled the whole
   // transaction back (an "already there is fine" insert into a column declared ON CONFLICT ROLLBACK) left the
   // inbox's mark to commit on its own: processed, without the claim or the payout, and never applied.
-  it.live("a handler that swallows a rollback of the whole transaction is not recorded as processed", () =>
+  it.effect("a handler that swallows a rollback of the whole transaction is not recorded as processed", () =>
     Effect.scoped(
       Effect.gen(function* () {
         const t = yield* setup
@@ -356,7 +370,7 @@ describe("SqlInbox on SQLite: group commit", () => {
     )
   )
 
-  it.live("a handler's own nested transactions work inside a shared one", () =>
+  it.effect("a handler's own nested transactions work inside a shared one", () =>
     Effect.scoped(
       Effect.gen(function* () {
         const t = yield* setup
@@ -389,7 +403,7 @@ describe("SqlInbox on SQLite: group commit", () => {
             )
           )
         )
-        yield* settle
+        yield* waiting(fb, fc)
         yield* first.release
         yield* Fiber.join(first.fiber)
         assert.deepStrictEqual(yield* Fiber.join(fb), { _tag: "Processed" })

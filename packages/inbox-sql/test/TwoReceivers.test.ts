@@ -78,16 +78,16 @@ describe("two receiver processes on one database", () => {
           return { env: { RECEIVER_SQLITE: filename }, client: SqliteClient.layer({ filename }) }
         })
       ),
-    120_000
+    300_000
   )
 
   if (unavailable !== undefined) {
+    // Without a server only the warning says what did not run (CI sets WITKEY_PG_REQUIRED=1: there, a failure).
     console.warn(PgTest.skipMessage(unavailable))
     if (PgTest.required)
       it("PostgreSQL is required (WITKEY_PG_REQUIRED=1) but unreachable", () => {
         assert.fail(unavailable)
       })
-    else it.skipIf(true)(`PostgreSQL: skipped: ${unavailable}`, () => {})
   } else
     it.scoped(
       "PostgreSQL: every payout processed exactly once",
@@ -99,6 +99,6 @@ describe("two receiver processes on one database", () => {
             client: PgClient.layer({ url: Redacted.make(url) })
           }))
         ),
-      120_000
+      300_000
     )
 })

@@ -1,5 +1,6 @@
-// A platform's notification receiver as its own process, for the crash and concurrency tests (run with
-// `npx tsx`): node:http + node-http's NotificationEndpoint (verify, notify_verify, inbox, handler) + SqlInbox.
+// A platform's notification receiver as its own process, for the crash and concurrency tests (Receivers.ts
+// bundles it and runs it with node; by hand, `npx tsx`): node:http + node-http's NotificationEndpoint (verify,
+// notify_verify, inbox, handler) + SqlInbox.
 // The handler writes one payout row per event inside the inbox's transaction; the payouts table has no unique
 // constraint on purpose, so a second run of the handler for an event would show as a second row.
 //
