@@ -166,7 +166,7 @@ const checkLabels = (
   return undefined
 }
 
-const samePairs = (
+const firstDifference = (
   a: ReadonlyArray<readonly [string, string]>,
   b: ReadonlyArray<readonly [string, string]>
 ): number => {
@@ -203,7 +203,7 @@ const decodeForm = (
       chosenPairs = pairs.right
       continue
     }
-    const differs = samePairs(chosenPairs, pairs.right)
+    const differs = firstDifference(chosenPairs, pairs.right)
     if (differs >= 0) {
       const field = (chosenPairs[differs] ?? pairs.right[differs])![0]
       return Either.left(
