@@ -14,7 +14,8 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   const request = await compare(sdkSide("sdk", gbkBuild), sdkSide("bare", utf8Build))
   const decode = (charset: "gbk" | "utf-8") => {
     const n = notification(7, charset, CHINESE_TASK_ID)
-    return Notification.decode({ body: n.body, contentType: n.contentType })
+    // The receiver is configured with the charset: the Content-Type's label alone would be refused.
+    return Notification.decode({ body: n.body, contentType: n.contentType }, { charset })
   }
   const gbkDecode = decode("gbk")
   const utf8Decode = decode("utf-8")

@@ -65,7 +65,7 @@ export const command = Command.make(
     ),
     charset: CommonOptions.charsetWithDefault(
       "utf-8",
-      "The charset when a Content-Type names none (default utf-8)."
+      "The charset notifications are decoded in (default utf-8); a Content-Type naming another is refused."
     )
   },
   (values) =>

@@ -27,10 +27,14 @@ export const command = Command.make(
   {
     alipayPublicKey: CommonOptions.alipayPublicKey,
     contentType: Options.text("content-type").pipe(
-      Options.withDescription("The HTTP Content-Type the notification came with; its charset wins."),
+      Options.withDescription(
+        "The HTTP Content-Type the notification came with; a charset in it other than --charset is refused."
+      ),
       Options.optional
     ),
-    charset: CommonOptions.charsetOptional("The charset when the Content-Type names none (default utf-8)."),
+    charset: CommonOptions.charsetOptional(
+      "The charset the notification is decoded in (default utf-8), as a receiver is configured."
+    ),
     json: CommonOptions.json,
     file: CommonOptions.inputFile("The raw POST body, byte for byte.")
   },

@@ -66,6 +66,9 @@ export const decode = (bytes: Uint8Array, charset: Charset): Either.Either<strin
   return Either.right(text)
 }
 
+/** True when `a` and `b` decode every byte string alike: `gbk` and `gb2312` share one codec (PROTOCOL.md §3). */
+export const sameDecoding = (a: Charset, b: Charset): boolean => codec(a) === codec(b)
+
 /** The `charset` parameter of a Content-Type, tolerant of the malformed values Alipay sends (PROTOCOL.md §6). */
 export const fromContentType = (contentType: string | undefined): Charset | undefined => {
   if (contentType === undefined) return undefined

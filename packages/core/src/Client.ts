@@ -115,9 +115,13 @@ export interface Client {
   ) => Effect.Effect<Outcome, GatewayResponse.GatewayRejected | UnknownOutcome>
   /** `prepare` then `send`. Confirmed and already-confirmed are successes; everything else is a typed error. */
   readonly confirmByPlatform: (input: Input) => Effect.Effect<Outcome, ConfirmError>
-  /** Verifies a raw notification body and decodes what was signed. */
+  /**
+   * Verifies a raw notification body and decodes what was signed, in the accepted `charsets` (default: the
+   * client's `charset`; PROTOCOL.md §6).
+   */
   readonly decodeNotification: (
-    raw: Notification.RawNotification
+    raw: Notification.RawNotification,
+    options?: { readonly charsets?: ReadonlyArray<Charset.Charset> | undefined }
   ) => Effect.Effect<Notification.Notification, Notification.DecodeError>
   /** Asks the gateway whether it sent `notifyId`. */
   readonly notifyVerify: (
@@ -155,6 +159,7 @@ export const fromServices = (
 ): Client => {
   const charset = options.charset ?? "utf-8"
   const retry = options.retry ?? defaultRetry
+  const notificationOptions: Notification.Options = { charset }
   const withVerifier = Effect.provideService(Verifier.Verifier, services.verifier)
   const withTransport = Effect.provideService(Transport.Transport, services.transport)
 
@@ -299,7 +304,14 @@ export const fromServices = (
     send,
     confirmByPlatform: (input) => Effect.flatMap(prepare(input), send),
     // No span of its own: it runs on every notification, inside the receiver's `witkey.receive_notification`.
-    decodeNotification: (raw) => Notification.decodeWith(services.verifier, raw, { charset }),
+    decodeNotification: (raw, decodeOptions) =>
+      Notification.decodeWith(
+        services.verifier,
+        raw,
+        decodeOptions?.charsets === undefined
+          ? notificationOptions
+          : { charset, charsets: decodeOptions.charsets }
+      ),
     notifyVerify: (notifyId) =>
       NotifyVerify.check(options.gateway, options.partner, notifyId).pipe(withTransport)
   }

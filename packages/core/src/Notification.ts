@@ -21,6 +21,8 @@ export class MalformedNotification extends Schema.TaggedError<MalformedNotificat
       "not_bytes",
       "too_large",
       "charset",
+      "charset_not_allowed",
+      "charset_ambiguous",
       "form",
       "duplicate_field",
       "fields",
@@ -117,8 +119,15 @@ export interface RawNotification {
 }
 
 export interface Options {
-  /** The charset when the Content-Type names none; default utf-8. */
+  /** The charset notifications are in, when `charsets` is not given; default utf-8. */
   readonly charset?: Charset.Charset | undefined
+  /**
+   * The charsets this receiver accepts (PROTOCOL.md §6): configuration, like the signature algorithm, never
+   * the unsigned Content-Type. Default `[charset]`; an empty list means the default too. A Content-Type
+   * `charset` outside them is refused; with several, a body that decodes to different fields in two of them
+   * is refused as ambiguous. Run one endpoint per charset (a `notify_url` each) to take several without it.
+   */
+  readonly charsets?: ReadonlyArray<Charset.Charset> | undefined
 }
 
 export type DecodeError = SignatureError | MalformedNotification
@@ -132,6 +141,82 @@ interface Prepared {
   /** Exactly the pairs that were signed (no sign, sign_type or empty values): the only ones decoded later. */
   readonly signedPairs: ReadonlyArray<readonly [string, string]>
   readonly bytes: Uint8Array
+}
+
+const names = (charsets: ReadonlyArray<Charset.Charset>) => charsets.join(", ")
+
+/**
+ * Every `charset` label of the Content-Type must name an accepted charset (PROTOCOL.md §6): the header is not
+ * signed, so it may only narrow what configuration allows, never choose. `undefined` when it passes.
+ */
+const checkLabels = (
+  contentType: string | undefined,
+  accepted: ReadonlyArray<Charset.Charset>
+): MalformedNotification | undefined => {
+  if (typeof contentType !== "string") return undefined
+  for (const match of contentType.matchAll(Protocol.NotifyCharset.parameter)) {
+    const label = match[2]!
+    const charset = Charset.parse(label)
+    if (charset === undefined || !accepted.some((a) => Charset.sameDecoding(a, charset)))
+      return malformed(
+        "charset_not_allowed",
+        `Content-Type charset ${JSON.stringify(label)} is not one this receiver accepts (${names(accepted)}): the label is not signed, so configuration chooses the charset`
+      )
+  }
+  return undefined
+}
+
+const firstDifference = (
+  a: ReadonlyArray<readonly [string, string]>,
+  b: ReadonlyArray<readonly [string, string]>
+): number => {
+  const n = Math.max(a.length, b.length)
+  for (let i = 0; i < n; i++) if (a[i]?.[0] !== b[i]?.[0] || a[i]?.[1] !== b[i]?.[1]) return i
+  return -1
+}
+
+/**
+ * The form decoded strictly in each accepted charset (PROTOCOL.md §6): the first that decodes is used, but
+ * only when every other that decodes gives the same fields. Nothing here reads the Content-Type.
+ */
+const decodeForm = (
+  body: Uint8Array,
+  accepted: ReadonlyArray<Charset.Charset>
+): Either.Either<
+  { readonly charset: Charset.Charset; readonly pairs: ReadonlyArray<readonly [string, string]> },
+  MalformedNotification
+> => {
+  let chosen: Charset.Charset | undefined
+  let chosenPairs: ReadonlyArray<readonly [string, string]> = []
+  let firstError: string | undefined
+  for (let i = 0; i < accepted.length; i++) {
+    const charset = accepted[i]!
+    // gbk and gb2312 decode alike: one pass for both.
+    if (i > 0 && accepted.slice(0, i).some((earlier) => Charset.sameDecoding(earlier, charset))) continue
+    const pairs = Form.parse(body, charset, Protocol.Notify.maxFields)
+    if (Either.isLeft(pairs)) {
+      firstError ??= pairs.left
+      continue
+    }
+    if (chosen === undefined) {
+      chosen = charset
+      chosenPairs = pairs.right
+      continue
+    }
+    const differs = firstDifference(chosenPairs, pairs.right)
+    if (differs >= 0) {
+      const field = (chosenPairs[differs] ?? pairs.right[differs])![0]
+      return Either.left(
+        malformed(
+          "charset_ambiguous",
+          `field ${JSON.stringify(field)} decodes differently in ${chosen} and ${charset}, both accepted: the Content-Type charset is not signed, so which was meant cannot be told`
+        )
+      )
+    }
+  }
+  if (chosen !== undefined) return Either.right({ charset: chosen, pairs: chosenPairs })
+  const m = firstError ?? "no charset to decode in"
+  return Either.left(malformed(m.includes("invalid") && m.includes("byte sequence") ? "charset" : "form", m))
 }
 
 /** Everything before the signature check: the form read from the raw bytes, and the canonical bytes. */
@@ -150,16 +235,17 @@ const prepare = (
     )
   if (body.length > Protocol.Notify.maxBodyBytes)
     return Either.left(malformed("too_large", `body exceeds ${Protocol.Notify.maxBodyBytes} bytes`))
-  const charset = Charset.fromContentType(raw.contentType) ?? options.charset ?? "utf-8"
-  const pairs = Form.parse(body, charset, Protocol.Notify.maxFields)
-  if (Either.isLeft(pairs)) {
-    const m = pairs.left
-    return Either.left(
-      malformed(m.includes("invalid") && m.includes("byte sequence") ? "charset" : "form", m)
-    )
-  }
+  const accepted =
+    options.charsets !== undefined && options.charsets.length > 0
+      ? options.charsets
+      : [options.charset ?? "utf-8"]
+  const refusedLabel = checkLabels(raw.contentType, accepted)
+  if (refusedLabel !== undefined) return Either.left(refusedLabel)
+  const decoded = decodeForm(body, accepted)
+  if (Either.isLeft(decoded)) return Either.left(decoded.left)
+  const { charset, pairs } = decoded.right
   const form = new Map<string, string>()
-  for (const [name, value] of pairs.right) {
+  for (const [name, value] of pairs) {
     if (form.has(name))
       return Either.left(malformed("duplicate_field", `field "${name}" appears more than once`))
     form.set(name, value)

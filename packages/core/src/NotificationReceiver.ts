@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Cause, Effect } from "effect"
+import type * as Charset from "./Charset.js"
 import * as Client from "./Client.js"
 import * as Inbox from "./Inbox.js"
 import type * as Notification from "./Notification.js"
@@ -15,6 +16,12 @@ import * as Protocol from "./Protocol.js"
 export interface Options {
   /** Confirm each notify_id with the gateway's `notify_verify` before handling it. Default true. */
   readonly notifyVerify?: boolean | undefined
+  /**
+   * The charsets notifications may be in (PROTOCOL.md §6); default the Client's `charset`. The Content-Type's
+   * label is not signed: one outside these is refused, and with several, a body that reads differently in two
+   * of them is refused as ambiguous. Prefer one charset per endpoint (a `notify_url` each).
+   */
+  readonly charsets?: ReadonlyArray<Charset.Charset> | undefined
 }
 
 export type Refusal =
@@ -62,7 +69,11 @@ export const receive = <E, R>(
   Effect.gen(function* () {
     const client = yield* Client.Client
     const inbox = yield* Inbox.Inbox
-    const decoded = yield* Effect.either(client.decodeNotification(raw))
+    const decoded = yield* Effect.either(
+      options.charsets === undefined
+        ? client.decodeNotification(raw)
+        : client.decodeNotification(raw, { charsets: options.charsets })
+    )
     if (decoded._tag === "Left") {
       const e = decoded.left
       return refuse(e._tag === "SignatureError" ? "signature" : "malformed", e.message)

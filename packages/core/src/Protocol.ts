@@ -97,6 +97,30 @@ export const Notify = {
 } as const
 
 /**
+ * How a notification's charset is decided (PROTOCOL.md §6). The `charset` of the Content-Type labels the body
+ * [classic], but the header is not signed: relabelled, the same signed bytes decode to other text. So
+ * [project decision] the charsets come from the receiver's configuration, like the signature algorithm, and
+ * the label never chooses one:
+ *
+ * - every `charset` parameter of the Content-Type must name a configured charset (`gbk` and `gb2312` are one
+ *   decoding, §3); any other label, an unknown one included, is refused;
+ * - the body is decoded strictly in every configured charset; those that fail drop out; if the rest do not
+ *   all give the same fields, the body is refused as ambiguous (only a signed source could say which was
+ *   meant); else those fields are verified and used. With one configured charset (the default) this is
+ *   simply: decode in it.
+ *
+ * A missing label, or a Content-Type without one, is therefore no different from a configured one.
+ */
+export const NotifyCharset = {
+  /**
+   * [classic] A `charset` parameter anywhere in the Content-Type, tolerant of the malformed values Alipay
+   * sends (`application/x-www-form-urlencoded; text/html; charset=utf-8`). The value runs to the next
+   * separator, so that an unknown label is read whole and refused, not cut to a known prefix.
+   */
+  parameter: /(?:^|[;\s,])charset\s*=\s*("?)([^;,\s"]*)\1/gi
+} as const
+
+/**
  * [classic] Alipay's delivery schedule: the first delivery, then retries after these delays (7 retries,
  * 24h22m in all), so one notification can arrive up to 8 times.
  */

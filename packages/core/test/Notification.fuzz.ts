@@ -15,6 +15,8 @@ const MALFORMED_REASONS = [
   "not_bytes",
   "too_large",
   "charset",
+  "charset_not_allowed",
+  "charset_ambiguous",
   "form",
   "duplicate_field",
   "fields",
@@ -607,7 +609,7 @@ describe("Notification.decode on hostile input", () => {
         ...extra.filter(([n]) => !reserved.has(n))
       ]
       const body = formBody([...fields, ["sign", sign(fields, charset)], ["sign_type", "DSA"]], charset)
-      const exit = decode(body, contentTypeFor(charset))
+      const exit = decode(body, contentTypeFor(charset), charset)
       if (Exit.isSuccess(exit)) {
         signedSuccesses++
         // What the bytes say: a character the charset cannot hold was sent (and signed) as "?".
@@ -642,7 +644,7 @@ describe("Notification.decode on hostile input", () => {
         ["xml", xml]
       ]
       const body = formBody([...fields, ["sign", sign(fields, charset)], ["sign_type", "DSA"]], charset)
-      const exit = decode(body, contentTypeFor(charset))
+      const exit = decode(body, contentTypeFor(charset), charset)
       assert.isTrue(Exit.isFailure(exit))
       if (Exit.isFailure(exit)) {
         const error = Option.getOrThrow(Cause.failureOption(exit.cause))

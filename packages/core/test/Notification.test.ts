@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { BigDecimal, Effect } from "effect"
+import { BigDecimal, Effect, Either } from "effect"
 import * as crypto from "node:crypto"
 import * as Charset from "../src/Charset.js"
 import * as Notification from "../src/Notification.js"
@@ -86,6 +86,103 @@ describe("Notification.decode", () => {
       assert.isTrue(wrong._tag === "Left")
     })
   )
+
+  describe("the Content-Type's charset is not signed: configuration chooses (PROTOCOL.md §6)", () => {
+    const chinese = { ...assign, outer_task_id: "中文任务-1", outer_transfer_no: "转账-1" }
+    const FORM = "application/x-www-form-urlencoded"
+    const withCharsets = (
+      body: Uint8Array,
+      contentType: string | undefined,
+      charsets: Array<Charset.Charset>
+    ) =>
+      Effect.either(Notification.decode({ body, contentType }, { charsets })).pipe(
+        Effect.provide(gatewayVerifier)
+      )
+    const reasonOf = (result: Either.Either<Notification.Notification, Notification.DecodeError>) =>
+      Either.isLeft(result) && result.left._tag === "MalformedNotification" ? result.left.reason : undefined
+
+    it.effect("a UTF-8 notification relabelled gbk is refused, not read as other text", () =>
+      Effect.gen(function* () {
+        const body = post(base(xml(chinese)), "utf-8")
+        const genuine = yield* decode(body, `${FORM}; charset=utf-8`)
+        assert.isTrue(Either.isRight(genuine) && genuine.right.fields["outer_task_id"] === "中文任务-1")
+        // The old reading: the same verified bytes as GBK are other text.
+        assert.notStrictEqual(
+          Either.getOrThrow(Charset.decode(Charset.encode("中文任务-1", "utf-8"), "gbk")),
+          "中文任务-1"
+        )
+        for (const label of ["gbk", "GB2312", "latin1", "utf-16", ""]) {
+          const relabelled = yield* decode(body, `${FORM}; text/html; charset=${label}`)
+          assert.strictEqual(reasonOf(relabelled), "charset_not_allowed", label)
+          if (Either.isLeft(relabelled))
+            assert.match(relabelled.left.message, /Content-Type charset .*accepts \(utf-8\)/)
+        }
+        // A second label cannot slip past the first.
+        const twice = yield* decode(body, `${FORM}; charset=utf-8; charset=gbk`)
+        assert.strictEqual(reasonOf(twice), "charset_not_allowed")
+      })
+    )
+
+    it.effect("no label, or a Content-Type without one, reads in the configured charset", () =>
+      Effect.gen(function* () {
+        const body = post(base(xml(chinese)), "gbk")
+        for (const contentType of [undefined, FORM]) {
+          const ok = yield* decode(body, contentType, "gbk")
+          assert.isTrue(Either.isRight(ok) && ok.right.fields["outer_task_id"] === "中文任务-1")
+        }
+      })
+    )
+
+    it.effect("gbk and gb2312 are one decoding: either label passes a receiver of the other", () =>
+      Effect.gen(function* () {
+        const body = post(base(xml(chinese)), "gbk")
+        for (const [label, configured] of [
+          ["GB2312", "gbk"],
+          ["GBK", "gb2312"]
+        ] as const) {
+          const ok = yield* decode(body, `${FORM}; charset=${label}`, configured)
+          assert.isTrue(Either.isRight(ok) && ok.right.fields["outer_task_id"] === "中文任务-1", label)
+        }
+      })
+    )
+
+    it.effect(
+      "with several charsets, a body that reads differently in two is ambiguous, whatever the label",
+      () =>
+        Effect.gen(function* () {
+          // 一 is D2 BB in GBK: valid UTF-8 too (U+04BB). Both decodings verify; only a label could choose.
+          const body = post(base(xml({ ...assign, outer_task_id: "一" })), "gbk")
+          for (const contentType of [`${FORM}; charset=GBK`, `${FORM}; charset=utf-8`, FORM, undefined]) {
+            const result = yield* withCharsets(body, contentType, ["gbk", "utf-8"])
+            assert.strictEqual(reasonOf(result), "charset_ambiguous", String(contentType))
+            if (Either.isLeft(result)) assert.match(result.left.message, /xml.*gbk and utf-8/)
+          }
+        })
+    )
+
+    it.effect(
+      "with several charsets, a body that reads alike (or in one only) is read, under any accepted label",
+      () =>
+        Effect.gen(function* () {
+          const ascii = post(base(xml(assign)), "utf-8")
+          // 中 is D6 D0 in GBK: not UTF-8, so only one accepted charset decodes it.
+          const gbkOnly = post(base(xml({ ...assign, outer_task_id: "中" })), "gbk")
+          for (const contentType of [`${FORM}; charset=GBK`, `${FORM}; charset=utf-8`, FORM, undefined]) {
+            const a = yield* withCharsets(ascii, contentType, ["utf-8", "gbk"])
+            assert.isTrue(
+              Either.isRight(a) && a.right.fields["outer_task_id"] === "t1" && a.right.charset === "utf-8"
+            )
+            const g = yield* withCharsets(gbkOnly, contentType, ["utf-8", "gbk"])
+            assert.isTrue(
+              Either.isRight(g) && g.right.fields["outer_task_id"] === "中" && g.right.charset === "gbk"
+            )
+          }
+          // A label still has to be one of them.
+          const big5 = yield* withCharsets(ascii, `${FORM}; charset=big5`, ["utf-8", "gbk"])
+          assert.strictEqual(reasonOf(big5), "charset_not_allowed")
+        })
+    )
+  })
 
   it.effect("a field that appears twice is malformed, even when the signature covers the first", () =>
     Effect.gen(function* () {

@@ -113,6 +113,54 @@ describe("NotificationReceiver.receive", () => {
       })
   )
 
+  it.effect(
+    "a relabelled copy is refused before notify_verify and the inbox; the genuine one is then handled",
+    () =>
+      Effect.gen(function* () {
+        const { confirmed, handled, handler, layer, verifyCalls } = yield* setup("true")
+        const genuine = body("profit-gbk")
+        const relabelled = {
+          body: genuine.body,
+          contentType: "application/x-www-form-urlencoded; charset=utf-8"
+        }
+        const options = { charsets: ["gbk"] } as const
+        const copy = yield* NotificationReceiver.receive(relabelled, handler, options).pipe(
+          Effect.provide(layer)
+        )
+        assert.strictEqual(NotificationReceiver.answer(copy), "fail")
+        assert.isTrue(copy._tag === "Refused" && copy.reason === "malformed", JSON.stringify(copy))
+        assert.match(copy._tag === "Refused" ? copy.message : "", /Content-Type charset "utf-8" .*\(gbk\)/)
+        assert.deepStrictEqual(yield* Ref.get(verifyCalls), [])
+        assert.deepStrictEqual(yield* Ref.get(confirmed), [])
+        const real = yield* NotificationReceiver.receive(genuine, handler, options).pipe(
+          Effect.provide(layer)
+        )
+        assert.strictEqual(NotificationReceiver.answer(real), "success")
+        assert.isTrue(real._tag === "Acknowledged" && real.outcome._tag === "Processed")
+        assert.strictEqual(
+          real._tag === "Acknowledged" && real.notification.fields["outer_task_id"],
+          "任务-42"
+        )
+        assert.deepStrictEqual(yield* Ref.get(handled), ["n-0002"])
+      })
+  )
+
+  it.effect("without `charsets`, the client's charset is the only one accepted", () =>
+    Effect.gen(function* () {
+      const { handled, handler, layer } = yield* setup("true")
+      // The client is utf-8: a GBK-labelled notification is refused, however genuine.
+      const result = yield* NotificationReceiver.receive(body("profit-gbk"), handler).pipe(
+        Effect.provide(layer)
+      )
+      assert.isTrue(result._tag === "Refused" && result.reason === "malformed")
+      assert.match(
+        result._tag === "Refused" ? result.message : "",
+        /"GBK" is not one this receiver accepts \(utf-8\)/
+      )
+      assert.deepStrictEqual(yield* Ref.get(handled), [])
+    })
+  )
+
   it.effect("the inbox is told when notify_verify confirmed the delivery, and only then", () =>
     Effect.gen(function* () {
       const { confirmed, handler, layer, verifyCalls } = yield* setup("true")

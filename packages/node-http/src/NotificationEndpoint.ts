@@ -193,11 +193,10 @@ export const respond = <E, R>(
           })
         )
       )
-    return NotificationReceiver.receive(
-      { body: raw.body, contentType: raw.contentType },
-      handler,
-      options.notifyVerify === undefined ? {} : { notifyVerify: options.notifyVerify }
-    ).pipe(
+    return NotificationReceiver.receive({ body: raw.body, contentType: raw.contentType }, handler, {
+      notifyVerify: options.notifyVerify,
+      charsets: options.charsets
+    }).pipe(
       Effect.tap((result) => (options.onResult ? options.onResult(result) : Effect.void)),
       Effect.map((result): Answer => ({
         status: NotificationReceiver.status(result),

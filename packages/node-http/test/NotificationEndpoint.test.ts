@@ -248,6 +248,66 @@ BodyLimitSuite.suite("NotificationEndpoint.httpApp", (options) =>
   Effect.map(setup(options), (t) => ({ url: t.url, handled: t.handled, logs: t.logs }))
 )
 
+describe("NotificationEndpoint.httpApp: the Content-Type's charset is not signed (PROTOCOL.md §6)", () => {
+  const FORM = "application/x-www-form-urlencoded"
+  const verifyCount = (t: { readonly gateway: FakeGateway.FakeGateway }) =>
+    t.gateway.received.filter((r) => r.service === Protocol.NotifyVerify.service).length
+
+  it.effect(
+    "a copy relabelled gbk arriving first is refused; the genuine one is then handled with its fields",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const t = yield* setup()
+          // A genuine UTF-8 notification with Chinese ids: its bytes are valid GBK too, as other text.
+          const body = Notifications.assign("n-cs", "中文任务-7", "转账-7")
+          for (const label of ["gbk", "GB2312", "latin1"]) {
+            assertNack(yield* t.post(body, `${FORM}; text/html; charset=${label}`))
+            assert.strictEqual(t.handled.length, 0)
+          }
+          assert.deepStrictEqual(
+            t.refusals().map((r) => r["reason"]),
+            ["malformed", "malformed", "malformed"]
+          )
+          assert.match(String(t.refusals()[0]!["detail"]), /Content-Type charset "gbk" is not one/)
+          // Refused before notify_verify and the inbox: nothing recorded, so the genuine one is no duplicate.
+          assert.strictEqual(verifyCount(t), 0)
+          assertAck(yield* t.post(body))
+          assert.strictEqual(t.handled.length, 1)
+          const payload = t.handled[0]!.payload
+          assert.isTrue(payload._tag === "Assign", payload._tag)
+          if (payload._tag === "Assign") {
+            assert.strictEqual(payload.outerTaskId, "中文任务-7")
+            assert.strictEqual(payload.outerTransferNo, "转账-7")
+          }
+          // A late relabelled copy is still refused, not acknowledged as a duplicate of other text.
+          assertNack(yield* t.post(body, `${FORM}; charset=gbk`))
+          assert.strictEqual(t.handled.length, 1)
+        })
+      )
+  )
+
+  it.effect(
+    "the endpoint's `charsets` option: a label among them passes; a body read differently is ambiguous",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const t = yield* setup({ charsets: ["utf-8", "gbk"] })
+          // ASCII reads alike in both: any accepted label, or none, is the same notification.
+          assertAck(yield* t.post(Notifications.assign("n-ascii"), `${FORM}; charset=GBK`))
+          assertAck(yield* t.post(Notifications.assign("n-ascii"), FORM))
+          assert.strictEqual(t.handled.length, 1)
+          // Chinese UTF-8 reads as other text in GBK: which was meant cannot be told, under any label.
+          const chinese = Notifications.assign("n-zh", "中文任务-8", "转账-8")
+          for (const contentType of [`${FORM}; charset=utf-8`, `${FORM}; charset=gbk`, FORM])
+            assertNack(yield* t.post(chinese, contentType))
+          assert.match(String(t.refusals().at(-1)!["detail"]), /decodes differently in utf-8 and gbk/)
+          assert.strictEqual(t.handled.length, 1)
+        })
+      )
+  )
+})
+
 describe("NotificationEndpoint.respond", () => {
   const setupRespond = Effect.gen(function* () {
     const h = yield* Harness.make()

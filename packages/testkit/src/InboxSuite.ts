@@ -50,10 +50,10 @@ export const received = (spec: Spec): Effect.Effect<Inbox.Received> =>
       ...(spec.contentType ? { contentType: spec.contentType } : {}),
       ...(spec.extraFields ? { extraFields: spec.extraFields } : {})
     }).pipe(Effect.provide(TestKeys.gatewaySigner))
-    const notification = yield* Notification.decode({
-      body: signed.body,
-      contentType: signed.contentType
-    }).pipe(Effect.provide(TestKeys.gatewayVerifier))
+    const notification = yield* Notification.decode(
+      { body: signed.body, contentType: signed.contentType },
+      { charset: spec.charset ?? "utf-8" }
+    ).pipe(Effect.provide(TestKeys.gatewayVerifier))
     return { notification, body: signed.body, contentType: signed.contentType }
   }).pipe(Effect.orDie)
 

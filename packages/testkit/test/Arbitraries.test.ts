@@ -117,7 +117,8 @@ layer(Layer.merge(TestKeys.gatewaySigner, TestKeys.gatewayVerifier))(
           const signed = yield* NotificationSigner.sign(options)
           const decoded = yield* Notification.decode(
             { body: signed.body, contentType: signed.contentType },
-            { charset: "utf-8" }
+            // The receiver is configured with the charset it was sent in: the label never chooses one.
+            { charset: options.charset ?? "utf-8" }
           )
           const leaves = options.payload as NotificationSigner.Leaves
           assert.deepStrictEqual(decoded.fields, Object.fromEntries(leaves))

@@ -19,6 +19,19 @@ export const PAYEE_A = "2088102122524333"
 export const PAYEE_B = "2088102122524334"
 export const NOTIFY_URL = "http://platform.test/notify"
 
+/**
+ * A notify_url per charset, as PROTOCOL.md §6 advises for a platform that sends in several: the URL is signed
+ * in the request, the Content-Type's charset is not. `NOTIFY_URL` itself takes the client's charset.
+ */
+export const notifyUrlFor = (charset: Charset.Charset): string => `${NOTIFY_URL}/${charset}`
+
+const charsetsOfUrl = (url: string): ReadonlyArray<Charset.Charset> | undefined => {
+  const charset = url.startsWith(`${NOTIFY_URL}/`)
+    ? Charset.parse(url.slice(NOTIFY_URL.length + 1))
+    : undefined
+  return charset === undefined ? undefined : [charset]
+}
+
 /** A client (no delays between re-sends), an in-memory inbox and a fresh sandbox. */
 export const layer = (options: Sandbox.Options = {}, client: SandboxTransport.ClientOptions = {}) =>
   Layer.mergeAll(
@@ -62,7 +75,7 @@ export const receiver = (
         : NotificationReceiver.receive(
             { body: delivery.body, contentType: delivery.contentType },
             (n) => Effect.sync(() => void processed.push(n)),
-            { notifyVerify: true }
+            { notifyVerify: true, charsets: charsetsOfUrl(delivery.url) }
           ).pipe(
             Effect.tap((result) => Effect.sync(() => void results.push(result))),
             Effect.map((result) => ({

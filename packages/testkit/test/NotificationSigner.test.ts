@@ -89,7 +89,10 @@ layer(keys)("NotificationSigner", (it) => {
         assert.isTrue(ours.endsWith("&sign_type=DSA"), name)
         assert.strictEqual(signed.contentType, vector.content_type, name)
         assert.strictEqual(signed.canonical, vector.signed_string, name)
-        const decoded = yield* Notification.decode({ body: signed.body, contentType: signed.contentType })
+        const decoded = yield* Notification.decode(
+          { body: signed.body, contentType: signed.contentType },
+          { charset: options.charset ?? "utf-8" }
+        )
         assert.strictEqual(decoded.notifyId, options.notifyId)
         assert.strictEqual(decoded.charset, Charset.parse(vector.charset))
       }

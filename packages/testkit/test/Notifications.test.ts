@@ -196,20 +196,27 @@ describe("notification content", () => {
         notifyUrl: NOTIFY_URL
       })
       const [assign, profit] = yield* sandbox.notifications
-      const a = yield* Notification.decode({ body: assign!.body, contentType: assign!.contentType })
+      const a = yield* Notification.decode(
+        { body: assign!.body, contentType: assign!.contentType },
+        { charset: "gbk" }
+      )
       assert.strictEqual(a.charset, "gbk")
       assert.deepStrictEqual(a.fields, assign!.fields)
       assert.deepStrictEqual(Object.keys(a.form).sort(), ["notify_id", "notify_time", "xml"])
       assert.strictEqual(a.fields["transfer_amount"], "0.01")
       assert.strictEqual(a.fields["outer_transfer_no"], "转账-9")
-      const p = yield* Notification.decode({ body: profit!.body, contentType: profit!.contentType })
+      const p = yield* Notification.decode(
+        { body: profit!.body, contentType: profit!.contentType },
+        { charset: "gbk" }
+      )
       assert.strictEqual(p.fields["service_charge"], "5.00")
       assert.strictEqual(p.fields["transfer_amount"], "100.00")
       // Not with another key.
       const forged = yield* Effect.flip(
-        Notification.decode({ body: assign!.body, contentType: assign!.contentType }).pipe(
-          Effect.provide(TestKeys.otherVerifier)
-        )
+        Notification.decode(
+          { body: assign!.body, contentType: assign!.contentType },
+          { charset: "gbk" }
+        ).pipe(Effect.provide(TestKeys.otherVerifier))
       )
       assert.strictEqual(forged._tag, "SignatureError")
     }).pipe(Effect.provide(TestKeys.gatewayVerifier), Effect.provide(layer()))

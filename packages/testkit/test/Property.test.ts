@@ -10,7 +10,7 @@ import { BigDecimal, Duration, Effect, Either, FastCheck as fc, Schedule, TestCl
 import * as Arbitraries from "../src/Arbitraries.js"
 import * as Sandbox from "../src/Sandbox.js"
 import * as TestKeys from "../src/TestKeys.js"
-import { layer, NOTIFY_URL, PAYEE_A, PAYEE_B, receiver } from "./Harness.js"
+import { layer, notifyUrlFor, PAYEE_A, PAYEE_B, receiver } from "./Harness.js"
 
 const task = fc.record({
   transfers: fc.array(fc.record({ amount: Arbitraries.amount, payee: fc.constantFrom(PAYEE_A, PAYEE_B) }), {
@@ -86,7 +86,7 @@ describe("ledger and notifications agree", () => {
                 outerTaskId: call.outerTaskId,
                 transfers: call.serials,
                 charset: call.charset,
-                notifyUrl: NOTIFY_URL
+                notifyUrl: notifyUrlFor(call.charset)
               })
             )
             if (Either.isLeft(outcome))

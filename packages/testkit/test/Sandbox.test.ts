@@ -14,6 +14,7 @@ import {
   baseParams,
   layer,
   NOTIFY_URL,
+  notifyUrlFor,
   PAYEE_A,
   PAYEE_B,
   receiver,
@@ -44,7 +45,7 @@ describe("Sandbox in-process", () => {
           outerTaskId: c.task,
           transfers: c.serials,
           charset: c.charset,
-          notifyUrl: NOTIFY_URL
+          notifyUrl: notifyUrlFor(c.charset)
         })
         assert.strictEqual(outcome._tag, "Confirmed")
         assert.strictEqual(outcome.outerTaskId, c.task)
@@ -87,7 +88,7 @@ describe("Sandbox in-process", () => {
         for (const n of notifications) {
           assert.strictEqual(n.state, "acknowledged")
           assert.strictEqual(n.attempts.length, 1)
-          assert.strictEqual(n.url, NOTIFY_URL)
+          assert.strictEqual(n.url, notifyUrlFor(c.charset))
           assert.strictEqual(n.charset, c.charset)
           assert.strictEqual(
             n.contentType,
