@@ -387,6 +387,12 @@ export const makeNode = (options: NodeOptions = {}): Effect.Effect<Transport.Tra
     return fromNodeAgents({ http: httpAgent, https: httpsAgent }, options)
   })
 
+const annotate = (response: Transport.RawResponse) =>
+  Effect.annotateCurrentSpan({
+    "http.response.status_code": response.status,
+    "http.response.body.size": response.body.length
+  })
+
 /** The transport on given node:http and node:https agents (their pools, their TLS settings). */
 export const fromNodeAgents = (
   agents: { readonly http: Http.Agent; readonly https: Https.Agent },
@@ -434,9 +440,9 @@ export const fromNodeAgents = (
       Effect.clockWith((clock) => {
         // The live Clock's timer is a plain setTimeout inside the call: `Effect.timeoutFail` forks a sleeping
         // fiber per request. Any other Clock (TestClock) gets Effect's timeout.
-        if (isLiveClock(clock)) return exchange(target, true).effect
+        if (isLiveClock(clock)) return Effect.tap(exchange(target, true).effect, annotate)
         const { effect, phase } = exchange(target, false)
-        return Effect.timeoutFail(effect, {
+        return Effect.timeoutFail(Effect.tap(effect, annotate), {
           duration: timeout,
           onTimeout: () => nodeFailure(target, { _tag: "Timeout", phase: phase() }, timeout, maxBytes)
         })
