@@ -28,7 +28,7 @@ const TASK = "bench-task-e2e"
 const TRANSFERS = ["s-1", "s-2"]
 const LEVELS = [1, 8, 32, 128] as const
 const TARGETED: ReadonlySet<number> = new Set([1, 32])
-const SLICE_MS = 700
+const SLICE_MS = 600
 const ROUNDS = 3
 const WARMUP = 300
 const TARGET = 0.8
@@ -77,7 +77,10 @@ interface Level {
   readonly sdk: number
   readonly bare: number
   readonly bareCrypto: number
+  /** `HttpTransport` alone: `transport.get` of the pre-signed URL, one runtime entry per call. */
+  readonly get: number
   readonly ratio: number
+  readonly ratioGet: number
   readonly ratioCrypto: number
   /** Client CPU per operation, µs. */
   readonly sdkCpu: number
@@ -100,8 +103,11 @@ const measure = async (
       ? servers.http
       : servers.httpClose
   const scope = Effect.runSync(Scope.make())
-  const agent = tls ? new Https.Agent({ keepAlive, ca }) : new Http.Agent({ keepAlive })
-  const probe = tls ? new Https.Agent({ keepAlive: true, ca }) : new Http.Agent({ keepAlive: true })
+  // The same pool policy as layerNode's: an idle connection is dropped before the server drops it.
+  const agent = tls
+    ? new Https.Agent({ keepAlive, ca, timeout: 4000 })
+    : new Http.Agent({ keepAlive, timeout: 4000 })
+  const probe = tls ? new Https.Agent({ keepAlive: false, ca }) : new Http.Agent({ keepAlive: false })
   try {
     const services = await Effect.runPromise(
       Layer.buildWithScope(HttpTransport.layerNode({ keepAlive, ca }), scope)
@@ -123,6 +129,10 @@ const measure = async (
         if (outcome._tag !== "Confirmed") throw new Error(`row 5: answered ${outcome._tag}`)
       })
     const bareOp = () => bareGet(url, agent, tls)
+    const getOp = () =>
+      Effect.runPromise(transport.get(url)).then((answer) => {
+        if (answer.status !== 200) throw new Error(`row 5 transport: status ${answer.status}`)
+      })
     const bareCryptoOp = () => {
       crypto.sign("sha1", signed, { key: partnerPrivateKey, dsaEncoding: "der" }).toString("base64")
       return bareGet(url, agent, tls).then(() => {
@@ -133,17 +143,25 @@ const measure = async (
 
     const levels: Array<Level> = []
     for (const inFlight of LEVELS) {
-      for (const op of [sdkOp, bareOp, bareCryptoOp]) await drive({ count: WARMUP }, inFlight, () => op())
-      const hz: Record<"sdk" | "bare" | "bareCrypto", Array<number>> = { sdk: [], bare: [], bareCrypto: [] }
+      for (const op of [sdkOp, bareOp, bareCryptoOp, getOp])
+        await drive({ count: WARMUP }, inFlight, () => op())
+      const hz: Record<"sdk" | "bare" | "bareCrypto" | "get", Array<number>> = {
+        sdk: [],
+        bare: [],
+        bareCrypto: [],
+        get: []
+      }
       const cpu: Record<"sdk" | "bare", Array<number>> = { sdk: [], bare: [] }
       const ratios: Array<number> = []
       const ratiosCrypto: Array<number> = []
+      const ratiosGet: Array<number> = []
       let serverBusy = 0
       for (let round = 0; round < ROUNDS; round++) {
         const sides = [
           ["sdk", sdkOp],
           ["bare", bareOp],
-          ["bareCrypto", bareCryptoOp]
+          ["bareCrypto", bareCryptoOp],
+          ["get", getOp]
         ] as const
         const order = round % 2 === 0 ? sides : [...sides].reverse()
         const got: Record<string, number> = {}
@@ -153,7 +171,14 @@ const measure = async (
           const started = performance.now()
           let ops = 0
           const rate = await drive({ count: Number.MAX_SAFE_INTEGER, maxMs: SLICE_MS }, inFlight, () =>
-            op().then(() => void ops++)
+            op().then(
+              () => void ops++,
+              (error: unknown) => {
+                throw new Error(
+                  `${name}, ${scheme}, keep-alive ${keepAlive}, ${inFlight} in flight: ${String(error)}`
+                )
+              }
+            )
           )
           const wall = performance.now() - started
           const used = process.cpuUsage(before)
@@ -161,10 +186,11 @@ const measure = async (
           serverBusy = Math.max(serverBusy, (serverAfter - serverBefore) / 1000 / wall)
           got[name] = rate
           hz[name].push(rate)
-          if (name !== "bareCrypto") cpu[name].push((used.user + used.system) / ops)
+          if (name === "sdk" || name === "bare") cpu[name].push((used.user + used.system) / ops)
         }
         ratios.push(got["sdk"]! / got["bare"]!)
         ratiosCrypto.push(got["sdk"]! / got["bareCrypto"]!)
+        ratiosGet.push(got["get"]! / got["bare"]!)
       }
       levels.push({
         scheme,
@@ -173,7 +199,9 @@ const measure = async (
         sdk: median(hz.sdk),
         bare: median(hz.bare),
         bareCrypto: median(hz.bareCrypto),
+        get: median(hz.get),
         ratio: median(ratios),
+        ratioGet: median(ratiosGet),
         ratioCrypto: median(ratiosCrypto),
         sdkCpu: median(cpu.sdk),
         bareCpu: median(cpu.bare),
@@ -193,12 +221,12 @@ const label = (l: Level) =>
 
 const scalingTable = (levels: ReadonlyArray<Level>): string => {
   const header =
-    "| transport | in flight | SDK/s | bare GET/s | ratio | bare GET + sign + verify/s | ratio | CPU µs/op SDK | CPU µs/op bare | server busy |"
-  const rule = "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+    "| transport | in flight | SDK/s | bare GET/s | ratio | bare GET + sign + verify/s | ratio | transport.get/s | ratio to bare GET | CPU µs/op SDK | CPU µs/op bare | server busy |"
+  const rule = "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
   const lines = levels.map(
     (l) =>
       `| ${label(l)} | ${l.inFlight} | ${Math.round(l.sdk)} | ${Math.round(l.bare)} | ${l.ratio.toFixed(2)} | ` +
-      `${Math.round(l.bareCrypto)} | ${l.ratioCrypto.toFixed(2)} | ${Math.round(l.sdkCpu)} | ${Math.round(l.bareCpu)} | ` +
+      `${Math.round(l.bareCrypto)} | ${l.ratioCrypto.toFixed(2)} | ${Math.round(l.get)} | ${l.ratioGet.toFixed(2)} | ${Math.round(l.sdkCpu)} | ${Math.round(l.bareCpu)} | ` +
       `${l.serverBusy.toFixed(2)} |`
   )
   return [

@@ -33,7 +33,8 @@ const handler =
 
 const listen = (server: Http.Server | Https.Server, scheme: string) =>
   new Promise<string>((resolve) => {
-    server.keepAliveTimeout = 5_000
+    // Longer than any pause between the bench's slices: the clients' pools drop idle connections first.
+    server.keepAliveTimeout = 30_000
     server.listen(0, "127.0.0.1", () => {
       const address = server.address()
       resolve(`${scheme}://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`)

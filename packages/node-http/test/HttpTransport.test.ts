@@ -370,6 +370,20 @@ describe("HttpTransport", () => {
       })
     )
 
+    it.scoped("WITKEY_HTTP_KEEP_ALIVE=false in the configuration turns the pool off", () =>
+      Effect.gen(function* () {
+        const plain = yield* nodeServer()
+        const layer = HttpTransport.layerNodeConfig().pipe(
+          Layer.provide(
+            Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["WITKEY_HTTP_KEEP_ALIVE", "false"]])))
+          )
+        )
+        const transport = yield* Effect.map(Layer.build(layer), Context.get(Transport.Transport))
+        for (let i = 0; i < 2; i++) yield* transport.get(`${plain.base}/ok`)
+        assert.strictEqual(plain.connections(), 2)
+      })
+    )
+
     it.scoped("a reset on a reused connection before any answer byte may have reached the gateway", () =>
       Effect.gen(function* () {
         const plain = yield* nodeServer()
