@@ -384,6 +384,20 @@ describe("HttpTransport", () => {
       })
     )
 
+    it.scoped("the pool's idle timeout does not cut a slow answer short", () =>
+      Effect.gen(function* () {
+        const plain = yield* nodeServer()
+        const options: HttpTransport.NodeOptions = { idleTimeout: "30 millis" }
+        const transport = yield* transportOn(node, options)
+        // Answered after ten times the idle timeout (real time), on a fresh and then on a pooled connection.
+        for (let i = 0; i < 2; i++) {
+          const slow = yield* transport.get(`${plain.base}/slow?${QUERY}`)
+          assert.strictEqual(slow.status, 200)
+          assert.strictEqual(new TextDecoder().decode(slow.body), `/slow?${QUERY}`)
+        }
+      })
+    )
+
     it.scoped("a reset on a reused connection before any answer byte may have reached the gateway", () =>
       Effect.gen(function* () {
         const plain = yield* nodeServer()
@@ -504,7 +518,9 @@ const nodeServer = (tls?: typeof TLS): Effect.Effect<NodeServer, never, Scope.Sc
       else if (url.startsWith("/hang")) {
         req.socket.once("close", () => Deferred.unsafeDone(hungClosed, Exit.void))
         Deferred.unsafeDone(hung, Exit.void)
-      } else res.writeHead(200, { "content-type": "text/xml; charset=GBK" }).end(url)
+      } else if (url.startsWith("/slow"))
+        setTimeout(() => res.writeHead(200, { "content-type": "text/xml; charset=GBK" }).end(url), 300)
+      else res.writeHead(200, { "content-type": "text/xml; charset=GBK" }).end(url)
     }
     const server = tls ? https.createServer(tls, handler) : http.createServer(handler)
     server.on(tls ? "secureConnection" : "connection", () => connections++)
