@@ -348,7 +348,7 @@ const nodeFailure = (
         ? fail(
             "connect",
             false,
-            `${where}: could not connect within ${Duration.format(timeout)}; nothing was sent`
+            `${where}: no connection within ${Duration.format(timeout)}; nothing was sent`
           )
         : timedOut(target, timeout)
     case "Error": {
