@@ -18,7 +18,11 @@ const plan: ReadonlyArray<Plan> = [
   { id: "4", what: "alipay-sdk", load: () => import("./src/rows/AlipaySdk.js") },
   { id: "6", what: "GBK vs UTF-8", load: () => import("./src/rows/Charsets.js") },
   { id: "8", what: "crypto-dsa", load: () => import("./src/rows/CryptoDsa.js") },
-  { id: "5", what: "end to end against the HTTP sandbox", load: () => import("./src/rows/EndToEnd.js") },
+  {
+    id: "5",
+    what: "end to end against a fixed-answer gateway",
+    load: () => import("./src/rows/EndToEnd.js")
+  },
   {
     id: "7",
     what: "notification endpoint with the SQLite inbox",

@@ -1,90 +1,262 @@
 /**
- * Row 5: confirmations per second against the HTTP sandbox gateway (testkit `SandboxServer`, in its own
- * process), 32 in flight: core `Client` with node-http's `HttpTransport` (validate, sign, GET, read, verify,
- * decode) against a bare node:http GET loop of URLs signed beforehand, on fresh tasks of the same server. Both
- * sides open one connection per call, as `HttpTransport.layerNode` does (no keep-alive).
+ * Row 5: payouts per second end to end, `Client.confirmByPlatform` (validate, sign, GET, read, verify, decode)
+ * over `HttpTransport.layerNode`, against a bare node:http(s) GET of the same URL signed beforehand, both
+ * reading the whole answer, against one minimal server in its own process that answers every GET with the same
+ * pre-signed `T` answer (`servers/FixedAnswerProcess.ts`: no parsing, no signing, so it is never the
+ * bottleneck; its CPU time is sampled around every slice and reported). Over plain HTTP and TLS, with
+ * keep-alive on both sides or on neither (the client's pool off, the server answering `Connection: close`),
+ * at 1, 8, 32 and 128 in flight. The main table gets 1 and 32 in flight (target 0.8); the scaling table
+ * (printed before it) has every level, the client's CPU per operation on each side, and a second ratio
+ * against the bare GET plus one `crypto.sign` and one `crypto.verify` of the same bytes, the crypto any
+ * payout must do.
  */
 import * as Client from "@witkey/core/Client"
+import * as SigningString from "@witkey/core/SigningString"
 import * as Transport from "@witkey/core/Transport"
 import { HttpTransport } from "@witkey/node-http"
 import { Context, Effect, Exit, Layer, Schedule, Scope } from "effect"
+import * as crypto from "node:crypto"
+import { readFileSync } from "node:fs"
 import * as Http from "node:http"
-import { PARTNER, signer, verifier } from "../Inputs.js"
-import { drive, request, startChild } from "../Load.js"
+import * as Https from "node:https"
+import { dsaSign, gatewayPublicKey, PARTNER, partnerPrivateKey, signer, verifier } from "../Inputs.js"
+import { drive, startChild } from "../Load.js"
 import { median } from "../Measure.js"
 import type { Row } from "../Report.js"
 
-const IN_FLIGHT = 32
-/** Per side and round: stop after this long, or after this many confirmations. */
-const SLICE_MS = 1500
-const PER_ROUND = 2500
+const TASK = "bench-task-e2e"
+const TRANSFERS = ["s-1", "s-2"]
+const LEVELS = [1, 8, 32, 128] as const
+const TARGETED: ReadonlySet<number> = new Set([1, 32])
+const SLICE_MS = 600
 const ROUNDS = 3
-const WARMUP = 200
+const WARMUP = 300
+const TARGET = 0.8
 
-export const run = async (): Promise<Row> => {
-  const tasks = WARMUP * 2 + PER_ROUND * ROUNDS * 2
-  const sandbox = await startChild<{ gateway: string }>(
-    new URL("../servers/SandboxProcess.ts", import.meta.url),
-    [String(tasks)]
-  )
+const ca = readFileSync(new URL("../../../fixtures/tls/cert.pem", import.meta.url))
+
+interface Servers {
+  readonly http: string
+  readonly httpClose: string
+  readonly https: string
+  readonly httpsClose: string
+}
+
+/** One HTTP GET of `url`, the whole answer read and checked. */
+const bareGet = (url: string, agent: Http.Agent, tls: boolean): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const req = (tls ? Https.request : Http.request)(url, { agent }, (res) => {
+      const chunks: Array<Buffer> = []
+      res.on("data", (chunk: Buffer) => chunks.push(chunk))
+      res.on("end", () => {
+        if (res.statusCode !== 200 || !Buffer.concat(chunks).includes("<is_success>T</is_success>"))
+          reject(new Error(`row 5 baseline: status ${res.statusCode}`))
+        else resolve()
+      })
+      res.on("error", reject)
+    })
+    req.on("error", reject)
+    req.end()
+  })
+
+const cpuOf = async (server: string, agent: Http.Agent, tls: boolean): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const req = (tls ? Https.request : Http.request)(`${server}/__cpu`, { agent }, (res) => {
+      let text = ""
+      res.on("data", (chunk: Buffer) => (text += chunk.toString()))
+      res.on("end", () => resolve(Number(text)))
+    })
+    req.on("error", reject)
+    req.end()
+  })
+
+interface Level {
+  readonly scheme: "http" | "https"
+  readonly keepAlive: boolean
+  readonly inFlight: number
+  readonly sdk: number
+  readonly bare: number
+  readonly bareCrypto: number
+  /** `HttpTransport` alone: `transport.get` of the pre-signed URL, one runtime entry per call. */
+  readonly get: number
+  readonly ratio: number
+  readonly ratioGet: number
+  readonly ratioCrypto: number
+  /** Client CPU per operation, µs. */
+  readonly sdkCpu: number
+  readonly bareCpu: number
+  /** Busiest slice of the server: its CPU time over the slice's wall time (1 = one core saturated). */
+  readonly serverBusy: number
+}
+
+const measure = async (
+  servers: Servers,
+  scheme: "http" | "https",
+  keepAlive: boolean
+): Promise<ReadonlyArray<Level>> => {
+  const tls = scheme === "https"
+  const base = tls
+    ? keepAlive
+      ? servers.https
+      : servers.httpsClose
+    : keepAlive
+      ? servers.http
+      : servers.httpClose
   const scope = Effect.runSync(Scope.make())
+  // The same pool policy as layerNode's: an idle connection is dropped before the server drops it.
+  const agent = tls
+    ? new Https.Agent({ keepAlive, ca, timeout: 4000 })
+    : new Http.Agent({ keepAlive, timeout: 4000 })
+  const probe = tls ? new Https.Agent({ keepAlive: false, ca }) : new Http.Agent({ keepAlive: false })
   try {
-    const services = await Effect.runPromise(Layer.buildWithScope(HttpTransport.layerNode(), scope))
+    const services = await Effect.runPromise(
+      Layer.buildWithScope(HttpTransport.layerNode({ keepAlive, ca }), scope)
+    )
     const transport = Context.get(services, Transport.Transport)
     const client = Client.fromServices(
-      { partner: PARTNER, gateway: sandbox.info.gateway, retry: Schedule.stop },
+      { partner: PARTNER, gateway: `${base}/gateway.do`, retry: Schedule.stop },
       { signer, verifier, transport }
     )
-    let nextTask = 0
-    const input = (i: number) => ({ outerTaskId: `bench-task-${i}`, transfers: [`s-${i}`] })
-    const confirm = (i: number) =>
-      Effect.runPromise(client.confirmByPlatform(input(i))).then((outcome) => {
-        if (outcome._tag !== "Confirmed") throw new Error(`row 5: task ${i} answered ${outcome._tag}`)
+    const input = { outerTaskId: TASK, transfers: TRANSFERS }
+    const prepared = await Effect.runPromise(client.prepare(input))
+    const url = prepared.url
+    const signed = Buffer.from(prepared.canonical, "utf8")
+    const answerBytes = SigningString.bytes([["outer_task_id", TASK]], "utf-8")
+    const answerSign = Buffer.from(dsaSign(answerBytes), "base64")
+
+    const sdkOp = () =>
+      Effect.runPromise(client.confirmByPlatform(input)).then((outcome) => {
+        if (outcome._tag !== "Confirmed") throw new Error(`row 5: answered ${outcome._tag}`)
       })
-    const agent = new Http.Agent({ keepAlive: false })
-    const presign = async (n: number) => {
-      const urls: Array<string> = []
-      for (let k = 0; k < n; k++) urls.push((await Effect.runPromise(client.prepare(input(nextTask++)))).url)
-      return urls
-    }
-    const bare = (urls: ReadonlyArray<string>) => (k: number) =>
-      request(urls[k]!, { agent }).then((answer) => {
-        if (answer.status !== 200 || !answer.body.includes("<is_success>T</is_success>"))
-          throw new Error(`row 5 baseline: ${answer.status} ${answer.body.slice(0, 200)}`)
+    const bareOp = () => bareGet(url, agent, tls)
+    const getOp = () =>
+      Effect.runPromise(transport.get(url)).then((answer) => {
+        if (answer.status !== 200) throw new Error(`row 5 transport: status ${answer.status}`)
       })
-    const sdkRound = (limits: { readonly count: number; readonly maxMs?: number }) => {
-      const first = nextTask
-      nextTask += limits.count
-      return drive(limits, IN_FLIGHT, (k) => confirm(first + k))
+    const bareCryptoOp = () => {
+      crypto.sign("sha1", signed, { key: partnerPrivateKey, dsaEncoding: "der" }).toString("base64")
+      return bareGet(url, agent, tls).then(() => {
+        if (!crypto.verify("sha1", answerBytes, { key: gatewayPublicKey, dsaEncoding: "der" }, answerSign))
+          throw new Error("row 5 baseline: the answer does not verify")
+      })
     }
-    // Warm both paths (JIT, sockets) on tasks of their own.
-    await sdkRound({ count: WARMUP })
-    await drive({ count: WARMUP }, IN_FLIGHT, bare(await presign(WARMUP)))
-    const sdkHz: Array<number> = []
-    const baseHz: Array<number> = []
-    const ratios: Array<number> = []
-    for (let round = 0; round < ROUNDS; round++) {
-      const urls = await presign(PER_ROUND)
-      const order = round % 2 === 0 ? ["bare", "sdk"] : ["sdk", "bare"]
-      let s = 0
-      let b = 0
-      for (const side of order) {
-        if (side === "sdk") s = await sdkRound({ count: PER_ROUND, maxMs: SLICE_MS })
-        else b = await drive({ count: PER_ROUND, maxMs: SLICE_MS }, IN_FLIGHT, bare(urls))
+
+    const levels: Array<Level> = []
+    for (const inFlight of LEVELS) {
+      for (const op of [sdkOp, bareOp, bareCryptoOp, getOp])
+        await drive({ count: WARMUP }, inFlight, () => op())
+      const hz: Record<"sdk" | "bare" | "bareCrypto" | "get", Array<number>> = {
+        sdk: [],
+        bare: [],
+        bareCrypto: [],
+        get: []
       }
-      sdkHz.push(s)
-      baseHz.push(b)
-      ratios.push(s / b)
+      const cpu: Record<"sdk" | "bare", Array<number>> = { sdk: [], bare: [] }
+      const ratios: Array<number> = []
+      const ratiosCrypto: Array<number> = []
+      const ratiosGet: Array<number> = []
+      let serverBusy = 0
+      for (let round = 0; round < ROUNDS; round++) {
+        const sides = [
+          ["sdk", sdkOp],
+          ["bare", bareOp],
+          ["bareCrypto", bareCryptoOp],
+          ["get", getOp]
+        ] as const
+        const order = round % 2 === 0 ? sides : [...sides].reverse()
+        const got: Record<string, number> = {}
+        for (const [name, op] of order) {
+          const serverBefore = await cpuOf(base, probe, tls)
+          const before = process.cpuUsage()
+          const started = performance.now()
+          let ops = 0
+          const rate = await drive({ count: Number.MAX_SAFE_INTEGER, maxMs: SLICE_MS }, inFlight, () =>
+            op().then(
+              () => void ops++,
+              (error: unknown) => {
+                throw new Error(
+                  `${name}, ${scheme}, keep-alive ${keepAlive}, ${inFlight} in flight: ${String(error)}`
+                )
+              }
+            )
+          )
+          const wall = performance.now() - started
+          const used = process.cpuUsage(before)
+          const serverAfter = await cpuOf(base, probe, tls)
+          serverBusy = Math.max(serverBusy, (serverAfter - serverBefore) / 1000 / wall)
+          got[name] = rate
+          hz[name].push(rate)
+          if (name === "sdk" || name === "bare") cpu[name].push((used.user + used.system) / ops)
+        }
+        ratios.push(got["sdk"]! / got["bare"]!)
+        ratiosCrypto.push(got["sdk"]! / got["bareCrypto"]!)
+        ratiosGet.push(got["get"]! / got["bare"]!)
+      }
+      levels.push({
+        scheme,
+        keepAlive,
+        inFlight,
+        sdk: median(hz.sdk),
+        bare: median(hz.bare),
+        bareCrypto: median(hz.bareCrypto),
+        get: median(hz.get),
+        ratio: median(ratios),
+        ratioGet: median(ratiosGet),
+        ratioCrypto: median(ratiosCrypto),
+        sdkCpu: median(cpu.sdk),
+        bareCpu: median(cpu.bare),
+        serverBusy
+      })
     }
-    agent.destroy()
-    return {
-      id: "5",
-      sdk: "end to end: Client.confirmByPlatform + HttpTransport, 32 in flight",
-      baseline: "node:http GET of pre-signed URLs, 32 in flight",
-      result: { sdk: median(sdkHz), baseline: median(baseHz), ratio: median(ratios), rounds: ROUNDS }
-    }
+    return levels
   } finally {
+    agent.destroy()
+    probe.destroy()
     await Effect.runPromise(Scope.close(scope, Exit.void))
-    await sandbox.stop()
+  }
+}
+
+const label = (l: Level) =>
+  `${l.scheme === "https" ? "TLS" : "HTTP"}, ${l.keepAlive ? "keep-alive" : "no keep-alive"}`
+
+const scalingTable = (levels: ReadonlyArray<Level>): string => {
+  const header =
+    "| transport | in flight | SDK/s | bare GET/s | ratio | bare GET + sign + verify/s | ratio | transport.get/s | ratio to bare GET | CPU µs/op SDK | CPU µs/op bare | server busy |"
+  const rule = "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  const lines = levels.map(
+    (l) =>
+      `| ${label(l)} | ${l.inFlight} | ${Math.round(l.sdk)} | ${Math.round(l.bare)} | ${l.ratio.toFixed(2)} | ` +
+      `${Math.round(l.bareCrypto)} | ${l.ratioCrypto.toFixed(2)} | ${Math.round(l.get)} | ${l.ratioGet.toFixed(2)} | ${Math.round(l.sdkCpu)} | ${Math.round(l.bareCpu)} | ` +
+      `${l.serverBusy.toFixed(2)} |`
+  )
+  return [
+    "Row 5 scaling (median of rounds; server busy = its busiest slice, 1.0 = one core):",
+    header,
+    rule,
+    ...lines
+  ].join("\n")
+}
+
+export const run = async (): Promise<ReadonlyArray<Row>> => {
+  const server = await startChild<Servers>(new URL("../servers/FixedAnswerProcess.ts", import.meta.url), [
+    TASK
+  ])
+  try {
+    const levels: Array<Level> = []
+    for (const scheme of ["http", "https"] as const)
+      for (const keepAlive of [true, false]) levels.push(...(await measure(server.info, scheme, keepAlive)))
+    process.stdout.write(`${scalingTable(levels)}\n\n`)
+    let letter = 0
+    return levels
+      .filter((l) => TARGETED.has(l.inFlight))
+      .map((l) => ({
+        id: `5${String.fromCharCode(97 + letter++)}`,
+        sdk: `end to end: confirmByPlatform + layerNode, ${label(l)}, ${l.inFlight} in flight`,
+        baseline: `node:http${l.scheme === "https" ? "s" : ""} GET of the pre-signed URL, same`,
+        result: { sdk: l.sdk, baseline: l.bare, ratio: l.ratio, rounds: ROUNDS },
+        target: TARGET
+      }))
+  } finally {
+    await server.stop()
   }
 }

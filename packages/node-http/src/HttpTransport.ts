@@ -1,18 +1,23 @@
 /**
- * Core's `Transport` over `@effect/platform`'s `HttpClient` (PROTOCOL.md §2, §6): one GET of the signed URL,
- * exactly as core built it, with a timeout and a bounded body. Status and Content-Type are passed through
- * untouched; core decides what they mean. Swap the client to choose node:http, undici or fetch.
+ * Core's `Transport` (PROTOCOL.md §2, §6): one GET of the signed URL, exactly as core built it, with a timeout
+ * and a bounded body. Status and Content-Type are passed through untouched; core decides what they mean.
+ *
+ * Two ways to run it: `layerNode`, on node:http / node:https directly with a keep-alive connection pool (the
+ * default, and the fast one), or `layer`, on any `@effect/platform` `HttpClient` you provide (undici, fetch).
  *
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Protocol from "@witkey/core/Protocol"
 import * as Transport from "@witkey/core/Transport"
 import type { ConfigError } from "effect/ConfigError"
-import { Config, Duration, Effect, Layer, Option, Stream } from "effect"
+import type { Scope } from "effect"
+import { Clock, Config, Duration, Effect, Layer, Option, Stream } from "effect"
+import * as Http from "node:http"
+import * as Https from "node:https"
+import * as NodeGet from "./internal/NodeGet.js"
 
 export interface Options {
   /** Time for the whole exchange: connect, answer and body. Default 15 seconds. Measured with Effect's Clock. */
@@ -20,6 +25,31 @@ export interface Options {
   /** Largest body accepted; a longer one fails with reason `too_large`. Default core's 64 KiB response bound. */
   readonly maxResponseBytes?: number | undefined
 }
+
+/** `layerNode`'s options: the common ones and the connection pool's. */
+export interface NodeOptions extends Options {
+  /**
+   * Reuse connections (default true). A request written on a pooled connection that the server closed at the
+   * same moment fails as `network` with `mayHaveReached: true` (it cannot be told apart from a gateway that read
+   * it and then failed); the client re-sends it byte for byte, which is safe (PROTOCOL.md §7). `idleTimeout`
+   * keeps such races rare.
+   */
+  readonly keepAlive?: boolean | undefined
+  /** Connections per host at most; more requests wait in the pool (their timeout runs). Default: no limit. */
+  readonly maxSockets?: number | undefined
+  /**
+   * How long an idle pooled connection is kept: default 4 seconds, under common servers' keep-alive timeouts
+   * (Node 5 s, nginx 75 s). A shorter `Keep-Alive: timeout=N` from the server wins (Node honours it).
+   */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+  /** Certificate authorities to trust for https instead of Node's bundled list (a private or test CA). */
+  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer> | undefined
+  /** Your own agents instead of the pool built here (then the options above are theirs to set). Not destroyed. */
+  readonly httpAgent?: Http.Agent | undefined
+  readonly httpsAgent?: Https.Agent | undefined
+}
+
+export const DEFAULT_IDLE_TIMEOUT: Duration.Duration = Duration.seconds(4)
 
 export const DEFAULT_TIMEOUT: Duration.Duration = Duration.seconds(15)
 export const DEFAULT_MAX_RESPONSE_BYTES: number = Protocol.Response.maxBytes
@@ -108,10 +138,29 @@ export const classify = (
 
 interface Target {
   readonly url: string
+  readonly https: boolean
+  readonly hostname: string
+  readonly port: number | undefined
+  /** Path and query as sent. */
+  readonly pathAndQuery: string
   readonly host: string
   readonly path: string
-  readonly service: string | undefined
-  readonly outerTaskId: string | undefined
+  /** The parsed URL: its query is read only for span attributes. */
+  readonly parsed: URL
+}
+
+/** The path and query of an absolute URL as written (no fragment), `/` when there is no path. */
+const rawPathAndQuery = (url: string): string => {
+  const scheme = url.indexOf("//")
+  let start = scheme + 2
+  while (start < url.length) {
+    const c = url.charCodeAt(start)
+    if (c === 47 || c === 63 || c === 35) break // "/", "?", "#"
+    start++
+  }
+  const hash = url.indexOf("#", start)
+  const rest = url.slice(start, hash < 0 ? url.length : hash)
+  return rest.length === 0 || rest.charCodeAt(0) !== 47 ? `/${rest}` : rest
 }
 
 /** What may be said about a request in spans and errors: host and path, the service and the task, never `sign`. */
@@ -123,12 +172,20 @@ const parseTarget = (url: string): Target | undefined => {
     return undefined
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return undefined
+  // The gateway must see the bytes that were signed: a URL the parser would normalise (a space, a dot segment,
+  // a backslash) is refused rather than sent altered.
+  const pathAndQuery = parsed.pathname + parsed.search
+  if (rawPathAndQuery(url) !== pathAndQuery) return undefined
+  const hostname = parsed.hostname
   return {
     url,
+    https: parsed.protocol === "https:",
+    hostname: hostname.startsWith("[") ? hostname.slice(1, -1) : hostname,
+    port: parsed.port === "" ? undefined : Number(parsed.port),
+    pathAndQuery,
     host: parsed.host,
     path: parsed.pathname,
-    service: parsed.searchParams.get(Protocol.Param.service) ?? undefined,
-    outerTaskId: parsed.searchParams.get(Protocol.Param.outerTaskId) ?? undefined
+    parsed
   }
 }
 
@@ -156,6 +213,37 @@ const contentLength = (headers: Readonly<Record<string, string | undefined>>): n
   const value = headers["content-length"]
   if (value === undefined || !/^\d{1,15}$/.test(value.trim())) return undefined
   return Number(value.trim())
+}
+
+const invalidUrl = fail("invalid_url", false, "the gateway URL is not an absolute http(s) URL in normal form")
+
+const timedOut = (target: Target, timeout: Duration.Duration) =>
+  fail(
+    "timeout",
+    true,
+    `GET ${target.host}${target.path}: no complete answer within ${Duration.format(timeout)}`
+  )
+
+/** The span of one GET: host, path, service and task, never the query (it holds `sign`). */
+const traced = (
+  target: Target,
+  effect: Effect.Effect<Transport.RawResponse, Transport.TransportError>
+): Effect.Effect<Transport.RawResponse, Transport.TransportError> => {
+  const service = target.parsed.searchParams.get(Protocol.Param.service)
+  const outerTaskId = target.parsed.searchParams.get(Protocol.Param.outerTaskId)
+  return effect.pipe(
+    Effect.tapError((e) => Effect.annotateCurrentSpan({ "witkey.transport.error": e.reason })),
+    Effect.withSpan("witkey.http.get", {
+      captureStackTrace: false,
+      kind: "client",
+      attributes: {
+        "server.address": target.host,
+        "url.path": target.path,
+        ...(service !== null ? { "witkey.service": service } : {}),
+        ...(outerTaskId !== null ? { "witkey.outer_task_id": outerTaskId } : {})
+      }
+    })
+  )
 }
 
 /** Builds the transport on the `HttpClient` in context. */
@@ -215,29 +303,12 @@ export const fromClient = (client: HttpClient.HttpClient, options: Options = {})
 
   const get = (url: string): Effect.Effect<Transport.RawResponse, Transport.TransportError> => {
     const target = parseTarget(url)
-    if (target === undefined)
-      return Effect.fail(fail("invalid_url", false, "the gateway URL is not an absolute http(s) URL"))
-    return exchange(target).pipe(
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () =>
-          fail(
-            "timeout",
-            true,
-            `GET ${target.host}${target.path}: no complete answer within ${Duration.format(timeout)}`
-          )
-      }),
-      Effect.tapError((e) => Effect.annotateCurrentSpan({ "witkey.transport.error": e.reason })),
-      Effect.withSpan("witkey.http.get", {
-        captureStackTrace: false,
-        kind: "client",
-        attributes: {
-          "server.address": target.host,
-          "url.path": target.path,
-          ...(target.service !== undefined ? { "witkey.service": target.service } : {}),
-          ...(target.outerTaskId !== undefined ? { "witkey.outer_task_id": target.outerTaskId } : {})
-        }
-      })
+    if (target === undefined) return Effect.fail(invalidUrl)
+    return traced(
+      target,
+      exchange(target).pipe(
+        Effect.timeoutFail({ duration: timeout, onTimeout: () => timedOut(target, timeout) })
+      )
     )
   }
 
@@ -250,18 +321,158 @@ export const layer = (
 ): Layer.Layer<Transport.Transport, never, HttpClient.HttpClient> =>
   Layer.effect(Transport.Transport, make(options))
 
-/**
- * The transport on node:http, one connection per call (no keep-alive): a stale pooled socket would turn a
- * request the gateway never saw into an unknown outcome, and calls are rare.
- */
-export const layerNode = (options: Options = {}): Layer.Layer<Transport.Transport> =>
-  layer(options).pipe(
-    Layer.provide(NodeHttpClient.layerWithoutAgent),
-    Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: false }))
-  )
+/** Effect's default tracer, which keeps spans in memory only: what runs when no tracer is installed. */
+const NativeTracer = Effect.runSync(Effect.tracer)
 
-/** Options from configuration: `WITKEY_HTTP_TIMEOUT` (a duration, e.g. "15 seconds"), `WITKEY_HTTP_MAX_RESPONSE_BYTES`. */
-export const config: Config.Config<Options> = Config.all({
+const LiveClock = Clock.make().constructor
+const isLiveClock = (clock: Clock.Clock): boolean => clock.constructor === LiveClock
+
+const nodeFailure = (
+  target: Target,
+  failure: NodeGet.Failure,
+  timeout: Duration.Duration,
+  maxBytes: number
+) => {
+  const where = `GET ${target.host}${target.path}`
+  switch (failure._tag) {
+    case "TooLarge":
+      return fail(
+        "too_large",
+        true,
+        `${where}: the answer is ${failure.declared !== undefined ? `${failure.declared} bytes` : "longer"}, more than the limit of ${maxBytes} bytes`
+      )
+    case "Truncated":
+      return fail("network", true, `${where}: the connection closed before the answer was complete`)
+    case "Timeout":
+      return failure.phase === NodeGet.Unsent
+        ? fail(
+            "connect",
+            false,
+            `${where}: no connection within ${Duration.format(timeout)}; nothing was sent`
+          )
+        : timedOut(target, timeout)
+    case "Error": {
+      const { detail, reason } = classify(failure.error)
+      if (failure.phase === NodeGet.Answered)
+        return fail("network", true, `${where}: reading the answer failed (${detail})`)
+      if (failure.phase === NodeGet.Unsent || reason === "connect")
+        return fail("connect", false, `${where}: could not connect (${detail}); nothing was sent`)
+      return fail(
+        "network",
+        true,
+        `${where}: the exchange failed (${detail}${failure.reused ? ", on a reused connection" : ""}); the request may have been received`
+      )
+    }
+  }
+}
+
+/**
+ * Builds the transport on node:http / node:https with its own connection pool, closed with the scope (or on
+ * the agents given in `options`, left open).
+ */
+export const makeNode = (options: NodeOptions = {}): Effect.Effect<Transport.Transport, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const keepAlive = options.keepAlive ?? true
+    const agentOptions: Https.AgentOptions = {
+      keepAlive,
+      ...(options.maxSockets !== undefined ? { maxSockets: options.maxSockets } : {}),
+      // Node closes a pooled socket idle this long (and a server's shorter Keep-Alive hint wins).
+      ...(keepAlive
+        ? { timeout: Duration.toMillis(Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)) }
+        : {}),
+      ...(options.ca !== undefined ? { ca: options.ca as Array<string | Buffer> } : {})
+    }
+    const own = <A extends Http.Agent>(given: A | undefined, make: () => A) =>
+      given !== undefined
+        ? Effect.succeed(given)
+        : Effect.acquireRelease(Effect.sync(make), (agent) => Effect.sync(() => agent.destroy()))
+    // An agent opens nothing until used: both are cheap to build.
+    const httpAgent = yield* own(options.httpAgent, () => new Http.Agent(agentOptions))
+    const httpsAgent = yield* own(options.httpsAgent, () => new Https.Agent(agentOptions))
+    return fromNodeAgents({ http: httpAgent, https: httpsAgent }, options)
+  })
+
+const annotate = (response: Transport.RawResponse) =>
+  Effect.annotateCurrentSpan({
+    "http.response.status_code": response.status,
+    "http.response.body.size": response.body.length
+  })
+
+/** The transport on given node:http and node:https agents (their pools, their TLS settings). */
+export const fromNodeAgents = (
+  agents: { readonly http: Http.Agent; readonly https: Https.Agent },
+  options: Options = {}
+): Transport.Transport => {
+  const timeout = Duration.decode(options.timeout ?? DEFAULT_TIMEOUT)
+  const timeoutMillis = Duration.toMillis(timeout)
+  const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
+
+  const exchange = (target: Target, timer: boolean) => {
+    // Read by the Clock's timeout below when the timer is not ours.
+    let call: NodeGet.Call | undefined
+    const effect = Effect.async<Transport.RawResponse, Transport.TransportError>((resume) => {
+      call = new NodeGet.Call(
+        {
+          request: target.https ? Https.request : Http.request,
+          options: {
+            method: "GET",
+            hostname: target.hostname,
+            port: target.port,
+            path: target.pathAndQuery,
+            agent: target.https ? agents.https : agents.http
+          },
+          maxBytes,
+          timerMillis: timer ? timeoutMillis : undefined
+        },
+        (result, ok) =>
+          resume(
+            ok
+              ? Effect.succeed(result as NodeGet.Answer)
+              : Effect.fail(nodeFailure(target, result as NodeGet.Failure, timeout, maxBytes))
+          )
+      )
+      call.start()
+      return Effect.sync(() => call!.abort())
+    })
+    return { effect, phase: () => call?.phase ?? NodeGet.Unsent }
+  }
+
+  const get = (url: string): Effect.Effect<Transport.RawResponse, Transport.TransportError> => {
+    const target = parseTarget(url)
+    if (target === undefined) return Effect.fail(invalidUrl)
+    const timed = Effect.clockWith((clock) => {
+      // The live Clock's timer is a plain setTimeout inside the call: `Effect.timeoutFail` forks a sleeping
+      // fiber per request. Any other Clock (TestClock) gets Effect's timeout.
+      if (isLiveClock(clock)) return exchange(target, true).effect
+      const { effect, phase } = exchange(target, false)
+      return Effect.timeoutFail(effect, {
+        duration: timeout,
+        onTimeout: () => nodeFailure(target, { _tag: "Timeout", phase: phase() }, timeout, maxBytes)
+      })
+    })
+    // With no tracer installed a span is only a cost (about 15 µs, a third of this call's own work): it is
+    // made only when a tracer would receive it.
+    return Effect.tracerWith((tracer) =>
+      tracer === NativeTracer ? timed : traced(target, Effect.tap(timed, annotate))
+    )
+  }
+
+  return Transport.make(get)
+}
+
+/**
+ * The transport on node:http / node:https with a keep-alive pool (see `NodeOptions`), closed when the layer is
+ * released. Needs nothing but Node.
+ */
+export const layerNode = (options: NodeOptions = {}): Layer.Layer<Transport.Transport> =>
+  Layer.scoped(Transport.Transport, makeNode(options))
+
+/**
+ * Options from configuration: `WITKEY_HTTP_TIMEOUT` (a duration, e.g. "15 seconds"),
+ * `WITKEY_HTTP_MAX_RESPONSE_BYTES`, `WITKEY_HTTP_KEEP_ALIVE` (true/false; `layerNode` only).
+ */
+export const config: Config.Config<NodeOptions> = Config.all({
+  keepAlive: Config.boolean("WITKEY_HTTP_KEEP_ALIVE").pipe(Config.option, Config.map(Option.getOrUndefined)),
   timeout: Config.duration("WITKEY_HTTP_TIMEOUT").pipe(Config.option, Config.map(Option.getOrUndefined)),
   maxResponseBytes: Config.integer("WITKEY_HTTP_MAX_RESPONSE_BYTES").pipe(
     Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
@@ -277,5 +488,5 @@ export const layerConfig = (
 
 /** `layerConfig` on node:http, as `layerNode`. */
 export const layerNodeConfig = (
-  options: Config.Config<Options> = config
+  options: Config.Config<NodeOptions> = config
 ): Layer.Layer<Transport.Transport, ConfigError> => Layer.unwrapEffect(Effect.map(options, layerNode))

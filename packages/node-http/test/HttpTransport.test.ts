@@ -11,6 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Transport from "@witkey/core/Transport"
 import type { Scope } from "effect"
 import {
+  Chunk,
   ConfigProvider,
   Context,
   Deferred,
@@ -22,7 +23,9 @@ import {
   TestClock,
   Tracer
 } from "effect"
+import * as fs from "node:fs"
 import * as http from "node:http"
+import * as https from "node:https"
 import * as HttpTransport from "../src/HttpTransport.js"
 import { port } from "./support/Harness.js"
 
@@ -90,18 +93,27 @@ const closedPort = Effect.promise(
     })
 )
 
-const clients: ReadonlyArray<readonly [string, Layer.Layer<HttpClient.HttpClient>]> = [
-  ["node:http", NodeHttpClient.layer],
-  ["undici", NodeHttpClient.layerUndici],
-  ["fetch", FetchHttpClient.layer]
+type Make = (options: HttpTransport.Options) => Layer.Layer<Transport.Transport>
+
+const onClient =
+  (client: Layer.Layer<HttpClient.HttpClient>): Make =>
+  (options) =>
+    HttpTransport.layer(options).pipe(Layer.provide(client))
+
+/** `layerNode` (ours, on node:http directly) with and without its pool, and `layer` on each platform client. */
+const transports: ReadonlyArray<readonly [string, Make]> = [
+  ["layerNode (keep-alive)", (options) => HttpTransport.layerNode(options)],
+  ["layerNode without keep-alive", (options) => HttpTransport.layerNode({ ...options, keepAlive: false })],
+  ["the platform's NodeHttpClient", onClient(NodeHttpClient.layer)],
+  ["undici", onClient(NodeHttpClient.layerUndici)],
+  ["fetch", onClient(FetchHttpClient.layer)]
 ]
 
-/** The transport on a client whose resources (agent, dispatcher) live as long as the test's scope. */
-const transportOn = (client: Layer.Layer<HttpClient.HttpClient>, options: HttpTransport.Options = {}) =>
-  Effect.map(
-    Layer.build(HttpTransport.layer(options).pipe(Layer.provide(client))),
-    Context.get(Transport.Transport)
-  )
+const node: Make = (options) => HttpTransport.layerNode(options)
+
+/** The transport, its resources (pool, dispatcher) living as long as the test's scope. */
+const transportOn = (make: Make, options: HttpTransport.Options = {}) =>
+  Effect.map(Layer.build(make(options)), Context.get(Transport.Transport))
 
 const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | HttpServer.HttpServer>) =>
   effect.pipe(Effect.scoped, Effect.provide(NodeHttpServer.layerTest))
@@ -112,7 +124,7 @@ const noSecret = (e: Transport.TransportError) => {
 }
 
 describe("HttpTransport", () => {
-  for (const [name, client] of clients) {
+  for (const [name, client] of transports) {
     describe(`over ${name}`, () => {
       it.effect("sends the URL byte for byte and passes status, body and Content-Type through", () =>
         run(
@@ -214,7 +226,7 @@ describe("HttpTransport", () => {
     run(
       Effect.gen(function* () {
         const { arrived, base } = yield* server
-        const transport = yield* transportOn(NodeHttpClient.layer)
+        const transport = yield* transportOn(node)
         const fiber = yield* Effect.fork(transport.get(`${base}/hang`))
         yield* Deferred.await(arrived)
         yield* TestClock.adjust("14 seconds")
@@ -228,8 +240,18 @@ describe("HttpTransport", () => {
 
   it.scoped("a malformed or non-http URL is `invalid_url`, and nothing is sent", () =>
     Effect.gen(function* () {
-      const transport = yield* transportOn(NodeHttpClient.layer)
-      for (const url of ["not a url", "ftp://127.0.0.1/gateway.do", "/gateway.do?sign=x", "http://[::1"]) {
+      const transport = yield* transportOn(node)
+      // The last three would be sent altered (percent-encoded, dot segments resolved, backslash read as "/"):
+      // the gateway must see the bytes that were signed.
+      for (const url of [
+        "not a url",
+        "ftp://127.0.0.1/gateway.do",
+        "/gateway.do?sign=x",
+        "http://[::1",
+        "http://127.0.0.1:1/gateway.do?sign=a b",
+        "http://127.0.0.1:1/x/../gateway.do?sign=x",
+        "http://127.0.0.1:1\\gateway.do?sign=x"
+      ]) {
         const error = yield* Effect.flip(transport.get(url))
         assert.strictEqual(error.reason, "invalid_url", url)
         assert.isFalse(error.mayHaveReached)
@@ -264,40 +286,41 @@ describe("HttpTransport", () => {
     assert.notInclude(HttpTransport.classify(leaky).detail, "sign=")
   })
 
-  it.effect("its span names host, path and task, never the query; the platform's full-URL span is off", () =>
-    run(
-      Effect.gen(function* () {
-        const { base } = yield* server
-        const native = yield* Effect.tracer
-        const spans: Array<Tracer.Span> = []
-        const tracer = Tracer.make({
-          span: (...args) => {
-            const span = native.span(...args)
-            spans.push(span)
-            return span
-          },
-          context: native.context
+  for (const [name, make] of [transports[0]!, transports[2]!])
+    it.effect(`its span names host, path and task, never the query; no full-URL span (${name})`, () =>
+      run(
+        Effect.gen(function* () {
+          const { base } = yield* server
+          const native = yield* Effect.tracer
+          const spans: Array<Tracer.Span> = []
+          const tracer = Tracer.make({
+            span: (...args) => {
+              const span = native.span(...args)
+              spans.push(span)
+              return span
+            },
+            context: native.context
+          })
+          const transport = yield* transportOn(make)
+          yield* transport.get(`${base}/echo?${QUERY}`).pipe(Effect.withTracer(tracer))
+          yield* Effect.flip(transport.get(`${base}/reset?${QUERY}`)).pipe(Effect.withTracer(tracer))
+          assert.deepStrictEqual(
+            spans.map((s) => s.name),
+            ["witkey.http.get", "witkey.http.get"]
+          )
+          const [ok, failed] = spans
+          const attrs = (s: Tracer.Span) =>
+            Object.fromEntries((s as unknown as { attributes: Map<string, unknown> }).attributes)
+          assert.strictEqual(attrs(ok!)["url.path"], "/echo")
+          assert.strictEqual(attrs(ok!)["server.address"], base.slice("http://".length))
+          assert.strictEqual(attrs(ok!)["witkey.outer_task_id"], "task*1")
+          assert.strictEqual(attrs(ok!)["http.response.status_code"], 200)
+          assert.strictEqual(attrs(failed!)["witkey.transport.error"], "network")
+          for (const span of spans)
+            for (const value of Object.values(attrs(span))) assert.notInclude(String(value), "c2lnbg")
         })
-        const transport = yield* transportOn(NodeHttpClient.layer)
-        yield* transport.get(`${base}/echo?${QUERY}`).pipe(Effect.withTracer(tracer))
-        yield* Effect.flip(transport.get(`${base}/reset?${QUERY}`)).pipe(Effect.withTracer(tracer))
-        assert.deepStrictEqual(
-          spans.map((s) => s.name),
-          ["witkey.http.get", "witkey.http.get"]
-        )
-        const [ok, failed] = spans
-        const attrs = (s: Tracer.Span) =>
-          Object.fromEntries((s as unknown as { attributes: Map<string, unknown> }).attributes)
-        assert.strictEqual(attrs(ok!)["url.path"], "/echo")
-        assert.strictEqual(attrs(ok!)["server.address"], base.slice("http://".length))
-        assert.strictEqual(attrs(ok!)["witkey.outer_task_id"], "task*1")
-        assert.strictEqual(attrs(ok!)["http.response.status_code"], 200)
-        assert.strictEqual(attrs(failed!)["witkey.transport.error"], "network")
-        for (const span of spans)
-          for (const value of Object.values(attrs(span))) assert.notInclude(String(value), "c2lnbg")
-      })
+      )
     )
-  )
 
   it.effect("layerNode provides the core Transport tag", () =>
     run(
@@ -331,4 +354,203 @@ describe("HttpTransport", () => {
       })
     )
   )
+
+  describe("layerNode on node:http and node:https", () => {
+    it.scoped("reuses one connection by default, and opens one per call without keep-alive", () =>
+      Effect.gen(function* () {
+        const plain = yield* nodeServer()
+        const pooled = yield* transportOn(node)
+        for (let i = 0; i < 3; i++)
+          assert.strictEqual((yield* pooled.get(`${plain.base}/ok?${QUERY}`)).status, 200)
+        assert.strictEqual(plain.connections(), 1)
+        const fresh = yield* transportOn(node, { keepAlive: false } as HttpTransport.NodeOptions)
+        for (let i = 0; i < 3; i++)
+          assert.strictEqual((yield* fresh.get(`${plain.base}/ok?${QUERY}`)).status, 200)
+        assert.strictEqual(plain.connections(), 4)
+      })
+    )
+
+    it.scoped("WITKEY_HTTP_KEEP_ALIVE=false in the configuration turns the pool off", () =>
+      Effect.gen(function* () {
+        const plain = yield* nodeServer()
+        const layer = HttpTransport.layerNodeConfig().pipe(
+          Layer.provide(
+            Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["WITKEY_HTTP_KEEP_ALIVE", "false"]])))
+          )
+        )
+        const transport = yield* Effect.map(Layer.build(layer), Context.get(Transport.Transport))
+        for (let i = 0; i < 2; i++) yield* transport.get(`${plain.base}/ok`)
+        assert.strictEqual(plain.connections(), 2)
+      })
+    )
+
+    it.scoped("the pool's idle timeout does not cut a slow answer short", () =>
+      Effect.gen(function* () {
+        const plain = yield* nodeServer()
+        const options: HttpTransport.NodeOptions = { idleTimeout: "30 millis" }
+        const transport = yield* transportOn(node, options)
+        // Answered after ten times the idle timeout (real time), on a fresh and then on a pooled connection.
+        for (let i = 0; i < 2; i++) {
+          const slow = yield* transport.get(`${plain.base}/slow?${QUERY}`)
+          assert.strictEqual(slow.status, 200)
+          assert.strictEqual(new TextDecoder().decode(slow.body), `/slow?${QUERY}`)
+        }
+      })
+    )
+
+    it.scoped("a reset on a reused connection before any answer byte may have reached the gateway", () =>
+      Effect.gen(function* () {
+        const plain = yield* nodeServer()
+        const transport = yield* transportOn(node)
+        yield* transport.get(`${plain.base}/ok`)
+        const error = yield* Effect.flip(transport.get(`${plain.base}/reset?${QUERY}`))
+        assert.strictEqual(plain.connections(), 1)
+        assert.strictEqual(error.reason, "network")
+        assert.isTrue(error.mayHaveReached)
+        assert.include(error.message, "reused connection")
+        noSecret(error)
+      })
+    )
+
+    it.scoped("a call still waiting for a pooled connection at its timeout was never sent", () =>
+      Effect.gen(function* () {
+        const plain = yield* nodeServer()
+        const options: HttpTransport.NodeOptions = { timeout: "3 seconds", maxSockets: 1 }
+        const transport = yield* transportOn(node, options)
+        const first = yield* Effect.fork(transport.get(`${plain.base}/hang?${QUERY}`))
+        yield* Deferred.await(plain.hung)
+        const queued = yield* Effect.fork(transport.get(`${plain.base}/ok?${QUERY}`))
+        yield* sleepers(2)
+        yield* TestClock.adjust("3 seconds")
+        const sent = yield* Effect.flip(Fiber.join(first))
+        assert.strictEqual(sent.reason, "timeout")
+        assert.isTrue(sent.mayHaveReached)
+        const unsent = yield* Effect.flip(Fiber.join(queued))
+        assert.strictEqual(unsent.reason, "connect")
+        assert.isFalse(unsent.mayHaveReached)
+        assert.deepStrictEqual(plain.paths, ["/hang"])
+        noSecret(unsent)
+      })
+    )
+
+    it.scoped("interrupting a call closes its connection", () =>
+      Effect.gen(function* () {
+        const plain = yield* nodeServer()
+        const transport = yield* transportOn(node)
+        const fiber = yield* Effect.fork(transport.get(`${plain.base}/hang?${QUERY}`))
+        yield* Deferred.await(plain.hung)
+        yield* Fiber.interrupt(fiber)
+        yield* Deferred.await(plain.hungClosed)
+      })
+    )
+
+    it.scoped("works over TLS with the gateway's CA, on one connection", () =>
+      Effect.gen(function* () {
+        const secure = yield* nodeServer(TLS)
+        const transport = yield* transportOn(node, { ca: TLS.cert } as HttpTransport.NodeOptions)
+        for (let i = 0; i < 2; i++) {
+          const ok = yield* transport.get(`${secure.base}/ok?${QUERY}`)
+          assert.strictEqual(ok.status, 200)
+          assert.strictEqual(new TextDecoder().decode(ok.body), `/ok?${QUERY}`)
+          assert.strictEqual(ok.contentType, "text/xml; charset=GBK")
+        }
+        assert.strictEqual(secure.connections(), 1)
+        // By host name too: the certificate names localhost.
+        const byName = yield* transport.get(`${secure.base.replace("127.0.0.1", "localhost")}/ok`)
+        assert.strictEqual(byName.status, 200)
+      })
+    )
+
+    it.scoped("refuses a certificate it does not trust: `connect`, never sent", () =>
+      Effect.gen(function* () {
+        const secure = yield* nodeServer(TLS)
+        for (const options of [{}, { keepAlive: false }] as ReadonlyArray<HttpTransport.NodeOptions>) {
+          const transport = yield* transportOn(node, options)
+          const error = yield* Effect.flip(transport.get(`${secure.base}/ok?${QUERY}`))
+          assert.strictEqual(error.reason, "connect")
+          assert.isFalse(error.mayHaveReached)
+          assert.include(error.message, "self-signed")
+          noSecret(error)
+        }
+        assert.deepStrictEqual(secure.paths, [])
+      })
+    )
+
+    it.scoped("plain HTTP to a TLS port fails without a verifiable answer", () =>
+      Effect.gen(function* () {
+        const secure = yield* nodeServer(TLS)
+        const transport = yield* transportOn(node)
+        const error = yield* Effect.flip(transport.get(`${secure.base.replace("https:", "http:")}/ok`))
+        assert.strictEqual(error.reason, "network")
+        assert.isTrue(error.mayHaveReached)
+      })
+    )
+  })
 })
+
+const TLS = {
+  cert: fs.readFileSync(new URL("../../../fixtures/tls/cert.pem", import.meta.url)),
+  key: fs.readFileSync(new URL("../../../fixtures/tls/key.pem", import.meta.url))
+}
+
+interface NodeServer {
+  readonly base: string
+  /** Connections accepted (for TLS: handshakes completed). */
+  readonly connections: () => number
+  /** Paths of the requests that arrived. */
+  readonly paths: Array<string>
+  readonly hung: Deferred.Deferred<void>
+  /** The connection of the `/hang` request closed. */
+  readonly hungClosed: Deferred.Deferred<void>
+}
+
+/** A bare node:http (or, with a certificate, node:https) server on loopback, closed with the scope. */
+const nodeServer = (tls?: typeof TLS): Effect.Effect<NodeServer, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const hung = yield* Deferred.make<void>()
+    const hungClosed = yield* Deferred.make<void>()
+    const paths: Array<string> = []
+    let connections = 0
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const url = req.url ?? ""
+      paths.push(url.split("?")[0]!)
+      if (url.startsWith("/reset")) req.socket.destroy()
+      else if (url.startsWith("/hang")) {
+        req.socket.once("close", () => Deferred.unsafeDone(hungClosed, Exit.void))
+        Deferred.unsafeDone(hung, Exit.void)
+      } else if (url.startsWith("/slow"))
+        setTimeout(() => res.writeHead(200, { "content-type": "text/xml; charset=GBK" }).end(url), 300)
+      else res.writeHead(200, { "content-type": "text/xml; charset=GBK" }).end(url)
+    }
+    const server = tls ? https.createServer(tls, handler) : http.createServer(handler)
+    server.on(tls ? "secureConnection" : "connection", () => connections++)
+    // A refused handshake is the client's business: nothing to log here.
+    server.on("tlsClientError", () => {})
+    yield* Effect.acquireRelease(
+      Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+      () =>
+        Effect.async<void>((resume) => {
+          server.closeAllConnections()
+          server.close(() => resume(Effect.void))
+        })
+    )
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    return {
+      base: `${tls ? "https" : "http"}://127.0.0.1:${port}`,
+      connections: () => connections,
+      paths,
+      hung,
+      hungClosed
+    }
+  })
+
+/** Waits (bounded, in real time) until `n` fibers sleep on the TestClock: the calls' timeouts have started. */
+const sleepers = (n: number) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 1000; i++) {
+      if (Chunk.size(yield* TestClock.sleeps()) >= n) return
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
+    }
+    return yield* Effect.dieMessage(`fewer than ${n} sleeping fibers`)
+  })

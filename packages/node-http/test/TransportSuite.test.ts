@@ -1,4 +1,5 @@
-// testkit's conformance suite for core Transports, against HttpTransport on each HttpClient it may run on.
+// testkit's conformance suite for core Transports, against layerNode (node:http directly, with and without its
+// pool) and HttpTransport on each platform HttpClient it may run on.
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as TransportSuite from "@witkey/testkit/TransportSuite"
@@ -9,7 +10,15 @@ import * as HttpTransport from "../src/HttpTransport.js"
 // waiting for the timeout.
 const options: HttpTransport.Options = { timeout: "20 seconds" }
 
-TransportSuite.suite("HttpTransport.layerNode (node:http)", HttpTransport.layerNode(options))
+TransportSuite.suite("HttpTransport.layerNode (node:http, keep-alive)", HttpTransport.layerNode(options))
+TransportSuite.suite(
+  "HttpTransport.layerNode (node:http, no keep-alive)",
+  HttpTransport.layerNode({ ...options, keepAlive: false })
+)
+TransportSuite.suite(
+  "HttpTransport on the platform's NodeHttpClient",
+  HttpTransport.layer(options).pipe(Layer.provide(NodeHttpClient.layer))
+)
 TransportSuite.suite(
   "HttpTransport on undici",
   HttpTransport.layer(options).pipe(Layer.provide(NodeHttpClient.layerUndici))
