@@ -47,7 +47,9 @@ for (const { dir, json } of packages) {
     // node16 profile: node16 (CommonJS and ESM) and bundler resolution; node10 (no `exports`) is out of scope,
     // our engines say Node >= 20.
     run(bin("attw"), [...attw, "--quiet"], ".")
-    console.log(`attw: ${json.name}: no problems (node16 CommonJS and ESM, bundler; ${subpaths.length + 1} entries)`)
+    console.log(
+      `attw: ${json.name}: no problems (node16 CommonJS and ESM, bundler; ${subpaths.length + 1} entries)`
+    )
   } catch {
     run(bin("attw"), [...attw, "--format", "table-flipped"], ".", "inherit")
     failures.push(`${json.name}: attw`)
