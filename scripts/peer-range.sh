@@ -22,7 +22,7 @@ trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 npm init -y >/dev/null
 tarballs=()
-for p in core crypto-dsa node-http inbox-sql testkit cli; do tarballs+=("$root/dist-pack/witkey-$p-0.1.0.tgz"); done
+for p in core crypto-dsa node-http inbox-sql testkit cli; do tarballs+=("$(ls "$root"/dist-pack/witkey-$p-*.tgz)"); done
 # --ignore-scripts: better-sqlite3 (a peer of the SQLite driver) is not built; the smoke test does not open SQLite.
 # The pins name both SQL drivers (optional peers); @types/pg is what @effect/sql-pg's declarations need.
 npm install --no-audit --no-fund --ignore-scripts --loglevel=error "${tarballs[@]}" "${pins[@]}" @types/pg >/dev/null
@@ -54,8 +54,8 @@ echo "effect installed: $copies"
 if [ "$end" = low ]; then
   # core and crypto-dsa alone on the lowest effect the range names.
   rm -rf node_modules package-lock.json package.json && npm init -y >/dev/null
-  npm install --no-audit --no-fund --loglevel=error "$root/dist-pack/witkey-core-0.1.0.tgz" \
-    "$root/dist-pack/witkey-crypto-dsa-0.1.0.tgz" effect@3.17.0 >/dev/null
+  npm install --no-audit --no-fund --loglevel=error "$(ls "$root"/dist-pack/witkey-core-*.tgz)" \
+    "$(ls "$root"/dist-pack/witkey-crypto-dsa-*.tgz)" effect@3.17.0 >/dev/null
   cat > core.mts <<'TS'
 import { ConfirmRequest } from "@witkey/core"
 import { DsaSigner } from "@witkey/crypto-dsa"
