@@ -7,6 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 end="${1:?usage: peer-range.sh low|high}"
+peer() { node -p "require('$root/packages/inbox-sql/package.json').peerDependencies['$1']"; }
 case "$end" in
   # The lowest minor line of each peer range (Effect 3.17 and the @effect/* releases made for it), each at the
   # patch npm picks: the @effect/* packages' own peers (cluster, rpc) need the latest 3.17 patches. core and
@@ -14,7 +15,8 @@ case "$end" in
   low) pins=(effect@~3.17.0 @effect/platform@~0.90.0 @effect/platform-node@~0.96.0 @effect/sql@~0.44.0
     @effect/sql-pg@~0.45.0 @effect/sql-sqlite-node@~0.45.0 @effect/cli@~0.69.0 @effect/printer@~0.45.0
     @effect/printer-ansi@~0.45.0) ;;
-  high) pins=(@effect/sql-sqlite-node @effect/sql-pg) ;;
+  # The optional SQL drivers are not installed with the rest: named here with inbox-sql's peer ranges.
+  high) pins=("@effect/sql-sqlite-node@$(peer @effect/sql-sqlite-node)" "@effect/sql-pg@$(peer @effect/sql-pg)") ;;
   *) echo "usage: peer-range.sh low|high" >&2; exit 2 ;;
 esac
 dir="$(mktemp -d /tmp/witkey-peer-range-XXXX)"
