@@ -46,8 +46,8 @@
  *
  * @since 0.1.0
  */
-import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import type * as PgClient from "@effect/sql-pg/PgClient"
+import type * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlConnection from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -589,6 +589,20 @@ export const layerConfig = (
   Layer.unwrapEffect(Effect.map(config, layer))
 
 /**
+ * The drivers are optional peer dependencies: each is loaded when its layer is built, so an application installs
+ * only the one it uses (a PostgreSQL-only install never builds better-sqlite3).
+ */
+const loadDriver = <M>(pkg: string, load: () => Promise<M>): Effect.Effect<M, Inbox.InboxError> =>
+  Effect.tryPromise({
+    try: load,
+    catch: (cause) =>
+      new Inbox.InboxError({
+        reason: "storage",
+        message: `inbox open: cannot load ${pkg} (npm install ${pkg}): ${String(cause instanceof Error ? cause.message : cause).split("\n")[0]}`
+      })
+  })
+
+/**
  * The embedded default: a SQLite file in WAL mode, with synchronous commits and a busy timeout. Provides the
  * `SqlClient` too, so the handler's writes join the inbox's transaction.
  */
@@ -605,9 +619,13 @@ export const layerSqlite = (
     yield* sql.unsafe(`PRAGMA busy_timeout = ${busyMillis}`)
     yield* sql.unsafe("PRAGMA synchronous = FULL")
   }).pipe(Effect.mapError(toInboxError("open")))
-  const client = Layer.effectDiscard(pragmas).pipe(
-    Layer.provideMerge(SqliteClient.layer({ filename: options.filename }))
+  const driver = Layer.unwrapEffect(
+    Effect.map(
+      loadDriver("@effect/sql-sqlite-node", () => import("@effect/sql-sqlite-node/SqliteClient")),
+      (Sqlite) => Sqlite.layer({ filename: options.filename })
+    )
   )
+  const client = Layer.effectDiscard(pragmas).pipe(Layer.provideMerge(driver))
   return layer(options).pipe(Layer.provideMerge(client))
 }
 
@@ -627,11 +645,17 @@ export const layerPg = (
   options: PgOptions
 ): Layer.Layer<Inbox.Inbox | SqlClient.SqlClient | PgClient.PgClient, Inbox.InboxError> => {
   const url = Redacted.isRedacted(options.url) ? options.url : Redacted.make(options.url)
-  const client = PgClient.layer({
-    url,
-    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-    applicationName: "@witkey/inbox-sql"
-  }).pipe(Layer.mapError(toInboxError("connect")))
+  const client = Layer.unwrapEffect(
+    Effect.map(
+      loadDriver("@effect/sql-pg", () => import("@effect/sql-pg/PgClient")),
+      (Pg) =>
+        Pg.layer({
+          url,
+          ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+          applicationName: "@witkey/inbox-sql"
+        }).pipe(Layer.mapError(toInboxError("connect")))
+    )
+  )
   return layer(options).pipe(Layer.provideMerge(client))
 }
 
