@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, FastCheck as fc } from "effect"
+import { Duration, Either, FastCheck as fc } from "effect"
+import * as ConfirmRequest from "../src/ConfirmRequest.js"
 import type * as Inbox from "../src/Inbox.js"
 import * as PayoutJournal from "../src/PayoutJournal.js"
 import * as Protocol from "../src/Protocol.js"
@@ -19,12 +20,7 @@ const payout = (
   outerTaskId: task,
   transfers,
   request: {
-    request: {
-      partner: PARTNER,
-      outerTaskId: task,
-      transfers: [transfers[0]!, ...transfers.slice(1)],
-      charset: "utf-8"
-    },
+    request: Either.getOrThrow(ConfirmRequest.validate({ partner: PARTNER, outerTaskId: task, transfers })),
     params: [],
     canonical: "",
     sign: "",
