@@ -10,6 +10,10 @@
  * (READ COMMITTED) a second `UPDATE` of a row waits for the first to commit and then re-checks its `WHERE`
  * against the committed row, so of two concurrent claimers exactly one gets the row; SQLite has one writer.
  *
+ * `layer` runs on the `SqlClient` in context. With the inbox on the same database, give it the inbox's client
+ * (`SqlPayoutJournal.layer().pipe(Layer.provideMerge(SqlInbox.layerSqlite({ filename })))`): on SQLite that
+ * client also sets the busy timeout that lets two processes share one file.
+ *
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -195,7 +199,6 @@ export const make = (
         request: request.right,
         recordedAt: Number(row.recorded_at),
         attempts: rows
-          .filter((a) => a.payout_id === row.id)
           .map((a) => ({
             n: Number(a.n),
             at: Number(a.at),
@@ -213,12 +216,16 @@ export const make = (
         const rows =
           yield* sql<PayoutRow>`SELECT id, partner, outer_task_id, transfers, request, recorded_at, outcome, outcome_at FROM ${payouts} WHERE ${where} ORDER BY recorded_at, id`
         if (rows.length === 0) return []
+        // The same condition again, not a list of ids: a list is bounded by the driver's parameter limit.
         const attemptRows =
-          yield* sql<AttemptRow>`SELECT payout_id, n, at, result, may_have_reached FROM ${attempts} WHERE ${sql.in(
-            "payout_id",
-            rows.map((r) => r.id)
-          )}`
-        return rows.map((r) => toEntry(r, attemptRows))
+          yield* sql<AttemptRow>`SELECT payout_id, n, at, result, may_have_reached FROM ${attempts} WHERE payout_id IN (SELECT id FROM ${payouts} WHERE ${where}) ORDER BY payout_id, n`
+        const byPayout = new Map<string, Array<AttemptRow>>()
+        for (const a of attemptRows) {
+          const list = byPayout.get(a.payout_id)
+          if (list) list.push(a)
+          else byPayout.set(a.payout_id, [a])
+        }
+        return rows.map((r) => toEntry(r, byPayout.get(r.id) ?? []))
       }).pipe(
         Effect.mapError(storage("read")),
         Effect.flatMap((entries) =>
