@@ -6,11 +6,15 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import * as Client from "@witkey/core/Client"
 import * as Notification from "@witkey/core/Notification"
+import { Signer } from "@witkey/core/Signer"
 import { Verifier } from "@witkey/core/Verifier"
 import { DsaKey, DsaVerifier } from "@witkey/crypto-dsa"
 import { ConfigProvider, Effect, Layer, Logger, Redacted } from "effect"
 import * as NotificationSigner from "../src/NotificationSigner.js"
+import * as Sandbox from "../src/Sandbox.js"
+import * as SandboxTransport from "../src/SandboxTransport.js"
 import * as TestKeys from "../src/TestKeys.js"
 
 // The "old" Alipay key is testkit's unrelated key; the "new" one is the gateway key.
@@ -144,6 +148,36 @@ describe("a trust list of Alipay public keys", () => {
       assert.include(broken.message, "key #2")
       assert.notInclude(broken.message, "nonsense")
     })
+  )
+})
+
+describe("a trust list on the payout path", () => {
+  it.effect("a gateway answer signed with a retired key is confirmed, and says which key verified it", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* Sandbox.Sandbox
+      yield* sandbox.registerTask({
+        partner: TestKeys.partnerId,
+        outerTaskId: "task-rotation",
+        transfers: [{ serial: "s-1", payeeUserId: "2088102122524333", amount: "10.00" }],
+        serviceFee: "1.00",
+        platformAccount: TestKeys.platformUserId
+      })
+      // The sandbox signs with the gateway key: here the retired one, behind an active key it does not use.
+      const verifier = yield* DsaVerifier.make({
+        keys: [
+          { id: "alipay-next", publicKey: Redacted.make(OLD) },
+          { id: "alipay-now", publicKey: Redacted.make(NEW), status: "retired" }
+        ]
+      })
+      const client = Client.fromServices(
+        { partner: TestKeys.partnerId, gateway: SandboxTransport.GATEWAY_URL },
+        { signer: yield* Signer, verifier, transport: SandboxTransport.make(sandbox) }
+      )
+      const outcome = yield* client.confirmByPlatform({ outerTaskId: "task-rotation", transfers: ["s-1"] })
+      assert.strictEqual(outcome._tag, "Confirmed")
+      if (outcome._tag === "Confirmed")
+        assert.deepStrictEqual(outcome.verifiedBy, { keyId: "alipay-now", status: "retired" })
+    }).pipe(Effect.provide(Layer.merge(Sandbox.layer(), TestKeys.partnerSigner)))
   )
 })
 
