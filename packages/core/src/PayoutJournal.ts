@@ -17,10 +17,10 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Option } from "effect"
-import { Context, Duration, Schema } from "effect"
+import type { Option } from "effect"
+import { Clock, Context, Duration, Effect, Schema } from "effect"
 import * as ConfirmRequest from "./ConfirmRequest.js"
-import type * as Inbox from "./Inbox.js"
+import * as Inbox from "./Inbox.js"
 import * as Protocol from "./Protocol.js"
 import type * as SignedRequest from "./SignedRequest.js"
 import type * as Verifier from "./Verifier.js"
@@ -348,3 +348,26 @@ export const reconcile = (input: ReconcileInput): Reconciliation => {
     alarms: serials.filter((s) => s.alarm).length + alreadyPaidMismatches.length
   }
 }
+
+/**
+ * `reconcile` over the services in context: the journal's payouts of `outerTaskIds` (default: every task in
+ * the journal) and the inbox's notifications of those tasks, at the Clock's time. A notification nobody
+ * requested is found only for the tasks looked at: the inbox is queried by task.
+ */
+export const reconcileTasks = (
+  options: {
+    readonly outerTaskIds?: ReadonlyArray<string> | undefined
+    readonly window?: Duration.DurationInput
+  } = {}
+): Effect.Effect<Reconciliation, JournalError | Inbox.InboxError, PayoutJournal | Inbox.Inbox> =>
+  Effect.gen(function* () {
+    const journal = yield* PayoutJournal
+    const inbox = yield* Inbox.Inbox
+    const payouts =
+      options.outerTaskIds === undefined
+        ? yield* journal.all
+        : (yield* Effect.forEach(options.outerTaskIds, journal.byTask)).flat()
+    const tasks = [...new Set(options.outerTaskIds ?? payouts.map((p) => p.outerTaskId))]
+    const notifications = (yield* Effect.forEach(tasks, inbox.byTask)).flat()
+    return reconcile({ payouts, notifications, now: yield* Clock.currentTimeMillis, window: options.window })
+  })

@@ -144,11 +144,7 @@ describe("JournaledClient on the sandbox", () => {
         // The notifications arrive; reconciliation finds every serial settled.
         yield* TestClock.adjust("1 second")
         yield* sandbox.awaitDeliveries
-        const report = PayoutJournal.reconcile({
-          payouts: yield* journal.all,
-          notifications: yield* (yield* Inbox.Inbox).byTask("task-crash"),
-          now: yield* Clock.currentTimeMillis
-        })
+        const report = yield* PayoutJournal.reconcileTasks()
         assert.deepStrictEqual(
           report.serials.map((s) => [s.serial, s.state]),
           [
