@@ -138,9 +138,10 @@ export const make = (
     const client = Client.fromServices(options, { signer, verifier, transport })
     const claim = Effect.map(Clock.currentTimeMillis, (now) => ({ owner, until: now + lease }))
 
-    const recording = (id: string): Transport.Transport =>
+    const recording = (id: string, counter: { sent: number }): Transport.Transport =>
       Transport.make((url) =>
         journal.startAttempt(id, owner).pipe(
+          Effect.tap(() => void counter.sent++),
           Effect.orDieWith((e) => new JournalDefect(e)),
           Effect.flatMap((n) =>
             transport.get(url).pipe(
@@ -162,7 +163,12 @@ export const make = (
     /** Sends a payout the caller has claimed, under Client.send's rules, and records the outcome. */
     const sendClaimed = (entry: PayoutJournal.Entry) =>
       Effect.gen(function* () {
-        const sender = Client.fromServices(options, { signer, verifier, transport: recording(entry.id) })
+        const counter = { sent: 0 }
+        const sender = Client.fromServices(options, {
+          signer,
+          verifier,
+          transport: recording(entry.id, counter)
+        })
         const earlier = earlierMayHavePaid(entry)
         const result = yield* sender.send(entry.request).pipe(
           Effect.either,
@@ -178,13 +184,20 @@ export const make = (
             return new Client.UnknownOutcome({
               reason: "rejected_after_resend",
               mayHaveReached: true,
-              attempts: entry.attempts.length + 1,
+              attempts: counter.sent,
               outerTaskId: entry.outerTaskId,
               code: r.code,
               message: `a re-send was rejected with ${r.code} after an earlier attempt, before a restart, that may have reached the gateway; reconcile with the notifications`
             })
           if (r._tag === "UnknownOutcome" && !r.mayHaveReached)
-            return new Client.UnknownOutcome({ ...r, mayHaveReached: true })
+            return new Client.UnknownOutcome({
+              reason: r.reason,
+              mayHaveReached: true,
+              attempts: r.attempts,
+              outerTaskId: r.outerTaskId,
+              ...(r.code === undefined ? {} : { code: r.code }),
+              message: r.message
+            })
           return r
         })()
         const written = yield* journal.finish(entry.id, owner, toRecorded(adjusted))

@@ -181,7 +181,8 @@ describe("JournaledClient on the sandbox", () => {
           r!._tag === "Failed" &&
             r!.error._tag === "UnknownOutcome" &&
             r!.error.reason === "rejected_after_resend" &&
-            r!.error.code === "WITKEY_TASK_LEF_AMOUNT_NOT_ENOUGH"
+            r!.error.code === "WITKEY_TASK_LEF_AMOUNT_NOT_ENOUGH" &&
+            r!.error.attempts === 1
         )
         const after = Option.getOrThrow(yield* journal.get(entry.id))
         assert.isTrue(after.outcome._tag === "Unknown" && after.outcome.reason === "rejected_after_resend")
