@@ -24,6 +24,8 @@ export interface Confirmed {
   /** How many times the identical signed request was sent. */
   readonly attempts: number
   readonly request: SignedRequest.SignedRequest
+  /** The trusted Alipay key whose signature matched. */
+  readonly verifiedBy: Verifier.Match
 }
 
 /**
@@ -227,7 +229,13 @@ export const fromServices = (
           "mismatched_task",
           `the signed answer names task "${decoded.outerTaskId}", not "${outerTaskId}"`
         )
-      return { _tag: "Confirmed", outerTaskId, attempts, request } satisfies Outcome as Outcome
+      return {
+        _tag: "Confirmed",
+        outerTaskId,
+        attempts,
+        request,
+        verifiedBy: decoded.verifiedBy
+      } satisfies Outcome as Outcome
     })
 
   type Answer = Either.Either<Outcome, GatewayResponse.GatewayRejected>

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import * as Charset from "./Charset.js"
 import * as ErrorCode from "./ErrorCode.js"
 import * as Xml from "./internal/Xml.js"
@@ -56,6 +56,8 @@ export interface Confirmed {
   readonly outerTaskId: string
   /** Every signed leaf, by wire name. */
   readonly signed: Readonly<Record<string, string>>
+  /** The trusted key whose signature matched. */
+  readonly verifiedBy: Verifier.Match
 }
 
 export interface RawAnswer {
@@ -159,8 +161,8 @@ export const decode = (
     // ones returned below.
     const signedPairs = SigningString.signedPairs(leaves.right)
     const bytes = Charset.encode(SigningString.join(signedPairs), charset)
-    const ok = yield* verifier.verify(bytes, sign)
-    if (!ok)
+    const verifiedBy = yield* verifier.match(bytes, sign)
+    if (Option.isNone(verifiedBy))
       return yield* new SignatureError({
         reason: "mismatch",
         source: "response",
@@ -171,5 +173,5 @@ export const decode = (
     const info = yield* Either.mapLeft(decodeTaskInfo(signed), (e) =>
       malformed("fields", `signed fields are invalid: ${e.message}`)
     )
-    return { isSuccess: "T" as const, outerTaskId: info.outer_task_id, signed }
+    return { isSuccess: "T" as const, outerTaskId: info.outer_task_id, signed, verifiedBy: verifiedBy.value }
   })

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type { BigDecimal } from "effect"
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import * as Charset from "./Charset.js"
 import * as Form from "./internal/Form.js"
 import * as Xml from "./internal/Xml.js"
@@ -109,6 +109,8 @@ export interface Notification {
   /** Every signed form field (all but `sign` and `sign_type`), decoded once. */
   readonly form: Readonly<Record<string, string>>
   readonly charset: Charset.Charset
+  /** The trusted key whose signature matched; a retired one means the trust list still needs it. */
+  readonly verifiedBy: Verifier.Match
 }
 
 /** What the endpoint received, untouched. */
@@ -294,10 +296,10 @@ export const decodeWith = (
     if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
     const { bytes, charset, sign, signedPairs } = prepared.right
     return Effect.flatMap(
-      verifier.verify(bytes, sign),
-      (verified): Effect.Effect<Notification, DecodeError> =>
-        verified
-          ? decodeSigned(signedPairs, charset)
+      verifier.match(bytes, sign),
+      (verifiedBy): Effect.Effect<Notification, DecodeError> =>
+        Option.isSome(verifiedBy)
+          ? decodeSigned(signedPairs, charset, verifiedBy.value)
           : Either.left(
               new SignatureError({
                 reason: "mismatch",
@@ -312,7 +314,8 @@ export const decodeWith = (
 // Verified: from here on, only signed content is read.
 const decodeSigned = (
   signedPairs: ReadonlyArray<readonly [string, string]>,
-  charset: Charset.Charset
+  charset: Charset.Charset,
+  verifiedBy: Verifier.Match
 ): Either.Either<Notification, MalformedNotification> => {
   // fromEntries defines own properties: a field named `__proto__` stays a field.
   const form: Record<string, string> = Object.fromEntries(signedPairs)
@@ -334,7 +337,15 @@ const decodeSigned = (
   if (Either.isLeft(fields)) return Either.left(fields.left)
   const payload = payloadOf(fields.right)
   if (Either.isLeft(payload)) return Either.left(payload.left)
-  return Either.right({ notifyId, notifyTime, payload: payload.right, fields: fields.right, form, charset })
+  return Either.right({
+    notifyId,
+    notifyTime,
+    payload: payload.right,
+    fields: fields.right,
+    form,
+    charset,
+    verifiedBy
+  })
 }
 
 /** The payload's leaves, wire text; `<notify>` must be the root. */

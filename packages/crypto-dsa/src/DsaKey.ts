@@ -317,6 +317,13 @@ const spkiDer = (key: KeyObject): Buffer => publicOf(key).export({ format: "der"
 // ---------------------------------------------------------------------------------------------------------
 
 /**
+ * `SHA256:` and the unpadded Base64 SHA-256 of the public key's DER (SubjectPublicKeyInfo): what `inspect`
+ * reports, and the id of a trusted key that was given none.
+ */
+export const fingerprint = (key: KeyObject): string =>
+  `SHA256:${createHash("sha256").update(spkiDer(key)).digest("base64").replace(/=+$/, "")}`
+
+/**
  * The platform's private key. Only a DSA private key with a 160-bit q is accepted; a public key is refused
  * with `wrong_kind`.
  */
@@ -357,7 +364,7 @@ export const inspect = (
         type: "dsa",
         modulusBits: key.asymmetricKeyDetails?.modulusLength ?? 0,
         divisorBits: key.asymmetricKeyDetails?.divisorLength ?? 0,
-        fingerprint: `SHA256:${createHash("sha256").update(spkiDer(key)).digest("base64").replace(/=+$/, "")}`
+        fingerprint: fingerprint(key)
       }))
     )
   )

@@ -30,3 +30,18 @@ SignatureSuite.suite(
     )
   )
 )
+
+// The signer's key second on a trust list, behind another active key and as a retired one: every message
+// is first checked against the wrong key.
+SignatureSuite.suite(
+  "DSA on node:crypto, a trust list whose matching key is retired and listed last",
+  Layer.merge(
+    DsaSigner.layer({ privateKey: F.partnerPrivate }),
+    DsaVerifier.layer({
+      keys: [
+        { id: "other", publicKey: Redacted.make(F.otherPublicPem) },
+        { id: "partner", publicKey: F.partnerPublic, status: "retired" }
+      ]
+    })
+  )
+)

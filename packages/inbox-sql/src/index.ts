@@ -3,3 +3,4 @@
  */
 export * as Migrations from "./Migrations.js"
 export * as SqlInbox from "./SqlInbox.js"
+export * as SqlPayoutJournal from "./SqlPayoutJournal.js"

@@ -15,7 +15,7 @@ import { assert, layer as withLayer } from "@effect/vitest"
 import { Signer } from "@witkey/core/Signer"
 import { Verifier } from "@witkey/core/Verifier"
 import type { Layer } from "effect"
-import { Effect, Either, Encoding, FastCheck } from "effect"
+import { Effect, Either, Encoding, FastCheck, Option } from "effect"
 
 export interface Options {
   /** Runs per property; defaults to `WITKEY_FUZZ_RUNS` when set, else fast-check's 100. */
@@ -147,12 +147,34 @@ export const suite = (
       fastCheck
     )
 
+    it.effect.prop(
+      "match agrees with verify and names a listed key; a changed message matches none",
+      [nonEmptyMessage, bit],
+      ([m, b]) =>
+        Effect.gen(function* () {
+          const verifier = yield* Verifier
+          const signature = yield* (yield* Signer).sign(m)
+          const matched = yield* verifier.match(m, signature)
+          assert.isTrue(Option.isSome(matched))
+          if (Option.isSome(matched)) {
+            assert.isTrue(matched.value.keyId.length > 0)
+            assert.include(["active", "retired"], matched.value.status)
+          }
+          assert.isTrue(Option.isNone(yield* verifier.match(flipBit(m, b), signature)))
+        }),
+      fastCheck
+    )
+
     it.effect("empty and garbage signatures are false", () =>
       Effect.gen(function* () {
         const verifier = yield* Verifier
         const m = new TextEncoder().encode("_input_charset=utf-8&outer_task_id=t1")
         for (const garbage of GARBAGE) {
           assert.isFalse(yield* verifier.verify(m, garbage), JSON.stringify(garbage.slice(0, 40)))
+          assert.isTrue(
+            Option.isNone(yield* verifier.match(m, garbage)),
+            JSON.stringify(garbage.slice(0, 40))
+          )
           assert.isFalse(
             yield* verifier.verify(new Uint8Array(0), garbage),
             JSON.stringify(garbage.slice(0, 40))

@@ -5,3 +5,4 @@
 export * as InboxSuite from "./InboxSuite.js"
 export * as SignatureSuite from "./SignatureSuite.js"
 export * as TransportSuite from "./TransportSuite.js"
+export * as PayoutJournalSuite from "./PayoutJournalSuite.js"

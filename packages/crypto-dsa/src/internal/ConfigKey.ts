@@ -27,11 +27,18 @@ export const load = (
             )
           : Effect.fail(error)
     )
-    return yield* DsaKey.load(value).pipe(
-      Effect.mapError((error) =>
-        error.reason === "missing"
-          ? new KeyError({ reason: "missing", message: `the configured ${what} is empty` })
-          : error
-      )
-    )
+    return yield* loadValue(value, what)
   })
+
+/** A configured value (key text or a file path) resolved to key text or file contents. */
+export const loadValue = (
+  value: Redacted.Redacted<string>,
+  what: string
+): Effect.Effect<Redacted.Redacted<KeyInput>, KeyError> =>
+  DsaKey.load(value).pipe(
+    Effect.mapError((error) =>
+      error.reason === "missing"
+        ? new KeyError({ reason: "missing", message: `the configured ${what} is empty` })
+        : error
+    )
+  )

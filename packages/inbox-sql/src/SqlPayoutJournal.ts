@@ -1,0 +1,317 @@
+/**
+ * The `PayoutJournal` of `@witkey/core` on `@effect/sql`: SQLite and PostgreSQL, in tables of its own
+ * (`<prefix>payouts`, `<prefix>payout_attempts`, migrated through `<prefix>payout_migrations`), so it can share
+ * a database with the inbox or live alone.
+ *
+ * Every write is one statement, guarded by the claim: `record` is `INSERT … ON CONFLICT DO NOTHING`; `claim`
+ * is `UPDATE … WHERE` the payout is not paid and its claim is free, expired or the caller's own, `RETURNING`
+ * the row only if it took; an attempt is inserted only `WHERE` the caller holds the claim, numbered under the
+ * primary key `(payout_id, n)`; the outcome is written only `WHERE` the caller holds the claim. On PostgreSQL
+ * (READ COMMITTED) a second `UPDATE` of a row waits for the first to commit and then re-checks its `WHERE`
+ * against the committed row, so of two concurrent claimers exactly one gets the row; SQLite has one writer.
+ *
+ * `layer` runs on the `SqlClient` in context. With the inbox on the same database, give it the inbox's client
+ * (`SqlPayoutJournal.layer().pipe(Layer.provideMerge(SqlInbox.layerSqlite({ filename })))`): on SQLite that
+ * client also sets the busy timeout that lets two processes share one file.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as PayoutJournal from "@witkey/core/PayoutJournal"
+import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
+import * as Migrations from "./Migrations.js"
+
+export interface Options {
+  /** Prefix of the journal's tables; default `witkey_` (letters, digits, underscores). */
+  readonly tablePrefix?: string | undefined
+}
+
+export interface Tables {
+  readonly payouts: string
+  readonly attempts: string
+  readonly migrations: string
+}
+
+export const tables = (prefix: string): Tables => ({
+  payouts: `${prefix}payouts`,
+  attempts: `${prefix}payout_attempts`,
+  migrations: `${prefix}payout_migrations`
+})
+
+interface Migration {
+  readonly version: number
+  readonly name: string
+  readonly statements: (tables: Tables, dialect: Migrations.Dialect) => ReadonlyArray<string>
+}
+
+const q = (identifier: string) => `"${identifier}"`
+
+/** Append only: an applied migration is never edited. */
+const migrations: ReadonlyArray<Migration> = [
+  {
+    version: 1,
+    name: "payout journal",
+    statements: (t, dialect) => {
+      const millis = dialect === "pg" ? "BIGINT" : "INTEGER"
+      return [
+        `CREATE TABLE IF NOT EXISTS ${q(t.payouts)} (
+  id TEXT PRIMARY KEY,
+  partner TEXT NOT NULL,
+  outer_task_id TEXT NOT NULL,
+  transfers TEXT NOT NULL,
+  url TEXT NOT NULL,
+  request TEXT NOT NULL,
+  recorded_at ${millis} NOT NULL,
+  outcome_tag TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  outcome_at ${millis},
+  claimed_by TEXT,
+  claimed_until ${millis}
+)`,
+        `CREATE INDEX IF NOT EXISTS ${q(`${t.payouts}_by_task`)} ON ${q(t.payouts)} (outer_task_id, recorded_at)`,
+        `CREATE INDEX IF NOT EXISTS ${q(`${t.payouts}_by_outcome`)} ON ${q(t.payouts)} (outcome_tag, recorded_at)`,
+        `CREATE TABLE IF NOT EXISTS ${q(t.attempts)} (
+  payout_id TEXT NOT NULL REFERENCES ${q(t.payouts)} (id),
+  n INTEGER NOT NULL,
+  at ${millis} NOT NULL,
+  result TEXT,
+  may_have_reached INTEGER NOT NULL,
+  PRIMARY KEY (payout_id, n)
+)`
+      ]
+    }
+  }
+]
+
+const causeMessage = (e: SqlError): string => (e.cause instanceof Error ? e.cause.message : e.message)
+
+const storage = (what: string) => (e: SqlError) =>
+  new PayoutJournal.JournalError({
+    reason: "storage",
+    message: `payout journal: ${what}: ${causeMessage(e)}`
+  })
+
+/** Applies the journal's migrations not yet applied; returns the versions it applied. */
+export const migrate = (
+  tablePrefix: string = Migrations.DEFAULT_TABLE_PREFIX
+): Effect.Effect<ReadonlyArray<number>, PayoutJournal.JournalError, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    if (!Migrations.TABLE_PREFIX_PATTERN.test(tablePrefix))
+      return yield* new PayoutJournal.JournalError({
+        reason: "storage",
+        message: `invalid table prefix ${JSON.stringify(tablePrefix)}: use letters, digits and underscores (at most 40)`
+      })
+    const dialect = Migrations.dialectOf(sql)
+    if (dialect === undefined)
+      return yield* new PayoutJournal.JournalError({
+        reason: "storage",
+        message: "the SQL payout journal supports SQLite and PostgreSQL clients only"
+      })
+    const t = tables(tablePrefix)
+    const createMigrations = sql.unsafe(
+      `CREATE TABLE IF NOT EXISTS ${q(t.migrations)} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${dialect === "pg" ? "BIGINT" : "INTEGER"} NOT NULL)`
+    )
+    // As for the inbox: concurrent starters serialize on a lock (PostgreSQL: an advisory lock; SQLite: the
+    // write lock, taken by a no-op write first).
+    const lock =
+      dialect === "pg"
+        ? sql`SELECT pg_advisory_xact_lock(hashtext(${`witkey-payout-migrations:${tablePrefix}`} || current_schema()))`.pipe(
+            Effect.zipRight(createMigrations)
+          )
+        : sql.unsafe(`DELETE FROM ${q(t.migrations)} WHERE version < 0`)
+    if (dialect === "sqlite")
+      yield* createMigrations.pipe(Effect.mapError(storage("create migrations table")))
+    return yield* Effect.gen(function* () {
+      yield* lock
+      const applied = new Set(
+        (yield* sql.unsafe<{ version: number | string }>(`SELECT version FROM ${q(t.migrations)}`)).map((r) =>
+          Number(r.version)
+        )
+      )
+      const done: Array<number> = []
+      for (const migration of migrations) {
+        if (applied.has(migration.version)) continue
+        for (const statement of migration.statements(t, dialect)) yield* sql.unsafe(statement)
+        const now = yield* Clock.currentTimeMillis
+        yield* sql`INSERT INTO ${sql(t.migrations)} (version, name, applied_at) VALUES (${migration.version}, ${migration.name}, ${now})`
+        done.push(migration.version)
+      }
+      return done
+    }).pipe(sql.withTransaction, Effect.mapError(storage("migrate")))
+  })
+
+interface PayoutRow {
+  readonly id: string
+  readonly partner: string
+  readonly outer_task_id: string
+  readonly transfers: string
+  readonly request: string
+  readonly recorded_at: number | string
+  readonly outcome: string
+  readonly outcome_at: number | string | null
+}
+
+interface AttemptRow {
+  readonly payout_id: string
+  readonly n: number | string
+  readonly at: number | string
+  readonly result: string | null
+  readonly may_have_reached: number | string | boolean
+}
+
+const decodeRequest = Schema.decodeUnknownEither(PayoutJournal.SignedRequestJson)
+const decodeOutcome = Schema.decodeUnknownEither(PayoutJournal.OutcomeJson)
+const encodeOutcome = Schema.encodeSync(PayoutJournal.OutcomeJson)
+const encodeRequest = Schema.encodeSync(PayoutJournal.SignedRequestJson)
+
+const UNSETTLED_TAGS = ["Pending", "Unknown"] as const
+
+/** The journal on the `SqlClient` in context; its tables must exist (`migrate`, or use `layer`). */
+export const make = (
+  options: Options = {}
+): Effect.Effect<PayoutJournal.PayoutJournal, never, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const t = tables(options.tablePrefix ?? Migrations.DEFAULT_TABLE_PREFIX)
+    const payouts = sql(t.payouts)
+    const attempts = sql(t.attempts)
+
+    const toEntry = (
+      row: PayoutRow,
+      rows: ReadonlyArray<AttemptRow>
+    ): Either.Either<PayoutJournal.Entry, PayoutJournal.JournalError> => {
+      const request = decodeRequest(row.request)
+      const outcome = decodeOutcome(row.outcome)
+      if (Either.isLeft(request) || Either.isLeft(outcome))
+        return Either.left(
+          new PayoutJournal.JournalError({
+            reason: "storage",
+            message: `payout journal: unreadable row "${row.id}"`
+          })
+        )
+      return Either.right({
+        id: row.id,
+        partner: row.partner,
+        outerTaskId: row.outer_task_id,
+        transfers: row.transfers.split(" "),
+        request: request.right,
+        recordedAt: Number(row.recorded_at),
+        attempts: rows
+          .map((a) => ({
+            n: Number(a.n),
+            at: Number(a.at),
+            result: a.result ?? undefined,
+            mayHaveReached: Number(a.may_have_reached) === 1 || a.may_have_reached === true
+          }))
+          .sort((a, b) => a.n - b.n),
+        outcome: outcome.right,
+        outcomeAt: row.outcome_at === null ? undefined : Number(row.outcome_at)
+      })
+    }
+
+    const select = (where: ReturnType<typeof sql.and>) =>
+      Effect.gen(function* () {
+        const rows =
+          yield* sql<PayoutRow>`SELECT id, partner, outer_task_id, transfers, request, recorded_at, outcome, outcome_at FROM ${payouts} WHERE ${where} ORDER BY recorded_at, id`
+        if (rows.length === 0) return []
+        // The same condition again, not a list of ids: a list is bounded by the driver's parameter limit.
+        const attemptRows =
+          yield* sql<AttemptRow>`SELECT payout_id, n, at, result, may_have_reached FROM ${attempts} WHERE payout_id IN (SELECT id FROM ${payouts} WHERE ${where}) ORDER BY payout_id, n`
+        const byPayout = new Map<string, Array<AttemptRow>>()
+        for (const a of attemptRows) {
+          const list = byPayout.get(a.payout_id)
+          if (list) list.push(a)
+          else byPayout.set(a.payout_id, [a])
+        }
+        return rows.map((r) => toEntry(r, byPayout.get(r.id) ?? []))
+      }).pipe(
+        Effect.mapError(storage("read")),
+        Effect.flatMap((entries) =>
+          Effect.all(entries.map((e) => (Either.isLeft(e) ? Effect.fail(e.left) : Effect.succeed(e.right))))
+        )
+      )
+
+    const get: PayoutJournal.PayoutJournal["get"] = (id) =>
+      Effect.map(select(sql.and([sql`id = ${id}`])), (entries) => Option.fromNullable(entries[0]))
+
+    const claimRow = (id: string, claim: PayoutJournal.Claim, now: number) =>
+      Effect.map(
+        sql<{ id: string }>`UPDATE ${payouts} SET claimed_by = ${claim.owner}, claimed_until = ${claim.until}
+WHERE id = ${id} AND outcome_tag NOT IN ('Confirmed', 'AlreadyConfirmed')
+AND (claimed_by IS NULL OR claimed_until <= ${now} OR claimed_by = ${claim.owner}) RETURNING id`,
+        (rows) => rows.length === 1
+      )
+
+    const mustGet = (id: string) =>
+      Effect.flatMap(get(id), (entry) =>
+        Option.isSome(entry)
+          ? Effect.succeed(entry.value)
+          : Effect.fail(
+              new PayoutJournal.JournalError({ reason: "not_found", message: `no payout "${id}" on record` })
+            )
+      )
+
+    return PayoutJournal.PayoutJournal.of({
+      record: (request, claim) =>
+        Effect.gen(function* () {
+          const id = PayoutJournal.payoutId(request.request)
+          const now = yield* Clock.currentTimeMillis
+          const inserted = yield* sql<{ id: string }>`INSERT INTO ${payouts}
+(id, partner, outer_task_id, transfers, url, request, recorded_at, outcome_tag, outcome, outcome_at, claimed_by, claimed_until)
+VALUES (${id}, ${request.request.partner}, ${request.request.outerTaskId}, ${request.request.transfers.join(" ")},
+${request.url}, ${encodeRequest(request)}, ${now}, 'Pending', ${encodeOutcome({ _tag: "Pending" })}, NULL,
+${claim.owner}, ${claim.until})
+ON CONFLICT (id) DO NOTHING RETURNING id`.pipe(Effect.mapError(storage("record")))
+          const created = inserted.length === 1
+          const claimed = created || (yield* claimRow(id, claim, now).pipe(Effect.mapError(storage("claim"))))
+          return { entry: yield* mustGet(id), created, claimed }
+        }),
+      claim: (id, claim) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          claimRow(id, claim, now).pipe(Effect.mapError(storage("claim")))
+        ),
+      startAttempt: (id, owner) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const rows = yield* sql<{
+            n: number | string
+          }>`INSERT INTO ${attempts} (payout_id, n, at, result, may_have_reached)
+SELECT p.id, (SELECT COALESCE(MAX(a.n), 0) + 1 FROM ${attempts} a WHERE a.payout_id = ${id}), ${now}, NULL, 1
+FROM ${payouts} p WHERE p.id = ${id} AND p.claimed_by = ${owner} RETURNING n`.pipe(
+            Effect.mapError(storage("record attempt"))
+          )
+          if (rows.length === 0)
+            return yield* new PayoutJournal.JournalError({
+              reason: "busy",
+              message: `payout "${id}" is not held by "${owner}": not sent`
+            })
+          return Number(rows[0]!.n)
+        }),
+      finishAttempt: (id, n, result) =>
+        sql`UPDATE ${attempts} SET result = ${result.text}, may_have_reached = ${result.mayHaveReached ? 1 : 0}
+WHERE payout_id = ${id} AND n = ${n}`.pipe(Effect.asVoid, Effect.mapError(storage("record attempt result"))),
+      finish: (id, owner, outcome) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const rows = yield* sql<{ id: string }>`UPDATE ${payouts} SET outcome_tag = ${outcome._tag},
+outcome = ${encodeOutcome(outcome)}, outcome_at = ${now}, claimed_by = NULL, claimed_until = NULL
+WHERE id = ${id} AND claimed_by = ${owner} RETURNING id`.pipe(Effect.mapError(storage("record outcome")))
+          return rows.length === 1
+        }),
+      get,
+      byTask: (outerTaskId) => select(sql.and([sql`outer_task_id = ${outerTaskId}`])),
+      unsettled: select(sql.and([sql.in("outcome_tag", UNSETTLED_TAGS)])),
+      all: select(sql.and([]))
+    })
+  })
+
+/** The journal over any SQLite or PostgreSQL `SqlClient`, migrating its tables first. */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<PayoutJournal.PayoutJournal, PayoutJournal.JournalError, SqlClient.SqlClient> =>
+  Layer.effect(
+    PayoutJournal.PayoutJournal,
+    Effect.zipRight(migrate(options.tablePrefix ?? Migrations.DEFAULT_TABLE_PREFIX), make(options))
+  )

@@ -1,0 +1,258 @@
+/**
+ * A conformance suite for a `PayoutJournal`: what `JournaledClient` relies on, whatever the storage. Call it at
+ * the top level of a test file with a layer (shared by the suite's tests, which use ids of their own):
+ *
+ * ```ts
+ * PayoutJournalSuite.suite("MemoryPayoutJournal", MemoryPayoutJournal.layer)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { assert, layer as withLayer } from "@effect/vitest"
+import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
+import * as PayoutJournal from "@witkey/core/PayoutJournal"
+import * as SignedRequest from "@witkey/core/SignedRequest"
+import type { Layer } from "effect"
+import { Clock, Effect, FastCheck as fc, Option, TestClock } from "effect"
+import * as TestKeys from "./TestKeys.js"
+
+const GATEWAY = "https://gateway.witkey.invalid/gateway.do"
+const LEASE = 60_000
+
+/** A signed request for a task and serials, as the client would send it (a fresh DSA signature each time). */
+export const signed = (
+  outerTaskId: string,
+  transfers: ReadonlyArray<string>
+): Effect.Effect<SignedRequest.SignedRequest> =>
+  Effect.gen(function* () {
+    const request = yield* ConfirmRequest.validate({ partner: TestKeys.partnerId, outerTaskId, transfers })
+    return yield* SignedRequest.make(request, { gateway: GATEWAY }).pipe(
+      Effect.provide(TestKeys.partnerSigner)
+    )
+  }).pipe(Effect.orDie)
+
+/** Every outcome a journal must keep as it was given. */
+export const outcome: fc.Arbitrary<PayoutJournal.Outcome> = fc.oneof(
+  fc.constant<PayoutJournal.Outcome>({ _tag: "Pending" }),
+  fc.record({
+    _tag: fc.constant("Confirmed" as const),
+    verifiedBy: fc.record({
+      keyId: fc.string({ minLength: 1, maxLength: 60 }),
+      status: fc.constantFrom("active" as const, "retired" as const)
+    })
+  }),
+  fc.record({
+    _tag: fc.constant("AlreadyConfirmed" as const),
+    code: fc.string({ maxLength: 60 }),
+    afterResend: fc.boolean()
+  }),
+  fc.record({ _tag: fc.constant("Rejected" as const), code: fc.string({ maxLength: 60 }) }),
+  fc.record({
+    _tag: fc.constant("Unknown" as const),
+    reason: fc.constantFrom("transport", "http_status", "malformed", "signature", "mismatched_task"),
+    mayHaveReached: fc.boolean(),
+    message: fc.string({ maxLength: 300 })
+  })
+)
+
+export const suite = (name: string, layer: Layer.Layer<PayoutJournal.PayoutJournal, unknown>): void =>
+  withLayer(layer, { timeout: "60 seconds" })(`PayoutJournal conformance: ${name}`, (it) => {
+    const run = Math.random().toString(36).slice(2, 8)
+    let counter = 0
+    const task = (label: string) => `t-${run}-${++counter}-${label}`
+    const journal = PayoutJournal.PayoutJournal
+    const claimFor = (owner: string) =>
+      Effect.map(Clock.currentTimeMillis, (now): PayoutJournal.Claim => ({ owner, until: now + LEASE }))
+    const mine = (t: string) => (entries: ReadonlyArray<PayoutJournal.Entry>) =>
+      entries.filter((e) => e.outerTaskId === t)
+
+    it.effect("record keeps the signed request byte for byte, pending and claimed by its sender", () =>
+      Effect.gen(function* () {
+        const j = yield* journal
+        const t = task("record")
+        // The Clock may be shared by the suite\'s tests: times are compared with where it stood.
+        const start = yield* Clock.currentTimeMillis
+        yield* TestClock.adjust("1234 millis")
+        const request = yield* signed(t, ["s-2", "s-1"])
+        const { claimed, created, entry } = yield* j.record(request, yield* claimFor("a"))
+        assert.isTrue(created)
+        assert.isTrue(claimed)
+        assert.strictEqual(entry.id, PayoutJournal.payoutId(request.request))
+        assert.strictEqual(entry.request.url, request.url)
+        assert.deepStrictEqual(entry.request, request)
+        assert.deepStrictEqual(entry.transfers, ["s-2", "s-1"])
+        assert.strictEqual(entry.outerTaskId, t)
+        assert.strictEqual(entry.partner, TestKeys.partnerId)
+        assert.strictEqual(entry.recordedAt, start + 1234)
+        assert.deepStrictEqual(entry.outcome, { _tag: "Pending" })
+        assert.deepStrictEqual(entry.attempts, [])
+        assert.deepStrictEqual(
+          Option.map(yield* j.get(entry.id), (e) => e.request.url),
+          Option.some(request.url)
+        )
+      })
+    )
+
+    it.effect(
+      "the same payout prepared again is found, with the URL on record; serial order does not matter",
+      () =>
+        Effect.gen(function* () {
+          const j = yield* journal
+          const t = task("again")
+          const first = yield* signed(t, ["s-1", "s-2"])
+          yield* j.record(first, yield* claimFor("a"))
+          const second = yield* signed(t, ["s-2", "s-1"])
+          assert.notStrictEqual(second.url, first.url)
+          const again = yield* j.record(second, yield* claimFor("a"))
+          assert.isFalse(again.created)
+          assert.isTrue(again.claimed, "the holder itself may go on")
+          assert.strictEqual(again.entry.request.url, first.url)
+          const other = yield* j.record(second, yield* claimFor("b"))
+          assert.isFalse(other.claimed, "another sender waits for the lease")
+          yield* TestClock.adjust(LEASE)
+          assert.isTrue((yield* j.record(second, yield* claimFor("b"))).claimed, "the lease is over")
+          assert.strictEqual(mine(t)(yield* j.all).length, 1)
+        })
+    )
+
+    it.effect(
+      "attempts are numbered, written only by the holder, and finished with what the transport saw",
+      () =>
+        Effect.gen(function* () {
+          const j = yield* journal
+          const t = task("attempts")
+          const start = yield* Clock.currentTimeMillis
+          const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))
+          yield* TestClock.adjust("5 seconds")
+          assert.strictEqual(yield* j.startAttempt(entry.id, "a"), 1)
+          yield* j.finishAttempt(entry.id, 1, { text: "transport connect: refused", mayHaveReached: false })
+          yield* TestClock.adjust("2 seconds")
+          assert.strictEqual(yield* j.startAttempt(entry.id, "a"), 2)
+          const intruder = yield* Effect.flip(j.startAttempt(entry.id, "b"))
+          assert.strictEqual(intruder.reason, "busy")
+          const e = Option.getOrThrow(yield* j.get(entry.id))
+          assert.deepStrictEqual(e.attempts, [
+            { n: 1, at: start + 5000, result: "transport connect: refused", mayHaveReached: false },
+            { n: 2, at: start + 7000, result: undefined, mayHaveReached: true }
+          ])
+        })
+    )
+
+    it.effect(
+      "finish writes the outcome and frees the claim, only for the holder; a paid payout is never claimed",
+      () =>
+        Effect.gen(function* () {
+          const j = yield* journal
+          const t = task("finish")
+          const start = yield* Clock.currentTimeMillis
+          const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))
+          assert.isFalse(yield* j.finish(entry.id, "b", { _tag: "Rejected", code: "X" }))
+          assert.deepStrictEqual(Option.getOrThrow(yield* j.get(entry.id)).outcome, { _tag: "Pending" })
+          yield* TestClock.adjust("3 seconds")
+          const paid: PayoutJournal.Outcome = {
+            _tag: "Confirmed",
+            verifiedBy: { keyId: "k", status: "active" }
+          }
+          assert.isTrue(yield* j.finish(entry.id, "a", paid))
+          const e = Option.getOrThrow(yield* j.get(entry.id))
+          assert.deepStrictEqual(e.outcome, paid)
+          assert.strictEqual(e.outcomeAt, start + 3000)
+          assert.isFalse(yield* j.claim(entry.id, yield* claimFor("b")))
+          assert.isFalse(yield* j.claim(entry.id, yield* claimFor("a")))
+          assert.isFalse((yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))).claimed)
+          assert.isFalse(
+            yield* j.finish(entry.id, "a", { _tag: "Pending" }),
+            "released: no longer the holder"
+          )
+        })
+    )
+
+    it.effect("a rejected payout can be claimed and sent again; an unknown one too", () =>
+      Effect.gen(function* () {
+        const j = yield* journal
+        const t = task("rejected")
+        const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))
+        yield* j.finish(entry.id, "a", { _tag: "Rejected", code: "WITKEY_TASK_NOT_EXIST" })
+        assert.isTrue(yield* j.claim(entry.id, yield* claimFor("b")))
+        yield* j.finish(entry.id, "b", {
+          _tag: "Unknown",
+          reason: "transport",
+          mayHaveReached: true,
+          message: "m"
+        })
+        assert.isTrue(yield* j.claim(entry.id, yield* claimFor("a")))
+      })
+    )
+
+    it.effect(
+      "unsettled lists pending and unknown payouts, oldest first; byTask lists a task's payouts",
+      () =>
+        Effect.gen(function* () {
+          const j = yield* journal
+          const t = task("lists")
+          const outcomes: ReadonlyArray<PayoutJournal.Outcome> = [
+            { _tag: "Pending" },
+            { _tag: "Confirmed", verifiedBy: { keyId: "k", status: "active" } },
+            { _tag: "Unknown", reason: "http_status", mayHaveReached: true, message: "HTTP 502" },
+            { _tag: "AlreadyConfirmed", code: "WITKEY_OUTER_TRANSFER_ALREADY_PAID", afterResend: true },
+            { _tag: "Rejected", code: "WITKEY_TASK_NOT_EXIST" }
+          ]
+          const ids: Array<string> = []
+          for (const [i, o] of outcomes.entries()) {
+            yield* TestClock.adjust("1 second")
+            const { entry } = yield* j.record(yield* signed(t, [`s-${i}`]), yield* claimFor("a"))
+            if (o._tag !== "Pending") yield* j.finish(entry.id, "a", o)
+            ids.push(entry.id)
+          }
+          assert.deepStrictEqual(
+            mine(t)(yield* j.unsettled).map((e) => e.id),
+            [ids[0], ids[2]]
+          )
+          assert.deepStrictEqual(
+            (yield* j.byTask(t)).map((e) => e.id),
+            ids
+          )
+          assert.deepStrictEqual(yield* j.byTask(`${t}-none`), [])
+        })
+    )
+
+    it.effect("of many concurrent claimers of one payout, exactly one gets it", () =>
+      Effect.gen(function* () {
+        const j = yield* journal
+        const t = task("race")
+        const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("first"))
+        yield* TestClock.adjust(LEASE)
+        const owners = Array.from({ length: 8 }, (_, i) => `owner-${i}`)
+        const claims = yield* Effect.forEach(
+          owners,
+          (owner) => Effect.flatMap(claimFor(owner), (c) => j.claim(entry.id, c)),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(claims.filter(Boolean).length, 1)
+        const winner = owners[claims.indexOf(true)]!
+        const attempts = yield* Effect.forEach(
+          owners,
+          (owner) => Effect.either(j.startAttempt(entry.id, owner)),
+          {
+            concurrency: "unbounded"
+          }
+        )
+        assert.strictEqual(attempts.filter((a) => a._tag === "Right").length, 1)
+        assert.strictEqual(attempts[owners.indexOf(winner)]!._tag, "Right")
+      })
+    )
+
+    it.effect.prop(
+      "every outcome is kept as it was written",
+      [outcome],
+      ([o]) =>
+        Effect.gen(function* () {
+          const j = yield* journal
+          const t = task("outcome")
+          const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))
+          assert.isTrue(yield* j.finish(entry.id, "a", o))
+          assert.deepStrictEqual(Option.getOrThrow(yield* j.get(entry.id)).outcome, o)
+        }),
+      { fastCheck: { numRuns: 30 } }
+    )
+  })
