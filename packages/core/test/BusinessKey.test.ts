@@ -116,7 +116,8 @@ describe("Notification.businessKey and eventKey", () => {
     payload,
     fields: {},
     form: {},
-    charset: "utf-8"
+    charset: "utf-8",
+    verifiedBy: { keyId: "test", status: "active" }
   })
   const amount = BigDecimal.unsafeFromString("1.00")
   const assign = (outerTaskId: string, outerTransferNo: string) =>
