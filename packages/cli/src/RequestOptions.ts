@@ -63,7 +63,16 @@ export const prepare = (
       ConfirmRequest.validate(input(values), { separator, defaultCharset: values.charset }),
       (e) => e
     )
-    return yield* SignedRequest.make(request, { gateway: values.gateway, separator })
+    return yield* SignedRequest.make(request, { gateway: values.gateway, separator }).pipe(
+      // validate checked the same text: a refused field reads the same either way.
+      Effect.catchTag("EncodeError", (e) =>
+        Effect.fail(
+          new ConfirmRequest.InvalidRequest({
+            issues: [{ field: e.field, rule: "charset", message: e.message }]
+          })
+        )
+      )
+    )
   }).pipe(Effect.provideService(Signer.Signer, signer))
 
 /** The lines that explain an InvalidRequest, one per broken rule. */
