@@ -16,6 +16,7 @@ export const command = Command.make(
   { ...RequestOptions.options, json: CommonOptions.json },
   (values) =>
     Effect.gen(function* () {
+      yield* CommonOptions.checkGateway(values.gateway)
       const signer = yield* Keys.signer(values.privateKey)
       const prepared = yield* Effect.either(RequestOptions.prepare(values, signer))
       if (prepared._tag === "Left") {
