@@ -1,10 +1,10 @@
 // Runs `witkey` two ways. `run` and `start` run the command line in this process (Cli.run is an Effect), with
 // stdout and stderr captured and the exit code returned, exactly as bin.ts does minus the process: most tests
-// use these. `runProcess` and `startProcess` start the real binary (node --import tsx packages/cli/src/bin.ts),
-// which takes seconds each on a busy machine: a handful of tests use them, for what only a process shows
-// (argv as the shell passes it, the exit code, colour stripping, signals).
+// use these. `runProcess` starts the real binary (node --import tsx packages/cli/src/bin.ts), which takes
+// seconds each on a busy machine: a handful of tests use it, for what only a process shows (argv as the shell
+// passes it, the exit code, the streams).
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { execFile, spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -173,34 +173,6 @@ export interface Server {
     ready: (out: { stdout: string; stderr: string }) => A | undefined
   ) => Effect.Effect<A, Error>
 }
-
-/** The real binary as a long-running process (sandbox, serve), killed (SIGTERM) when the scope closes. */
-export const startProcess = (args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const child = spawn(process.execPath, ["--import", "tsx", bin, ...args], {
-        cwd: repoRoot,
-        env: { ...process.env, NO_COLOR: "1" },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-      const server = makeServer(
-        args,
-        () => ({ stdout, stderr }),
-        () => child.exitCode !== null
-      )
-      return { child, server }
-    }),
-    ({ child }) =>
-      Effect.async<void>((resume) => {
-        if (child.exitCode !== null) return resume(Effect.void)
-        child.once("exit", () => resume(Effect.void))
-        child.kill("SIGTERM")
-      })
-  ).pipe(Effect.map(({ server }) => server))
 
 /** Polls the output (bounded) until `ready` finds what it wants there. */
 const makeServer = (
