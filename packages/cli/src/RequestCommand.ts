@@ -22,8 +22,8 @@ export const command = Command.make(
       if (prepared._tag === "Left") {
         const e = prepared.left
         if (e._tag === "SignError") return yield* CliError.failure(e.message)
-        for (const text of RequestOptions.describeInvalid(e)) yield* Output.diagnostic(text)
-        return yield* CliError.usage("invalid request: nothing was signed")
+        // One line, every broken rule in it (InvalidRequest's message lists them all).
+        return yield* CliError.usage(`${e.message}; nothing was signed`)
       }
       const signed = prepared.right
       yield* Output.result(

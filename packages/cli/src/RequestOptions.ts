@@ -74,7 +74,3 @@ export const prepare = (
       )
     )
   }).pipe(Effect.provideService(Signer.Signer, signer))
-
-/** The lines that explain an InvalidRequest, one per broken rule. */
-export const describeInvalid = (e: ConfirmRequest.InvalidRequest): Array<string> =>
-  e.issues.map((i) => `  ${i.field}: ${i.message} [${i.rule}]`)
