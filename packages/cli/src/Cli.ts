@@ -5,9 +5,11 @@
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ValidationError from "@effect/cli/ValidationError"
 import type * as CliApp from "@effect/cli/CliApp"
 import { Cause, Effect, Logger } from "effect"
+import type * as Console from "effect/Console"
 import * as CanonicalCommand from "./CanonicalCommand.js"
 import * as ConfirmCommand from "./ConfirmCommand.js"
 import * as DemoCommand from "./DemoCommand.js"
@@ -16,6 +18,7 @@ import * as KeygenCommand from "./KeygenCommand.js"
 import * as KeyInspectCommand from "./KeyInspectCommand.js"
 import * as Output from "./Output.js"
 import * as PlainConsole from "./PlainConsole.js"
+import * as RawArgs from "./RawArgs.js"
 import * as RequestCommand from "./RequestCommand.js"
 import * as SandboxCommand from "./SandboxCommand.js"
 import * as ServeCommand from "./ServeCommand.js"
@@ -47,29 +50,61 @@ const cli = Command.run(root, { name: "witkey", version: VERSION })
 /** Logs are diagnostics: stderr, so that stdout holds only results. */
 export const logger = Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))
 
+/** @effect/cli's usage errors are several lines of help text; the contract is one line. */
+const oneLine = (text: string): string =>
+  PlainConsole.strip(text)
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "")
+    .join(" ")
+
 /**
- * Runs the command line on `argv` (node, script, args...) and yields the exit code; never fails. Usage
- * errors from @effect/cli are already printed by it.
+ * A console for @effect/cli whose `Console.error` is silent: it prints usage errors there, which `run` reports
+ * itself as one `witkey:` line. The commands' diagnostics use `unsafe.error` (Output.diagnostic), unaffected.
+ */
+const withoutUsagePrinting = (console: Console.Console): Console.Console => ({
+  ...console,
+  error: () => Effect.void
+})
+
+/** Why a command died, in one line: the defect's message, or the cause's first line. */
+const defectReason = (cause: Cause.Cause<unknown>): string => {
+  const squashed = Cause.squash(cause)
+  return oneLine(squashed instanceof Error ? `${squashed.name}: ${squashed.message}` : String(squashed))
+}
+
+/**
+ * Runs the command line on `argv` (node, script, args...) and yields the exit code; never fails. Every error
+ * is one line on stderr starting `witkey:`, never a stack (set WITKEY_DEBUG=1 to see one for a defect).
  */
 export const run = (
   argv: ReadonlyArray<string>
 ): Effect.Effect<ExitCode.ExitCode, never, CliApp.CliApp.Environment> =>
-  Effect.consoleWith((console) => Effect.withConsole(cli(argv), PlainConsole.fromEnvironment(console))).pipe(
+  Effect.consoleWith((console) =>
+    Effect.withConsole(
+      cli(RawArgs.protect(argv)),
+      withoutUsagePrinting(PlainConsole.fromEnvironment(console))
+    )
+  ).pipe(
     Effect.provide(logger),
     Effect.as<ExitCode.ExitCode>(ExitCode.ok),
     Effect.catchAllCause((cause) => {
       const failure = Cause.failureOption(cause)
       if (failure._tag === "Some") {
         const error = failure.value
-        if (ValidationError.isValidationError(error)) return Effect.succeed<ExitCode.ExitCode>(ExitCode.usage)
+        if (ValidationError.isValidationError(error)) {
+          const text = oneLine(HelpDoc.toAnsiText(error.error))
+          return Output.diagnostic(`witkey: ${text}`).pipe(Effect.as<ExitCode.ExitCode>(ExitCode.usage))
+        }
         if (error._tag === "CliError")
-          return Output.diagnostic(`witkey: ${error.message}`).pipe(
+          return Output.diagnostic(`witkey: ${oneLine(error.message)}`).pipe(
             Effect.as<ExitCode.ExitCode>(error.exitCode)
           )
       }
       if (Cause.isInterruptedOnly(cause)) return Effect.succeed<ExitCode.ExitCode>(ExitCode.failure)
-      return Output.diagnostic(`witkey: internal error\n${Cause.pretty(cause)}`).pipe(
-        Effect.as<ExitCode.ExitCode>(ExitCode.failure)
-      )
+      const debug = process.env["WITKEY_DEBUG"] !== undefined && process.env["WITKEY_DEBUG"] !== ""
+      return Output.diagnostic(
+        `witkey: internal error: ${defectReason(cause)}${debug ? `\n${Cause.pretty(cause)}` : ""}`
+      ).pipe(Effect.as<ExitCode.ExitCode>(ExitCode.failure))
     })
   )

@@ -106,6 +106,7 @@ export const command = Command.make(
     Effect.gen(function* () {
       if (values.timeout <= 0) return yield* CliError.usage("--timeout must be a positive number of seconds")
       if (values.retries < 0) return yield* CliError.usage("--retries must not be negative")
+      yield* CommonOptions.checkGateway(values.gateway)
       const signer = yield* Keys.signer(values.privateKey)
       const verifier = yield* Keys.verifier(values.alipayPublicKey)
       // node:http and its client are loaded only by the commands that talk to a gateway.

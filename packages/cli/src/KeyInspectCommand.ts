@@ -43,7 +43,7 @@ const warningsFor = (description: DsaKey.KeyDescription, mode: number | undefine
 
 export const command = Command.make(
   "inspect",
-  { json: CommonOptions.json, file: Args.file({ name: "FILE", exists: "yes" }) },
+  { json: CommonOptions.json, file: Args.text({ name: "FILE" }) },
   ({ file, json }) =>
     Effect.gen(function* () {
       const fs = yield* FileSystem.FileSystem

@@ -6,6 +6,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as DsaKey from "@witkey/crypto-dsa/DsaKey"
@@ -22,7 +23,7 @@ export const PUBLIC_KEY_TEXT_FILE = "public_key.txt"
 export const command = Command.make(
   "keygen",
   {
-    out: Options.directory("out").pipe(
+    out: Options.text("out").pipe(
       Options.withDescription("The directory to write the key files to (created if missing).")
     ),
     force: Options.boolean("force").pipe(Options.withDescription("Overwrite existing key files.")),
@@ -37,7 +38,8 @@ export const command = Command.make(
         publicKey: path.join(out, PUBLIC_KEY_FILE),
         publicKeyText: path.join(out, PUBLIC_KEY_TEXT_FILE)
       }
-      const ioError = (e: { readonly message: string }) => CliError.usage(`--out ${out}: ${e.message}`)
+      const ioError = (e: PlatformError.PlatformError) =>
+        CliError.usage(`--out ${out}: ${CommonOptions.ioReason(e)}`)
       yield* fs.makeDirectory(out, { recursive: true }).pipe(Effect.mapError(ioError))
       if (!force)
         for (const file of Object.values(files))

@@ -13,8 +13,12 @@ export const json = (value: Readonly<Record<string, unknown>>): Effect.Effect<vo
 /** A line of human-readable result on stdout. */
 export const line = (text: string): Effect.Effect<void> => Console.log(text)
 
-/** A diagnostic on stderr. */
-export const diagnostic = (text: string): Effect.Effect<void> => Console.error(text)
+/**
+ * A diagnostic on stderr. Written with the console's `unsafe.error`, not `Console.error`: @effect/cli prints
+ * its own multi-line usage errors with `Console.error`, which `Cli.run` holds back and reports as one line.
+ */
+export const diagnostic = (text: string): Effect.Effect<void> =>
+  Console.consoleWith((console) => Effect.sync(() => console.unsafe.error(text)))
 
 /** Prints the result as JSON or as text, whichever the user asked for. */
 export const result = (

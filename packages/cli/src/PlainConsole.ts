@@ -19,7 +19,12 @@ export const make = (
 ): Console.Console => ({
   ...base,
   log: (...args) => (options.stdout ? base.log(...plain(args)) : base.log(...args)),
-  error: (...args) => (options.stderr ? base.error(...plain(args)) : base.error(...args))
+  error: (...args) => (options.stderr ? base.error(...plain(args)) : base.error(...args)),
+  unsafe: {
+    ...base.unsafe,
+    log: (...args) => (options.stdout ? base.unsafe.log(...plain(args)) : base.unsafe.log(...args)),
+    error: (...args) => (options.stderr ? base.unsafe.error(...plain(args)) : base.unsafe.error(...args))
+  }
 })
 
 /** Strip where the stream is not a terminal, or everywhere under `NO_COLOR`. */

@@ -16,13 +16,14 @@ export const command = Command.make(
   { ...RequestOptions.options, json: CommonOptions.json },
   (values) =>
     Effect.gen(function* () {
+      yield* CommonOptions.checkGateway(values.gateway)
       const signer = yield* Keys.signer(values.privateKey)
       const prepared = yield* Effect.either(RequestOptions.prepare(values, signer))
       if (prepared._tag === "Left") {
         const e = prepared.left
         if (e._tag === "SignError") return yield* CliError.failure(e.message)
-        for (const text of RequestOptions.describeInvalid(e)) yield* Output.diagnostic(text)
-        return yield* CliError.usage("invalid request: nothing was signed")
+        // One line, every broken rule in it (InvalidRequest's message lists them all).
+        return yield* CliError.usage(`${e.message}; nothing was signed`)
       }
       const signed = prepared.right
       yield* Output.result(

@@ -11,22 +11,22 @@ import * as SignedRequest from "@witkey/core/SignedRequest"
 import * as Signer from "@witkey/core/Signer"
 import { Effect, Either, Option } from "effect"
 import * as CommonOptions from "./CommonOptions.js"
+import * as RawArgs from "./RawArgs.js"
 
 export const options = {
   gateway: CommonOptions.gateway,
   partner: CommonOptions.partner,
   privateKey: CommonOptions.privateKey,
-  task: Options.text("task").pipe(Options.withDescription("The platform's task id (outer_task_id).")),
-  transfers: Options.text("transfer").pipe(
-    Options.withDescription("A winner's transfer serial number; repeat for each (at most 30)."),
-    Options.atLeast(1)
+  task: RawArgs.text("task").pipe(Options.withDescription("The platform's task id (outer_task_id).")),
+  transfers: RawArgs.repeated("transfer", 1).pipe(
+    Options.withDescription("A winner's transfer serial number; repeat for each (at most 30).")
   ),
   charset: CommonOptions.charsetWithDefault("utf-8", "The _input_charset (default utf-8)."),
-  notifyUrl: Options.text("notify-url").pipe(
+  notifyUrl: RawArgs.text("notify-url").pipe(
     Options.withDescription("Where Alipay sends the notifications."),
     Options.optional
   ),
-  separator: Options.text("separator").pipe(
+  separator: RawArgs.text("separator").pipe(
     Options.withDescription(
       `The transfer_detail separator (default ${Protocol.DEFAULT_TRANSFER_SEPARATOR}; PROTOCOL.md §2 erratum).`
     ),
@@ -63,9 +63,14 @@ export const prepare = (
       ConfirmRequest.validate(input(values), { separator, defaultCharset: values.charset }),
       (e) => e
     )
-    return yield* SignedRequest.make(request, { gateway: values.gateway, separator })
+    return yield* SignedRequest.make(request, { gateway: values.gateway, separator }).pipe(
+      // validate checked the same text: a refused field reads the same either way.
+      Effect.catchTag("EncodeError", (e) =>
+        Effect.fail(
+          new ConfirmRequest.InvalidRequest({
+            issues: [{ field: e.field, rule: "charset", message: e.message }]
+          })
+        )
+      )
+    )
   }).pipe(Effect.provideService(Signer.Signer, signer))
-
-/** The lines that explain an InvalidRequest, one per broken rule. */
-export const describeInvalid = (e: ConfirmRequest.InvalidRequest): Array<string> =>
-  e.issues.map((i) => `  ${i.field}: ${i.message} [${i.rule}]`)

@@ -8,6 +8,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
@@ -15,6 +16,7 @@ import { Effect, Option } from "effect"
 import * as CliError from "./CliError.js"
 import * as CommonOptions from "./CommonOptions.js"
 import * as Output from "./Output.js"
+import * as RawArgs from "./RawArgs.js"
 
 export const ALIPAY_PUBLIC_KEY_FILE = "alipay_public_key.pem"
 export const PARTNER_PRIVATE_KEY_FILE = "partner_private_key.pem"
@@ -55,11 +57,11 @@ export const command = Command.make(
       Options.withDescription("How many example tasks to register (default 3)."),
       Options.withDefault(3)
     ),
-    notifyUrl: Options.text("notify-url").pipe(
+    notifyUrl: RawArgs.text("notify-url").pipe(
       Options.withDescription("Where notifications go when a request names no notify_url."),
       Options.optional
     ),
-    out: Options.directory("out").pipe(
+    out: Options.text("out").pipe(
       Options.withDescription("Where to write the key files (default: a new temporary directory)."),
       Options.optional
     ),
@@ -83,7 +85,10 @@ export const command = Command.make(
       )
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
-      const ioError = (e: { readonly message: string }) => CliError.usage(`key files: ${e.message}`)
+      const ioError = (e: PlatformError.PlatformError) =>
+        CliError.usage(
+          `--out ${Option.getOrElse(values.out, () => "(temporary)")}: ${CommonOptions.ioReason(e)}`
+        )
       yield* Effect.gen(function* () {
         const dir = Option.isSome(values.out)
           ? values.out.value

@@ -7,6 +7,7 @@
 import * as Command from "@effect/cli/Command"
 import * as SigningString from "@witkey/core/SigningString"
 import { Effect } from "effect"
+import * as CanonicalCommand from "./CanonicalCommand.js"
 import * as CliError from "./CliError.js"
 import * as CommonOptions from "./CommonOptions.js"
 import * as Keys from "./Keys.js"
@@ -22,11 +23,10 @@ export const command = Command.make(
   },
   ({ charset, json, params, privateKey }) =>
     Effect.gen(function* () {
+      const bytes = yield* CanonicalCommand.encode(params, charset)
       const signer = yield* Keys.signer(privateKey)
       const canonical = SigningString.make(params)
-      const sign = yield* signer
-        .sign(SigningString.bytes(params, charset))
-        .pipe(Effect.mapError((e) => CliError.failure(e.message)))
+      const sign = yield* signer.sign(bytes).pipe(Effect.mapError((e) => CliError.failure(e.message)))
       yield* Output.result(json, { canonical, sign, sign_type: signer.signType }, () => [
         `canonical  ${canonical}`,
         `sign       ${sign}`,

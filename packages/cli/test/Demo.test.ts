@@ -1,5 +1,5 @@
 // The README's main job: `witkey demo --tasks 5` pays out under injected faults, plays the day of
-// notifications, prints the summary table and exits 0 only because the ledger and the inbox agree.
+// notifications, prints the summary table and exits 0 only because the ledger and the inbox agree. In process.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { run, TIMEOUT } from "./RunCli.js"

@@ -1,12 +1,12 @@
 // keygen output loaded by OpenSSL; sign output verified by OpenSSL, with the private key as PEM and as its
-// one-line Base64 body; key inspect on the one-line public key.
+// one-line Base64 body; key inspect on the one-line public key. In process, but for one sign by the real binary.
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Charset from "@witkey/core/Charset"
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import { readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { keyPath, lastJson, removeTempDirs, run, tempDir, TIMEOUT } from "./RunCli.js"
+import { keyPath, lastJson, removeTempDirs, run, runProcess, tempDir, TIMEOUT } from "./RunCli.js"
 
 afterAll(removeTempDirs)
 
@@ -27,7 +27,13 @@ const pemBody = (pem: string) =>
     .join("")
 
 /** Signs with the CLI and checks the signature over the canonical string's bytes with `openssl dgst -sha1`. */
-const signAndVerify = (dir: string, privateKey: string, publicKey: string, charset: string) =>
+const signAndVerify = (
+  dir: string,
+  privateKey: string,
+  publicKey: string,
+  charset: string,
+  runner: typeof run = run
+) =>
   Effect.gen(function* () {
     const params = [
       ["service", "alipay.witkey.task.confirm.by.platform"],
@@ -37,7 +43,7 @@ const signAndVerify = (dir: string, privateKey: string, publicKey: string, chars
       ["transfer_detail", "稿件1~*~稿件2"],
       ["sign_type", "DSA"]
     ]
-    const result = yield* run([
+    const result = yield* runner([
       "sign",
       "--private-key",
       privateKey,
@@ -103,8 +109,11 @@ describe("keys", () => {
   )
 
   it.effect(
-    "sign with the fixture key (PEM) verifies with OpenSSL",
-    () => signAndVerify(tempDir("sign"), keyPath("partner_private"), keyPath("partner_public"), "utf-8"),
+    "sign with the fixture key (PEM) verifies with OpenSSL (subprocess)",
+    () =>
+      signAndVerify(tempDir("sign"), keyPath("partner_private"), keyPath("partner_public"), "utf-8", (args) =>
+        runProcess(args)
+      ),
     TIMEOUT
   )
 

@@ -1,15 +1,23 @@
-// Runs the real `witkey` binary as a subprocess (node --import tsx packages/cli/src/bin.ts ...), so every test
-// goes through argument parsing, stdout/stderr and the exit code exactly as a user or another tool sees them.
-import { execFile, spawn } from "node:child_process"
+// Runs `witkey` two ways. `run` and `start` run the command line in this process (Cli.run is an Effect), with
+// stdout and stderr captured and the exit code returned, exactly as bin.ts does minus the process: most tests
+// use these. `runProcess` starts the real binary (node --import tsx packages/cli/src/bin.ts), which takes
+// seconds each on a busy machine: a handful of tests use it, for what only a process shows (argv as the shell
+// passes it, the exit code, the streams).
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect } from "effect"
+import { inspect } from "node:util"
+import { assert } from "@effect/vitest"
+import { Clock, Effect } from "effect"
+import type * as Console from "effect/Console"
+import * as Cli from "../src/Cli.js"
 
 /**
- * Per-test bound for tests that start the CLI: each process starts a TypeScript runtime, which takes seconds
- * on a busy 2-core machine. A bound against hangs, not a claim about speed.
+ * Per-test bound for tests that start the CLI as a process: each starts a TypeScript runtime, which takes
+ * seconds on a busy 2-core machine. A bound against hangs, not a claim about speed.
  */
 export const TIMEOUT = 120_000
 
@@ -22,7 +30,56 @@ export interface Result {
   readonly stderr: string
 }
 
-export const run = (args: ReadonlyArray<string>, options: { readonly timeoutMs?: number } = {}) =>
+const format = (args: ReadonlyArray<unknown>) =>
+  `${args.map((a) => (typeof a === "string" ? a : inspect(a))).join(" ")}\n`
+
+/** A Console whose output lands in two strings instead of the process's streams. */
+const capturing = (base: Console.Console) => {
+  const out = { stdout: "", stderr: "" }
+  const toStdout = (...args: ReadonlyArray<unknown>) => void (out.stdout += format(args))
+  const toStderr = (...args: ReadonlyArray<unknown>) => void (out.stderr += format(args))
+  const unsafe = {
+    ...base.unsafe,
+    log: toStdout,
+    info: toStdout,
+    error: toStderr,
+    warn: toStderr,
+    debug: toStderr,
+    trace: toStderr
+  }
+  const console: Console.Console = {
+    ...base,
+    log: (...args) => Effect.sync(() => toStdout(...args)),
+    info: (...args) => Effect.sync(() => toStdout(...args)),
+    error: (...args) => Effect.sync(() => toStderr(...args)),
+    warn: (...args) => Effect.sync(() => toStderr(...args)),
+    debug: (...args) => Effect.sync(() => toStderr(...args)),
+    trace: (...args) => Effect.sync(() => toStderr(...args)),
+    unsafe
+  }
+  return { console, out }
+}
+
+const inProcess = (args: ReadonlyArray<string>) =>
+  Effect.flatMap(Effect.console, (base) => {
+    const { console, out } = capturing(base)
+    // The real clock even under it.effect's TestClock: a command's sleeps and timeouts must pass.
+    const run = Cli.run(["node", "witkey", ...args]).pipe(
+      Effect.provide(NodeContext.layer),
+      Effect.withConsole(console),
+      Effect.withClock(Clock.make())
+    )
+    return Effect.succeed({ run, out })
+  })
+
+/** Runs `witkey args…` in this process: its exit code and what it printed. */
+export const run = (args: ReadonlyArray<string>): Effect.Effect<Result> =>
+  Effect.flatMap(inProcess(args), ({ out, run }) =>
+    Effect.map(run, (code) => ({ code, stdout: out.stdout, stderr: out.stderr }))
+  )
+
+/** Runs the real `witkey` binary as a subprocess. */
+export const runProcess = (args: ReadonlyArray<string>, options: { readonly timeoutMs?: number } = {}) =>
   Effect.async<Result>((resume) => {
     const child = execFile(
       process.execPath,
@@ -41,6 +98,15 @@ export const run = (args: ReadonlyArray<string>, options: { readonly timeoutMs?:
     )
     return Effect.sync(() => child.kill())
   })
+
+/** Exactly one line on stderr, starting `witkey:`, and nothing on stdout. */
+export const assertOneErrorLine = (result: { stdout: string; stderr: string }, pattern: RegExp) => {
+  assert.strictEqual(result.stdout, "")
+  const lines = result.stderr.split("\n").filter((line) => line !== "")
+  assert.strictEqual(lines.length, 1, result.stderr)
+  assert.match(lines[0]!, /^witkey: /)
+  assert.match(lines[0]!, pattern)
+}
 
 /** The last non-empty line of stdout, parsed: the contract's `--json` result. */
 export const lastJson = (result: Result): Record<string, unknown> => {
@@ -98,7 +164,7 @@ export const vectors: Vectors = JSON.parse(
   readFileSync(join(repoRoot, "fixtures/vectors/vectors.json"), "utf8")
 )
 
-/** A long-running `witkey` process (sandbox, serve), killed when the scope closes. */
+/** A long-running `witkey` (sandbox, serve), stopped when the scope closes. */
 export interface Server {
   readonly stdout: () => string
   readonly stderr: () => string
@@ -108,45 +174,44 @@ export interface Server {
   ) => Effect.Effect<A, Error>
 }
 
-export const start = (args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const child = spawn(process.execPath, ["--import", "tsx", bin, ...args], {
-        cwd: repoRoot,
-        env: { ...process.env, NO_COLOR: "1" },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-      const server: Server = {
-        stdout: () => stdout,
-        stderr: () => stderr,
-        waitFor: (ready) =>
-          Effect.async((resume) => {
-            const deadline = Date.now() + 90_000
-            const check = () => {
-              const found = ready({ stdout, stderr })
-              if (found !== undefined) return resume(Effect.succeed(found))
-              if (child.exitCode !== null || Date.now() > deadline)
-                return resume(
-                  Effect.fail(
-                    new Error(`witkey ${args[0]} never got ready\nstdout: ${stdout}\nstderr: ${stderr}`)
-                  )
-                )
-              timer = setTimeout(check, 50)
-            }
-            let timer = setTimeout(check, 0)
-            return Effect.sync(() => clearTimeout(timer))
-          })
+/** Polls the output (bounded) until `ready` finds what it wants there. */
+const makeServer = (
+  args: ReadonlyArray<string>,
+  output: () => { stdout: string; stderr: string },
+  ended: () => boolean
+): Server => ({
+  stdout: () => output().stdout,
+  stderr: () => output().stderr,
+  waitFor: (ready) =>
+    Effect.async((resume) => {
+      const deadline = Date.now() + 90_000
+      const check = () => {
+        const found = ready(output())
+        if (found !== undefined) return resume(Effect.succeed(found))
+        if (ended() || Date.now() > deadline) {
+          const { stderr, stdout } = output()
+          return resume(
+            Effect.fail(new Error(`witkey ${args[0]} never got ready\nstdout: ${stdout}\nstderr: ${stderr}`))
+          )
+        }
+        timer = setTimeout(check, 20)
       }
-      return { child, server }
-    }),
-    ({ child }) =>
-      Effect.async<void>((resume) => {
-        if (child.exitCode !== null) return resume(Effect.void)
-        child.once("exit", () => resume(Effect.void))
-        child.kill("SIGTERM")
-      })
-  ).pipe(Effect.map(({ server }) => server))
+      let timer = setTimeout(check, 0)
+      return Effect.sync(() => clearTimeout(timer))
+    })
+})
+
+/** `witkey args…` running in this process as a fiber, interrupted when the scope closes. */
+export const start = (args: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const { out, run } = yield* inProcess(args)
+    // Not forked inside an acquire: that region is uninterruptible, and the fiber would inherit it.
+    const fiber = yield* Effect.forkScoped(run)
+    let ended = false
+    fiber.addObserver(() => (ended = true))
+    return makeServer(
+      args,
+      () => out,
+      () => ended
+    )
+  })

@@ -1,6 +1,6 @@
-// `sandbox`, `serve` and `confirm` together, each its own process over loopback HTTP: a confirm is answered
-// `confirmed`, its three notifications reach the receiver and are printed once each as processed, and the
-// identical confirm sent again is `already_confirmed`.
+// `sandbox`, `serve` and `confirm` together over loopback HTTP (each run in process, see RunCli.ts): a confirm
+// is answered `confirmed`, its three notifications reach the receiver and are printed once each as processed,
+// with the decoded task, serial and amount, and the identical confirm sent again is `already_confirmed`.
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { join } from "node:path"
@@ -12,7 +12,16 @@ const processedLines = (stdout: string) =>
   stdout
     .split("\n")
     .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as { processed: string; sub_type: string })
+    .map(
+      (line) =>
+        JSON.parse(line) as {
+          processed: string
+          sub_type: string
+          outer_task_id?: string
+          outer_transfer_no?: string
+          transfer_amount?: string
+        }
+    )
 
 describe("sandbox, serve and confirm", () => {
   it.scoped(
@@ -79,6 +88,20 @@ describe("sandbox, serve and confirm", () => {
           "PLATFORM_PROFIT_BY_ANNOUNCE_PAYMENT"
         ])
         assert.strictEqual(new Set(lines.map((l) => l.processed)).size, 3)
+        // What was handled, as decoded: the task, each winner's serial once, amounts as wire text.
+        for (const l of lines) {
+          assert.strictEqual(l.outer_task_id, task.outer_task_id)
+          assert.match(String(l.transfer_amount), /^\d+\.\d{2}$/)
+        }
+        assert.deepStrictEqual(
+          lines
+            .filter((l) => l.sub_type === "ASSIGN_FOR_ANNOUNCE_PAYMENT")
+            .map((l) => l.outer_transfer_no)
+            .sort(),
+          [...task.transfers].sort()
+        )
+        const profit = lines.find((l) => l.sub_type === "PLATFORM_PROFIT_BY_ANNOUNCE_PAYMENT")
+        assert.isFalse(profit !== undefined && "outer_transfer_no" in profit)
 
         const again = yield* run(confirm)
         assert.strictEqual(again.code, 0, again.stderr)
@@ -88,7 +111,7 @@ describe("sandbox, serve and confirm", () => {
         // Nothing new was paid, so nothing new was processed.
         assert.strictEqual(processedLines(serve.stdout()).length, 3)
       }),
-    // Five processes: a bound against hangs, not a claim about speed.
-    3 * TIMEOUT
+    // Real sockets and a loaded machine: a bound against hangs, not a claim about speed.
+    TIMEOUT
   )
 })

@@ -32,17 +32,106 @@ const codec = (charset: Charset): string => (charset === "utf-8" ? "utf8" : "gbk
 
 const utf8Encoder = new TextEncoder()
 
-/** The bytes of `text` in `charset`. Characters GBK cannot represent become `?`, as every GBK codec does. */
+/**
+ * The bytes of `text` in `charset`, for text known to be representable (text that was just decoded from
+ * bytes in that charset). Anything else is substituted, as every codec does (`?` in GBK, U+FFFD for a lone
+ * surrogate in UTF-8): never sign its output for text from a caller; `encodeExact` refuses such text.
+ */
 export const encode = (text: string, charset: Charset): Uint8Array =>
   charset === "utf-8" ? utf8Encoder.encode(text) : new Uint8Array(iconv.encode(text, codec(charset)))
 
+/**
+ * Text that `charset` cannot represent: signing its encoding would sign substituted bytes, so it is refused.
+ * Names the field (a parameter name, or what the text is), the charset and the first offending character.
+ */
+export class EncodeError extends Schema.TaggedError<EncodeError>()("EncodeError", {
+  field: Schema.String,
+  charset: Schema.Literal(...values),
+  character: Schema.String,
+  index: Schema.Number
+}) {
+  override get message(): string {
+    return `${this.field}: ${describeCharacter(this.character)} at index ${this.index} cannot be represented in ${this.charset}`
+  }
+}
+
+/** `"😀" (U+1F600)`; a lone surrogate or a control character by its code only. */
+export const describeCharacter = (character: string): string => {
+  const code = `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`
+  return /^[\p{L}\p{N}\p{P}\p{S}]$/u.test(character) ? `"${character}" (${code})` : code
+}
+
 const SURROGATE = /[\uD800-\uDFFF]/
+const PAIRS = /[\uD800-\uDBFF][\uDC00-\uDFFF]/g
+const QUESTION_MARK = 0x3f
+/** The one character iconv-lite's GBK encodes without `?` that does not decode back (a GB18030 remapping). */
+const GBK_ONE_WAY = "\uE7C7"
+
+/**
+ * Whether `bytes`, the GBK encoding of `text`, has a substitution in it. iconv-lite writes `?` for what GBK
+ * cannot represent, and no GBK multi-byte sequence contains the byte 0x3F (trail bytes start at 0x40; the
+ * four-byte forms use 0x30-0x39), so counting is enough: only text whose bytes hold more `?` than the text
+ * itself does was substituted. The reference definition (encode, decode, compare) is tied to this in a
+ * property test.
+ */
+const gbkSubstituted = (text: string, bytes: Uint8Array): boolean => {
+  if (text.includes(GBK_ONE_WAY)) return true
+  let marks = 0
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === QUESTION_MARK) marks++
+  if (marks === 0) return false
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === QUESTION_MARK) marks--
+  return marks !== 0
+}
+
+/** True when `text` holds a surrogate that is not half of a pair (UTF-8 cannot encode it). */
+const hasLoneSurrogate = (text: string): boolean =>
+  SURROGATE.test(text) && SURROGATE.test(text.replace(PAIRS, ""))
 
 /** True when every character of `text` survives a round trip through `charset`. */
-export const canEncode = (text: string, charset: Charset): boolean => {
+export const canEncode = (text: string, charset: Charset): boolean =>
+  charset === "utf-8" ? !hasLoneSurrogate(text) : !gbkSubstituted(text, iconv.encode(text, "gbk"))
+
+/**
+ * The index of the first character of `text` that `charset` cannot represent, or -1: the plain definition
+ * (each character encoded and decoded on its own), for error messages; `canEncode` is the fast test.
+ */
+export const firstUnencodable = (text: string, charset: Charset): number => {
+  for (let i = 0; i < text.length;) {
+    const character = String.fromCodePoint(text.codePointAt(i)!)
+    const back = Either.getOrUndefined(decode(encode(character, charset), charset))
+    if (back !== character) return i
+    i += character.length
+  }
+  return -1
+}
+
+const unencodable = (text: string, charset: Charset, field: string): EncodeError => {
+  const index = Math.max(0, firstUnencodable(text, charset))
+  return new EncodeError({
+    field,
+    charset,
+    character: String.fromCodePoint(text.codePointAt(index) ?? 0xfffd),
+    index
+  })
+}
+
+/**
+ * The bytes of `text` in `charset`, or an `EncodeError` naming `field` when the charset cannot represent
+ * every character: what is signed is exactly the text given. One encode; the check is a scan of its bytes.
+ */
+export const encodeExact = (
+  text: string,
+  charset: Charset,
+  field: string
+): Either.Either<Uint8Array, EncodeError> => {
   if (charset === "utf-8")
-    return !SURROGATE.test(text) || !SURROGATE.test(text.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ""))
-  return iconv.decode(iconv.encode(text, "gbk"), "gbk") === text
+    return hasLoneSurrogate(text)
+      ? Either.left(unencodable(text, charset, field))
+      : Either.right(utf8Encoder.encode(text))
+  const bytes = iconv.encode(text, codec(charset))
+  return gbkSubstituted(text, bytes)
+    ? Either.left(unencodable(text, charset, field))
+    : Either.right(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength))
 }
 
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })

@@ -195,6 +195,14 @@ export const fromServices = (
         gateway: options.gateway,
         separator: options.separator
       }).pipe(
+        // Unreachable after validate (it checks the same text); typed all the same, as a refused field.
+        Effect.catchTag("EncodeError", (e) =>
+          Effect.fail(
+            new ConfirmRequest.InvalidRequest({
+              issues: [{ field: e.field, rule: "charset", message: e.message }]
+            })
+          )
+        ),
         Effect.withSpan("witkey.sign", {
           captureStackTrace: false,
           attributes: { "witkey.outer_task_id": request.outerTaskId }

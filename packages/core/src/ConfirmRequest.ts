@@ -345,8 +345,11 @@ export const validate = (
 }
 
 const checkEncodable = (issues: Array<Issue>, field: string, value: string, charset: Charset.Charset) => {
-  if (!Charset.canEncode(value, charset))
-    issues.push(issue(field, "charset", `has characters that ${charset} cannot represent`))
+  if (!Charset.canEncode(value, charset)) {
+    const at = Math.max(0, Charset.firstUnencodable(value, charset))
+    const character = Charset.describeCharacter(String.fromCodePoint(value.codePointAt(at) ?? 0xfffd))
+    issues.push(issue(field, "charset", `has ${character} at index ${at}, which ${charset} cannot represent`))
+  }
 }
 
 const sameSerials = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import * as Charset from "./Charset.js"
 import * as ConfirmRequest from "./ConfirmRequest.js"
 import * as Protocol from "./Protocol.js"
@@ -131,7 +131,7 @@ export const toUrl = (gateway: string, query: string): string =>
 export const make = (
   request: ConfirmRequest.ConfirmRequest,
   options: { readonly gateway: string; readonly separator?: string | undefined }
-): Effect.Effect<SignedRequest, Signer.SignError, Signer.Signer> =>
+): Effect.Effect<SignedRequest, Signer.SignError | Charset.EncodeError, Signer.Signer> =>
   Effect.flatMap(Signer.Signer, (signer) => makeWith(signer, request, options))
 
 /** `make` with the Signer given directly: for callers that hold it already (the Client does). */
@@ -139,10 +139,13 @@ export const makeWith = (
   signer: Signer.Signer,
   request: ConfirmRequest.ConfirmRequest,
   options: { readonly gateway: string; readonly separator?: string | undefined }
-): Effect.Effect<SignedRequest, Signer.SignError> => {
+): Effect.Effect<SignedRequest, Signer.SignError | Charset.EncodeError> => {
   const pairs = SigningString.signedPairs(ConfirmRequest.toParams(request, options.separator))
   const canonical = SigningString.join(pairs)
-  return Effect.map(signer.sign(Charset.encode(canonical, request.charset)), (sign) => {
+  // A validated request is representable; one built past `validate` may not be, and is refused unsigned.
+  const bytes = SigningString.encodePairs(pairs, request.charset)
+  if (Either.isLeft(bytes)) return Effect.fail(bytes.left)
+  return Effect.map(signer.sign(bytes.right), (sign) => {
     const params = [
       ...pairs,
       [Protocol.Param.sign, sign] as const,

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { Either } from "effect"
 import * as Charset from "./Charset.js"
 import { sha256Hex } from "./internal/sha256.js"
 import { UNSIGNED_PARAMS } from "./Protocol.js"
@@ -65,9 +66,40 @@ export const join = (pairs: ReadonlyArray<readonly [string, string]>): string =>
 /** The canonical string. */
 export const make = (params: Params): string => join(signedPairs(params))
 
-/** The canonical string's bytes in `charset`: exactly what is signed and verified. */
+/**
+ * The canonical string's bytes in `charset`, for parameters known to be representable in it (text decoded
+ * from that charset, to verify). To sign a caller's text, `encode`: it refuses what would be substituted.
+ */
 export const bytes = (params: Params, charset: Charset.Charset): Uint8Array =>
   Charset.encode(make(params), charset)
+
+/** The bytes of canonical pairs (the output of `signedPairs`), or an EncodeError naming the parameter. */
+export const encodePairs = (
+  pairs: ReadonlyArray<readonly [string, string]>,
+  charset: Charset.Charset
+): Either.Either<Uint8Array, Charset.EncodeError> => {
+  const canonical = join(pairs)
+  const exact = Charset.encodeExact(canonical, charset, "canonical string")
+  if (Either.isRight(exact)) return exact
+  // The slow path only for text that is refused: find the parameter, and the character's place in it.
+  for (const [name, value] of pairs) {
+    for (const [text, field] of [
+      [value, name],
+      [name, `parameter name ${JSON.stringify(name)}`]
+    ] as const) {
+      const refused = Charset.encodeExact(text, charset, field)
+      if (Either.isLeft(refused)) return refused
+    }
+  }
+  return exact
+}
+
+/** The canonical string's bytes in `charset`, exactly what is signed; an EncodeError naming the parameter
+ * whose text the charset cannot represent. */
+export const encode = (
+  params: Params,
+  charset: Charset.Charset
+): Either.Either<Uint8Array, Charset.EncodeError> => encodePairs(signedPairs(params), charset)
 
 /**
  * Splits a canonical string back into its pairs, given the parameter names that may occur. Unambiguous for
