@@ -14,7 +14,9 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: "fuzz", include: ["packages/*/test/**/*.fuzz.ts"] }
+        // Processes, not threads: the linearity checks time with process.cpuUsage(), which counts every thread
+        // of the process (core/test/fuzz.ts).
+        test: { name: "fuzz", include: ["packages/*/test/**/*.fuzz.ts"], pool: "forks" }
       }
     ]
   }
