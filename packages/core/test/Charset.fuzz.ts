@@ -4,7 +4,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Either, Exit, FastCheck as fc } from "effect"
 import * as Charset from "../src/Charset.js"
-import { assertLinear, HANG_BOUND_MS, numRuns, prop } from "./fuzz.js"
+import { assertLinear, HANG_BOUND_MS, prop } from "./fuzz.js"
 
 const decode = (bytes: Uint8Array, charset: Charset.Charset) => {
   const start = performance.now()
