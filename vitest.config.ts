@@ -10,11 +10,20 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts"] }
+        test: {
+          name: "unit",
+          include: ["packages/*/test/**/*.test.ts", "examples/**/*.test.ts"],
+          // One module graph per worker, not per file: importing effect, the platform and the workspace again
+          // for every file was most of the suite's processor time. vitest.setup.ts undoes the one known leak.
+          isolate: false,
+          setupFiles: ["./vitest.setup.ts"]
+        }
       },
       {
         extends: true,
-        test: { name: "fuzz", include: ["packages/*/test/**/*.fuzz.ts"] }
+        // Processes, not threads: the linearity checks time with process.cpuUsage(), which counts every thread
+        // of the process (core/test/fuzz.ts).
+        test: { name: "fuzz", include: ["packages/*/test/**/*.fuzz.ts"], pool: "forks" }
       }
     ]
   }

@@ -45,11 +45,10 @@ const twoReceivers = (label: string, database: Effect.Effect<Database, unknown, 
         }
       )
     )
-    yield* Effect.all(
-      ports.map((port) =>
-        Receivers.start({ ...db.env, RECEIVER_PORT: String(port), RECEIVER_GATEWAY: w.gatewayUrl })
-      ),
-      { concurrency: "unbounded" }
+    // One after the other: each creates the payouts table if it is missing, and PostgreSQL's CREATE TABLE IF
+    // NOT EXISTS is not safe against a concurrent one (a duplicate pg_type row).
+    yield* Effect.forEach(ports, (port) =>
+      Receivers.start({ ...db.env, RECEIVER_PORT: String(port), RECEIVER_GATEWAY: w.gatewayUrl })
     )
     yield* Receivers.queueHabits(w, 8)
     yield* Receivers.payTasks(w, label, 0, 8)

@@ -280,7 +280,7 @@ describe("Client over HttpTransport", () => {
           /** Waits (bounded) for the n-th request to arrive. */
           const until = (n: number) =>
             Effect.gen(function* () {
-              for (let i = 0; i < 500 && count() < n; i++)
+              for (let i = 0; i < 10_000 && count() < n; i++)
                 yield* Effect.promise(() => new Promise((r) => setTimeout(r, 2)))
               assert.strictEqual(count(), n)
             })

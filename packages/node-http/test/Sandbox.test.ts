@@ -186,7 +186,7 @@ describe("against the testkit sandbox", () => {
         yield* t.register("task-1", [["s-1", PAYEE_A, "120.00"]])
         yield* t.sandbox.queueAnswerFaults(Fault.drop({ mode: "hang", applied: true }))
         const fiber = yield* Effect.fork(t.confirm("task-1", ["s-1"]))
-        for (let i = 0; i < 500 && (yield* t.sandbox.calls).length === 0; i++)
+        for (let i = 0; i < 10_000 && (yield* t.sandbox.calls).length === 0; i++)
           yield* Effect.promise(() => new Promise((r) => setTimeout(r, 2)))
         yield* TestClock.adjust(HttpTransport.DEFAULT_TIMEOUT)
         const outcome = Either.getOrThrow(yield* fiber)
@@ -241,7 +241,7 @@ describe("against the testkit sandbox", () => {
         yield* t.register("task-1", [["s-1", PAYEE_A, "120.00"]], "0")
         assert.isTrue(Either.isRight(yield* t.confirm("task-1", ["s-1"])))
         yield* TestClock.adjust(0)
-        for (let i = 0; i < 500 && t.handled.length === 0; i++)
+        for (let i = 0; i < 10_000 && t.handled.length === 0; i++)
           yield* Effect.promise(() => new Promise((r) => setTimeout(r, 2)))
         yield* TestClock.adjust("2 minutes")
         yield* t.sandbox.awaitDeliveries

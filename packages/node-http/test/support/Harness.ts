@@ -100,9 +100,12 @@ export const make = <E = never>(
     return { gateway, base, gatewayUrl, context, logs }
   })
 
-/** Polls (bounded) until the Clock has a pending sleep: the endpoint's read timeout has started. */
+/**
+ * Polls until the Clock has a pending sleep: the endpoint's read timeout has started. Bounded generously (20 s
+ * at least) only to tell a hang: a busy machine may take a second to get a request to the endpoint.
+ */
 export const untilSleeping: Effect.Effect<void> = Effect.gen(function* () {
-  for (let i = 0; i < 500; i++) {
+  for (let i = 0; i < 10_000; i++) {
     if (Chunk.size(yield* TestClock.sleeps()) > 0) return
     yield* Effect.promise(() => new Promise((r) => setTimeout(r, 2)))
   }
