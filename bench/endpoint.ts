@@ -12,7 +12,7 @@
 // insert, and the decode the endpoint runs first.
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
-import { SqlInbox } from "@witkey/inbox-sql"
+import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
 import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
 import Database from "better-sqlite3"
 import { Effect, Either, Layer } from "effect"
@@ -159,11 +159,11 @@ const rows: Array<readonly [string, number]> = [
   ["inbox transaction on better-sqlite3 directly", await micros(rawTransaction)],
   [
     "SqlInbox.receive (@effect/sql, same statements)",
-    await viaInbox(SqlInbox.layerSqlite({ filename: join(dir, "inbox.sqlite") }))
+    await viaInbox(SqliteInbox.layer({ filename: join(dir, "inbox.sqlite") }))
   ],
   [
     "SqlInbox.receive, 32 in flight (group commit)",
-    await viaInboxConcurrent(SqlInbox.layerSqlite({ filename: join(dir, "inbox-concurrent.sqlite") }))
+    await viaInboxConcurrent(SqliteInbox.layer({ filename: join(dir, "inbox-concurrent.sqlite") }))
   ],
   ["MemoryInbox.receive", await viaInbox(MemoryInbox.layer)],
   [

@@ -75,12 +75,12 @@ export const command = Command.make(
       if (partnerIssues.length > 0) return yield* CliError.usage(`--partner: ${partnerIssues[0]!.message}`)
       const verifier = yield* Keys.verifier(values.alipayPublicKey)
       // The server, SQL and HTTP client modules are loaded only by the commands that run servers.
-      const [Http, NodeHttpServer, HttpTransport, SqlInbox] = yield* Effect.promise(() =>
+      const [Http, NodeHttpServer, HttpTransport, SqliteInbox] = yield* Effect.promise(() =>
         Promise.all([
           import("node:http"),
           import("@effect/platform-node/NodeHttpServer"),
           import("@witkey/node-http/HttpTransport"),
-          import("@witkey/inbox-sql/SqlInbox")
+          import("@witkey/inbox-sql/SqliteInbox")
         ])
       )
       const Receiver = yield* Effect.promise(() => import("./Receiver.js"))
@@ -97,7 +97,7 @@ export const command = Command.make(
           )
         )
       ).pipe(Layer.provide(transport))
-      const inbox = SqlInbox.layerSqlite({ filename: values.db }).pipe(
+      const inbox = SqliteInbox.layer({ filename: values.db }).pipe(
         Layer.mapError((e) => CliError.usage(`--db ${values.db}: ${e.message}`))
       )
       yield* Effect.gen(function* () {

@@ -54,8 +54,13 @@ export type Outcome =
       readonly processedNotifyId: string
     }
 
+/**
+ * Why the inbox could not settle a delivery: `storage` (the store failed), `busy` (another writer holds the
+ * store; worth another delivery), `lost` (the store rolled back the transaction the delivery was in, or was
+ * queued for: nothing of it is kept), `closed` (the inbox is shutting down).
+ */
 export class InboxError extends Schema.TaggedError<InboxError>()("InboxError", {
-  reason: Schema.Literal("storage", "busy"),
+  reason: Schema.Literal("storage", "busy", "lost", "closed"),
   message: Schema.String
 }) {}
 

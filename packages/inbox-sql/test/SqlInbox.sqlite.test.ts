@@ -7,6 +7,7 @@ import { Cause, ConfigProvider, Effect, Exit, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as SqliteInbox from "../src/SqliteInbox.js"
 import * as SqlInbox from "../src/SqlInbox.js"
 import { behaviour, Database } from "./SqlBehaviour.js"
 
@@ -21,13 +22,13 @@ const inTempFile = <A, E>(make: (filename: string) => Layer.Layer<A, E>) =>
 
 InboxSuite.suite(
   "SqlInbox on SQLite",
-  inTempFile((filename) => SqlInbox.layerSqlite({ filename }))
+  inTempFile((filename) => SqliteInbox.layer({ filename }))
 )
 
 behaviour(
   "SQLite",
   inTempFile((filename) =>
-    Layer.succeed(Database, { open: (options = {}) => SqlInbox.layerSqlite({ ...options, filename }) })
+    Layer.succeed(Database, { open: (options = {}) => SqliteInbox.layer({ ...options, filename }) })
   )
 )
 
@@ -36,7 +37,7 @@ describe("SqlInbox on SQLite", () => {
     Effect.gen(function* () {
       const dir = yield* tempDir
       const filename = path.join(dir, "wal.db")
-      yield* Layer.build(SqlInbox.layerSqlite({ filename }))
+      yield* Layer.build(SqliteInbox.layer({ filename }))
       const db = new Sqlite(filename, { readonly: true })
       yield* Effect.addFinalizer(() => Effect.sync(() => db.close()))
       assert.strictEqual(db.pragma("journal_mode", { simple: true }), "wal")
@@ -52,7 +53,7 @@ describe("SqlInbox on SQLite", () => {
     Effect.gen(function* () {
       const dir = yield* tempDir
       const filename = path.join(dir, "busy.db")
-      const context = yield* Layer.build(SqlInbox.layerSqlite({ filename, busyTimeout: "20 millis" }))
+      const context = yield* Layer.build(SqliteInbox.layer({ filename, busyTimeout: "20 millis" }))
       const inbox = Layer.succeedContext(context)
       const r = yield* InboxSuite.received({ notifyId: "busy-1", payload: InboxSuite.assign("busy", "s-1") })
       // A second connection stands in for another process: it holds the write lock.
@@ -86,7 +87,7 @@ describe("SqlInbox on SQLite", () => {
       )
       const r = yield* InboxSuite.received({ notifyId: "cfg-1", payload: InboxSuite.assign("cfg", "s-1") })
       yield* Effect.flatMap(Inbox.Inbox, (i) => i.receive(r, () => Effect.void)).pipe(
-        Effect.provide(SqlInbox.layerSqliteConfig().pipe(Layer.provide(config)))
+        Effect.provide(SqliteInbox.layerConfig().pipe(Layer.provide(config)))
       )
       // The generic layer over a client of the user's own, same prefix from configuration: sees the entry.
       const entry = yield* Effect.flatMap(Inbox.Inbox, (i) => i.get("cfg-1")).pipe(
@@ -100,7 +101,7 @@ describe("SqlInbox on SQLite", () => {
       assert.isDefined(db.prepare("SELECT notify_id FROM cfg_inbox WHERE notify_id = 'cfg-1'").get())
       const missing = yield* Effect.exit(
         Layer.build(
-          SqlInbox.layerSqliteConfig().pipe(
+          SqliteInbox.layerConfig().pipe(
             Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map())))
           )
         )
