@@ -27,6 +27,10 @@ export const report = (result: NotificationReceiver.Result): Effect.Effect<void>
   const n = result.notification
   if (result.outcome._tag === "Processed")
     return Output.json({ processed: n.notifyId, sub_type: n.payload.subType })
+  if (result.outcome._tag === "Parked")
+    return Output.diagnostic(
+      `parked ${n.notifyId}: the handler failed permanently (${result.outcome.error}); answered success`
+    )
   return Output.diagnostic(
     `duplicate ${n.notifyId} ignored (by ${result.outcome.by}, processed as ${result.outcome.processedNotifyId})`
   )

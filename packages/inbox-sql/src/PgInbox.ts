@@ -21,7 +21,10 @@ export interface Options extends SqlInbox.Options {
 /** PostgreSQL through a connection pool. Provides the `SqlClient` too, for the handler's writes. */
 export const layer = (
   options: Options
-): Layer.Layer<Inbox.Inbox | SqlClient.SqlClient | PgClient.PgClient, Inbox.InboxError> => {
+): Layer.Layer<
+  Inbox.Inbox | Inbox.Operations | SqlClient.SqlClient | PgClient.PgClient,
+  Inbox.InboxError
+> => {
   const url = Redacted.isRedacted(options.url) ? options.url : Redacted.make(options.url)
   const client = PgClient.layer({
     url,
@@ -37,5 +40,7 @@ export const layerConfig = (
     url: Config.redacted("WITKEY_INBOX_PG_URL"),
     tablePrefix: SqlInbox.tablePrefixConfig
   })
-): Layer.Layer<Inbox.Inbox | SqlClient.SqlClient | PgClient.PgClient, Inbox.InboxError | ConfigError> =>
-  Layer.unwrapEffect(Effect.map(config, layer))
+): Layer.Layer<
+  Inbox.Inbox | Inbox.Operations | SqlClient.SqlClient | PgClient.PgClient,
+  Inbox.InboxError | ConfigError
+> => Layer.unwrapEffect(Effect.map(config, layer))

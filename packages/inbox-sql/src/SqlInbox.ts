@@ -49,23 +49,27 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import type { ConfigError } from "effect/ConfigError"
 import type * as Scope from "effect/Scope"
-import { Cause, Clock, Config, Effect, Layer, Option } from "effect"
+import type * as Charset from "@witkey/core/Charset"
+import { Cause, Clock, Config, Context, Duration, Effect, Either, Exit, Layer, Option } from "effect"
 import * as GroupCommit from "./internal/GroupCommit.js"
+import * as Operations from "./internal/operations.js"
 import * as PerTransaction from "./internal/perTransaction.js"
 import { causeMessage, toInboxError } from "./internal/SqlErrors.js"
 import * as Statements from "./internal/statements.js"
 import * as Unit from "./internal/unit.js"
 import * as Migrations from "./Migrations.js"
 
-export interface Options {
+export interface Options extends Inbox.Policy {
   /** Prefix of the inbox's tables (letters, digits, underscores). Default `witkey_`. */
   readonly tablePrefix?: string | undefined
 }
+
+/** The inbox and its operations, over one store. */
+export type SqlInbox = Inbox.Inbox & Inbox.Operations
 
 /**
  * The inbox over the `SqlClient` in context. The tables must exist: `layer` runs `Migrations.run` first.
@@ -74,7 +78,7 @@ export interface Options {
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<Inbox.Inbox, Inbox.InboxError, SqlClient.SqlClient | Scope.Scope> =>
+): Effect.Effect<SqlInbox, Inbox.InboxError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function* () {
     // Our own statements use our own column names, whatever name transforms the user's client has.
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
@@ -100,6 +104,10 @@ export const make = (
     // uncommitted rows). Its own transaction makes it wait for the connection like a transaction does.
     const alone = <A, E, R>(statement: Effect.Effect<A, E, R>) =>
       dialect === "sqlite" ? sql.withTransaction(statement) : statement
+    const operations = Operations.make({ sql, statements, policy: options, alone })
+    const handlerTimeout =
+      options.handlerTimeout === undefined ? undefined : Duration.decode(options.handlerTimeout)
+    const failingAfter = Math.max(1, options.onFailing?.after ?? 1)
 
     /**
      * The first delivery of a notify_id that `notify_verify` confirmed, committed on its own before anything
@@ -114,58 +122,131 @@ export const make = (
         Effect.mapError(toInboxError("record delivery"))
       )
 
+    /** The handler's own failure in a unit's cause, if that is how it failed. */
+    const handlerFailureOf = (cause: Cause.Cause<unknown>): Option.Option<unknown> =>
+      Option.flatMap(Cause.failureOption(cause), (e) =>
+        e instanceof Unit.HandlerFailure ? Option.some(e.error) : Option.none()
+      )
+    const isPermanentCause = (cause: Cause.Cause<unknown>) =>
+      Option.exists(handlerFailureOf(cause), (e) => Inbox.isPermanent(options, e))
+
     /**
      * After a rolled-back or interrupted attempt: the delivery (which the rollback took with it, unless it was
-     * recorded before) and, for a failure, its reason, in a statement of its own. Best effort: if even this
-     * fails, a warning is logged; the answer is `fail` either way, and Alipay delivers again.
+     * recorded before) and, for a failure, its reason and the attempt's row, in a transaction of its own; a
+     * permanent failure parks the entry. Best effort: if even this fails, a warning is logged and the answer
+     * is `fail` either way (also for a permanent failure), and Alipay delivers again. Returns the entry's
+     * failure count, if it recorded one.
      */
-    const recordFailure = (
-      received: Inbox.Received,
-      keys: Statements.Keys,
+    const recordFailure = <E, R>(
+      delivery: Unit.Delivery<E, R>,
       cause: Cause.Cause<unknown>,
       counted: boolean
-    ) =>
+    ): Effect.Effect<Option.Option<{ readonly failures: number; readonly parked: boolean }>> =>
       Clock.currentTimeMillis.pipe(
         Effect.flatMap((now) => {
-          const record = statements.upsertDelivery(received, keys, now, {
-            failure: Cause.isInterruptedOnly(cause) ? undefined : Unit.describeCause(cause),
-            counted
-          })
+          const interrupted = Cause.isInterruptedOnly(cause)
+          const failure = interrupted ? undefined : Unit.describeCause(cause)
+          const parked = isPermanentCause(cause)
+          const record = Effect.zipLeft(
+            statements.upsertDelivery(delivery.received, delivery.keys, now, {
+              failure,
+              counted,
+              arrived: delivery.source === "alipay",
+              parked
+            }),
+            statements.insertAttempt(
+              Unit.attemptOf(
+                delivery,
+                interrupted ? "interrupted" : parked ? "failed_permanent" : "failed",
+                failure,
+                now
+              )
+            )
+          )
           // It runs uninterruptibly, after the fact: on PostgreSQL it must not wait long behind another
           // delivery of the same notify_id that holds the row (SQLite waits at most its busy timeout).
-          return dialect === "pg"
-            ? sql.withTransaction(Effect.zipRight(sql`SET LOCAL lock_timeout = '2s'`, record))
-            : alone(record)
+          return (
+            dialect === "pg"
+              ? sql.withTransaction(Effect.zipRight(sql`SET LOCAL lock_timeout = '2s'`, record))
+              : sql.withTransaction(record)
+          ).pipe(
+            Effect.map((rows) =>
+              interrupted || rows[0] === undefined
+                ? Option.none()
+                : Option.some({ failures: Number(rows[0].failures), parked: rows[0].parked_at !== null })
+            )
+          )
         }),
-        Effect.asVoid,
         // A driver that throws (a closed database) is as much a failure to record as a SqlError.
         Effect.catchAllCause((cause) => {
           const failure = Cause.failureOption(cause)
-          return Effect.logWarning("witkey inbox: could not record a failed delivery").pipe(
-            Effect.annotateLogs({
-              notify_id: received.notification.notifyId,
-              detail: Option.isSome(failure)
-                ? causeMessage(failure.value)
-                : Cause.pretty(cause).split("\n")[0]!
-            })
+          return Effect.as(
+            Effect.logWarning("witkey inbox: could not record a failed delivery").pipe(
+              Effect.annotateLogs({
+                notify_id: delivery.received.notification.notifyId,
+                detail: Option.isSome(failure)
+                  ? causeMessage(failure.value)
+                  : Cause.pretty(cause).split("\n")[0]!
+              })
+            ),
+            Option.none()
           )
         })
       )
 
+    /** One delivery or replay through its runner; `recorded`: a pre-record already counted the delivery. */
+    const run = <E, R>(delivery: Unit.Delivery<E, R>, restore: Restore, recorded: boolean) =>
+      Effect.gen(function* () {
+        // Inside a transaction of the caller's, the unit joins it; otherwise SQLite shares commits.
+        const outer = yield* Effect.serviceOption(SqlClient.TransactionConnection)
+        const runner = grouped === undefined || Option.isSome(outer) ? perTransaction : grouped
+        // The last failure record that committed (the group commit may record twice: in the turn, and again
+        // on its own if the batch's commit failed).
+        let recordedFailure = Option.none<{ readonly failures: number; readonly parked: boolean }>()
+        const exit = yield* Effect.exit(
+          runner.run(
+            (exec) => Unit.settle(statements, exec, delivery, !recorded && delivery.source === "alipay"),
+            restore,
+            (cause) =>
+              Effect.map(
+                recordFailure(delivery, cause, !recorded && delivery.source === "alipay"),
+                (r) => void (recordedFailure = r)
+              )
+          )
+        )
+        if (Exit.isSuccess(exit)) return exit.value
+        const handlerError = handlerFailureOf(exit.cause)
+        if (Option.isSome(recordedFailure) && Option.isSome(handlerError)) {
+          const { failures, parked } = recordedFailure.value
+          // Parked and committed: Alipay is answered success (retrying would fail the same way).
+          if (parked && Inbox.isPermanent(options, handlerError.value))
+            return { _tag: "Parked", error: Unit.describeCause(exit.cause) } satisfies Inbox.Outcome
+          const onFailing = options.onFailing
+          if (onFailing !== undefined && failures === failingAfter) {
+            const entry = yield* Effect.either(operations.get(delivery.received.notification.notifyId))
+            if (Either.isRight(entry) && Option.isSome(entry.right))
+              yield* Operations.runHook("onFailing", onFailing.run(entry.right.value))
+          }
+        }
+        return yield* exit
+      })
+
     const receive: Inbox.Inbox["receive"] = <E, R>(
       received: Inbox.Received,
       handler: (notification: Notification.Notification) => Effect.Effect<void, E, R>
-    ) => {
-      const delivery: Unit.Delivery<E, R> = {
-        received,
-        keys: Statements.keysOf(received.notification),
-        handler
-      }
+    ) =>
       // Uninterruptible around the unit, so that an interrupted one is still recorded (the unit itself stays
       // interruptible through `restore`).
-      return Effect.uninterruptibleMask((restore) =>
+      Effect.uninterruptibleMask((restore) =>
         Effect.gen(function* () {
-          // Inside a transaction of the caller's, the delivery joins it; otherwise SQLite shares commits.
+          const delivery: Unit.Delivery<E, R> = {
+            source: "alipay",
+            received,
+            keys: Statements.keysOf(received.notification),
+            handler,
+            handlerTimeout,
+            started: yield* Clock.currentTimeMillis
+          }
           const outer = yield* Effect.serviceOption(SqlClient.TransactionConnection)
           const runner = grouped === undefined || Option.isSome(outer) ? perTransaction : grouped
           // The pre-record commits (with other records only, never with handlers' writes) before the
@@ -174,42 +255,77 @@ export const make = (
             received.gatewayConfirmed === true
               ? yield* runner.record(preRecord(received, delivery.keys), restore)
               : false
-          return yield* runner.run(
-            (exec) => Unit.settle(statements, exec, delivery, !recorded),
-            restore,
-            (cause) => recordFailure(received, delivery.keys, cause, !recorded)
-          )
+          return yield* run(delivery, restore, recorded)
         })
-      ).pipe(Effect.mapError((e) => Unit.unwrapHandlerFailure(e) as Inbox.InboxError | E))
-    }
-
-    const select = (statement: Effect.Effect<ReadonlyArray<object>, SqlError>) =>
-      alone(statement).pipe(
-        Effect.mapError(toInboxError("query")),
-        Effect.flatMap((rows) =>
-          Effect.mapError(
-            Statements.decodeRows(rows),
-            (e) => new Inbox.InboxError({ reason: "storage", message: `inbox: unreadable row: ${e.message}` })
-          )
-        ),
-        Effect.map((rows) => rows.map(Statements.toEntry))
+      ).pipe(
+        Effect.mapError((e) => Unit.unwrapHandlerFailure(e) as Inbox.InboxError | Inbox.HandlerTimeout | E)
       )
 
-    return Inbox.Inbox.of({
+    const replay: Inbox.Operations["replay"] = <E, R>(
+      notifyId: string,
+      handler: (notification: Notification.Notification) => Effect.Effect<void, E, R>,
+      replayOptions: { readonly charset?: Charset.Charset | undefined } = {}
+    ) =>
+      Effect.gen(function* () {
+        const found = yield* operations.get(notifyId)
+        if (Option.isNone(found)) return { _tag: "NotFound" } satisfies Inbox.ReplayOutcome
+        const entry = found.value
+        if (entry.state === "processed")
+          return {
+            _tag: "AlreadyProcessed",
+            processedNotifyId: entry.duplicateOf ?? notifyId
+          } satisfies Inbox.ReplayOutcome
+        if (entry.bodyRemovedAt !== undefined) return { _tag: "BodyRemoved" } satisfies Inbox.ReplayOutcome
+        const notification = yield* Inbox.decodeStored(entry, replayOptions.charset)
+        const outcome = yield* Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function* () {
+            const delivery: Unit.Delivery<E, R> = {
+              source: "replay",
+              received: { notification, body: entry.body, contentType: entry.contentType },
+              keys: Statements.keysOf(notification),
+              handler,
+              handlerTimeout,
+              started: yield* Clock.currentTimeMillis
+            }
+            return yield* run(delivery, restore, false)
+          })
+        ).pipe(
+          Effect.mapError((e) => Unit.unwrapHandlerFailure(e) as Inbox.InboxError | Inbox.HandlerTimeout | E)
+        )
+        // Another replay (or a delivery) got there first.
+        return outcome._tag === "Duplicate" && outcome.by === "notify_id"
+          ? ({
+              _tag: "AlreadyProcessed",
+              processedNotifyId: outcome.processedNotifyId
+            } satisfies Inbox.ReplayOutcome)
+          : outcome
+      })
+
+    return {
       receive,
-      get: (notifyId) =>
-        Effect.map(select(statements.byNotifyId(notifyId)), (entries) => Option.fromNullable(entries[0])),
-      byTask: (outerTaskId) => select(statements.byTask(outerTaskId))
-    })
+      get: operations.get,
+      byTask: (outerTaskId) => operations.select(statements.byTask(outerTaskId)),
+      list: operations.list,
+      attempts: operations.attempts,
+      replay,
+      resolve: operations.resolve,
+      sweep: operations.sweep,
+      prune: operations.prune,
+      erase: operations.erase
+    }
   })
+
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 /** The inbox over any SQLite or PostgreSQL `SqlClient`, migrating its tables first. */
 export const layer = (
   options: Options = {}
-): Layer.Layer<Inbox.Inbox, Inbox.InboxError, SqlClient.SqlClient> =>
-  Layer.scoped(
-    Inbox.Inbox,
-    Effect.zipRight(Migrations.run(options.tablePrefix ?? Migrations.DEFAULT_TABLE_PREFIX), make(options))
+): Layer.Layer<Inbox.Inbox | Inbox.Operations, Inbox.InboxError, SqlClient.SqlClient> =>
+  Layer.scopedContext(
+    Effect.zipRight(
+      Migrations.run(options.tablePrefix ?? Migrations.DEFAULT_TABLE_PREFIX),
+      make(options)
+    ).pipe(Effect.map((inbox) => Context.make(Inbox.Inbox, inbox).pipe(Context.add(Inbox.Operations, inbox))))
   )
 
 /** `WITKEY_INBOX_TABLE_PREFIX` (default `witkey_`): shared by the drivers' `layerConfig`. */
@@ -220,5 +336,5 @@ export const tablePrefixConfig: Config.Config<string> = Config.string("WITKEY_IN
 /** `layer` from configuration: `WITKEY_INBOX_TABLE_PREFIX` (default `witkey_`). */
 export const layerConfig = (
   config: Config.Config<Options> = Config.all({ tablePrefix: tablePrefixConfig })
-): Layer.Layer<Inbox.Inbox, Inbox.InboxError | ConfigError, SqlClient.SqlClient> =>
+): Layer.Layer<Inbox.Inbox | Inbox.Operations, Inbox.InboxError | ConfigError, SqlClient.SqlClient> =>
   Layer.unwrapEffect(Effect.map(config, layer))

@@ -26,7 +26,7 @@ export interface Options extends SqlInbox.Options {
 export const layer = (
   options: Options
 ): Layer.Layer<
-  Inbox.Inbox | SqlClient.SqlClient | SqliteClient.SqliteClient,
+  Inbox.Inbox | Inbox.Operations | SqlClient.SqlClient | SqliteClient.SqliteClient,
   Inbox.InboxError | ConfigError
 > => {
   const busyMillis = Math.max(0, Math.round(Duration.toMillis(options.busyTimeout ?? Duration.seconds(5))))
@@ -49,6 +49,6 @@ export const layerConfig = (
     tablePrefix: SqlInbox.tablePrefixConfig
   })
 ): Layer.Layer<
-  Inbox.Inbox | SqlClient.SqlClient | SqliteClient.SqliteClient,
+  Inbox.Inbox | Inbox.Operations | SqlClient.SqlClient | SqliteClient.SqliteClient,
   Inbox.InboxError | ConfigError
 > => Layer.unwrapEffect(Effect.map(config, layer))

@@ -2,6 +2,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
+import * as InboxOperationsSuite from "@witkey/testkit/InboxOperationsSuite"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
 import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import * as PgInbox from "../src/PgInbox.js"
@@ -42,6 +43,10 @@ if (unavailable !== undefined) {
   InboxSuite.suite(
     "SqlInbox on PostgreSQL",
     PgTest.inSchema("suite", (url) => PgInbox.layer({ url }))
+  )
+
+  InboxOperationsSuite.suite("SqlInbox on PostgreSQL", (policy) =>
+    PgTest.inSchema("ops", (url) => PgInbox.layer({ ...policy, url, maxConnections: 4 }))
   )
 
   behaviour(

@@ -1,6 +1,7 @@
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
+import * as InboxOperationsSuite from "@witkey/testkit/InboxOperationsSuite"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
 import Sqlite from "better-sqlite3"
 import { Cause, ConfigProvider, Effect, Exit, Layer, Option } from "effect"
@@ -25,6 +26,10 @@ InboxSuite.suite(
   inTempFile((filename) => SqliteInbox.layer({ filename }))
 )
 
+InboxOperationsSuite.suite("SqlInbox on SQLite", (policy) =>
+  inTempFile((filename) => SqliteInbox.layer({ ...policy, filename }))
+)
+
 behaviour(
   "SQLite",
   inTempFile((filename) =>
@@ -45,7 +50,12 @@ describe("SqlInbox on SQLite", () => {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .all()
         .map((r) => (r as { name: string }).name)
-      assert.deepStrictEqual(tables, ["witkey_inbox", "witkey_inbox_events", "witkey_inbox_migrations"])
+      assert.deepStrictEqual(tables, [
+        "witkey_inbox",
+        "witkey_inbox_attempts",
+        "witkey_inbox_events",
+        "witkey_inbox_migrations"
+      ])
     })
   )
 

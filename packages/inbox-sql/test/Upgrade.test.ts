@@ -98,7 +98,7 @@ const checkUpgraded = (
         Option.getOrThrowWith(() => new Error(`${notifyId} was lost`))
       )
 
-    // Every row kept, bytes and counts intact; both migrations recorded.
+    // Every row kept, bytes and counts intact; every migration recorded.
     const entries = new Map<string, Inbox.Entry>()
     for (const notifyId of ALL) entries.set(notifyId, yield* get(notifyId))
     assert.deepStrictEqual(
@@ -116,7 +116,7 @@ const checkUpgraded = (
     }>`SELECT version FROM ${sql(`${prefix}inbox_migrations`)} ORDER BY version`
     assert.deepStrictEqual(
       versions.map((r) => Number(r.version)),
-      [1, 2]
+      [1, 2, 3]
     )
 
     // Every stored key is the one core computes from the stored, signed body.

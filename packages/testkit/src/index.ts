@@ -4,6 +4,7 @@
 export * as Arbitraries from "./Arbitraries.js"
 export * as Fault from "./Fault.js"
 export * as GatewayAnswer from "./GatewayAnswer.js"
+export * as InboxOperationsSuite from "./InboxOperationsSuite.js"
 export * as InboxSuite from "./InboxSuite.js"
 export * as MemoryInbox from "./MemoryInbox.js"
 export * as NotificationSigner from "./NotificationSigner.js"

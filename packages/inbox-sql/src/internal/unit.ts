@@ -8,8 +8,8 @@
 import type * as Statement from "@effect/sql/Statement"
 import * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
-import { Cause, Clock, Effect, Option } from "effect"
-import type { Keys, Statements } from "./statements.js"
+import { Cause, Clock, Duration, Effect, Option } from "effect"
+import type { AttemptValues, Keys, Statements } from "./statements.js"
 
 /** Runs one statement where the unit runs (a transaction, a savepoint of a shared one). */
 export type Exec = <A extends object>(
@@ -29,11 +29,50 @@ export const unwrapHandlerFailure = (e: unknown): unknown => (e instanceof Handl
 export const describeCause = (cause: Cause.Cause<unknown>): string =>
   Inbox.describeFailure(cause, unwrapHandlerFailure)
 
-/** What a runner needs to know of one delivery. */
+/** One run of the unit: a delivery by Alipay, or an operator's replay of the stored bytes. */
 export interface Delivery<E, R> {
+  readonly source: "alipay" | "replay"
   readonly received: Inbox.Received
   readonly keys: Keys
   readonly handler: (notification: Notification.Notification) => Effect.Effect<void, E, R>
+  /** The handler's time limit, if any. */
+  readonly handlerTimeout: Duration.Duration | undefined
+  /** When the attempt began (Clock millis): its duration is measured from here. */
+  readonly started: number
+}
+
+/** The attempt row of a delivery, but for its outcome. */
+export const attemptOf = <E, R>(
+  delivery: Delivery<E, R>,
+  outcome: Inbox.AttemptOutcome,
+  error: string | undefined,
+  now: number
+): AttemptValues => ({
+  notifyId: delivery.received.notification.notifyId,
+  at: delivery.started,
+  source: delivery.source,
+  verifiedBy: Inbox.verifiedByOf(delivery.received.notification),
+  notifyVerify:
+    delivery.source === "alipay"
+      ? delivery.received.gatewayConfirmed === true
+        ? "true"
+        : "not_asked"
+      : undefined,
+  outcome,
+  error,
+  durationMillis: Math.max(0, now - delivery.started)
+})
+
+const timed = <E, R>(delivery: Delivery<E, R>): Effect.Effect<void, E | Inbox.HandlerTimeout, R> => {
+  const run = delivery.handler(delivery.received.notification)
+  const limit = delivery.handlerTimeout
+  return limit === undefined
+    ? run
+    : Effect.timeoutFail(run, {
+        duration: limit,
+        onTimeout: () =>
+          new Inbox.HandlerTimeout({ message: `the handler ran longer than ${Duration.format(limit)}` })
+      })
 }
 
 /**
@@ -71,16 +110,22 @@ export const settle = <E, R>(
   exec: Exec,
   delivery: Delivery<E, R>,
   counted: boolean
-): Effect.Effect<Inbox.Outcome, Inbox.InboxError | HandlerFailure<E>, R> =>
+): Effect.Effect<Inbox.Outcome, Inbox.InboxError | HandlerFailure<E | Inbox.HandlerTimeout>, R> =>
   Effect.gen(function* () {
     const { keys, received } = delivery
     const n = received.notification
     const notifyId = n.notifyId
     const now = yield* Clock.currentTimeMillis
-    const entries = yield* exec(
-      "record delivery",
-      statements.upsertDelivery(received, keys, now, { failure: undefined, counted })
-    )
+    // One attempt row per run, in the same transaction as its outcome (a failure's is written with the
+    // failure's record, after the rollback).
+    const attempt = (outcome: Inbox.AttemptOutcome, error: string | undefined, at: number) =>
+      exec("record attempt", statements.insertAttempt(attemptOf(delivery, outcome, error, at)))
+    const entries = yield* delivery.source === "alipay"
+      ? exec(
+          "record delivery",
+          statements.upsertDelivery(received, keys, now, { failure: undefined, counted })
+        )
+      : exec("lock entry", statements.lockRow(notifyId))
     const entry = entries[0]
     if (entry === undefined)
       return yield* new Inbox.InboxError({
@@ -89,12 +134,20 @@ export const settle = <E, R>(
       })
     // Processed is final (a failure record never undoes it), and an event is only ever marked by a
     // notification marked in the same transaction: this notify_id's own event is settled.
-    if (entry.state === "processed")
+    if (entry.state === "processed") {
+      yield* attempt(delivery.source === "alipay" ? "duplicate" : "already_processed", undefined, now)
       return {
         _tag: "Duplicate",
         by: "notify_id",
         processedNotifyId: entry.duplicate_of ?? notifyId
       } satisfies Inbox.Outcome
+    }
+    // Alipay was answered `success` for a parked entry: only a replay runs its handler again.
+    if (entry.parked_at !== null && delivery.source === "alipay") {
+      const error = entry.last_error ?? "failed permanently"
+      yield* attempt("failed_permanent", error, now)
+      return { _tag: "Parked", error } satisfies Inbox.Outcome
+    }
     // Marking before the handler runs is safe: a failure rolls the mark back with the rest.
     const events = yield* exec("claim event", statements.claimEvent(keys.eventKey, notifyId, now))
     const processedBy = events[0]?.processed_notify_id
@@ -105,9 +158,10 @@ export const settle = <E, R>(
       })
     if (processedBy !== notifyId) {
       yield* exec("mark duplicate", statements.markDuplicate(notifyId, processedBy, now))
+      yield* attempt("duplicate", undefined, now)
       return { _tag: "Duplicate", by: "business_key", processedNotifyId: processedBy } satisfies Inbox.Outcome
     }
-    yield* Effect.mapError(delivery.handler(n), (e) => new HandlerFailure(e))
+    yield* Effect.mapError(timed(delivery), (e) => new HandlerFailure(e))
     const done = yield* Clock.currentTimeMillis
     const marked = yield* exec("mark processed", statements.markProcessed(notifyId, keys.eventKey, done))
     if (marked.length === 0)
@@ -115,5 +169,6 @@ export const settle = <E, R>(
         reason: "lost",
         message: `inbox: the database rolled back the transaction of notify_id ${notifyId} under the handler; every delivery in it is answered fail`
       })
+    yield* attempt("processed", undefined, done)
     return { _tag: "Processed" } satisfies Inbox.Outcome
   })
