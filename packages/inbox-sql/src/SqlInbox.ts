@@ -94,7 +94,7 @@ export const make = (
         reason: "storage",
         message: "the SQL inbox supports SQLite and PostgreSQL clients only"
       })
-    const statements = Statements.make(sql, Migrations.tables(prefix))
+    const statements = Statements.make(sql, Migrations.tables(prefix), dialect)
     // SQLite has one writer per file: deliveries share transactions and their flushed commits. PostgreSQL
     // keeps one transaction per delivery: its row locks must be held briefly, and it has writers in parallel.
     const perTransaction = PerTransaction.make(sql)

@@ -163,12 +163,18 @@ export const settle = <E, R>(
     }
     yield* Effect.mapError(timed(delivery), (e) => new HandlerFailure(e))
     const done = yield* Clock.currentTimeMillis
-    const marked = yield* exec("mark processed", statements.markProcessed(notifyId, keys.eventKey, done))
+    const combined = statements.markProcessedWithAttempt
+    const marked = yield* exec(
+      "mark processed",
+      combined === undefined
+        ? statements.markProcessed(notifyId, keys.eventKey, done)
+        : combined(notifyId, keys.eventKey, done, attemptOf(delivery, "processed", undefined, done))
+    )
     if (marked.length === 0)
       return yield* new Inbox.InboxError({
         reason: "lost",
         message: `inbox: the database rolled back the transaction of notify_id ${notifyId} under the handler; every delivery in it is answered fail`
       })
-    yield* attempt("processed", undefined, done)
+    if (combined === undefined) yield* attempt("processed", undefined, done)
     return { _tag: "Processed" } satisfies Inbox.Outcome
   })
