@@ -194,12 +194,19 @@ export const make = (
         })
       )
 
+    // Inside a transaction of the caller's, the unit joins it; otherwise SQLite shares commits.
+    const currentRunner = Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
+      grouped === undefined || Option.isSome(outer) ? perTransaction : grouped
+    )
+
     /** One delivery or replay through its runner; `recorded`: a pre-record already counted the delivery. */
-    const run = <E, R>(delivery: Unit.Delivery<E, R>, restore: Restore, recorded: boolean) =>
+    const run = <E, R>(
+      runner: Unit.Runner,
+      delivery: Unit.Delivery<E, R>,
+      restore: Restore,
+      recorded: boolean
+    ) =>
       Effect.gen(function* () {
-        // Inside a transaction of the caller's, the unit joins it; otherwise SQLite shares commits.
-        const outer = yield* Effect.serviceOption(SqlClient.TransactionConnection)
-        const runner = grouped === undefined || Option.isSome(outer) ? perTransaction : grouped
         // The last failure record that committed (the group commit may record twice: in the turn, and again
         // on its own if the batch's commit failed).
         let recordedFailure = Option.none<{ readonly failures: number; readonly parked: boolean }>()
@@ -247,15 +254,14 @@ export const make = (
             handlerTimeout,
             started: yield* Clock.currentTimeMillis
           }
-          const outer = yield* Effect.serviceOption(SqlClient.TransactionConnection)
-          const runner = grouped === undefined || Option.isSome(outer) ? perTransaction : grouped
+          const runner = yield* currentRunner
           // The pre-record commits (with other records only, never with handlers' writes) before the
           // delivery's unit: durable before the handler.
           const recorded =
             received.gatewayConfirmed === true
               ? yield* runner.record(preRecord(received, delivery.keys), restore)
               : false
-          return yield* run(delivery, restore, recorded)
+          return yield* run(runner, delivery, restore, recorded)
         })
       ).pipe(
         Effect.mapError((e) => Unit.unwrapHandlerFailure(e) as Inbox.InboxError | Inbox.HandlerTimeout | E)
@@ -287,7 +293,7 @@ export const make = (
               handlerTimeout,
               started: yield* Clock.currentTimeMillis
             }
-            return yield* run(delivery, restore, false)
+            return yield* run(yield* currentRunner, delivery, restore, false)
           })
         ).pipe(
           Effect.mapError((e) => Unit.unwrapHandlerFailure(e) as Inbox.InboxError | Inbox.HandlerTimeout | E)

@@ -157,6 +157,37 @@ export const suite = (
         )
     )
 
+    it.effect(
+      "attempts record notify_verify and, when the notification carries it, the key that verified it",
+      () =>
+        withInbox(
+          {},
+          Effect.gen(function* () {
+            const inbox = yield* Inbox.Inbox
+            const ops = yield* Inbox.Operations
+            const id = ids("attempts")
+            const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+            // A verifier with a trust list of keys says which one matched (`verifiedBy`).
+            const byKey: Inbox.Received = {
+              ...r,
+              notification: { ...r.notification, verifiedBy: "alipay-2026" } as Notification.Notification,
+              gatewayConfirmed: true
+            }
+            yield* Effect.flip(inbox.receive(byKey, failing))
+            yield* inbox.receive(r, () => Effect.void)
+            const attempts = yield* ops.attempts(id.notify(1))
+            assert.deepStrictEqual(
+              attempts.map((a) => [a.source, a.outcome, a.notifyVerify, a.verifiedBy]),
+              [
+                ["alipay", "failed", "true", "alipay-2026"],
+                ["alipay", "processed", "not_asked", undefined]
+              ]
+            )
+            for (const a of attempts) assert.isAtLeast(a.durationMillis, 0)
+          })
+        )
+    )
+
     it.effect("concurrent replays and a live delivery of one failed entry run the handler once", () =>
       withInbox(
         {},
