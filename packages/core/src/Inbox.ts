@@ -271,7 +271,7 @@ export interface Operations {
   }) => Effect.Effect<{ readonly bodies: number; readonly attempts: number }, InboxError>
   /**
    * Erases a task's personal data on request: the bodies (payee ids) of its entries and its attempts' error
-   * texts. The keys stay, so a late delivery is still recognised (and stored again: it is a new delivery).
+   * texts. The keys stay, so a late delivery is still recognised (its body is not stored again).
    * Returns how many entries it erased.
    */
   readonly erase: (outerTaskId: string) => Effect.Effect<number, InboxError>

@@ -427,6 +427,11 @@ export const suite = (
           assert.isAbove((yield* entry(other.notify(1))).body.length, 0, "another task is untouched")
           assert.deepStrictEqual(yield* ops.replay(id.notify(2), handler), { _tag: "BodyRemoved" })
           assert.strictEqual((yield* inbox.receive(r, handler))._tag, "Duplicate")
+          assert.strictEqual(
+            (yield* entry(id.notify(1))).body.length,
+            0,
+            "a late delivery does not store it again"
+          )
           const reissue = yield* received({ notifyId: id.notify(3), payload: assign(id.task, "s-1") })
           assert.strictEqual((yield* inbox.receive(reissue, handler))._tag, "Duplicate")
           assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1), other.notify(1)])

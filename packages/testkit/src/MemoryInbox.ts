@@ -206,15 +206,8 @@ export const make = (policy: Inbox.Policy = {}): Effect.Effect<Inbox.Inbox & Inb
                 bodyRemovedAt: undefined,
                 exhaustedNoticed: false
               }
-            : {
-                ...previous,
-                lastReceivedAt: arrived,
-                deliveries: previous.deliveries + 1,
-                // An erased body is stored again: this delivery brings it.
-                ...(previous.bodyRemovedAt !== undefined
-                  ? { body: Uint8Array.from(received.body), bodyRemovedAt: undefined }
-                  : {})
-              }
+            : // The first body is kept (an erased one stays erased): a re-delivery is the same notification.
+              { ...previous, lastReceivedAt: arrived, deliveries: previous.deliveries + 1 }
         )
         return yield* unit("alipay", received, handler)
       })
