@@ -12,7 +12,7 @@
 // insert, and the decode the endpoint runs first.
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
-import { SqlInbox } from "@witkey/inbox-sql"
+import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
 import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
 import Database from "better-sqlite3"
 import { Effect, Either, Layer } from "effect"
@@ -86,6 +86,11 @@ raw.exec(`CREATE TABLE n (id INTEGER PRIMARY KEY, notify_id TEXT NOT NULL UNIQUE
   deliveries INTEGER NOT NULL, state TEXT NOT NULL, processed_at INTEGER, last_error TEXT, duplicate_of TEXT)`)
 raw.exec("CREATE INDEX n_by_task ON n (outer_task_id, first_received_at, id)")
 raw.exec("CREATE TABLE e (event_key TEXT PRIMARY KEY, processed_notify_id TEXT, processed_at INTEGER)")
+raw.exec(`CREATE TABLE a (id INTEGER PRIMARY KEY, notify_id TEXT NOT NULL, at INTEGER NOT NULL, source TEXT NOT NULL,
+  verification TEXT NOT NULL, verified_by TEXT, notify_verify TEXT, outcome TEXT NOT NULL, error TEXT,
+  duration_ms INTEGER NOT NULL)`)
+raw.exec("CREATE INDEX a_by_notify_id ON a (notify_id, at)")
+raw.exec("CREATE INDEX a_by_at ON a (at)")
 raw.exec("CREATE TABLE bare (notify_id TEXT PRIMARY KEY, body BLOB NOT NULL, received_at INTEGER NOT NULL)")
 const upsert = raw.prepare(`INSERT INTO n (notify_id, event_key, business_key, sub_type, outer_task_id,
   outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state, last_error)
@@ -98,6 +103,9 @@ const claim = raw.prepare(`INSERT INTO e (event_key, processed_notify_id, proces
 const mark = raw.prepare(
   "UPDATE n SET state = 'processed', processed_at = ?, last_error = NULL, duplicate_of = NULL WHERE notify_id = ?"
 )
+const attempt =
+  raw.prepare(`INSERT INTO a (notify_id, at, source, verification, verified_by, notify_verify, outcome,
+  error, duration_ms) VALUES (?, ?, 'alipay', 'signature', NULL, 'not_asked', 'processed', NULL, 0)`)
 const bareInsert = raw.prepare("INSERT OR IGNORE INTO bare (notify_id, body, received_at) VALUES (?, ?, ?)")
 const begin = raw.prepare("BEGIN")
 const commit = raw.prepare("COMMIT")
@@ -122,6 +130,7 @@ const rawTransaction = (r: Inbox.Received) => {
   )
   claim.get(key, n.notifyId, now)
   mark.run(now, n.notifyId)
+  attempt.run(n.notifyId, now)
   commit.run()
 }
 
@@ -159,11 +168,11 @@ const rows: Array<readonly [string, number]> = [
   ["inbox transaction on better-sqlite3 directly", await micros(rawTransaction)],
   [
     "SqlInbox.receive (@effect/sql, same statements)",
-    await viaInbox(SqlInbox.layerSqlite({ filename: join(dir, "inbox.sqlite") }))
+    await viaInbox(SqliteInbox.layer({ filename: join(dir, "inbox.sqlite") }))
   ],
   [
     "SqlInbox.receive, 32 in flight (group commit)",
-    await viaInboxConcurrent(SqlInbox.layerSqlite({ filename: join(dir, "inbox-concurrent.sqlite") }))
+    await viaInboxConcurrent(SqliteInbox.layer({ filename: join(dir, "inbox-concurrent.sqlite") }))
   ],
   ["MemoryInbox.receive", await viaInbox(MemoryInbox.layer)],
   [

@@ -19,7 +19,7 @@
 import { Client } from "@witkey/core"
 import type { Inbox, Notification } from "@witkey/core"
 import { DsaSigner, DsaVerifier } from "@witkey/crypto-dsa"
-import { SqlInbox } from "@witkey/inbox-sql"
+import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
 import { HttpTransport, NotificationEndpoint } from "@witkey/node-http"
 import { Context, Effect, Either, Layer, ManagedRuntime, Ref } from "effect"
 import express from "express"
@@ -136,7 +136,7 @@ export const layer = Layer.mergeAll(
       Layer.mergeAll(DsaSigner.layerConfig(), DsaVerifier.layerConfig(), HttpTransport.layerNodeConfig())
     )
   ),
-  SqlInbox.layerSqliteConfig(),
+  SqliteInbox.layerConfig(),
   PaidTransfersMemory
 )
 

@@ -9,7 +9,7 @@
 //   noop          : node:http reading the body and answering `success`, nothing else: for `endpoint.ts` only
 import * as Client from "@witkey/core/Client"
 import { DsaSigner, DsaVerifier } from "@witkey/crypto-dsa"
-import { SqlInbox } from "@witkey/inbox-sql"
+import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
 import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
 import { HttpTransport, NotificationEndpoint } from "@witkey/node-http"
 import Database from "better-sqlite3"
@@ -80,7 +80,7 @@ if (mode === "noop") {
 } else {
   const services = Layer.mergeAll(
     Client.layer({ partner: "2088101012352995", gateway: "http://127.0.0.1:9/gateway.do" }),
-    mode === "memory" ? MemoryInbox.layer : SqlInbox.layerSqlite({ filename })
+    mode === "memory" ? MemoryInbox.layer : SqliteInbox.layer({ filename })
   ).pipe(
     Layer.provide(
       Layer.mergeAll(

@@ -20,7 +20,7 @@ import type * as SignedRequest from "@witkey/core/SignedRequest"
 import * as Transport from "@witkey/core/Transport"
 import * as DsaSigner from "@witkey/crypto-dsa/DsaSigner"
 import * as DsaVerifier from "@witkey/crypto-dsa/DsaVerifier"
-import * as SqlInbox from "@witkey/inbox-sql/SqlInbox"
+import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
 import * as HttpTransport from "@witkey/node-http/HttpTransport"
 import * as Fault from "@witkey/testkit/Fault"
 import * as Sandbox from "@witkey/testkit/Sandbox"
@@ -256,7 +256,7 @@ export const run = (options: Options): Effect.Effect<Summary, DemoError, FileSys
         .makeTempDirectoryScoped({ prefix: "witkey-demo-" })
         .pipe(Effect.mapError(fail("temp dir")))
       const inboxContext = yield* Layer.build(
-        SqlInbox.layerSqlite({ filename: path.join(dir, "inbox.db") })
+        SqliteInbox.layer({ filename: path.join(dir, "inbox.db") })
       ).pipe(Effect.mapError(fail("SQLite inbox")))
       const sql = Context.get(inboxContext, SqlClient.SqlClient)
       const inbox = Context.get(inboxContext, Inbox.Inbox)

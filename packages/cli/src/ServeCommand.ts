@@ -36,6 +36,10 @@ export const report = (result: NotificationReceiver.Result): Effect.Effect<void>
       outer_transfer_no: wire("outer_transfer_no"),
       transfer_amount: wire("transfer_amount")
     })
+  if (result.outcome._tag === "Parked")
+    return Output.diagnostic(
+      `parked ${n.notifyId}: the handler failed permanently (${result.outcome.error}); answered success`
+    )
   return Output.diagnostic(
     `duplicate ${n.notifyId} ignored (by ${result.outcome.by}, processed as ${result.outcome.processedNotifyId})`
   )
@@ -101,13 +105,13 @@ export const command = Command.make(
       if (Option.isSome(values.gateway)) yield* CommonOptions.checkGateway(values.gateway.value)
       const verifier = yield* Keys.verifier(values.alipayPublicKey)
       // The server, SQL and HTTP client modules are loaded only by the commands that run servers.
-      const [Http, NodeHttpServer, HttpTransport, SqlInbox, NotificationEndpoint] = yield* Effect.promise(
+      const [Http, NodeHttpServer, HttpTransport, SqliteInbox, NotificationEndpoint] = yield* Effect.promise(
         () =>
           Promise.all([
             import("node:http"),
             import("@effect/platform-node/NodeHttpServer"),
             import("@witkey/node-http/HttpTransport"),
-            import("@witkey/inbox-sql/SqlInbox"),
+            import("@witkey/inbox-sql/SqliteInbox"),
             import("@witkey/node-http/NotificationEndpoint")
           ])
       )
@@ -127,7 +131,7 @@ export const command = Command.make(
       ).pipe(Layer.provide(transport))
       // SQLite throws (a defect) for a file it cannot open, such as one in a missing directory: reported as
       // bad usage naming --db, like a failure to migrate.
-      const inbox = SqlInbox.layerSqlite({ filename: values.db }).pipe(
+      const inbox = SqliteInbox.layer({ filename: values.db }).pipe(
         Layer.catchAllCause((cause) =>
           Cause.isInterruptedOnly(cause)
             ? Layer.failCause(Cause.map(cause, () => CliError.failure("interrupted")))

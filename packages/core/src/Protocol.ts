@@ -126,6 +126,10 @@ export const NotifyCharset = {
  */
 export const NOTIFY_RETRY_DELAYS_MINUTES: ReadonlyArray<number> = [2, 10, 10, 60, 120, 360, 900]
 
+/** [classic] From a notification's first delivery to Alipay's last retry: 24 h 22 min. */
+export const NOTIFY_RETRY_WINDOW_MILLIS: number =
+  NOTIFY_RETRY_DELAYS_MINUTES.reduce((sum, minutes) => sum + minutes, 0) * 60_000
+
 /** [classic] `notify_verify`: `GET <gateway>?service=notify_verify&partner=<partner>&notify_id=<id>`. */
 export const NotifyVerify = {
   service: "notify_verify",

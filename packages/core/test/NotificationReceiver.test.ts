@@ -50,7 +50,13 @@ const tinyInbox = (confirmed: Ref.Ref<ReadonlyArray<boolean | undefined>>) =>
                   state,
                   processedAt: undefined,
                   lastError: undefined,
-                  duplicateOf: undefined
+                  duplicateOf: undefined,
+                  status: state === "processed" ? "processed" : "failing",
+                  failures: 0,
+                  parkedAt: undefined,
+                  resolvedAt: undefined,
+                  resolution: undefined,
+                  bodyRemovedAt: undefined
                 })
           })
         ),

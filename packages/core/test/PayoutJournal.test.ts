@@ -51,7 +51,13 @@ const assign = (
   state: "processed",
   processedAt: at,
   lastError: undefined,
-  duplicateOf: undefined
+  duplicateOf: undefined,
+  status: "processed",
+  failures: 0,
+  parkedAt: undefined,
+  resolvedAt: undefined,
+  resolution: undefined,
+  bodyRemovedAt: undefined
 })
 
 const confirmed: PayoutJournal.Outcome = { _tag: "Confirmed", verifiedBy: { keyId: "k", status: "active" } }

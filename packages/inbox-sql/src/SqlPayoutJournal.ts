@@ -11,7 +11,7 @@
  * against the committed row, so of two concurrent claimers exactly one gets the row; SQLite has one writer.
  *
  * `layer` runs on the `SqlClient` in context. With the inbox on the same database, give it the inbox's client
- * (`SqlPayoutJournal.layer().pipe(Layer.provideMerge(SqlInbox.layerSqlite({ filename })))`): on SQLite that
+ * (`SqlPayoutJournal.layer().pipe(Layer.provideMerge(SqliteInbox.layer({ filename })))`): on SQLite that
  * client also sets the busy timeout that lets two processes share one file.
  *
  * @since 0.1.0

@@ -15,7 +15,7 @@ import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, Schema, Sco
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as SqlInbox from "../src/SqlInbox.js"
+import * as SqliteInbox from "../src/SqliteInbox.js"
 
 class Refused extends Schema.TaggedError<Refused>()("Refused", { message: Schema.String }) {}
 
@@ -27,7 +27,7 @@ const tempFile = Effect.acquireRelease(
 /** The inbox on a fresh file, a second connection to that file (another reader), and a delivery maker. */
 const setup = Effect.gen(function* () {
   const filename = yield* tempFile
-  const context = yield* Layer.build(SqlInbox.layerSqlite({ filename }))
+  const context = yield* Layer.build(SqliteInbox.layer({ filename }))
   const inbox = Context.get(context, Inbox.Inbox)
   const sql = Context.get(context, SqlClient.SqlClient)
   const other = new Sqlite(filename, { readonly: true })

@@ -1,36 +1,34 @@
 import { assert, describe, it } from "@effect/vitest"
 import { vi } from "vitest"
-import { Effect, Exit, Layer } from "effect"
-import * as SqlInbox from "../src/SqlInbox.js"
+import { Effect } from "effect"
 
-// The drivers are optional peers: an application without one installed gets an InboxError naming the package
-// when that driver's layer is built, not a crash when @witkey/inbox-sql is imported.
+// The drivers are optional peers, one entry module each: an application that installed only one of them can
+// import everything it uses. Each mock stands for a driver that is not installed; importing it throws.
 vi.mock("@effect/sql-sqlite-node/SqliteClient", () => {
   throw new Error("Cannot find package '@effect/sql-sqlite-node'")
 })
-vi.mock("@effect/sql-pg/PgClient", () => {
-  throw new Error("Cannot find package '@effect/sql-pg'")
-})
 
-const build = <A, E>(layer: Layer.Layer<A, E>) => Effect.exit(Effect.scoped(Layer.build(layer)))
-
-describe("SqlInbox without its driver installed", () => {
-  it.effect("layerSqlite fails with an InboxError naming @effect/sql-sqlite-node", () =>
+describe("inbox-sql without better-sqlite3 and @effect/sql-sqlite-node installed", () => {
+  it.effect("a PostgreSQL-only application imports SqlInbox, PgInbox and SqlPayoutJournal", () =>
     Effect.gen(function* () {
-      const exit = yield* build(SqlInbox.layerSqlite({ filename: ":memory:" }))
-      assert.isTrue(Exit.isFailure(exit))
-      const error = yield* Effect.flip(exit)
-      assert.strictEqual(error._tag, "InboxError")
-      assert.include(error.message, "npm install @effect/sql-sqlite-node")
+      const [SqlInbox, PgInbox, Journal] = yield* Effect.promise(() =>
+        Promise.all([import("../src/SqlInbox.js"), import("../src/PgInbox.js"), import("../src/SqlPayoutJournal.js")])
+      )
+      assert.isFunction(SqlInbox.layer)
+      assert.isFunction(PgInbox.layer)
+      assert.isObject(Journal)
     })
   )
 
-  it.effect("layerPg fails with an InboxError naming @effect/sql-pg", () =>
+  it.effect("importing the SQLite entry is what needs the SQLite driver", () =>
     Effect.gen(function* () {
-      const exit = yield* build(SqlInbox.layerPg({ url: "postgres://127.0.0.1:1/none" }))
-      const error = yield* Effect.flip(exit)
-      assert.strictEqual(error._tag, "InboxError")
-      assert.include(error.message, "npm install @effect/sql-pg")
+      const failed = yield* Effect.promise(() =>
+        import("../src/SqliteInbox.js").then(
+          () => undefined,
+          (e: unknown) => String(e)
+        )
+      )
+      assert.include(failed, "@effect/sql-sqlite-node")
     })
   )
 })

@@ -14,7 +14,9 @@ export class Database extends Context.Tag("inbox-sql/test/Database")<
   Database,
   {
     /** A fresh inbox (and its SqlClient) over the test database; build it as often as needed. */
-    readonly open: (options?: SqlInbox.Options) => Layer.Layer<Inbox.Inbox | SqlClient.SqlClient, unknown>
+    readonly open: (
+      options?: SqlInbox.Options
+    ) => Layer.Layer<Inbox.Inbox | Inbox.Operations | SqlClient.SqlClient, unknown>
   }
 >() {}
 
@@ -61,6 +63,39 @@ export const behaviour = (name: string, database: Layer.Layer<Database, unknown>
           _tag: "Duplicate",
           by: "notify_id",
           processedNotifyId: r.notification.notifyId
+        })
+        assert.deepStrictEqual(yield* table.rows, [r.notification.notifyId])
+      }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(Database, (db) => db.open()))))
+    )
+
+    it.effect("a permanent failure rolls the handler's writes back, parks the entry and answers Parked", () =>
+      Effect.gen(function* () {
+        const inbox = yield* Inbox.Inbox
+        const ops = yield* Inbox.Operations
+        const sql = yield* SqlClient.SqlClient
+        const table = yield* businessTable(sql)
+        const task = fresh("park")
+        const r = yield* InboxSuite.received({
+          notifyId: `${task}-1`,
+          payload: InboxSuite.assign(task, "s-1")
+        })
+        const outcome = yield* inbox.receive(r, (n) =>
+          Effect.zipRight(
+            table.insert(n),
+            Effect.fail(new Inbox.PermanentFailure({ message: "unknown task" }))
+          )
+        )
+        assert.strictEqual(outcome._tag, "Parked")
+        assert.deepStrictEqual(yield* table.rows, [], "the handler's insert was rolled back")
+        const parked = Option.getOrThrow(yield* inbox.get(r.notification.notifyId))
+        assert.strictEqual(parked.status, "failed_permanent")
+        assert.strictEqual(parked.deliveries, 1)
+        assert.deepStrictEqual(
+          (yield* ops.attempts(r.notification.notifyId)).map((a) => a.outcome),
+          ["failed_permanent"]
+        )
+        assert.deepStrictEqual(yield* ops.replay(r.notification.notifyId, table.insert), {
+          _tag: "Processed"
         })
         assert.deepStrictEqual(yield* table.rows, [r.notification.notifyId])
       }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(Database, (db) => db.open()))))

@@ -2,9 +2,10 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
+import * as InboxOperationsSuite from "@witkey/testkit/InboxOperationsSuite"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
 import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Option, Redacted } from "effect"
-import * as SqlInbox from "../src/SqlInbox.js"
+import * as PgInbox from "../src/PgInbox.js"
 import * as PgTest from "./PgTest.js"
 import { behaviour, Database } from "./SqlBehaviour.js"
 
@@ -14,9 +15,9 @@ describe("SqlInbox on PostgreSQL: configuration without a server", () => {
   it.effect("a connection failure is an InboxError that does not show the password", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(
-        Layer.build(
-          SqlInbox.layerPg({ url: Redacted.make("postgres://app:s3cr3t-pw@127.0.0.1:1/none") })
-        ).pipe(Effect.scoped)
+        Layer.build(PgInbox.layer({ url: Redacted.make("postgres://app:s3cr3t-pw@127.0.0.1:1/none") })).pipe(
+          Effect.scoped
+        )
       )
       assert.isTrue(Exit.isFailure(exit))
       if (Exit.isFailure(exit)) {
@@ -41,14 +42,18 @@ if (unavailable !== undefined) {
 } else {
   InboxSuite.suite(
     "SqlInbox on PostgreSQL",
-    PgTest.inSchema("suite", (url) => SqlInbox.layerPg({ url }))
+    PgTest.inSchema("suite", (url) => PgInbox.layer({ url }))
+  )
+
+  InboxOperationsSuite.suite("SqlInbox on PostgreSQL", (policy) =>
+    PgTest.inSchema("ops", (url) => PgInbox.layer({ ...policy, url, maxConnections: 4 }))
   )
 
   behaviour(
     "PostgreSQL",
     PgTest.inSchema("behaviour", (url) =>
       Layer.succeed(Database, {
-        open: (options = {}) => SqlInbox.layerPg({ ...options, url, maxConnections: 4 })
+        open: (options = {}) => PgInbox.layer({ ...options, url, maxConnections: 4 })
       })
     )
   )
@@ -59,7 +64,7 @@ if (unavailable !== undefined) {
         const url = yield* PgTest.scopedSchema("pools")
         // Both start at once: the migrations must serialize, not collide.
         const [a, b] = yield* Effect.all(
-          [Layer.build(SqlInbox.layerPg({ url })), Layer.build(SqlInbox.layerPg({ url }))],
+          [Layer.build(PgInbox.layer({ url })), Layer.build(PgInbox.layer({ url }))],
           { concurrency: "unbounded" }
         )
         const sqlA = Context.get(a, SqlClient.SqlClient)
@@ -133,7 +138,7 @@ if (unavailable !== undefined) {
             ])
           )
         )
-        const context = yield* Layer.build(SqlInbox.layerPgConfig().pipe(Layer.provide(config)))
+        const context = yield* Layer.build(PgInbox.layerConfig().pipe(Layer.provide(config)))
         const r = yield* InboxSuite.received({ notifyId: "cfg-1", payload: InboxSuite.assign("cfg", "s-1") })
         yield* Effect.flatMap(Inbox.Inbox, (i) => i.receive(r, () => Effect.void)).pipe(
           Effect.provide(context)

@@ -1,12 +1,14 @@
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
+import * as InboxOperationsSuite from "@witkey/testkit/InboxOperationsSuite"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
 import Sqlite from "better-sqlite3"
 import { Cause, ConfigProvider, Effect, Exit, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as SqliteInbox from "../src/SqliteInbox.js"
 import * as SqlInbox from "../src/SqlInbox.js"
 import { behaviour, Database } from "./SqlBehaviour.js"
 
@@ -21,13 +23,17 @@ const inTempFile = <A, E>(make: (filename: string) => Layer.Layer<A, E>) =>
 
 InboxSuite.suite(
   "SqlInbox on SQLite",
-  inTempFile((filename) => SqlInbox.layerSqlite({ filename }))
+  inTempFile((filename) => SqliteInbox.layer({ filename }))
+)
+
+InboxOperationsSuite.suite("SqlInbox on SQLite", (policy) =>
+  inTempFile((filename) => SqliteInbox.layer({ ...policy, filename }))
 )
 
 behaviour(
   "SQLite",
   inTempFile((filename) =>
-    Layer.succeed(Database, { open: (options = {}) => SqlInbox.layerSqlite({ ...options, filename }) })
+    Layer.succeed(Database, { open: (options = {}) => SqliteInbox.layer({ ...options, filename }) })
   )
 )
 
@@ -36,7 +42,7 @@ describe("SqlInbox on SQLite", () => {
     Effect.gen(function* () {
       const dir = yield* tempDir
       const filename = path.join(dir, "wal.db")
-      yield* Layer.build(SqlInbox.layerSqlite({ filename }))
+      yield* Layer.build(SqliteInbox.layer({ filename }))
       const db = new Sqlite(filename, { readonly: true })
       yield* Effect.addFinalizer(() => Effect.sync(() => db.close()))
       assert.strictEqual(db.pragma("journal_mode", { simple: true }), "wal")
@@ -44,7 +50,12 @@ describe("SqlInbox on SQLite", () => {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .all()
         .map((r) => (r as { name: string }).name)
-      assert.deepStrictEqual(tables, ["witkey_inbox", "witkey_inbox_events", "witkey_inbox_migrations"])
+      assert.deepStrictEqual(tables, [
+        "witkey_inbox",
+        "witkey_inbox_attempts",
+        "witkey_inbox_events",
+        "witkey_inbox_migrations"
+      ])
     })
   )
 
@@ -52,7 +63,7 @@ describe("SqlInbox on SQLite", () => {
     Effect.gen(function* () {
       const dir = yield* tempDir
       const filename = path.join(dir, "busy.db")
-      const context = yield* Layer.build(SqlInbox.layerSqlite({ filename, busyTimeout: "20 millis" }))
+      const context = yield* Layer.build(SqliteInbox.layer({ filename, busyTimeout: "20 millis" }))
       const inbox = Layer.succeedContext(context)
       const r = yield* InboxSuite.received({ notifyId: "busy-1", payload: InboxSuite.assign("busy", "s-1") })
       // A second connection stands in for another process: it holds the write lock.
@@ -86,7 +97,7 @@ describe("SqlInbox on SQLite", () => {
       )
       const r = yield* InboxSuite.received({ notifyId: "cfg-1", payload: InboxSuite.assign("cfg", "s-1") })
       yield* Effect.flatMap(Inbox.Inbox, (i) => i.receive(r, () => Effect.void)).pipe(
-        Effect.provide(SqlInbox.layerSqliteConfig().pipe(Layer.provide(config)))
+        Effect.provide(SqliteInbox.layerConfig().pipe(Layer.provide(config)))
       )
       // The generic layer over a client of the user's own, same prefix from configuration: sees the entry.
       const entry = yield* Effect.flatMap(Inbox.Inbox, (i) => i.get("cfg-1")).pipe(
@@ -100,7 +111,7 @@ describe("SqlInbox on SQLite", () => {
       assert.isDefined(db.prepare("SELECT notify_id FROM cfg_inbox WHERE notify_id = 'cfg-1'").get())
       const missing = yield* Effect.exit(
         Layer.build(
-          SqlInbox.layerSqliteConfig().pipe(
+          SqliteInbox.layerConfig().pipe(
             Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map())))
           )
         )

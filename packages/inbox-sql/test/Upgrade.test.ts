@@ -17,7 +17,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Migrations from "../src/Migrations.js"
-import * as SqlInbox from "../src/SqlInbox.js"
+import * as PgInbox from "../src/PgInbox.js"
+import * as SqliteInbox from "../src/SqliteInbox.js"
 import * as PgTest from "./PgTest.js"
 
 const fixture = path.join(import.meta.dirname, "fixtures", "v1-inbox.db")
@@ -97,7 +98,7 @@ const checkUpgraded = (
         Option.getOrThrowWith(() => new Error(`${notifyId} was lost`))
       )
 
-    // Every row kept, bytes and counts intact; both migrations recorded.
+    // Every row kept, bytes and counts intact; every migration recorded.
     const entries = new Map<string, Inbox.Entry>()
     for (const notifyId of ALL) entries.set(notifyId, yield* get(notifyId))
     assert.deepStrictEqual(
@@ -115,7 +116,7 @@ const checkUpgraded = (
     }>`SELECT version FROM ${sql(`${prefix}inbox_migrations`)} ORDER BY version`
     assert.deepStrictEqual(
       versions.map((r) => Number(r.version)),
-      [1, 2]
+      [1, 2, 3]
     )
 
     // Every stored key is the one core computes from the stored, signed body.
@@ -208,7 +209,7 @@ describe("an inbox of the previous release (schema 1, unescaped business keys)",
       const dir = yield* tempDir
       const filename = path.join(dir, "inbox.db")
       fs.copyFileSync(fixture, filename)
-      const [context, warnings] = yield* capturingWarnings(Layer.build(SqlInbox.layerSqlite({ filename })))
+      const [context, warnings] = yield* capturingWarnings(Layer.build(SqliteInbox.layer({ filename })))
       yield* checkUpgraded(context, Migrations.DEFAULT_TABLE_PREFIX, warnings)
     })
   )
@@ -306,7 +307,7 @@ describe("the upgrade on any history of the previous release", () => {
         yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
         const filename = path.join(dir, "inbox.db")
         fs.writeFileSync(filename, bytes)
-        const context = yield* Layer.build(SqlInbox.layerSqlite({ filename }))
+        const context = yield* Layer.build(SqliteInbox.layer({ filename }))
         const inbox = Context.get(context, Inbox.Inbox)
         const seen = new Set(history.deliveries.map((d) => notifyId(d.event, d.alias)))
         for (const d of history.deliveries) {
@@ -362,7 +363,7 @@ if (unavailable === undefined)
         const prefix = "upg_"
         yield* restoreV1(url, prefix)
         const [context, warnings] = yield* capturingWarnings(
-          Layer.build(SqlInbox.layerPg({ url, tablePrefix: prefix }))
+          Layer.build(PgInbox.layer({ url, tablePrefix: prefix }))
         )
         yield* checkUpgraded(context, prefix, warnings)
       })

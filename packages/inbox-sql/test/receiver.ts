@@ -21,7 +21,8 @@ import * as NotificationEndpoint from "@witkey/node-http/NotificationEndpoint"
 import * as TestKeys from "@witkey/testkit/TestKeys"
 import { Context, Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
 import * as http from "node:http"
-import * as SqlInbox from "../src/SqlInbox.js"
+import * as PgInbox from "../src/PgInbox.js"
+import * as SqliteInbox from "../src/SqliteInbox.js"
 
 const env = (name: string): string | undefined => process.env[name]
 const port = Number(env("RECEIVER_PORT"))
@@ -60,8 +61,8 @@ const tripwire = (inbox: Inbox.Inbox): Inbox.Inbox => ({
 
 const database =
   env("RECEIVER_PG") !== undefined
-    ? SqlInbox.layerPg({ url: env("RECEIVER_PG")!, maxConnections: 4 })
-    : SqlInbox.layerSqlite({ filename: env("RECEIVER_SQLITE")! })
+    ? PgInbox.layer({ url: env("RECEIVER_PG")!, maxConnections: 4 })
+    : SqliteInbox.layer({ filename: env("RECEIVER_SQLITE")! })
 
 const inbox = database.pipe(
   Layer.map((context) => Context.add(context, Inbox.Inbox, tripwire(Context.get(context, Inbox.Inbox))))

@@ -199,7 +199,7 @@ layer(TestKeys.gatewayVerifier.pipe(Layer.merge(TestKeys.gatewaySigner)))(
               transport: Transport.make(() => Effect.die("no gateway in this test"))
             }
           )
-          const inbox = yield* MemoryInbox.make
+          const inbox = yield* MemoryInbox.make()
           const handled: Array<Notification.Notification> = []
           const receive = (label: string | undefined) =>
             NotificationReceiver.receive(

@@ -5,6 +5,7 @@
  * @internal
  */
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Inbox from "@witkey/core/Inbox"
 import { Predicate } from "effect"
 
 /** Lock contention and serialization failures, SQLite and PostgreSQL: worth another delivery. */
@@ -29,3 +30,12 @@ export const isBusy = (e: SqlError): boolean => {
   const code = Predicate.hasProperty(e.cause, "code") ? e.cause.code : undefined
   return Predicate.isString(code) && BUSY_CODES.has(code)
 }
+
+/** A driver's failure as the inbox's: busy or storage, with what the inbox was doing. */
+export const toInboxError =
+  (what: string) =>
+  (e: SqlError): Inbox.InboxError =>
+    new Inbox.InboxError({
+      reason: isBusy(e) ? "busy" : "storage",
+      message: `inbox ${what}: ${causeMessage(e)}`
+    })

@@ -1,0 +1,348 @@
+/**
+ * The SQL inbox's statements, and the row they read back. Plain builders over a client without name
+ * transforms: nothing here runs a statement, so the runners decide where each one goes (the client, or a
+ * group-commit turn's connection).
+ *
+ * @internal
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Inbox from "@witkey/core/Inbox"
+import * as Notification from "@witkey/core/Notification"
+import type { Duration } from "effect"
+import { Schema } from "effect"
+import type * as Migrations from "../Migrations.js"
+
+/** The two keys of a notification: its business key (if its sub type has one) and the event key it locks. */
+export interface Keys {
+  readonly businessKey: string | undefined
+  readonly eventKey: string
+}
+
+export const keysOf = (n: Notification.Notification): Keys => ({
+  businessKey: Notification.businessKey(n),
+  eventKey: Notification.eventKey(n)
+})
+
+const ROW_COLUMNS =
+  "notify_id, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state, processed_at, last_error, duplicate_of, failures, parked_at, resolved_at, resolution, body_removed_at"
+
+const ATTEMPT_COLUMNS =
+  "notify_id, at, source, verification, verified_by, notify_verify, outcome, error, duration_ms"
+
+// PostgreSQL returns BIGINT as a string; SQLite with safe integers as a bigint.
+const Integer = Schema.Union(
+  Schema.Number,
+  Schema.NumberFromString,
+  Schema.transform(Schema.BigIntFromSelf, Schema.Number, { decode: Number, encode: BigInt })
+)
+const Text = Schema.NullOr(Schema.String)
+
+export const Row = Schema.Struct({
+  notify_id: Schema.String,
+  business_key: Text,
+  sub_type: Schema.String,
+  outer_task_id: Text,
+  outer_transfer_no: Text,
+  body: Schema.Uint8ArrayFromSelf,
+  content_type: Text,
+  first_received_at: Integer,
+  last_received_at: Integer,
+  deliveries: Integer,
+  state: Schema.Literal("pending", "processed", "failed"),
+  processed_at: Schema.NullOr(Integer),
+  last_error: Text,
+  duplicate_of: Text,
+  failures: Integer,
+  parked_at: Schema.NullOr(Integer),
+  resolved_at: Schema.NullOr(Integer),
+  resolution: Text,
+  body_removed_at: Schema.NullOr(Integer)
+})
+
+export const decodeRows = Schema.decodeUnknown(Schema.Array(Row))
+
+export const AttemptRow = Schema.Struct({
+  notify_id: Schema.String,
+  at: Integer,
+  source: Schema.Literal("alipay", "replay", "resolve"),
+  verification: Schema.Literal("signature", "stored"),
+  verified_by: Text,
+  notify_verify: Schema.NullOr(Schema.Literal("true", "not_asked")),
+  outcome: Schema.Literal(
+    "processed",
+    "duplicate",
+    "failed",
+    "failed_permanent",
+    "interrupted",
+    "resolved",
+    "already_processed"
+  ),
+  error: Text,
+  duration_ms: Integer
+})
+
+export const decodeAttempts = Schema.decodeUnknown(Schema.Array(AttemptRow))
+
+export const toAttempt = (row: typeof AttemptRow.Type): Inbox.Attempt => ({
+  notifyId: row.notify_id,
+  at: row.at,
+  source: row.source,
+  verification: row.verification,
+  verifiedBy: orUndefined(row.verified_by),
+  notifyVerify: orUndefined(row.notify_verify),
+  outcome: row.outcome,
+  error: orUndefined(row.error),
+  durationMillis: row.duration_ms
+})
+
+const orUndefined = <A>(value: A | null): A | undefined => (value === null ? undefined : value)
+
+export const toEntry = (
+  row: typeof Row.Type,
+  now: number,
+  exhaustedAfter: Duration.Duration
+): Inbox.Entry => {
+  const parkedAt = orUndefined(row.parked_at)
+  const resolvedAt = orUndefined(row.resolved_at)
+  return {
+    notifyId: row.notify_id,
+    businessKey: orUndefined(row.business_key),
+    subType: row.sub_type,
+    outerTaskId: orUndefined(row.outer_task_id),
+    outerTransferNo: orUndefined(row.outer_transfer_no),
+    // A plain copy: drivers hand out Buffers over shared pools.
+    body: Uint8Array.from(row.body),
+    contentType: orUndefined(row.content_type),
+    firstReceivedAt: row.first_received_at,
+    lastReceivedAt: row.last_received_at,
+    deliveries: row.deliveries,
+    state: row.state,
+    processedAt: orUndefined(row.processed_at),
+    lastError: orUndefined(row.last_error),
+    duplicateOf: orUndefined(row.duplicate_of),
+    status: Inbox.statusOf(
+      { state: row.state, firstReceivedAt: row.first_received_at, parkedAt, resolvedAt },
+      now,
+      exhaustedAfter
+    ),
+    failures: row.failures,
+    parkedAt,
+    resolvedAt,
+    resolution: orUndefined(row.resolution),
+    bodyRemovedAt: orUndefined(row.body_removed_at)
+  }
+}
+
+export type Statements = ReturnType<typeof make>
+
+/** One attempt's row, as `insertAttempt` writes it. */
+export interface AttemptValues {
+  readonly notifyId: string
+  readonly at: number
+  readonly source: Inbox.AttemptSource
+  readonly verifiedBy: string | undefined
+  readonly notifyVerify: "true" | "not_asked" | undefined
+  readonly outcome: Inbox.AttemptOutcome
+  readonly error: string | undefined
+  readonly durationMillis: number
+}
+
+/** Which entries a status selects, at `now` (the same rules as `Inbox.statusOf`). */
+export interface StatusWindow {
+  readonly now: number
+  readonly exhaustedAfterMillis: number
+}
+
+/** The statements over `sql` (without transforms: our own column names) and the tables of a prefix. */
+export const make = (sql: SqlClient.SqlClient, tables: Migrations.Tables, dialect: Migrations.Dialect) => {
+  const N = sql(tables.notifications)
+  const E = sql(tables.events)
+  const A = sql(tables.attempts)
+  const columns = sql.literal(ROW_COLUMNS)
+  const attemptColumns = sql.literal(ATTEMPT_COLUMNS)
+  const EMPTY = new Uint8Array(0)
+
+  /** The insert of a delivery's row (raw body, first arrival); the statements below say what a conflict does. */
+  const deliveryRow = (
+    received: Inbox.Received,
+    keys: Keys,
+    now: number,
+    failure: string | undefined,
+    parked = false
+  ) => {
+    const n = received.notification
+    const outerTransferNo = n.payload._tag === "Assign" ? n.payload.outerTransferNo : null
+    return sql`INSERT INTO ${N} (notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state, last_error, failures, parked_at)
+VALUES (${n.notifyId}, ${keys.eventKey}, ${keys.businessKey ?? null}, ${n.payload.subType}, ${n.payload.outerTaskId ?? null}, ${outerTransferNo}, ${received.body}, ${received.contentType ?? null}, ${now}, ${now}, 1, ${failure === undefined ? "pending" : "failed"}, ${failure ?? null}, ${failure === undefined ? 0 : 1}, ${parked ? now : null})`
+  }
+
+  const unsettled = sql`state <> 'processed' AND parked_at IS NULL`
+
+  const byStatus = (status: Inbox.Status, window: StatusWindow) => {
+    const cutoff = window.now - window.exhaustedAfterMillis
+    switch (status) {
+      case "processed":
+        return sql`state = 'processed' AND resolved_at IS NULL`
+      case "resolved":
+        return sql`resolved_at IS NOT NULL`
+      case "failed_permanent":
+        return sql`state <> 'processed' AND parked_at IS NOT NULL`
+      case "exhausted":
+        return sql`${unsettled} AND first_received_at <= ${cutoff}`
+      case "failing":
+        return sql`${unsettled} AND first_received_at > ${cutoff}`
+    }
+  }
+
+  return {
+    /**
+     * The delivery as one upsert: a new notify_id gets its row, a known one counts one more delivery, unless
+     * `counted` is false (an earlier statement of the same receive already counted it, or a replay, which is
+     * no delivery: then the arrival times stay too). The first body is kept: a re-delivery of a notify_id is
+     * the same signed notification. `failure` also marks a row that is not processed as failed, with the
+     * reason, and counts the failure; `parked` parks it (a permanent failure). Also the notification row's
+     * lock on PostgreSQL.
+     */
+    upsertDelivery: (
+      received: Inbox.Received,
+      keys: Keys,
+      now: number,
+      options: {
+        readonly failure: string | undefined
+        readonly counted: boolean
+        readonly arrived?: boolean | undefined
+        readonly parked?: boolean | undefined
+      }
+    ) => {
+      const add = options.counted ? 1 : 0
+      const arrival =
+        options.arrived === false
+          ? sql`deliveries = ${N}.deliveries + ${add}`
+          : sql`deliveries = ${N}.deliveries + ${add}, last_received_at = excluded.last_received_at`
+      const onConflict =
+        options.failure === undefined
+          ? arrival
+          : sql`${arrival}, state = CASE WHEN ${N}.state = 'processed' THEN ${N}.state ELSE 'failed' END, last_error = CASE WHEN ${N}.state = 'processed' THEN ${N}.last_error ELSE excluded.last_error END, failures = CASE WHEN ${N}.state = 'processed' THEN ${N}.failures ELSE ${N}.failures + 1 END${options.parked === true ? sql`, parked_at = CASE WHEN ${N}.state = 'processed' THEN ${N}.parked_at ELSE ${now} END` : sql``}`
+      return sql<{
+        state: string
+        duplicate_of: string | null
+        parked_at: number | string | bigint | null
+        last_error: string | null
+        failures: number | string | bigint
+      }>`${deliveryRow(received, keys, now, options.failure, options.parked === true)}
+ON CONFLICT (notify_id) DO UPDATE SET ${onConflict}
+RETURNING state, duplicate_of, parked_at, last_error, failures`
+    },
+
+    /**
+     * A replay's first statement: locks the row (a no-op update; PostgreSQL's row lock, SQLite's write lock)
+     * and reads what the unit needs, like the delivery upsert.
+     */
+    lockRow: (notifyId: string) =>
+      sql<{
+        state: string
+        duplicate_of: string | null
+        parked_at: number | string | bigint | null
+        last_error: string | null
+        failures: number | string | bigint
+        event_key: string
+      }>`UPDATE ${N} SET deliveries = deliveries WHERE notify_id = ${notifyId}
+RETURNING state, duplicate_of, parked_at, last_error, failures, event_key`,
+
+    /** The first delivery's row, or nothing if the notify_id is on record: returns the row it inserted. */
+    preRecord: (received: Inbox.Received, keys: Keys, now: number) =>
+      sql<{ notify_id: string }>`${deliveryRow(received, keys, now, undefined)}
+ON CONFLICT (notify_id) DO NOTHING
+RETURNING notify_id`,
+
+    /**
+     * Claims the event: inserts it marked with `notifyId`, or finds it marked by another. The upsert locks an
+     * existing row and waits for a concurrent uncommitted insert, and returns the committed mark.
+     */
+    claimEvent: (eventKey: string, notifyId: string, now: number) =>
+      sql<{
+        processed_notify_id: string | null
+      }>`INSERT INTO ${E} (event_key, processed_notify_id, processed_at) VALUES (${eventKey}, ${notifyId}, ${now})
+ON CONFLICT (event_key) DO UPDATE SET processed_notify_id = COALESCE(${E}.processed_notify_id, excluded.processed_notify_id), processed_at = COALESCE(${E}.processed_at, excluded.processed_at)
+RETURNING processed_notify_id`,
+
+    markDuplicate: (notifyId: string, processedBy: string, now: number) =>
+      sql`UPDATE ${N} SET state = 'processed', processed_at = ${now}, duplicate_of = ${processedBy}, last_error = NULL, parked_at = NULL WHERE notify_id = ${notifyId}`,
+
+    /**
+     * Marks `notifyId` processed only while its claim of the event still stands in this transaction: a
+     * handler can swallow the error of a statement after which SQLite rolled the whole transaction back
+     * (`INSERT OR ROLLBACK`, a trigger's RAISE(ROLLBACK)), and an unconditional mark would then commit on its
+     * own, without the claim or the handler's writes. Returns the row it marked.
+     */
+    markProcessed: (notifyId: string, eventKey: string, now: number) =>
+      sql<{
+        notify_id: string
+      }>`UPDATE ${N} SET state = 'processed', processed_at = ${now}, last_error = NULL, duplicate_of = NULL, parked_at = NULL WHERE notify_id = ${notifyId} AND EXISTS (SELECT 1 FROM ${E} WHERE event_key = ${eventKey} AND processed_notify_id = ${notifyId})
+RETURNING notify_id`,
+
+    /** Settles an entry by hand: processed (a duplicate when its event was processed by another), noted. */
+    markResolved: (notifyId: string, processedBy: string, note: string, now: number) =>
+      sql`UPDATE ${N} SET state = 'processed', processed_at = ${now}, resolved_at = ${now}, resolution = ${note}, last_error = NULL, parked_at = NULL, duplicate_of = ${processedBy === notifyId ? null : processedBy} WHERE notify_id = ${notifyId}`,
+
+    /**
+     * PostgreSQL: `markProcessed` and the attempt's row in one statement (a data-modifying CTE), so that the
+     * attempt history costs no round trip on the hot path. `undefined` on SQLite, which has no such CTE (there
+     * the insert is a cached statement on the group-commit turn's connection).
+     */
+    markProcessedWithAttempt:
+      dialect === "pg"
+        ? (notifyId: string, eventKey: string, now: number, a: AttemptValues) =>
+            sql<{
+              notify_id: string
+            }>`WITH marked AS (UPDATE ${N} SET state = 'processed', processed_at = ${now}, last_error = NULL, duplicate_of = NULL, parked_at = NULL WHERE notify_id = ${notifyId} AND EXISTS (SELECT 1 FROM ${E} WHERE event_key = ${eventKey} AND processed_notify_id = ${notifyId}) RETURNING notify_id),
+logged AS (INSERT INTO ${A} (${attemptColumns}) SELECT notify_id, CAST(${a.at} AS BIGINT), CAST(${a.source} AS TEXT), CAST(${a.source === "alipay" ? "signature" : "stored"} AS TEXT), CAST(${a.verifiedBy ?? null} AS TEXT), CAST(${a.notifyVerify ?? null} AS TEXT), CAST(${a.outcome} AS TEXT), CAST(${a.error ?? null} AS TEXT), CAST(${a.durationMillis} AS BIGINT) FROM marked)
+SELECT notify_id FROM marked`
+        : undefined,
+
+    insertAttempt: (a: AttemptValues) =>
+      sql`INSERT INTO ${A} (${attemptColumns}) VALUES (${a.notifyId}, ${a.at}, ${a.source}, ${a.source === "alipay" ? "signature" : "stored"}, ${a.verifiedBy ?? null}, ${a.notifyVerify ?? null}, ${a.outcome}, ${a.error ?? null}, ${a.durationMillis})`,
+
+    attempts: (notifyId: string) =>
+      sql`SELECT ${attemptColumns} FROM ${A} WHERE notify_id = ${notifyId} ORDER BY at, id`,
+
+    byNotifyId: (notifyId: string) => sql`SELECT ${columns} FROM ${N} WHERE notify_id = ${notifyId}`,
+
+    byTask: (outerTaskId: string) =>
+      sql`SELECT ${columns} FROM ${N} WHERE outer_task_id = ${outerTaskId} ORDER BY first_received_at, id`,
+
+    list: (query: Inbox.Query, window: StatusWindow, limit: number) => {
+      const conditions = [
+        ...(query.status !== undefined ? [byStatus(query.status, window)] : []),
+        ...(query.outerTaskId !== undefined ? [sql`outer_task_id = ${query.outerTaskId}`] : [])
+      ]
+      const where = conditions.length === 0 ? sql`` : sql`WHERE ${sql.and(conditions)}`
+      return sql`SELECT ${columns} FROM ${N} ${where} ORDER BY first_received_at, id LIMIT ${limit}`
+    },
+
+    /** Marks the entries newly exhausted as noticed, once: returns them. */
+    noticeExhausted: (window: StatusWindow) =>
+      sql<{
+        notify_id: string
+      }>`UPDATE ${N} SET exhausted_noticed_at = ${window.now} WHERE ${byStatus("exhausted", window)} AND exhausted_noticed_at IS NULL
+RETURNING notify_id`,
+
+    pruneAttempts: (cutoff: number) =>
+      sql<{ id: unknown }>`DELETE FROM ${A} WHERE at < ${cutoff} RETURNING id`,
+
+    pruneBodies: (cutoff: number, now: number) =>
+      sql<{
+        notify_id: string
+      }>`UPDATE ${N} SET body = ${EMPTY}, body_removed_at = ${now} WHERE state = 'processed' AND body_removed_at IS NULL AND last_received_at < ${cutoff}
+RETURNING notify_id`,
+
+    eraseTask: (outerTaskId: string, now: number) =>
+      sql<{
+        notify_id: string
+      }>`UPDATE ${N} SET body = ${EMPTY}, body_removed_at = ${now}, last_error = NULL WHERE outer_task_id = ${outerTaskId}
+RETURNING notify_id`,
+
+    eraseAttempts: (outerTaskId: string) =>
+      sql`UPDATE ${A} SET error = NULL WHERE notify_id IN (SELECT notify_id FROM ${N} WHERE outer_task_id = ${outerTaskId})`
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The unit of work for one delivery, whatever runs it: record the delivery, claim its event, run the user's
+ * handler, mark the notification processed. A runner (`perTransaction.ts`, `GroupCommit.ts`) wraps it in
+ * something that commits or rolls back whole, and hands it an `exec` that runs a statement there.
+ *
+ * @internal
+ */
+import type * as Statement from "@effect/sql/Statement"
+import * as Inbox from "@witkey/core/Inbox"
+import type * as Notification from "@witkey/core/Notification"
+import { Cause, Clock, Duration, Effect, Option } from "effect"
+import type { AttemptValues, Keys, Statements } from "./statements.js"
+
+/** Runs one statement where the unit runs (a transaction, a savepoint of a shared one). */
+export type Exec = <A extends object>(
+  what: string,
+  statement: Statement.Statement<A>
+) => Effect.Effect<ReadonlyArray<A>, Inbox.InboxError>
+
+/** Wraps the handler's own failure inside the unit, so it is never mistaken for the inbox's. */
+export class HandlerFailure<E> {
+  readonly _tag = "HandlerFailure"
+  constructor(readonly error: E) {}
+}
+
+export const unwrapHandlerFailure = (e: unknown): unknown => (e instanceof HandlerFailure ? e.error : e)
+
+/** The text recorded as `lastError` for a failed unit. */
+export const describeCause = (cause: Cause.Cause<unknown>): string =>
+  Inbox.describeFailure(cause, unwrapHandlerFailure)
+
+/** One run of the unit: a delivery by Alipay, or an operator's replay of the stored bytes. */
+export interface Delivery<E, R> {
+  readonly source: "alipay" | "replay"
+  readonly received: Inbox.Received
+  readonly keys: Keys
+  readonly handler: (notification: Notification.Notification) => Effect.Effect<void, E, R>
+  /** The handler's time limit, if any. */
+  readonly handlerTimeout: Duration.Duration | undefined
+  /** When the attempt began (Clock millis): its duration is measured from here. */
+  readonly started: number
+}
+
+/** The attempt row of a delivery, but for its outcome. */
+export const attemptOf = <E, R>(
+  delivery: Delivery<E, R>,
+  outcome: Inbox.AttemptOutcome,
+  error: string | undefined,
+  now: number
+): AttemptValues => ({
+  notifyId: delivery.received.notification.notifyId,
+  at: delivery.started,
+  source: delivery.source,
+  verifiedBy: Inbox.verifiedByOf(delivery.received.notification),
+  notifyVerify:
+    delivery.source === "alipay"
+      ? delivery.received.gatewayConfirmed === true
+        ? "true"
+        : "not_asked"
+      : undefined,
+  outcome,
+  error,
+  durationMillis: Math.max(0, now - delivery.started)
+})
+
+const timed = <E, R>(delivery: Delivery<E, R>): Effect.Effect<void, E | Inbox.HandlerTimeout, R> => {
+  const run = delivery.handler(delivery.received.notification)
+  const limit = delivery.handlerTimeout
+  return limit === undefined
+    ? run
+    : Effect.timeoutFail(run, {
+        duration: limit,
+        onTimeout: () =>
+          new Inbox.HandlerTimeout({ message: `the handler ran longer than ${Duration.format(limit)}` })
+      })
+}
+
+/**
+ * How units are run: each in something that commits or rolls back whole. `unit` gets the runner's `exec`;
+ * the result is the unit's, once committed. After a failure, whatever the unit wrote is gone, and `onFailure`
+ * runs, where a record of the failure belongs; not for a busy store (it would only wait for the lock again,
+ * to record nothing) or a closed inbox. The failure may be the runner's own (`busy`, `lost`, `closed`, a
+ * failed commit). `restore` is the caller's: only the unit is interruptible.
+ */
+export interface Runner {
+  /** A lone statement, committed on its own, never with handlers' writes. */
+  readonly record: <A>(
+    effect: Effect.Effect<A, Inbox.InboxError>,
+    restore: <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) => Effect.Effect<X, E2, R2>
+  ) => Effect.Effect<A, Inbox.InboxError>
+  readonly run: <A, E, R>(
+    unit: (exec: Exec) => Effect.Effect<A, E, R>,
+    restore: <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) => Effect.Effect<X, E2, R2>,
+    onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
+  ) => Effect.Effect<A, E | Inbox.InboxError, R>
+}
+
+/** Whether a failure is worth recording: not busy (it would only wait again), not closed (going away). */
+export const recordable = (cause: Cause.Cause<unknown>): boolean => {
+  const failure = Option.getOrUndefined(Cause.failureOption(cause))
+  return !(failure instanceof Inbox.InboxError && (failure.reason === "busy" || failure.reason === "closed"))
+}
+
+/**
+ * One delivery's work. `counted` is false when an earlier statement of the same receive (the pre-record)
+ * counted the delivery already.
+ */
+export const settle = <E, R>(
+  statements: Statements,
+  exec: Exec,
+  delivery: Delivery<E, R>,
+  counted: boolean
+): Effect.Effect<Inbox.Outcome, Inbox.InboxError | HandlerFailure<E | Inbox.HandlerTimeout>, R> =>
+  Effect.gen(function* () {
+    const { keys, received } = delivery
+    const n = received.notification
+    const notifyId = n.notifyId
+    const now = yield* Clock.currentTimeMillis
+    // One attempt row per run, in the same transaction as its outcome (a failure's is written with the
+    // failure's record, after the rollback).
+    const attempt = (outcome: Inbox.AttemptOutcome, error: string | undefined, at: number) =>
+      exec("record attempt", statements.insertAttempt(attemptOf(delivery, outcome, error, at)))
+    const entries = yield* delivery.source === "alipay"
+      ? exec(
+          "record delivery",
+          statements.upsertDelivery(received, keys, now, { failure: undefined, counted })
+        )
+      : exec("lock entry", statements.lockRow(notifyId))
+    const entry = entries[0]
+    if (entry === undefined)
+      return yield* new Inbox.InboxError({
+        reason: "storage",
+        message: `inbox: the row of notify_id ${notifyId} vanished inside the transaction`
+      })
+    // Processed is final (a failure record never undoes it), and an event is only ever marked by a
+    // notification marked in the same transaction: this notify_id's own event is settled.
+    if (entry.state === "processed") {
+      yield* attempt(delivery.source === "alipay" ? "duplicate" : "already_processed", undefined, now)
+      return {
+        _tag: "Duplicate",
+        by: "notify_id",
+        processedNotifyId: entry.duplicate_of ?? notifyId
+      } satisfies Inbox.Outcome
+    }
+    // Alipay was answered `success` for a parked entry: only a replay runs its handler again.
+    if (entry.parked_at !== null && delivery.source === "alipay") {
+      const error = entry.last_error ?? "failed permanently"
+      yield* attempt("failed_permanent", error, now)
+      return { _tag: "Parked", error } satisfies Inbox.Outcome
+    }
+    // Marking before the handler runs is safe: a failure rolls the mark back with the rest.
+    const events = yield* exec("claim event", statements.claimEvent(keys.eventKey, notifyId, now))
+    const processedBy = events[0]?.processed_notify_id
+    if (processedBy === undefined || processedBy === null)
+      return yield* new Inbox.InboxError({
+        reason: "storage",
+        message: `inbox: the event row of notify_id ${notifyId} vanished inside the transaction`
+      })
+    if (processedBy !== notifyId) {
+      yield* exec("mark duplicate", statements.markDuplicate(notifyId, processedBy, now))
+      yield* attempt("duplicate", undefined, now)
+      return { _tag: "Duplicate", by: "business_key", processedNotifyId: processedBy } satisfies Inbox.Outcome
+    }
+    yield* Effect.mapError(timed(delivery), (e) => new HandlerFailure(e))
+    const done = yield* Clock.currentTimeMillis
+    const combined = statements.markProcessedWithAttempt
+    const marked = yield* exec(
+      "mark processed",
+      combined === undefined
+        ? statements.markProcessed(notifyId, keys.eventKey, done)
+        : combined(notifyId, keys.eventKey, done, attemptOf(delivery, "processed", undefined, done))
+    )
+    if (marked.length === 0)
+      return yield* new Inbox.InboxError({
+        reason: "lost",
+        message: `inbox: the database rolled back the transaction of notify_id ${notifyId} under the handler; every delivery in it is answered fail`
+      })
+    if (combined === undefined) yield* attempt("processed", undefined, done)
+    return { _tag: "Processed" } satisfies Inbox.Outcome
+  })

@@ -1,0 +1,442 @@
+/**
+ * A conformance suite for an inbox's `Operations` (the operator's loop: see what failed, replay or resolve it,
+ * keep the store small) and its `Policy` (hooks, permanent failures, the handler's time limit). Every test
+ * builds its own inbox from `make(policy)`, on the `TestClock`:
+ *
+ * ```ts
+ * InboxOperationsSuite.suite("in memory", MemoryInbox.layerWith)
+ * ```
+ *
+ * @since 0.2.0
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Inbox from "@witkey/core/Inbox"
+import type * as Notification from "@witkey/core/Notification"
+import type { Layer } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Ref, Schema, TestClock } from "effect"
+import { assign, received } from "./InboxSuite.js"
+
+class Outage extends Schema.TaggedError<Outage>()("Outage", { message: Schema.String }) {}
+
+const HOUR = 3_600_000
+
+export const suite = (
+  name: string,
+  make: (policy: Inbox.Policy) => Layer.Layer<Inbox.Inbox | Inbox.Operations, unknown>
+): void => {
+  describe(`Inbox operations conformance: ${name}`, { timeout: 60_000 }, () => {
+    const run = Math.random().toString(36).slice(2, 8)
+    let counter = 0
+    const ids = (label: string) => {
+      const n = ++counter
+      return { task: `o-${run}-${n}-${label}`, notify: (i: number) => `on-${run}-${n}-${label}-${i}` }
+    }
+    const withInbox = <A, E>(
+      policy: Inbox.Policy,
+      body: Effect.Effect<A, E, Inbox.Inbox | Inbox.Operations>
+    ): Effect.Effect<A, unknown> => Effect.scoped(Effect.provide(body, make(policy)))
+    const entry = (notifyId: string) =>
+      Effect.flatMap(Inbox.Inbox, (inbox) => inbox.get(notifyId)).pipe(
+        Effect.map(Option.getOrThrowWith(() => new Error(`no entry for ${notifyId}`)))
+      )
+    const recorder = Effect.gen(function* () {
+      const runs = yield* Ref.make<ReadonlyArray<string>>([])
+      const handler = (n: Notification.Notification) => Ref.update(runs, (r) => [...r, n.notifyId])
+      return { runs, handler }
+    })
+    const failing = (n: Notification.Notification) =>
+      Effect.fail(new Outage({ message: `ledger down for ${n.notifyId}` }))
+
+    it.effect(
+      "a failing entry turns exhausted after Alipay's window; sweep reports it once and runs onExhausted",
+      () => {
+        const seen: Array<string> = []
+        return withInbox(
+          { onExhausted: (e) => Effect.sync(() => void seen.push(e.notifyId)) },
+          Effect.gen(function* () {
+            const inbox = yield* Inbox.Inbox
+            const ops = yield* Inbox.Operations
+            const id = ids("exhausted")
+            const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+            const ok = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-2") })
+            yield* Effect.flip(inbox.receive(r, failing))
+            yield* inbox.receive(ok, () => Effect.void)
+            assert.strictEqual((yield* entry(id.notify(1))).status, "failing")
+            assert.strictEqual((yield* entry(id.notify(1))).failures, 1)
+            assert.deepStrictEqual(yield* ops.sweep, [], "nothing is exhausted while Alipay retries")
+            yield* TestClock.adjust(24 * HOUR)
+            assert.strictEqual(
+              (yield* entry(id.notify(1))).status,
+              "failing",
+              "24 h: Alipay's last retry is still due"
+            )
+            yield* TestClock.adjust(2 * HOUR)
+            const e = yield* entry(id.notify(1))
+            assert.strictEqual(e.status, "exhausted")
+            assert.strictEqual((yield* entry(id.notify(2))).status, "processed")
+            const byStatus = yield* ops.list({ status: "exhausted", outerTaskId: id.task })
+            assert.deepStrictEqual(
+              byStatus.map((x) => x.notifyId),
+              [id.notify(1)]
+            )
+            assert.deepStrictEqual(
+              (yield* ops.list({ status: "processed", outerTaskId: id.task })).map((x) => x.notifyId),
+              [id.notify(2)]
+            )
+            assert.deepStrictEqual(
+              (yield* ops.list({ outerTaskId: id.task })).map((x) => x.notifyId),
+              [id.notify(1), id.notify(2)]
+            )
+            const swept = yield* ops.sweep
+            assert.deepStrictEqual(
+              swept.map((x) => x.notifyId).filter((x) => x.startsWith(`on-${run}`)),
+              [id.notify(1)]
+            )
+            assert.deepStrictEqual(
+              seen.filter((x) => x === id.notify(1)),
+              [id.notify(1)]
+            )
+            assert.deepStrictEqual(
+              (yield* ops.sweep).filter((x) => x.notifyId === id.notify(1)),
+              [],
+              "reported once"
+            )
+            assert.strictEqual(seen.filter((x) => x === id.notify(1)).length, 1)
+          })
+        )
+      }
+    )
+
+    it.effect(
+      "replay runs the handler once on the stored bytes; a second replay does nothing and says so",
+      () =>
+        withInbox(
+          {},
+          Effect.gen(function* () {
+            const inbox = yield* Inbox.Inbox
+            const ops = yield* Inbox.Operations
+            const { handler, runs } = yield* recorder
+            const id = ids("replay")
+            const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1", "88.00") })
+            yield* Effect.flip(inbox.receive(r, failing))
+            const seen = yield* Ref.make<Option.Option<Notification.Notification>>(Option.none())
+            const outcome = yield* ops.replay(id.notify(1), (n) =>
+              Effect.zipRight(Ref.set(seen, Option.some(n)), handler(n))
+            )
+            assert.deepStrictEqual(outcome, { _tag: "Processed" })
+            const n = Option.getOrThrow(yield* Ref.get(seen))
+            assert.strictEqual(n.notifyId, id.notify(1))
+            assert.strictEqual(n.fields["transfer_amount"], "88.00")
+            assert.deepStrictEqual(yield* ops.replay(id.notify(1), handler), {
+              _tag: "AlreadyProcessed",
+              processedNotifyId: id.notify(1)
+            })
+            assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
+            const e = yield* entry(id.notify(1))
+            assert.strictEqual(e.status, "processed")
+            assert.strictEqual(e.deliveries, 1, "a replay is not a delivery")
+            // Alipay's next retry is a duplicate now.
+            assert.deepStrictEqual(yield* inbox.receive(r, handler), {
+              _tag: "Duplicate",
+              by: "notify_id",
+              processedNotifyId: id.notify(1)
+            })
+            const attempts = yield* ops.attempts(id.notify(1))
+            assert.deepStrictEqual(
+              attempts.map((a) => [a.source, a.outcome, a.verification]),
+              [
+                ["alipay", "failed", "signature"],
+                ["replay", "processed", "stored"],
+                ["alipay", "duplicate", "signature"]
+              ]
+            )
+            assert.include(attempts[0]!.error ?? "", "ledger down")
+            assert.strictEqual(attempts[0]!.notifyVerify, "not_asked")
+            assert.deepStrictEqual(yield* ops.replay(`${id.notify(1)}-nobody`, handler), { _tag: "NotFound" })
+          })
+        )
+    )
+
+    it.effect(
+      "attempts record notify_verify and, when the notification carries it, the key that verified it",
+      () =>
+        withInbox(
+          {},
+          Effect.gen(function* () {
+            const inbox = yield* Inbox.Inbox
+            const ops = yield* Inbox.Operations
+            const id = ids("attempts")
+            const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+            // A verifier with a trust list of keys says which one matched (`verifiedBy`).
+            const byKey: Inbox.Received = {
+              ...r,
+              notification: { ...r.notification, verifiedBy: { keyId: "alipay-2026", status: "active" } },
+              gatewayConfirmed: true
+            }
+            yield* Effect.flip(inbox.receive(byKey, failing))
+            yield* inbox.receive(r, () => Effect.void)
+            const attempts = yield* ops.attempts(id.notify(1))
+            assert.deepStrictEqual(
+              attempts.map((a) => [a.source, a.outcome, a.notifyVerify, a.verifiedBy]),
+              [
+                ["alipay", "failed", "true", "alipay-2026"],
+                ["alipay", "processed", "not_asked", undefined]
+              ]
+            )
+            for (const a of attempts) assert.isAtLeast(a.durationMillis, 0)
+          })
+        )
+    )
+
+    it.effect("concurrent replays and a live delivery of one failed entry run the handler once", () =>
+      withInbox(
+        {},
+        Effect.gen(function* () {
+          const inbox = yield* Inbox.Inbox
+          const ops = yield* Inbox.Operations
+          const { handler, runs } = yield* recorder
+          const slow = (n: Notification.Notification) =>
+            Effect.zipRight(
+              Effect.forEach([1, 2, 3, 4, 5], () => Effect.yieldNow()),
+              handler(n)
+            )
+          const id = ids("race")
+          const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+          yield* Effect.flip(inbox.receive(r, failing))
+          const outcomes = yield* Effect.all(
+            [ops.replay(id.notify(1), slow), ops.replay(id.notify(1), slow), inbox.receive(r, slow)],
+            { concurrency: "unbounded" }
+          )
+          assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
+          assert.strictEqual(outcomes.filter((o) => o._tag === "Processed").length, 1)
+        })
+      )
+    )
+
+    it.effect(
+      "resolve settles an entry by hand: later deliveries, re-issues and replays are duplicates",
+      () =>
+        withInbox(
+          {},
+          Effect.gen(function* () {
+            const inbox = yield* Inbox.Inbox
+            const ops = yield* Inbox.Operations
+            const { handler, runs } = yield* recorder
+            const id = ids("resolve")
+            const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+            const reissue = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-1") })
+            yield* Effect.flip(inbox.receive(r, failing))
+            assert.deepStrictEqual(yield* ops.resolve(id.notify(1), "paid by hand, ticket 42"), {
+              _tag: "Resolved"
+            })
+            const e = yield* entry(id.notify(1))
+            assert.strictEqual(e.status, "resolved")
+            assert.strictEqual(e.resolution, "paid by hand, ticket 42")
+            assert.isDefined(e.resolvedAt)
+            assert.deepStrictEqual(yield* ops.resolve(id.notify(1), "again"), {
+              _tag: "AlreadyProcessed",
+              processedNotifyId: id.notify(1)
+            })
+            assert.deepStrictEqual(yield* ops.replay(id.notify(1), handler), {
+              _tag: "AlreadyProcessed",
+              processedNotifyId: id.notify(1)
+            })
+            assert.strictEqual((yield* inbox.receive(r, handler))._tag, "Duplicate")
+            assert.deepStrictEqual(yield* inbox.receive(reissue, handler), {
+              _tag: "Duplicate",
+              by: "business_key",
+              processedNotifyId: id.notify(1)
+            })
+            assert.deepStrictEqual(yield* Ref.get(runs), [])
+            assert.deepStrictEqual(
+              (yield* ops.list({ status: "resolved", outerTaskId: id.task })).map((x) => x.notifyId),
+              [id.notify(1)]
+            )
+            assert.deepStrictEqual(yield* ops.resolve("nobody-" + id.notify(1), "x"), { _tag: "NotFound" })
+          })
+        )
+    )
+
+    it.effect(
+      "a permanent failure is acknowledged and parked; deliveries leave it parked, a replay runs it",
+      () =>
+        withInbox(
+          {},
+          Effect.gen(function* () {
+            const inbox = yield* Inbox.Inbox
+            const ops = yield* Inbox.Operations
+            const { handler, runs } = yield* recorder
+            const id = ids("permanent")
+            const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+            const outcome = yield* inbox.receive(r, () =>
+              Effect.fail(new Inbox.PermanentFailure({ message: "no such task in our books" }))
+            )
+            assert.strictEqual(outcome._tag, "Parked")
+            assert.include(outcome._tag === "Parked" ? outcome.error : "", "no such task")
+            const e = yield* entry(id.notify(1))
+            assert.strictEqual(e.status, "failed_permanent")
+            assert.isDefined(e.parkedAt)
+            assert.strictEqual(
+              (yield* inbox.receive(r, handler))._tag,
+              "Parked",
+              "a delivery does not run it"
+            )
+            assert.deepStrictEqual(yield* Ref.get(runs), [])
+            assert.deepStrictEqual(
+              (yield* ops.list({ status: "failed_permanent", outerTaskId: id.task })).map((x) => x.notifyId),
+              [id.notify(1)]
+            )
+            assert.deepStrictEqual(yield* ops.replay(id.notify(1), handler), { _tag: "Processed" })
+            assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
+            const after = yield* entry(id.notify(1))
+            assert.strictEqual(after.status, "processed")
+            assert.isUndefined(after.parkedAt)
+          })
+        )
+    )
+
+    it.effect("a classifier decides which failures are permanent", () =>
+      withInbox(
+        { isPermanent: (e) => e instanceof Outage },
+        Effect.gen(function* () {
+          const inbox = yield* Inbox.Inbox
+          const id = ids("classifier")
+          const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+          assert.strictEqual((yield* inbox.receive(r, failing))._tag, "Parked")
+          const transient = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-2") })
+          const error = yield* Effect.flip(
+            inbox.receive(transient, () =>
+              Effect.fail(new Inbox.PermanentFailure({ message: "not by this policy" }))
+            )
+          )
+          assert.strictEqual((error as { _tag: string })._tag, "PermanentFailure")
+          assert.strictEqual((yield* entry(id.notify(2))).status, "failing")
+        })
+      )
+    )
+
+    it.effect("onFailing runs once, after the Nth failed delivery", () => {
+      const calls: Array<readonly [string, number]> = []
+      return withInbox(
+        { onFailing: { after: 2, run: (e) => Effect.sync(() => void calls.push([e.notifyId, e.failures])) } },
+        Effect.gen(function* () {
+          const inbox = yield* Inbox.Inbox
+          const id = ids("onfailing")
+          const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+          yield* Effect.flip(inbox.receive(r, failing))
+          assert.deepStrictEqual(calls, [])
+          yield* Effect.flip(inbox.receive(r, failing))
+          assert.deepStrictEqual(calls, [[id.notify(1), 2]])
+          yield* Effect.flip(inbox.receive(r, failing))
+          assert.deepStrictEqual(calls, [[id.notify(1), 2]])
+        })
+      )
+    })
+
+    it.effect("a handler past its time limit fails with HandlerTimeout, is recorded, and runs again", () =>
+      withInbox(
+        { handlerTimeout: "5 seconds" },
+        Effect.gen(function* () {
+          const inbox = yield* Inbox.Inbox
+          const { handler, runs } = yield* recorder
+          const id = ids("timeout")
+          const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+          const started = yield* Deferred.make<void>()
+          const fiber = yield* Effect.fork(
+            inbox.receive(r, () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never))
+          )
+          yield* Deferred.await(started)
+          yield* TestClock.adjust("4 seconds")
+          assert.isNull(fiber.unsafePoll(), "not before its time")
+          yield* TestClock.adjust("1 second")
+          const exit = yield* Fiber.await(fiber)
+          assert.isTrue(Exit.isFailure(exit))
+          const error = yield* Effect.flip(exit)
+          assert.instanceOf(error, Inbox.HandlerTimeout)
+          const e = yield* entry(id.notify(1))
+          assert.strictEqual(e.status, "failing")
+          assert.include(e.lastError ?? "", "HandlerTimeout")
+          assert.deepStrictEqual(yield* inbox.receive(r, handler), { _tag: "Processed" })
+          assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
+        })
+      )
+    )
+
+    it.effect("prune empties old settled bodies and old attempts; de-duplication is unchanged", () =>
+      withInbox(
+        {},
+        Effect.gen(function* () {
+          const inbox = yield* Inbox.Inbox
+          const ops = yield* Inbox.Operations
+          const { handler, runs } = yield* recorder
+          const id = ids("prune")
+          const done = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+          const open = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-2") })
+          yield* inbox.receive(done, handler)
+          yield* Effect.flip(inbox.receive(open, failing))
+          yield* TestClock.adjust(31 * 24 * HOUR)
+          const pruned = yield* ops.prune({ olderThan: "30 days" })
+          assert.isAtLeast(pruned.bodies, 1)
+          assert.isAtLeast(pruned.attempts, 2)
+          const e = yield* entry(id.notify(1))
+          assert.strictEqual(e.body.length, 0)
+          assert.isDefined(e.bodyRemovedAt)
+          assert.strictEqual(e.status, "processed")
+          assert.deepStrictEqual(yield* ops.attempts(id.notify(1)), [])
+          const kept = yield* entry(id.notify(2))
+          assert.deepStrictEqual(
+            Array.from(kept.body),
+            Array.from(open.body),
+            "an unsettled body stays for a replay"
+          )
+          assert.strictEqual((yield* inbox.receive(done, handler))._tag, "Duplicate")
+          const reissue = yield* received({ notifyId: id.notify(3), payload: assign(id.task, "s-1") })
+          assert.deepStrictEqual(yield* inbox.receive(reissue, handler), {
+            _tag: "Duplicate",
+            by: "business_key",
+            processedNotifyId: id.notify(1)
+          })
+          assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
+        })
+      )
+    )
+
+    it.effect("erase removes a task's bodies (payee ids) and error texts; de-duplication still works", () =>
+      withInbox(
+        {},
+        Effect.gen(function* () {
+          const inbox = yield* Inbox.Inbox
+          const ops = yield* Inbox.Operations
+          const { handler, runs } = yield* recorder
+          const id = ids("erase")
+          const other = ids("erase-other")
+          const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+          const failed = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-2") })
+          const kept = yield* received({ notifyId: other.notify(1), payload: assign(other.task, "s-1") })
+          yield* inbox.receive(r, handler)
+          yield* Effect.flip(inbox.receive(failed, failing))
+          yield* inbox.receive(kept, handler)
+          assert.strictEqual(yield* ops.erase(id.task), 2)
+          for (const notifyId of [id.notify(1), id.notify(2)]) {
+            const e = yield* entry(notifyId)
+            assert.strictEqual(e.body.length, 0)
+            assert.isDefined(e.bodyRemovedAt)
+            assert.isUndefined(e.lastError)
+            for (const a of yield* ops.attempts(notifyId)) assert.isUndefined(a.error)
+          }
+          assert.isAbove((yield* entry(other.notify(1))).body.length, 0, "another task is untouched")
+          assert.deepStrictEqual(yield* ops.replay(id.notify(2), handler), { _tag: "BodyRemoved" })
+          assert.strictEqual((yield* inbox.receive(r, handler))._tag, "Duplicate")
+          assert.strictEqual(
+            (yield* entry(id.notify(1))).body.length,
+            0,
+            "a late delivery does not store it again"
+          )
+          const reissue = yield* received({ notifyId: id.notify(3), payload: assign(id.task, "s-1") })
+          assert.strictEqual((yield* inbox.receive(reissue, handler))._tag, "Duplicate")
+          assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1), other.notify(1)])
+        })
+      )
+    )
+  })
+}
