@@ -180,7 +180,7 @@ export const suite = (
               attempts.map((a) => [a.source, a.outcome, a.notifyVerify, a.verifiedBy]),
               [
                 ["alipay", "failed", "true", "alipay-2026"],
-                ["alipay", "processed", "not_asked", undefined]
+                ["alipay", "processed", "not_asked", r.notification.verifiedBy.keyId]
               ]
             )
             for (const a of attempts) assert.isAtLeast(a.durationMillis, 0)
