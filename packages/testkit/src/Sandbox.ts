@@ -85,7 +85,9 @@ export class SandboxError extends Schema.TaggedError<SandboxError>()("SandboxErr
     "invalid_task",
     "duplicate_task",
     "duplicate_transfer",
-    "key_generation"
+    "key_generation",
+    "unknown_notification",
+    "no_url"
   ),
   message: Schema.String
 }) {}
@@ -117,6 +119,23 @@ export type LedgerEntry =
       readonly paidAt: number
       readonly gmtTransfer: string
     }
+
+export interface TaskRecord {
+  readonly partner: string
+  readonly outerTaskId: string
+  readonly transfers: ReadonlyArray<{
+    readonly serial: string
+    readonly payeeUserId: string
+    readonly amount: BigDecimal.BigDecimal
+    readonly paid: boolean
+  }>
+  readonly serviceFee: BigDecimal.BigDecimal
+  readonly serviceCharge: BigDecimal.BigDecimal
+  readonly platformAccount: string
+  readonly serviceFeePaid: boolean
+  /** Epoch milliseconds, from Effect's Clock. */
+  readonly registeredAt: number
+}
 
 export type AttemptResult =
   | { readonly _tag: "Answered"; readonly status: number; readonly body: Uint8Array }
@@ -291,7 +310,19 @@ export interface Sandbox {
   readonly queueAnswerFaults: (...faults: ReadonlyArray<Fault.AnswerFault>) => Effect.Effect<void>
   /** Faults for the notifications of the next successful calls, one per call, in order. */
   readonly queueNotifyFaults: (...faults: ReadonlyArray<Fault.NotifyFault>) => Effect.Effect<void>
+  /** Faults queued and not yet used, in order. */
+  readonly queuedFaults: Effect.Effect<{
+    readonly answer: ReadonlyArray<Fault.AnswerFault>
+    readonly notify: ReadonlyArray<Fault.NotifyFault>
+  }>
+  /**
+   * Delivers a notification once more, now, outside its schedule (recorded with `manual: true`); when it is
+   * acknowledged the scheduled retries stop. Fails `unknown_notification` or `no_url`.
+   */
+  readonly resend: (notifyId: string) => Effect.Effect<DeliveryAttempt, SandboxError>
   readonly setDeliver: (deliver: Deliver) => Effect.Effect<void>
+  /** Every registered task, in registration order, with what is paid. */
+  readonly tasks: Effect.Effect<ReadonlyArray<TaskRecord>>
   readonly ledger: Effect.Effect<ReadonlyArray<LedgerEntry>>
   readonly notifications: Effect.Effect<ReadonlyArray<NotificationRecord>>
   readonly calls: Effect.Effect<ReadonlyArray<CallRecord>>
@@ -406,6 +437,34 @@ export const make = (options: Options = {}): Effect.Effect<Sandbox, SandboxError
       handle: gateway.handle,
       queueAnswerFaults: (...faults) => Effect.sync(() => void answerQueue.push(...faults)),
       queueNotifyFaults: (...faults) => Effect.sync(() => void notifyQueue.push(...faults)),
+      queuedFaults: Effect.sync(() => ({ answer: [...answerQueue], notify: [...notifyQueue] })),
+      resend: (notifyId) =>
+        Effect.mapError(
+          deliveries.resend(notifyId),
+          (refused) =>
+            new SandboxError({
+              reason: refused === "unknown" ? "unknown_notification" : "no_url",
+              message:
+                refused === "unknown"
+                  ? `no notification ${notifyId} was issued by this sandbox`
+                  : `notification ${notifyId} has no notify_url to deliver to`
+            })
+        ),
+      tasks: Effect.sync(() =>
+        registry.tasks().map((task): TaskRecord => {
+          const paid = new Set(ledger.paidSerials(task))
+          return {
+            partner: task.partner,
+            outerTaskId: task.outerTaskId,
+            transfers: [...task.transfers.values()].map((t) => ({ ...t, paid: paid.has(t.serial) })),
+            serviceFee: task.serviceFee,
+            serviceCharge: task.serviceCharge,
+            platformAccount: task.platformAccount,
+            serviceFeePaid: ledger.serviceFeePaid(task),
+            registeredAt: task.registeredAt
+          }
+        })
+      ),
       setDeliver: (next) =>
         Effect.sync(() => {
           deliver = next

@@ -26,6 +26,7 @@ export interface Ledger {
   readonly entries: () => ReadonlyArray<LedgerEntry>
   /** The serials of `task` paid so far. */
   readonly paidSerials: (task: Task) => ReadonlyArray<string>
+  readonly serviceFeePaid: (task: Task) => boolean
 }
 
 export const make = (): Ledger => {
@@ -76,6 +77,7 @@ export const make = (): Ledger => {
   return {
     pay,
     entries: () => [...entries],
+    serviceFeePaid: (task) => profitPaid.has(key(task.partner, task.outerTaskId)),
     paidSerials: (task) => [...task.transfers.keys()].filter((s) => paid.has(key(task.partner, s)))
   }
 }
