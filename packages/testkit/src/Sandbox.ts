@@ -25,12 +25,9 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as Charset from "@witkey/core/Charset"
 import * as Protocol from "@witkey/core/Protocol"
-import type * as Signer from "@witkey/core/Signer"
 import type * as Transport from "@witkey/core/Transport"
 import * as Verifier from "@witkey/core/Verifier"
-import * as DsaSigner from "@witkey/crypto-dsa/DsaSigner"
 import * as DsaVerifier from "@witkey/crypto-dsa/DsaVerifier"
-import * as KeyGen from "@witkey/crypto-dsa/KeyGen"
 import type { BigDecimal } from "effect"
 import { Clock, Context, Duration, Effect, Either, Layer, Random, Redacted, Schema, Scope } from "effect"
 import * as Fault from "./Fault.js"
@@ -338,16 +335,6 @@ export const Sandbox: Context.Tag<Sandbox, Sandbox> = Context.GenericTag<Sandbox
 // Wiring
 // ---------------------------------------------------------------------------------------------------------
 
-const gatewayKeyPair = (gatewayKey: GatewayKey) =>
-  gatewayKey === "test"
-    ? Effect.succeed({ privateKey: TestKeys.gatewayPrivateKey, publicKey: TestKeys.gatewayPublicKeyPem })
-    : gatewayKey === "generate"
-      ? KeyGen.generate().pipe(
-          Effect.map((pair) => ({ privateKey: pair.privateKeyPem, publicKey: pair.publicKeyPem })),
-          Effect.mapError((e) => new SandboxError({ reason: "key_generation", message: e.message }))
-        )
-      : Effect.succeed(gatewayKey)
-
 /** Builds a sandbox in the current scope; its delivery fibers live in that scope. */
 export const make = (options: Options = {}): Effect.Effect<Sandbox, SandboxError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -359,16 +346,7 @@ export const make = (options: Options = {}): Effect.Effect<Sandbox, SandboxError
     const prefix =
       options.notifyIdPrefix ?? (yield* Random.nextIntBetween(0, 0x7fffffff)).toString(16).padStart(8, "0")
 
-    // The gateway's keys.
-    const gatewayPair = yield* gatewayKeyPair(options.gatewayKey ?? "test")
-    const keyError = (e: { readonly message: string }) =>
-      new SandboxError({ reason: "invalid_key", message: `gateway key: ${e.message}` })
-    const gatewaySigner: Signer.Signer = yield* DsaSigner.make({
-      privateKey: gatewayPair.privateKey as Redacted.Redacted<string | Uint8Array>
-    }).pipe(Effect.mapError(keyError))
-    const forgerSigner: Signer.Signer = yield* DsaSigner.make({ privateKey: TestKeys.otherPrivateKey }).pipe(
-      Effect.mapError(keyError)
-    )
+    const keys = yield* Effect.mapError(Gateway.keys(options.gatewayKey ?? "test"), toError)
 
     // How notifications leave: `options.deliver`, swapped by `setDeliver`, else Node's client, built once.
     let deliver: Deliver | undefined = options.deliver
@@ -396,7 +374,7 @@ export const make = (options: Options = {}): Effect.Effect<Sandbox, SandboxError
       prefix,
       utcOffsetMinutes,
       deliveryTimeout: Duration.decode(options.deliveryTimeout ?? "15 seconds"),
-      signer: gatewaySigner,
+      signer: keys.signer,
       deliver: Effect.suspend(() => (deliver === undefined ? defaultDeliver : Effect.succeed(deliver)))
     })
     const calls: Array<CallRecord> = []
@@ -406,8 +384,8 @@ export const make = (options: Options = {}): Effect.Effect<Sandbox, SandboxError
       deliveries,
       nextAnswerFault: () => answerQueue.shift() ?? drawn?.answer(),
       nextNotifyFault: () => notifyQueue.shift() ?? drawn?.notify(),
-      signer: gatewaySigner,
-      forger: forgerSigner,
+      signer: keys.signer,
+      forger: keys.forger,
       separator,
       utcOffsetMinutes,
       notifyIdTtl: options.notifyIdTtl === undefined ? undefined : Duration.decode(options.notifyIdTtl),
@@ -431,7 +409,7 @@ export const make = (options: Options = {}): Effect.Effect<Sandbox, SandboxError
     for (const task of options.tasks ?? []) yield* registerTask(task)
 
     return {
-      gatewayPublicKey: gatewayPair.publicKey,
+      gatewayPublicKey: keys.publicKey,
       registerPartner,
       registerTask,
       handle: gateway.handle,
@@ -439,32 +417,8 @@ export const make = (options: Options = {}): Effect.Effect<Sandbox, SandboxError
       queueNotifyFaults: (...faults) => Effect.sync(() => void notifyQueue.push(...faults)),
       queuedFaults: Effect.sync(() => ({ answer: [...answerQueue], notify: [...notifyQueue] })),
       resend: (notifyId) =>
-        Effect.mapError(
-          deliveries.resend(notifyId),
-          (refused) =>
-            new SandboxError({
-              reason: refused === "unknown" ? "unknown_notification" : "no_url",
-              message:
-                refused === "unknown"
-                  ? `no notification ${notifyId} was issued by this sandbox`
-                  : `notification ${notifyId} has no notify_url to deliver to`
-            })
-        ),
-      tasks: Effect.sync(() =>
-        registry.tasks().map((task): TaskRecord => {
-          const paid = new Set(ledger.paidSerials(task))
-          return {
-            partner: task.partner,
-            outerTaskId: task.outerTaskId,
-            transfers: [...task.transfers.values()].map((t) => ({ ...t, paid: paid.has(t.serial) })),
-            serviceFee: task.serviceFee,
-            serviceCharge: task.serviceCharge,
-            platformAccount: task.platformAccount,
-            serviceFeePaid: ledger.serviceFeePaid(task),
-            registeredAt: task.registeredAt
-          }
-        })
-      ),
+        Effect.mapError(deliveries.resend(notifyId), (refused) => new SandboxError(refused)),
+      tasks: Effect.sync(() => registry.tasks().map(ledger.record)),
       setDeliver: (next) =>
         Effect.sync(() => {
           deliver = next

@@ -246,7 +246,7 @@ describe("Delivery", () => {
       const record = deliveries.notification(id!)!
       assert.strictEqual(record.state, "acknowledged")
       assert.strictEqual(record.nextAttemptAt, undefined)
-      assert.deepStrictEqual(yield* Effect.flip(deliveries.resend("nope")), "unknown")
+      assert.strictEqual((yield* Effect.flip(deliveries.resend("nope"))).reason, "unknown_notification")
     })
   )
 })

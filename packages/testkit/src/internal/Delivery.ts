@@ -57,7 +57,10 @@ export interface Batch {
   readonly fault: Fault.NotifyFault | undefined
 }
 
-export type ResendRefused = "unknown" | "no_url"
+export interface ResendRefused {
+  readonly reason: "unknown_notification" | "no_url"
+  readonly message: string
+}
 
 export interface Deliveries {
   /** Issues a paid call's notifications and starts their deliveries; their notify_ids, in order. */
@@ -222,8 +225,16 @@ export const make = (options: Options): Effect.Effect<Deliveries, never, Scope.S
     const resend: Deliveries["resend"] = (notifyId) =>
       Effect.gen(function* () {
         const record = notifications.get(notifyId)
-        if (record === undefined) return yield* Effect.fail<ResendRefused>("unknown")
-        if (record.url === undefined) return yield* Effect.fail<ResendRefused>("no_url")
+        if (record === undefined)
+          return yield* Effect.fail<ResendRefused>({
+            reason: "unknown_notification",
+            message: `no notification ${notifyId} was issued by this sandbox`
+          })
+        if (record.url === undefined)
+          return yield* Effect.fail<ResendRefused>({
+            reason: "no_url",
+            message: `notification ${notifyId} has no notify_url to deliver to`
+          })
         const made = yield* attemptOnce(record, record.attempts.length + 1, 1, true)
         if (made.acknowledged) {
           // The scheduled deliveries are over: stop the loop (a no-op when it already ended).

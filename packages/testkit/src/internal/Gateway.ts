@@ -6,16 +6,54 @@ import * as Protocol from "@witkey/core/Protocol"
 import * as Signer from "@witkey/core/Signer"
 import * as SigningString from "@witkey/core/SigningString"
 import * as Transport from "@witkey/core/Transport"
-import { Clock, Duration, Effect, Either } from "effect"
+import * as DsaSigner from "@witkey/crypto-dsa/DsaSigner"
+import * as KeyGen from "@witkey/crypto-dsa/KeyGen"
+import { Clock, Duration, Effect, Either, type Redacted } from "effect"
 import * as Fault from "../Fault.js"
 import * as GatewayAnswer from "../GatewayAnswer.js"
 import * as NotificationSigner from "../NotificationSigner.js"
-import type { CallRecord, CallResult, LedgerEntry, SignatureCheck } from "../Sandbox.js"
+import type { CallRecord, CallResult, GatewayKey, LedgerEntry, SignatureCheck } from "../Sandbox.js"
+import * as TestKeys from "../TestKeys.js"
 import type * as Deliveries from "./Delivery.js"
 import type * as Ledger from "./Ledger.js"
 import * as Query from "./Query.js"
 import type * as Registry from "./Registry.js"
 import * as Wire from "./Wire.js"
+
+export interface Keys {
+  /** SubjectPublicKeyInfo PEM: what platforms verify the gateway with. */
+  readonly publicKey: string
+  readonly signer: Signer.Signer
+  /** Signs `WrongSignature` answers: a real signature by another key. */
+  readonly forger: Signer.Signer
+}
+
+/** The gateway's key pair and signers; a key that does not load is `invalid_key`. */
+export const keys = (
+  gatewayKey: GatewayKey
+): Effect.Effect<Keys, { readonly reason: "invalid_key" | "key_generation"; readonly message: string }> =>
+  Effect.gen(function* () {
+    const pair =
+      gatewayKey === "test"
+        ? { privateKey: TestKeys.gatewayPrivateKey, publicKey: TestKeys.gatewayPublicKeyPem }
+        : gatewayKey === "generate"
+          ? yield* KeyGen.generate().pipe(
+              Effect.map((pair) => ({ privateKey: pair.privateKeyPem, publicKey: pair.publicKeyPem })),
+              Effect.mapError((e) => ({ reason: "key_generation" as const, message: e.message }))
+            )
+          : gatewayKey
+    const keyError = (e: { readonly message: string }) => ({
+      reason: "invalid_key" as const,
+      message: `gateway key: ${e.message}`
+    })
+    const signer = yield* DsaSigner.make({
+      privateKey: pair.privateKey as Redacted.Redacted<string | Uint8Array>
+    }).pipe(Effect.mapError(keyError))
+    const forger = yield* DsaSigner.make({ privateKey: TestKeys.otherPrivateKey }).pipe(
+      Effect.mapError(keyError)
+    )
+    return { publicKey: pair.publicKey, signer, forger }
+  })
 
 export interface Options {
   readonly registry: Registry.Registry

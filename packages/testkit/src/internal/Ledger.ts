@@ -4,7 +4,7 @@
 // is refused pays nothing.
 import * as Protocol from "@witkey/core/Protocol"
 import { BigDecimal } from "effect"
-import type { LedgerEntry } from "../Sandbox.js"
+import type { LedgerEntry, TaskRecord } from "../Sandbox.js"
 import { key, type Task } from "./Registry.js"
 
 export type Payment =
@@ -26,7 +26,8 @@ export interface Ledger {
   readonly entries: () => ReadonlyArray<LedgerEntry>
   /** The serials of `task` paid so far. */
   readonly paidSerials: (task: Task) => ReadonlyArray<string>
-  readonly serviceFeePaid: (task: Task) => boolean
+  /** The task as registered, with what is paid so far. */
+  readonly record: (task: Task) => TaskRecord
 }
 
 export const make = (): Ledger => {
@@ -74,10 +75,24 @@ export const make = (): Ledger => {
     return { _tag: "Paid", entries: made }
   }
 
+  const record = (task: Task): TaskRecord => ({
+    partner: task.partner,
+    outerTaskId: task.outerTaskId,
+    transfers: [...task.transfers.values()].map((t) => ({
+      ...t,
+      paid: paid.has(key(task.partner, t.serial))
+    })),
+    serviceFee: task.serviceFee,
+    serviceCharge: task.serviceCharge,
+    platformAccount: task.platformAccount,
+    serviceFeePaid: profitPaid.has(key(task.partner, task.outerTaskId)),
+    registeredAt: task.registeredAt
+  })
+
   return {
     pay,
+    record,
     entries: () => [...entries],
-    serviceFeePaid: (task) => profitPaid.has(key(task.partner, task.outerTaskId)),
     paidSerials: (task) => [...task.transfers.keys()].filter((s) => paid.has(key(task.partner, s)))
   }
 }
