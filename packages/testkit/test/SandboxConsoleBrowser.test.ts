@@ -89,7 +89,8 @@ describe("sandbox console in Chromium", () => {
     "lists a paid task, fills in delivery timelines as the clock runs, and refuses a POST without the token",
     () =>
       Effect.gen(function* () {
-        const speed = 60
+        // 40×: the third attempt (12 minutes after the first) comes 18 s after the payout.
+        const speed = 40
         const { sandbox, server } = yield* Effect.gen(function* () {
           const sandbox = yield* Sandbox.make({ deliver: flakyReceiver(), notifyIdPrefix: "console-" })
           const server = yield* SandboxServer.make().pipe(Effect.provideService(Sandbox.Sandbox, sandbox))
@@ -105,29 +106,6 @@ describe("sandbox console in Chromium", () => {
           serviceFee: "30.00",
           platformAccount: TestKeys.platformUserId
         })
-
-        // The payout, by the core Client over HTTP (on the real clock).
-        const client = Client.layer({
-          partner: TestKeys.partnerId,
-          gateway: server.gatewayUrl,
-          retry: Schedule.recurs(2)
-        }).pipe(
-          Layer.provide(
-            Layer.mergeAll(
-              TestKeys.partnerSigner,
-              Sandbox.gatewayVerifier.pipe(Layer.provide(Layer.succeed(Sandbox.Sandbox, sandbox))),
-              HttpTransport.layer("10 seconds")
-            )
-          )
-        )
-        const outcome = yield* Effect.flatMap(Client.Client, (c) =>
-          c.confirmByPlatform({
-            outerTaskId: "console-task",
-            transfers: ["console-a", "console-b"],
-            notifyUrl: "http://platform.test/notify"
-          })
-        ).pipe(Effect.provide(client))
-        assert.strictEqual(outcome._tag, "Confirmed")
 
         const browser = yield* Effect.acquireRelease(
           Effect.promise(() =>
@@ -154,23 +132,58 @@ describe("sandbox console in Chromium", () => {
         })
         page.on("pageerror", (e) => errors.push(e.message))
 
-        const response = yield* Effect.promise(() => page.goto(server.consoleUrl!))
-        assert.strictEqual(response?.status(), 200)
-        assert.include(response?.headers()["content-security-policy"] ?? "", "default-src 'none'")
+        const navigation = yield* Effect.promise(() => page.goto(server.consoleUrl!))
+        assert.strictEqual(navigation?.status(), 200)
+        assert.include(navigation?.headers()["content-security-policy"] ?? "", "default-src 'none'")
 
-        // The task, paid.
+        // The task, registered and unpaid; the page is open before the payout, and follows it by itself.
         const task = page.locator('tr[data-task="console-task"]')
         yield* Effect.promise(() => task.waitFor())
         assert.include(yield* Effect.promise(() => task.innerText()), "console-a")
-        assert.strictEqual(yield* Effect.promise(() => task.locator(".ok").count()), 3) // two serials, the fee
+        assert.strictEqual(yield* Effect.promise(() => task.locator(".ok").count()), 0)
+        assert.strictEqual(yield* Effect.promise(() => page.locator("tr[data-notify-id]").count()), 0)
+
+        // The payout, by the core Client over HTTP (on the real clock).
+        const client = Client.layer({
+          partner: TestKeys.partnerId,
+          gateway: server.gatewayUrl,
+          retry: Schedule.recurs(2)
+        }).pipe(
+          Layer.provide(
+            Layer.mergeAll(
+              TestKeys.partnerSigner,
+              Sandbox.gatewayVerifier.pipe(Layer.provide(Layer.succeed(Sandbox.Sandbox, sandbox))),
+              HttpTransport.layer("10 seconds")
+            )
+          )
+        )
+        const outcome = yield* Effect.flatMap(Client.Client, (c) =>
+          c.confirmByPlatform({
+            outerTaskId: "console-task",
+            transfers: ["console-a", "console-b"],
+            notifyUrl: "http://platform.test/notify"
+          })
+        ).pipe(Effect.provide(client))
+        assert.strictEqual(outcome._tag, "Confirmed")
+
+        // The task, paid: two serials and the fee, without a reload.
+        yield* Effect.promise(() => task.locator(".ok").nth(2).waitFor({ timeout: 30_000 }))
+        assert.strictEqual(yield* Effect.promise(() => task.locator(".ok").count()), 3)
 
         // The timelines fill in without reloading: first one failed attempt, then three, acknowledged.
         const [first] = (yield* sandbox.notifications).map((n) => n.notifyId)
         const row = page.locator(`tr[data-notify-id="${first}"]`)
         yield* Effect.promise(() => row.waitFor())
         const early = yield* Effect.promise(() => attemptsOf(page, first!))
-        assert.isBelow(early, 3, "the page was loaded before the third attempt")
+        assert.isBelow(early, 3, "the page showed the notification before its third attempt")
         assert.include(yield* Effect.promise(() => row.innerText()), "HTTP 503 busy <b>later</b>")
+        // Mid-way, the picture for docs/: failed attempts, the next one scheduled, attempts left.
+        yield* Effect.promise(() => row.locator('li[data-attempt="2"]').waitFor({ timeout: 30_000 }))
+        const target =
+          (process.env.WITKEY_SCREENSHOTS ?? "") === ""
+            ? Path.join(Os.tmpdir(), "console-sandbox.png")
+            : Path.resolve(import.meta.dirname, "../../../docs/console-sandbox.png")
+        yield* Effect.promise(() => page.screenshot({ path: target, fullPage: true }))
         yield* Effect.promise(() =>
           page
             .locator(`tr[data-notify-id="${first}"][data-state="acknowledged"]`)
@@ -239,12 +252,6 @@ describe("sandbox console in Chromium", () => {
         assert.notInclude(html, "PRIVATE KEY")
         assert.notInclude(html, TestKeys.partnerPrivateKeyPem.split("\n")[1]!)
 
-        yield* Effect.promise(() => page.waitForTimeout(1500))
-        const target =
-          (process.env.WITKEY_SCREENSHOTS ?? "") === ""
-            ? Path.join(Os.tmpdir(), "console-sandbox.png")
-            : Path.resolve(import.meta.dirname, "../../../docs/console-sandbox.png")
-        yield* Effect.promise(() => page.screenshot({ path: target, fullPage: true }))
         assert.deepStrictEqual(errors, [])
       }).pipe(Effect.scoped),
     120_000
