@@ -108,6 +108,19 @@ describe("SandboxConsole", () => {
     }).pipe(Effect.provide(SandboxServer.layerWithSandbox()))
   )
 
+  it.live("lists the newest 200 requests however many came", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* Sandbox.Sandbox
+      const server = yield* SandboxServer.SandboxServer
+      for (let i = 0; i < 230; i++) yield* Effect.either(sandbox.handle(`/gateway.do?service=s${i}`))
+      const page = yield* get(server.consoleUrl!)
+      assert.include(page.text, "Gateway requests (230, the newest 200)")
+      assert.strictEqual([...page.text.matchAll(/<tr class="call">/g)].length, 200)
+      assert.include(page.text, "s229")
+      assert.notInclude(page.text, "(no service)")
+    }).pipe(Effect.provide(SandboxServer.layerWithSandbox()))
+  )
+
   it("accepts the Host names of loopback and of the bound address", () => {
     assert.deepStrictEqual(SandboxConsole.hostsFor("127.0.0.1", 80), [
       "127.0.0.1:80",

@@ -57,6 +57,10 @@ export const FAULT_CHOICES: ReadonlyArray<readonly [string, string, "answer" | "
   ["reissue", "Re-issue each event under a new notify_id after 1 hour", "notify"]
 ]
 
+/** Rows per list: a page stays small however long the sandbox runs (everything stays in `Sandbox` itself). */
+const LIMIT = 200
+const newest = (n: number) => (n > LIMIT ? `the newest ${LIMIT}` : "newest first")
+
 const time = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19) + "Z"
 
 const span = (ms: number) => {
@@ -165,7 +169,7 @@ const stateClass = (state: NotificationRecord["state"]) =>
 
 const notificationsSection = (s: Snapshot) =>
   html`<section id="notifications">
-    <h2>Notifications (${s.notifications.length})</h2>
+    <h2>Notifications (${s.notifications.length}, ${newest(s.notifications.length)})</h2>
     <table>
       <tr>
         <th>notify_id</th>
@@ -174,54 +178,57 @@ const notificationsSection = (s: Snapshot) =>
         <th>timeline</th>
         <th></th>
       </tr>
-      ${[...s.notifications].reverse().map(
-        (n) =>
-          html`<tr data-notify-id="${n.notifyId}" data-state="${n.state}">
-            <td class="mono">
-              ${n.notifyId}${n.reissueOf ? html`<br /><span class="muted">re-issue of ${n.reissueOf}</span>` : ""}
-            </td>
-            <td class="mono">
-              ${n.subType}<br />${n.outerTaskId}${n.outerTransferNo ? ` / ${n.outerTransferNo}` : ""}
-            </td>
-            <td>
-              <span class="${stateClass(n.state)}">${n.state}</span>
-              ${n.fault ? html`<br />fault: ${describeFault(n.fault)}` : ""}
-              <br /><span class="mono muted">${n.url ?? "no notify_url"}</span>
-              ${
-                n.nextAttemptAt === undefined
-                  ? ""
-                  : html`<br />next attempt ${time(n.nextAttemptAt)} (in ${span(n.nextAttemptAt - s.now)}),
-                      ${n.attemptsLeft} left`
-              }
-            </td>
-            <td>
-              ${
-                n.attempts.length === 0
-                  ? html`<span class="muted">no attempt yet</span>`
-                  : html`<ol class="timeline">
-                      ${n.attempts.map(attemptItem)}
-                    </ol>`
-              }
-            </td>
-            <td>
-              ${
-                n.url === undefined
-                  ? ""
-                  : html`<form method="post" action="/console/resend">
-                      ${csrfField(s.csrf)}
-                      <input type="hidden" name="notify_id" value="${n.notifyId}" />
-                      <button type="submit">Resend now</button>
-                    </form>`
-              }
-            </td>
-          </tr>`
-      )}
+      ${[...s.notifications]
+        .reverse()
+        .slice(0, LIMIT)
+        .map(
+          (n) =>
+            html`<tr data-notify-id="${n.notifyId}" data-state="${n.state}">
+              <td class="mono">
+                ${n.notifyId}${n.reissueOf ? html`<br /><span class="muted">re-issue of ${n.reissueOf}</span>` : ""}
+              </td>
+              <td class="mono">
+                ${n.subType}<br />${n.outerTaskId}${n.outerTransferNo ? ` / ${n.outerTransferNo}` : ""}
+              </td>
+              <td>
+                <span class="${stateClass(n.state)}">${n.state}</span>
+                ${n.fault ? html`<br />fault: ${describeFault(n.fault)}` : ""}
+                <br /><span class="mono muted">${n.url ?? "no notify_url"}</span>
+                ${
+                  n.nextAttemptAt === undefined
+                    ? ""
+                    : html`<br />next attempt ${time(n.nextAttemptAt)} (in ${span(n.nextAttemptAt - s.now)}),
+                        ${n.attemptsLeft} left`
+                }
+              </td>
+              <td>
+                ${
+                  n.attempts.length === 0
+                    ? html`<span class="muted">no attempt yet</span>`
+                    : html`<ol class="timeline">
+                        ${n.attempts.map(attemptItem)}
+                      </ol>`
+                }
+              </td>
+              <td>
+                ${
+                  n.url === undefined
+                    ? ""
+                    : html`<form method="post" action="/console/resend">
+                        ${csrfField(s.csrf)}
+                        <input type="hidden" name="notify_id" value="${n.notifyId}" />
+                        <button type="submit">Resend now</button>
+                      </form>`
+                }
+              </td>
+            </tr>`
+        )}
     </table>
   </section>`
 
 const callsSection = (s: Snapshot) =>
   html`<section id="calls">
-    <h2>Gateway requests (${s.calls.length}, newest first)</h2>
+    <h2>Gateway requests (${s.calls.length}, ${newest(s.calls.length)})</h2>
     <table>
       <tr>
         <th>at</th>
@@ -232,7 +239,7 @@ const callsSection = (s: Snapshot) =>
       </tr>
       ${[...s.calls]
         .reverse()
-        .slice(0, 200)
+        .slice(0, LIMIT)
         .map(
           (c) =>
             html`<tr class="call">
