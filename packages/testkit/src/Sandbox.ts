@@ -377,7 +377,6 @@ export const make = (options: Options = {}): Effect.Effect<Sandbox, SandboxError
       signer: keys.signer,
       deliver: Effect.suspend(() => (deliver === undefined ? defaultDeliver : Effect.succeed(deliver)))
     })
-    const calls: Array<CallRecord> = []
     const gateway = Gateway.make({
       registry,
       ledger,
@@ -388,8 +387,7 @@ export const make = (options: Options = {}): Effect.Effect<Sandbox, SandboxError
       forger: keys.forger,
       separator,
       utcOffsetMinutes,
-      notifyIdTtl: options.notifyIdTtl === undefined ? undefined : Duration.decode(options.notifyIdTtl),
-      record: (call) => void calls.push(call)
+      notifyIdTtl: options.notifyIdTtl === undefined ? undefined : Duration.decode(options.notifyIdTtl)
     })
 
     const registerPartner = (partner: PartnerRegistration) =>
@@ -425,7 +423,7 @@ export const make = (options: Options = {}): Effect.Effect<Sandbox, SandboxError
         }),
       ledger: Effect.sync(ledger.entries),
       notifications: Effect.sync(deliveries.notifications),
-      calls: Effect.sync(() => [...calls]),
+      calls: Effect.sync(gateway.calls),
       pendingDeliveries: Effect.sync(
         () => deliveries.notifications().filter((n) => n.state === "scheduled").length
       ),

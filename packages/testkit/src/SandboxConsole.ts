@@ -18,7 +18,6 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as UrlParams from "@effect/platform/UrlParams"
 import { Clock, Effect, Option } from "effect"
 import * as Crypto from "node:crypto"
-import * as Fault from "./Fault.js"
 import * as Assets from "./internal/ConsoleAssets.js"
 import * as Page from "./internal/ConsolePage.js"
 import * as Html from "./internal/Html.js"
@@ -61,39 +60,6 @@ const sameText = (a: string, b: string) => {
   const x = Buffer.from(a)
   const y = Buffer.from(b)
   return x.length === y.length && Crypto.timingSafeEqual(x, y)
-}
-
-const faultFor = (choice: string): Fault.AnswerFault | Fault.NotifyFault | undefined => {
-  switch (choice) {
-    case "drop-hang":
-      return Fault.drop({ mode: "hang" })
-    case "drop-reset":
-      return Fault.drop({ mode: "reset" })
-    case "server-error":
-      return Fault.serverError(502)
-    case "truncated":
-      return Fault.truncated
-    case "unsigned":
-      return Fault.unsigned
-    case "wrong-signature":
-      return Fault.wrongSignature
-    case "reject":
-      return Fault.reject("SYSTEM_ERROR")
-    case "delay":
-      return Fault.delay("5 seconds")
-    case "duplicate":
-      return Fault.duplicate
-    case "late":
-      return Fault.late("10 minutes")
-    case "reorder":
-      return Fault.reorder
-    case "malformed-content-type":
-      return Fault.malformedContentType
-    case "reissue":
-      return Fault.reissue("1 hour")
-    default:
-      return undefined
-  }
 }
 
 /** The console's routes over the `Sandbox` in context. Build it where the server's Clock is the sandbox's. */
@@ -188,15 +154,14 @@ export const router = (options: Options): Effect.Effect<HttpRouter.HttpRouter<ne
     })
 
     const inject = action((form, sandbox) => {
-      const choice = field(form, "fault")
-      const fault = faultFor(choice)
-      if (fault === undefined) return Effect.fail({ message: `no fault "${choice}"` })
-      const answer = Page.FAULT_CHOICES.find((c) => c[0] === choice)?.[2] === "answer"
+      const value = field(form, "fault")
+      const choice = Page.FAULT_CHOICES.find((c) => c.value === value)
+      if (choice === undefined) return Effect.fail({ message: `no fault "${value}"` })
       return Effect.as(
-        answer
-          ? sandbox.queueAnswerFaults(fault as Fault.AnswerFault)
-          : sandbox.queueNotifyFaults(fault as Fault.NotifyFault),
-        `queued ${Page.describeFault(fault)} for the ${answer ? "next confirm call" : "next paid call's notifications"}`
+        choice.kind === "answer"
+          ? sandbox.queueAnswerFaults(choice.fault)
+          : sandbox.queueNotifyFaults(choice.fault),
+        `queued ${Page.describeFault(choice.fault)} for the ${choice.kind === "answer" ? "next confirm call" : "next paid call's notifications"}`
       )
     })
 

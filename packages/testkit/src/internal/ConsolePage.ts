@@ -2,7 +2,7 @@
 // `html`, which escapes it: parameters, receivers' answers and task ids are whatever someone sent.
 import * as Charset from "@witkey/core/Charset"
 import { Duration } from "effect"
-import type * as Fault from "../Fault.js"
+import * as Fault from "../Fault.js"
 import type {
   CallRecord,
   DeliveryAttempt,
@@ -40,21 +40,40 @@ export interface Snapshot {
   readonly defaultPlatformAccount: string
 }
 
-/** The fault presets of the "inject" form: value, label, kind. */
-export const FAULT_CHOICES: ReadonlyArray<readonly [string, string, "answer" | "notify"]> = [
-  ["drop-hang", "Drop: never answer (payout applied)", "answer"],
-  ["drop-reset", "Drop: reset the connection (payout applied)", "answer"],
-  ["server-error", "HTTP 502 page (payout applied)", "answer"],
-  ["truncated", "Truncated answer", "answer"],
-  ["unsigned", "Unsigned is_success=T", "answer"],
-  ["wrong-signature", "Signed by another key", "answer"],
-  ["reject", "is_success=F SYSTEM_ERROR (nothing paid)", "answer"],
-  ["delay", "Answer after 5 s", "answer"],
-  ["duplicate", "Deliver each first notification twice", "notify"],
-  ["late", "Deliver 10 minutes late", "notify"],
-  ["reorder", "Deliver the batch last-first", "notify"],
-  ["malformed-content-type", "Alipay's malformed Content-Type", "notify"],
-  ["reissue", "Re-issue each event under a new notify_id after 1 hour", "notify"]
+/** A fault the "inject" form offers, and the queue it goes to. */
+export type FaultChoice = { readonly value: string; readonly label: string } & (
+  | { readonly kind: "answer"; readonly fault: Fault.AnswerFault }
+  | { readonly kind: "notify"; readonly fault: Fault.NotifyFault }
+)
+
+const answer = (value: string, label: string, fault: Fault.AnswerFault): FaultChoice => ({
+  value,
+  label,
+  kind: "answer",
+  fault
+})
+const notify = (value: string, label: string, fault: Fault.NotifyFault): FaultChoice => ({
+  value,
+  label,
+  kind: "notify",
+  fault
+})
+
+/** The faults the "inject" form offers. */
+export const FAULT_CHOICES: ReadonlyArray<FaultChoice> = [
+  answer("drop-hang", "Drop: never answer (payout applied)", Fault.drop({ mode: "hang" })),
+  answer("drop-reset", "Drop: reset the connection (payout applied)", Fault.drop({ mode: "reset" })),
+  answer("server-error", "HTTP 502 page (payout applied)", Fault.serverError(502)),
+  answer("truncated", "Truncated answer", Fault.truncated),
+  answer("unsigned", "Unsigned is_success=T", Fault.unsigned),
+  answer("wrong-signature", "Signed by another key", Fault.wrongSignature),
+  answer("reject", "is_success=F SYSTEM_ERROR (nothing paid)", Fault.reject("SYSTEM_ERROR")),
+  answer("delay", "Answer after 5 s", Fault.delay("5 seconds")),
+  notify("duplicate", "Deliver each first notification twice", Fault.duplicate),
+  notify("late", "Deliver 10 minutes late", Fault.late("10 minutes")),
+  notify("reorder", "Deliver the batch last-first", Fault.reorder),
+  notify("malformed-content-type", "Alipay's malformed Content-Type", Fault.malformedContentType),
+  notify("reissue", "Re-issue each event under a new notify_id after 1 hour", Fault.reissue("1 hour"))
 ]
 
 /** Rows per list: a page stays small however long the sandbox runs (everything stays in `Sandbox` itself). */
@@ -372,10 +391,10 @@ export const page = (s: Snapshot): Html =>
               ${csrfField(s.csrf)}
               <select name="fault">
                 <optgroup label="the answer to the next confirm call">
-                  ${FAULT_CHOICES.filter((c) => c[2] === "answer").map(([v, l]) => html`<option value="${v}">${l}</option>`)}
+                  ${FAULT_CHOICES.filter((c) => c.kind === "answer").map((c) => html`<option value="${c.value}">${c.label}</option>`)}
                 </optgroup>
                 <optgroup label="the next paid call's notifications">
-                  ${FAULT_CHOICES.filter((c) => c[2] === "notify").map(([v, l]) => html`<option value="${v}">${l}</option>`)}
+                  ${FAULT_CHOICES.filter((c) => c.kind === "notify").map((c) => html`<option value="${c.value}">${c.label}</option>`)}
                 </optgroup>
               </select>
               <button type="submit">Inject</button>

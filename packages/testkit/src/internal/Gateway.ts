@@ -67,8 +67,6 @@ export interface Options {
   readonly separator: string
   readonly utcOffsetMinutes: number
   readonly notifyIdTtl: Duration.Duration | undefined
-  /** Where each call is recorded. */
-  readonly record: (call: CallRecord) => void
 }
 
 type Processed =
@@ -122,6 +120,8 @@ const plain = (text: string): Transport.RawResponse => ({
 
 export const make = (options: Options) => {
   const { deliveries, ledger, registry } = options
+  // The request log: every call with what was read, checked, injected and answered.
+  const calls: Array<CallRecord> = []
 
   const processConfirm = (request: Extract<Query.Read, { _tag: "Read" }>, now: number) =>
     Effect.gen(function* () {
@@ -191,7 +191,7 @@ export const make = (options: Options) => {
       const service = request.service
       const params = request._tag === "Read" ? request.params : []
       const record = (entry: Pick<CallRecord, "result" | "fault" | "response" | "signature">) =>
-        Effect.sync(() => options.record({ at: now, url, service, params, ...entry }))
+        Effect.sync(() => void calls.push({ at: now, url, service, params, ...entry }))
 
       if (service === Protocol.NotifyVerify.service) {
         const answer = notifyVerify(request, now)
@@ -294,5 +294,5 @@ export const make = (options: Options) => {
         : Effect.succeed(response!)
     })
 
-  return { handle }
+  return { handle, calls: (): ReadonlyArray<CallRecord> => [...calls] }
 }
