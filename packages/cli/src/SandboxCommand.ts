@@ -119,6 +119,7 @@ export const command = Command.make(
           values.json,
           {
             url: server.url,
+            console: server.consoleUrl,
             gateway: server.gatewayUrl,
             alipay_public_key: alipayPublicKey,
             partner,
@@ -132,6 +133,7 @@ export const command = Command.make(
             "witkey sandbox: a gateway for alipay.witkey.task.confirm.by.platform (test keys only)",
             ...Output.table([
               ["url", server.url],
+              ["console", server.consoleUrl ?? "off"],
               ["gateway", server.gatewayUrl],
               ["alipay public key", alipayPublicKey],
               ["partner", partner],

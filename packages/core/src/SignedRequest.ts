@@ -7,6 +7,7 @@
 import { Effect, Either } from "effect"
 import * as Charset from "./Charset.js"
 import * as ConfirmRequest from "./ConfirmRequest.js"
+import * as Form from "./internal/Form.js"
 import * as Protocol from "./Protocol.js"
 import * as Signer from "./Signer.js"
 import * as SigningString from "./SigningString.js"
@@ -106,6 +107,12 @@ export const percentEncode = (text: string, charset: Charset.Charset): string =>
   const end = writeEncoded(text, charset, 0)
   return scratch.toString("latin1", 0, end)
 }
+
+/**
+ * The inverse of `percentEncode` on one name or value: the bytes it stands for (`+` is a space), or undefined
+ * for a broken `%` escape. Decoding the bytes is the caller's choice of charset.
+ */
+export const percentDecode = (encoded: string): Uint8Array | undefined => Form.unescapeBytes(encoded)
 
 /** The query string (no leading `?`). */
 export const toQuery = (

@@ -19,6 +19,7 @@
  */
 import type { RawResponse } from "@witkey/core/Transport"
 import { Duration } from "effect"
+import type { Prng } from "./internal/Prng.js"
 
 export type AnswerFault =
   /** Answer normally, after `duration` on the Effect Clock (in-process: adjust the TestClock). */
@@ -103,3 +104,83 @@ export const processes = (fault: AnswerFault | undefined): boolean => {
       return true
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Drawing faults from a seeded PRNG
+// ---------------------------------------------------------------------------------------------------------
+
+export interface RandomFaults {
+  /** Seed of the deterministic PRNG: the same seed gives the same faults for the same sequence of calls. */
+  readonly seed: number
+  /** Probability that a confirm call gets an answer fault. Default 0.3. */
+  readonly answerRate?: number | undefined
+  /** Probability that a successful call's notifications get a fault. Default 0.3. */
+  readonly notifyRate?: number | undefined
+  /** Default: Drop, ServerError, Truncated, Unsigned, WrongSignature (each applied with probability 0.7). */
+  readonly answerKinds?: ReadonlyArray<
+    "Drop" | "ServerError" | "Truncated" | "Unsigned" | "WrongSignature" | "Delay"
+  >
+  /** Default: all of them. */
+  readonly notifyKinds?: ReadonlyArray<NotifyFaultTag>
+}
+
+const DEFAULT_ANSWER_KINDS = ["Drop", "ServerError", "Truncated", "Unsigned", "WrongSignature"] as const
+const NOTIFY_KINDS: ReadonlyArray<NotifyFaultTag> = [
+  "Duplicate",
+  "Late",
+  "Reorder",
+  "MalformedContentType",
+  "Reissue"
+]
+
+export interface Draw {
+  /** The fault for the next confirm call, or none. */
+  readonly answer: () => AnswerFault | undefined
+  /** The fault for the next successful call's notifications, or none. */
+  readonly notify: () => NotifyFault | undefined
+}
+
+/**
+ * Faults drawn from `prng` as `faults` says. Both kinds draw from the one PRNG, so the schedule is a function
+ * of the seed and the order of the calls.
+ */
+export const draw = (prng: Prng, faults: RandomFaults): Draw => ({
+  answer: () => {
+    if (prng.next() >= (faults.answerRate ?? 0.3)) return undefined
+    const kinds = faults.answerKinds ?? DEFAULT_ANSWER_KINDS
+    if (kinds.length === 0) return undefined
+    const kind = kinds[prng.int(kinds.length)]!
+    const applied = prng.next() < 0.7
+    switch (kind) {
+      case "Drop":
+        return drop({ mode: prng.next() < 0.5 ? "hang" : "reset", applied })
+      case "ServerError":
+        return serverError([500, 502, 503, 504][prng.int(4)]!, { applied })
+      case "Truncated":
+        return truncated
+      case "Unsigned":
+        return unsigned
+      case "WrongSignature":
+        return wrongSignature
+      case "Delay":
+        return delay(Duration.millis(1000 + prng.int(9000)))
+    }
+  },
+  notify: () => {
+    if (prng.next() >= (faults.notifyRate ?? 0.3)) return undefined
+    const kinds = faults.notifyKinds ?? NOTIFY_KINDS
+    if (kinds.length === 0) return undefined
+    switch (kinds[prng.int(kinds.length)]!) {
+      case "Duplicate":
+        return duplicate
+      case "Late":
+        return late(Duration.minutes(1 + prng.int(360)))
+      case "Reorder":
+        return reorder
+      case "MalformedContentType":
+        return malformedContentType
+      case "Reissue":
+        return reissue(Duration.minutes(1 + prng.int(180)))
+    }
+  }
+})

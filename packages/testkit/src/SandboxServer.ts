@@ -1,6 +1,7 @@
 /**
  * The sandbox gateway over HTTP on loopback (`GET /gateway.do`, both services), for tests of real transports
- * and for `witkey sandbox --port N`.
+ * and for `witkey sandbox --port N`, with the sandbox console at `/` (`SandboxConsole`; `console: false` for
+ * the gateway alone).
  *
  * Faults that drop the answer behave as on a real network: `Fault.drop({ mode: "hang" })` never answers (the
  * client has to time out), `Fault.drop({ mode: "reset" })` destroys the connection. Other paths answer 404,
@@ -23,12 +24,15 @@ import type { Scope } from "effect"
 import { Context, Effect, Layer } from "effect"
 import * as Http from "node:http"
 import * as Sandbox from "./Sandbox.js"
+import * as SandboxConsole from "./SandboxConsole.js"
 
 export const GATEWAY_PATH = "/gateway.do"
 
 export interface SandboxServer {
   /** `http://127.0.0.1:<port>` */
   readonly url: string
+  /** `http://127.0.0.1:<port>/`: the console, or undefined when it is off. */
+  readonly consoleUrl: string | undefined
   /** `http://127.0.0.1:<port>/gateway.do`: the client's `gateway` option. */
   readonly gatewayUrl: string
   readonly host: string
@@ -44,6 +48,8 @@ export interface Options {
   readonly port?: number | undefined
   /** Default `127.0.0.1`. */
   readonly host?: string | undefined
+  /** Serve the console at `/`. Default true. */
+  readonly console?: boolean | undefined
 }
 
 const gateway = Effect.gen(function* () {
@@ -86,11 +92,20 @@ export const make = (
     const server = yield* NodeHttpServer.make(() => node, { port: options.port ?? 0, host })
     // Runs before the server's own close, which would otherwise wait for hanging requests forever.
     yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
-    yield* server.serve(router)
     const address = server.address
     const port = address._tag === "TcpAddress" ? address.port : 0
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`
-    return { url, gatewayUrl: `${url}${GATEWAY_PATH}`, host, port }
+    const gatewayUrl = `${url}${GATEWAY_PATH}`
+    const withConsole = options.console ?? true
+    yield* server.serve(
+      withConsole
+        ? HttpRouter.concat(
+            router,
+            yield* SandboxConsole.router({ gatewayUrl, hosts: SandboxConsole.hostsFor(host, port) })
+          )
+        : router
+    )
+    return { url, consoleUrl: withConsole ? `${url}/` : undefined, gatewayUrl, host, port }
   })
 
 export const layer = (options: Options = {}): Layer.Layer<SandboxServer, ServeError, Sandbox.Sandbox> =>

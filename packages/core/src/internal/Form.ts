@@ -36,6 +36,15 @@ const unescape = (latin: string, start: number, end: number): number => {
 }
 
 /**
+ * The bytes a percent-encoded name or value stands for (`+` is a space, `%XX` a byte, any other char its
+ * latin1 byte), or undefined for a broken escape. A copy: the scratch buffer is reused.
+ */
+export const unescapeBytes = (latin: string): Uint8Array | undefined => {
+  const n = unescape(latin, 0, latin.length)
+  return n < 0 ? undefined : new Uint8Array(scratch.subarray(0, n))
+}
+
+/**
  * One name or value: unescaped, then decoded strictly in `charset`. ASCII (nearly every field) takes the
  * short way: its bytes are the same text in every charset we speak.
  */

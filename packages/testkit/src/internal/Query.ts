@@ -1,14 +1,10 @@
-// Reads a GET URL's query the way a servlet gateway does, but from the raw bytes: names and values are
-// percent-decoded to bytes (`+` is a space) and only then decoded in a charset, by the caller.
-
-const hexValue = (c: number) =>
-  c >= 0x30 && c <= 0x39
-    ? c - 0x30
-    : c >= 0x41 && c <= 0x46
-      ? c - 0x37
-      : c >= 0x61 && c <= 0x66
-        ? c - 0x57
-        : -1
+// Reads a gateway GET URL the way a servlet gateway does, but from the raw bytes: names and values are
+// percent-decoded to bytes (`+` is a space; core's one implementation) and only then decoded in the request's
+// `_input_charset`, strictly. The codes are the gateway's (docs/SANDBOX.md, "The gateway").
+import * as Charset from "@witkey/core/Charset"
+import * as Protocol from "@witkey/core/Protocol"
+import * as SignedRequest from "@witkey/core/SignedRequest"
+import { Either } from "effect"
 
 export interface RawPair {
   readonly name: Uint8Array
@@ -19,21 +15,13 @@ export type ParseResult =
   | { readonly _tag: "Ok"; readonly pairs: ReadonlyArray<RawPair> }
   | { readonly _tag: "Malformed"; readonly message: string }
 
+// A query holds printable ASCII only: anything else arrived unescaped and is refused, never guessed at.
 const unescape = (segment: string): Uint8Array | string => {
-  const out: Array<number> = []
   for (let i = 0; i < segment.length; i++) {
     const c = segment.charCodeAt(i)
-    if (c === 0x2b) out.push(0x20)
-    else if (c === 0x25) {
-      const hi = hexValue(segment.charCodeAt(i + 1))
-      const lo = hexValue(segment.charCodeAt(i + 2))
-      if (hi < 0 || lo < 0) return `invalid percent-escape "${segment.slice(i, i + 3)}"`
-      out.push((hi << 4) | lo)
-      i += 2
-    } else if (c < 0x21 || c > 0x7e) return `raw character U+${c.toString(16).padStart(4, "0")} in the query`
-    else out.push(c)
+    if (c < 0x21 || c > 0x7e) return `raw character U+${c.toString(16).padStart(4, "0")} in the query`
   }
-  return Uint8Array.from(out)
+  return SignedRequest.percentDecode(segment) ?? `invalid percent-escape in "${segment}"`
 }
 
 /** The query of `url` (after the first `?`, up to a `#`), pairs in order; empty segments are skipped. */
@@ -63,4 +51,75 @@ export const ascii = (bytes: Uint8Array): string | undefined => {
     out += String.fromCharCode(b)
   }
   return out
+}
+
+/**
+ * What is needed to build any answer: the decoded parameters and charset, or the code that refuses them.
+ * `service` is known whenever a `service` parameter with an ASCII value is present, even in a query refused
+ * otherwise, so that a broken notify_verify is still answered as one.
+ */
+export type Read =
+  | {
+      readonly _tag: "Read"
+      readonly service: string
+      readonly params: ReadonlyArray<readonly [string, string]>
+      readonly byName: ReadonlyMap<string, string>
+      readonly charset: Charset.Charset
+    }
+  | {
+      readonly _tag: "Unreadable"
+      readonly service: string | undefined
+      readonly code: string
+      readonly charset: Charset.Charset
+      /** Why, for a person reading the request log. */
+      readonly reason: string
+    }
+
+export const read = (url: string): Read => {
+  const parsed = parse(url)
+  if (parsed._tag === "Malformed")
+    return {
+      _tag: "Unreadable",
+      service: undefined,
+      code: "ILLEGAL_ARGUMENT",
+      charset: "utf-8",
+      reason: parsed.message
+    }
+  const pairs = parsed.pairs
+  const nameOf = pairs.map((pair) => ascii(pair.name))
+  const serviceRaw = pairs[nameOf.indexOf(Protocol.Param.service)]?.value
+  const service = serviceRaw === undefined ? undefined : ascii(serviceRaw)
+  const refuse = (code: string, reason: string, charset: Charset.Charset = "utf-8"): Read => ({
+    _tag: "Unreadable",
+    service,
+    code,
+    charset,
+    reason
+  })
+  const names: Array<string> = []
+  for (const name of nameOf) {
+    if (name === undefined) return refuse("ILLEGAL_ARGUMENT", "a parameter name is not ASCII")
+    if (names.includes(name)) return refuse("ILLEGAL_ARGUMENT", `parameter ${name} is given twice`)
+    names.push(name)
+  }
+  if (service !== Protocol.SERVICE && service !== Protocol.NotifyVerify.service)
+    return refuse("ILLEGAL_SERVICE", "service is missing or not one this gateway offers")
+  const charsetRaw = pairs[names.indexOf(Protocol.Param.inputCharset)]?.value
+  const charsetText = charsetRaw === undefined ? undefined : ascii(charsetRaw)?.toLowerCase()
+  let charset = (Charset.values as ReadonlyArray<string>).includes(charsetText ?? "")
+    ? (charsetText as Charset.Charset)
+    : undefined
+  // notify_verify is sent without a charset (core sends it in utf-8).
+  if (charset === undefined && service === Protocol.NotifyVerify.service && charsetRaw === undefined)
+    charset = "utf-8"
+  if (charset === undefined)
+    return refuse("ILLEGAL_CHARSET", "_input_charset is missing or not utf-8, gbk or gb2312")
+  const params: Array<readonly [string, string]> = []
+  for (const [i, name] of names.entries()) {
+    const value = Charset.decode(pairs[i]!.value, charset)
+    if (Either.isLeft(value))
+      return refuse("ILLEGAL_ENCODING", `parameter ${name} is not valid ${charset}`, charset)
+    params.push([name, value.right])
+  }
+  return { _tag: "Read", service, params, byName: new Map(params), charset }
 }
