@@ -83,7 +83,9 @@ export const command = Command.make(
           import("@witkey/inbox-sql/SqlInbox")
         ])
       )
-      const Receiver = yield* Effect.promise(() => import("./Receiver.js"))
+      const NotificationEndpoint = yield* Effect.promise(
+        () => import("@witkey/node-http/NotificationEndpoint")
+      )
       const gateway = Option.getOrUndefined(values.gateway)
       const notifyVerify = gateway !== undefined && !values.noNotifyVerify
       const transport =
@@ -108,7 +110,9 @@ export const command = Command.make(
           )
         )
         yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
-        yield* server.serve(Receiver.httpApp({ notifyVerify, handler: () => Effect.void, onResult: report }))
+        yield* server.serve(
+          NotificationEndpoint.httpApp(() => Effect.void, { notifyVerify, onResult: report })
+        )
         const address = server.address
         const port = address._tag === "TcpAddress" ? address.port : values.port
         yield* Output.diagnostic(
