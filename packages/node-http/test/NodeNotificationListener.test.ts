@@ -7,10 +7,9 @@ import type * as Client from "@witkey/core/Client"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import type { Scope } from "effect"
-import { Clock, Effect, Fiber, Layer, ManagedRuntime } from "effect"
+import { Effect, Fiber, Layer, ManagedRuntime } from "effect"
 import * as http from "node:http"
 import { createRequire } from "node:module"
-import * as NodeBody from "../src/internal/nodeBody.js"
 import * as NodeNotificationListener from "../src/NodeNotificationListener.js"
 import type * as NotificationEndpoint from "../src/NotificationEndpoint.js"
 import { assertRefused, partialBody } from "./support/BodyLimitSuite.js"
@@ -187,24 +186,6 @@ describe("NodeNotificationListener", () => {
         assert.strictEqual(t.handled.length, 1)
       })
     )
-  )
-
-  // The timer is chosen by comparing the runtime's Clock with Effect's public default one
-  // (`DefaultServices.liveServices`), not by reaching into Effect's internals.
-  it.live("the live Clock is recognised (a plain timer); a TestClock or any other Clock is not", () =>
-    Effect.gen(function* () {
-      assert.isTrue(yield* Effect.clockWith((clock) => Effect.succeed(NodeBody.isLive(clock))))
-      const other = Clock.make()
-      const custom = yield* Effect.clockWith((clock) => Effect.succeed(NodeBody.isLive(clock))).pipe(
-        Effect.withClock(other)
-      )
-      assert.isFalse(custom)
-    })
-  )
-  it.effect("under TestClock the read timeout is Effect's (the body-limit suite's 408 runs on it)", () =>
-    Effect.gen(function* () {
-      assert.isFalse(yield* Effect.clockWith((clock) => Effect.succeed(NodeBody.isLive(clock))))
-    })
   )
 
   it.effect("a sender that hangs up mid-body reaches no handler, and the listener keeps serving", () =>

@@ -5,31 +5,22 @@
  *
  * @internal
  */
-import { Clock, Context, DefaultServices, Duration, Effect } from "effect"
+import { Duration, Effect } from "effect"
 import type * as Http from "node:http"
 import * as NotificationEndpoint from "../NotificationEndpoint.js"
 import * as Bytes from "./bytes.js"
+import * as LiveClock from "./liveClock.js"
 
 type BodyError = NotificationEndpoint.NotificationBodyError
-
-/**
- * The Clock every runtime starts with, taken from Effect's public `DefaultServices.liveServices`. On it the
- * timeout is a plain `setTimeout`: `Effect.timeoutFail` forks a sleeping fiber per request, about 28 µs
- * (BENCHMARKS.md row 7). Any other Clock (TestClock, a scaled clock, a second copy of `effect`) gets Effect's
- * timeout, which is always right, only slower.
- */
-const liveClock: Clock.Clock = Context.get(DefaultServices.liveServices, Clock.Clock)
-
-/** Whether `clock` is the live Clock, whose timer may be a plain `setTimeout`. */
-export const isLive = (clock: Clock.Clock): boolean => clock === liveClock
 
 export const read = (
   request: Http.IncomingMessage,
   maxBytes: number,
   timeout: Duration.Duration
 ): Effect.Effect<Uint8Array, BodyError> =>
+  // On the live Clock a plain timer (see liveClock.ts); on any other, Effect's timeout.
   Effect.clockWith((clock) =>
-    isLive(clock)
+    LiveClock.isLive(clock)
       ? readWithin(request, maxBytes, timeout, true)
       : readWithin(request, maxBytes, timeout, false).pipe(
           Effect.timeoutFail({ duration: timeout, onTimeout: () => NotificationEndpoint.timedOut(timeout) })
