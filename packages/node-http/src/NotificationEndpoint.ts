@@ -76,6 +76,8 @@ export type BodyError = NotificationBodyError
 const ALREADY_PARSED =
   "the request body was already consumed by a body parser (express.json(), express.urlencoded(), ...): mount the Alipay notification listener before any body parser, its signature covers the raw bytes"
 
+// The refusals the endpoint's readers make, exported for a reader of your own (answered with `refuse`).
+
 /** The error for a body that a body parser read first; `found` says what was there instead of the bytes. */
 export const alreadyParsed = (found?: string): NotificationBodyError =>
   new NotificationBodyError({
