@@ -39,22 +39,7 @@ const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | HttpServer.HttpServ
 
 /** Listens on 127.0.0.1 for the life of the scope; the URL of `path`. */
 const listen = (listener: http.RequestListener, path = Harness.NOTIFY_PATH) =>
-  Effect.acquireRelease(
-    Effect.async<http.Server>((resume) => {
-      const server = http.createServer(listener)
-      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-    }),
-    (server) =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(
-    Effect.map((server) => {
-      const address = server.address()
-      return `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}${path}`
-    })
-  )
+  Effect.map(Harness.listenNode(listener), (base) => `${base}${path}`)
 
 /** A harness (fake gateway for notify_verify, client, inbox) and a recording handler. */
 const setupWith = (options: NotificationEndpoint.Options) =>
