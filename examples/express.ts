@@ -1,7 +1,7 @@
 /**
  * A platform's Express 5 server with witkey:
  *
- * - `POST /alipay/notify`: Alipay's asynchronous notifications, through `NotificationEndpoint`. It is mounted
+ * - `POST /alipay/notify`: Alipay's asynchronous notifications, through `NodeNotificationListener`. It is mounted
  *   BEFORE `express.json()` (or any body parser): the signature covers the raw body bytes. A request whose body
  *   a parser already read is refused with a logged error and the answer `fail`.
  * - `POST /tasks/:taskId/payout` with JSON `{ "transfers": ["serial-1", ...] }`: pays the task's winners with
@@ -20,7 +20,7 @@ import { Client } from "@witkey/core"
 import type { Inbox, Notification } from "@witkey/core"
 import { DsaSigner, DsaVerifier } from "@witkey/crypto-dsa"
 import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
-import { HttpTransport, NotificationEndpoint } from "@witkey/node-http"
+import { HttpTransport, NodeNotificationListener } from "@witkey/node-http"
 import { Context, Effect, Either, Layer, ManagedRuntime, Ref } from "effect"
 import express from "express"
 import type { Express, Request, Response } from "express"
@@ -122,7 +122,7 @@ const payout =
 export const makeApp = (runtime: ManagedRuntime.ManagedRuntime<Services, unknown>): Express => {
   const app = express()
   // First: the notification listener reads the raw body itself.
-  app.post("/alipay/notify", NotificationEndpoint.nodeListenerFromRuntime(runtime, onNotification))
+  app.post("/alipay/notify", NodeNotificationListener.fromManagedRuntime(runtime, onNotification))
   // Then the body parsers for the rest of the application.
   app.use(express.json())
   app.post("/tasks/:taskId/payout", payout(runtime))

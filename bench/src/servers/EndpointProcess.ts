@@ -1,7 +1,7 @@
 // Child process of row 7: a notification endpoint on node:http, loopback, any free port. Prints
 // `{ "url": ... }` once listening; runs until killed.
 //
-//   sdk    <file>: node-http NotificationEndpoint (verify, decode, SqlInbox on SQLite, no-op handler;
+//   sdk    <file>: node-http NodeNotificationListener (verify, decode, SqlInbox on SQLite, no-op handler;
 //                  notify_verify off, since the baseline does not call the gateway either)
 //   bare   <file>: a hand-written handler: form split, crypto.verify of the canonical bytes, one
 //                  better-sqlite3 insert, with the SQLite settings the inbox uses (WAL, synchronous = FULL)
@@ -11,7 +11,7 @@ import * as Client from "@witkey/core/Client"
 import { DsaSigner, DsaVerifier } from "@witkey/crypto-dsa"
 import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
 import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
-import { HttpTransport, NotificationEndpoint } from "@witkey/node-http"
+import { HttpTransport, NodeNotificationListener } from "@witkey/node-http"
 import Database from "better-sqlite3"
 import { Effect, Layer, Redacted } from "effect"
 import * as crypto from "node:crypto"
@@ -92,7 +92,7 @@ if (mode === "noop") {
   )
   Effect.runFork(
     Effect.gen(function* () {
-      const listener = yield* NotificationEndpoint.nodeListener(() => Effect.void, { notifyVerify: false })
+      const listener = yield* NodeNotificationListener.make(() => Effect.void, { notifyVerify: false })
       listen(listener)
       return yield* Effect.never
     }).pipe(Effect.provide(services), Effect.scoped)

@@ -22,6 +22,7 @@ import * as DsaSigner from "@witkey/crypto-dsa/DsaSigner"
 import * as DsaVerifier from "@witkey/crypto-dsa/DsaVerifier"
 import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
 import * as HttpTransport from "@witkey/node-http/HttpTransport"
+import * as NotificationEndpoint from "@witkey/node-http/NotificationEndpoint"
 import * as Fault from "@witkey/testkit/Fault"
 import * as Sandbox from "@witkey/testkit/Sandbox"
 import * as SandboxServer from "@witkey/testkit/SandboxServer"
@@ -41,7 +42,6 @@ import {
 } from "effect"
 import * as Http from "node:http"
 import * as NoSigner from "./NoSigner.js"
-import * as Receiver from "./Receiver.js"
 import * as ScaledClock from "./ScaledClock.js"
 
 export interface Options {
@@ -355,7 +355,7 @@ export const run = (options: Options): Effect.Effect<Summary, DemoError, FileSys
         { signer: NoSigner.signer, verifier, transport: receiverTransport }
       )
       yield* receiverServer.serve(
-        Receiver.httpApp({ notifyVerify: true, handler, onResult }).pipe(
+        NotificationEndpoint.httpApp(handler, { notifyVerify: true, onResult }).pipe(
           Effect.provideService(Client.Client, receiverClient),
           Effect.provideService(Inbox.Inbox, inbox)
         )

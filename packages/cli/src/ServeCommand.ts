@@ -115,7 +115,6 @@ export const command = Command.make(
             import("@witkey/node-http/NotificationEndpoint")
           ])
       )
-      const Receiver = yield* Effect.promise(() => import("./Receiver.js"))
       const gateway = Option.getOrUndefined(values.gateway)
       const notifyVerify = gateway !== undefined && !values.noNotifyVerify
       const transport =
@@ -155,7 +154,9 @@ export const command = Command.make(
           )
         )
         yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
-        yield* server.serve(Receiver.httpApp({ notifyVerify, handler: () => Effect.void, onResult: report }))
+        yield* server.serve(
+          NotificationEndpoint.httpApp(() => Effect.void, { notifyVerify, onResult: report })
+        )
         const address = server.address
         const port = address._tag === "TcpAddress" ? address.port : values.port
         yield* Output.diagnostic(

@@ -1,5 +1,5 @@
 // A platform's notification receiver as its own process, for the crash and concurrency tests (Receivers.ts
-// bundles it and runs it with node; by hand, `npx tsx`): node:http + node-http's NotificationEndpoint (verify,
+// bundles it and runs it with node; by hand, `npx tsx`): node:http + node-http's NodeNotificationListener (verify,
 // notify_verify, inbox, handler) + SqlInbox.
 // The handler writes one payout row per event inside the inbox's transaction; the payouts table has no unique
 // constraint on purpose, so a second run of the handler for an event would show as a second row.
@@ -17,7 +17,7 @@ import * as Client from "@witkey/core/Client"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
 import * as HttpTransport from "@witkey/node-http/HttpTransport"
-import * as NotificationEndpoint from "@witkey/node-http/NotificationEndpoint"
+import * as NodeNotificationListener from "@witkey/node-http/NodeNotificationListener"
 import * as TestKeys from "@witkey/testkit/TestKeys"
 import { Context, Effect, Layer, Logger, LogLevel, ManagedRuntime } from "effect"
 import * as http from "node:http"
@@ -83,5 +83,5 @@ await runtime.runPromise(
   )
 )
 
-const server = http.createServer(NotificationEndpoint.nodeListenerFromRuntime(runtime, handler))
+const server = http.createServer(NodeNotificationListener.fromManagedRuntime(runtime, handler))
 server.listen(port, "127.0.0.1", () => process.stdout.write(`ready ${process.pid}\n`))

@@ -14,9 +14,11 @@ import * as Protocol from "@witkey/core/Protocol"
 import * as Transport from "@witkey/core/Transport"
 import type { ConfigError } from "effect/ConfigError"
 import type { Scope } from "effect"
-import { Clock, Config, Duration, Effect, Layer, Option, Stream } from "effect"
+import { Config, Duration, Effect, Layer, Option, Stream } from "effect"
 import * as Http from "node:http"
 import * as Https from "node:https"
+import * as Bytes from "./internal/bytes.js"
+import * as LiveClock from "./internal/liveClock.js"
 import * as NodeGet from "./internal/NodeGet.js"
 
 export interface Options {
@@ -209,12 +211,6 @@ const mapRequestError = (
   return fail("network", true, `${where}: reading the answer failed (${classify(error.cause).detail})`)
 }
 
-const contentLength = (headers: Readonly<Record<string, string | undefined>>): number | undefined => {
-  const value = headers["content-length"]
-  if (value === undefined || !/^\d{1,15}$/.test(value.trim())) return undefined
-  return Number(value.trim())
-}
-
 const invalidUrl = fail("invalid_url", false, "the gateway URL is not an absolute http(s) URL in normal form")
 
 const timedOut = (target: Target, timeout: Duration.Duration) =>
@@ -271,7 +267,7 @@ export const fromClient = (client: HttpClient.HttpClient, options: Options = {})
         const response = yield* HttpClient.withScope(http)
           .execute(HttpClientRequest.get(target.url))
           .pipe(Effect.mapError((e) => mapRequestError(target, e)))
-        const declared = contentLength(response.headers)
+        const declared = Bytes.declaredLength(response.headers["content-length"])
         if (declared !== undefined && declared > maxBytes) return yield* tooLarge(`${declared} bytes`)
         const chunks: Array<Uint8Array> = []
         const size = yield* response.stream.pipe(
@@ -283,12 +279,7 @@ export const fromClient = (client: HttpClient.HttpClient, options: Options = {})
             return Effect.succeed(next)
           })
         )
-        const body = new Uint8Array(size)
-        let offset = 0
-        for (const chunk of chunks) {
-          body.set(chunk, offset)
-          offset += chunk.length
-        }
+        const body = Bytes.concat(chunks, size)
         yield* Effect.annotateCurrentSpan({
           "http.response.status_code": response.status,
           "http.response.body.size": size
@@ -323,9 +314,6 @@ export const layer = (
 
 /** Effect's default tracer, which keeps spans in memory only: what runs when no tracer is installed. */
 const NativeTracer = Effect.runSync(Effect.tracer)
-
-const LiveClock = Clock.make().constructor
-const isLiveClock = (clock: Clock.Clock): boolean => clock.constructor === LiveClock
 
 const nodeFailure = (
   target: Target,
@@ -443,7 +431,7 @@ export const fromNodeAgents = (
     const timed = Effect.clockWith((clock) => {
       // The live Clock's timer is a plain setTimeout inside the call: `Effect.timeoutFail` forks a sleeping
       // fiber per request. Any other Clock (TestClock) gets Effect's timeout.
-      if (isLiveClock(clock)) return exchange(target, true).effect
+      if (LiveClock.isLive(clock)) return exchange(target, true).effect
       const { effect, phase } = exchange(target, false)
       return Effect.timeoutFail(effect, {
         duration: timeout,

@@ -10,26 +10,11 @@ import { Effect, Layer, Logger, LogLevel, ManagedRuntime, Schedule, TestClock } 
 import * as http from "node:http"
 import * as Example from "../../../examples/express.js"
 import * as HttpTransport from "../src/HttpTransport.js"
+import * as Harness from "./support/Harness.js"
 import * as RawHttp from "./support/RawHttp.js"
 
 /** Listens on 127.0.0.1 for the life of the scope, delegating to whatever `target()` is at request time. */
-const listen = (target: () => http.RequestListener) =>
-  Effect.acquireRelease(
-    Effect.async<http.Server>((resume) => {
-      const server = http.createServer((req, res) => target()(req, res))
-      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-    }),
-    (server) =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(
-    Effect.map((server) => {
-      const address = server.address()
-      return `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`
-    })
-  )
+const listen = (target: () => http.RequestListener) => Harness.listenNode((req, res) => target()(req, res))
 
 const json = (answer: RawHttp.Answer): Record<string, unknown> => JSON.parse(answer.body.toString("utf8"))
 

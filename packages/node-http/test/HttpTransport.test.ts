@@ -433,6 +433,22 @@ describe("HttpTransport", () => {
       })
     )
 
+    // On the live Clock the timeout is a plain timer inside the call (internal/liveClock.ts), not Effect's:
+    // the same rule on real time.
+    it.live("on the live Clock, a hanging answer is cut off at the timeout, not before", () =>
+      Effect.gen(function* () {
+        const plain = yield* nodeServer()
+        const transport = yield* transportOn(node, { timeout: "300 millis" })
+        const started = Date.now()
+        const error = yield* Effect.flip(transport.get(`${plain.base}/hang?${QUERY}`))
+        assert.isAtLeast(Date.now() - started, 290, "not before the timeout")
+        assert.strictEqual(error.reason, "timeout")
+        assert.isTrue(error.mayHaveReached)
+        // The timer of a call answered in time is cleared: the next call is answered normally.
+        assert.strictEqual((yield* transport.get(`${plain.base}/ok?${QUERY}`)).status, 200)
+      }).pipe(Effect.scoped)
+    )
+
     it.scoped("interrupting a call closes its connection", () =>
       Effect.gen(function* () {
         const plain = yield* nodeServer()

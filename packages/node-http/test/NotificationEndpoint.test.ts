@@ -332,8 +332,14 @@ describe("NotificationEndpoint.respond", () => {
       run(
         Effect.gen(function* () {
           const t = yield* setupRespond
-          const answer = yield* t.respond({ body, contentType: Notifications.CONTENT_TYPE })
+          const told: Array<string> = []
+          const answer = yield* t.respond(
+            { body, contentType: Notifications.CONTENT_TYPE },
+            { onBodyError: (e) => Effect.sync(() => void told.push(e.reason)) }
+          )
           assert.strictEqual(answer.status, 500)
+          assert.strictEqual(answer.headers["connection"], "close")
+          assert.deepStrictEqual(told, ["already_parsed"])
           assert.strictEqual(new TextDecoder().decode(answer.body), "fail")
           assert.strictEqual(answer.result._tag, "NotificationBodyError")
           const errors = t.logs.filter((l) => l.level === "ERROR")

@@ -16,6 +16,7 @@
  */
 import type * as Http from "node:http"
 import type { Socket } from "node:net"
+import * as Bytes from "./bytes.js"
 
 /**
  * How far the exchange got: `Unsent`, no socket or one still connecting (or in its TLS handshake), nothing was
@@ -122,7 +123,7 @@ export class Call {
   private readonly onResponse = (res: Http.IncomingMessage): void => {
     this.phase = Answered
     const { maxBytes } = this.spec
-    const declared = contentLength(res.headers["content-length"])
+    const declared = Bytes.declaredLength(res.headers["content-length"])
     if (declared !== undefined && declared > maxBytes) {
       this.finish({ _tag: "TooLarge", declared }, false)
       return
@@ -137,13 +138,7 @@ export class Call {
     })
     res.on("end", () => {
       ended = true
-      // One allocation the caller owns: Node's chunks may be views of a larger socket buffer.
-      const body = new Uint8Array(size)
-      let offset = 0
-      for (const chunk of chunks) {
-        body.set(chunk, offset)
-        offset += chunk.length
-      }
+      const body = Bytes.concat(chunks, size)
       this.finish({ status: res.statusCode ?? 0, body, contentType: res.headers["content-type"] }, true)
     })
     res.on("error", (error) => this.finish({ _tag: "Error", phase: Answered, error, reused: false }, false))
@@ -152,10 +147,4 @@ export class Call {
       if (!ended) this.finish({ _tag: "Truncated" }, false)
     })
   }
-}
-
-const contentLength = (value: string | undefined): number | undefined => {
-  if (value === undefined) return undefined
-  const trimmed = value.trim()
-  return /^\d{1,15}$/.test(trimmed) ? Number(trimmed) : undefined
 }

@@ -1,6 +1,6 @@
 // The body rules of the notification endpoint (PROTOCOL.md §6, issue 4): a bounded size, a read timeout on the
-// Clock, POST only, and every refusal answered `fail` with the connection closed. One suite, run on each way in
-// (the platform HttpApp and the plain Node listener), which read the body by different code.
+// Clock, POST only, and every refusal answered `fail` with the connection closed and told to `onBodyError`. One
+// suite, run on each way in (the platform HttpApp and the Node listener), which read the body by different code.
 import type * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
@@ -68,7 +68,12 @@ export const suite = (name: string, mount: Mount): void => {
     it.effect("a body without a length is cut off at maxBodyBytes with 413; the next one passes", () =>
       run(
         Effect.gen(function* () {
-          const t = yield* mount({ maxBodyBytes: 1024, notifyVerify: false })
+          const told: Array<string> = []
+          const t = yield* mount({
+            maxBodyBytes: 1024,
+            notifyVerify: false,
+            onBodyError: (e) => Effect.sync(() => void told.push(e.reason))
+          })
           // The sender would go on (keepOpen); the endpoint stops reading.
           const answer = yield* RawHttp.send({
             url: t.url,
@@ -82,6 +87,8 @@ export const suite = (name: string, mount: Mount): void => {
           const ok = yield* RawHttp.post(t.url, Notifications.assign("n-1"), Notifications.CONTENT_TYPE)
           assert.strictEqual(ok.body.toString("latin1"), "success")
           assert.strictEqual(t.handled.length, 1)
+          // Told about the refusal only, not about the notification that passed.
+          assert.deepStrictEqual(told, ["too_large"])
         })
       )
     )
@@ -104,7 +111,11 @@ export const suite = (name: string, mount: Mount): void => {
     it.effect("a slow body is cut off by the read timeout (Clock) with 408", () =>
       run(
         Effect.gen(function* () {
-          const t = yield* mount({ readTimeout: "4 seconds" })
+          const told: Array<string> = []
+          const t = yield* mount({
+            readTimeout: "4 seconds",
+            onBodyError: (e) => Effect.sync(() => void told.push(e.reason))
+          })
           const fiber = yield* Effect.fork(partialBody(t.url, 20))
           yield* Harness.untilSleeping
           yield* TestClock.adjust("3999 millis")
@@ -112,6 +123,7 @@ export const suite = (name: string, mount: Mount): void => {
           yield* TestClock.adjust("1 millis")
           assertRefused(yield* Fiber.join(fiber), 408)
           assert.strictEqual(t.handled.length, 0)
+          assert.deepStrictEqual(told, ["timeout"])
         })
       )
     )
@@ -119,11 +131,13 @@ export const suite = (name: string, mount: Mount): void => {
     it.effect("only POST is accepted: 405 with Allow: POST", () =>
       run(
         Effect.gen(function* () {
-          const t = yield* mount({})
+          const told: Array<string> = []
+          const t = yield* mount({ onBodyError: (e) => Effect.sync(() => void told.push(e.reason)) })
           const answer = yield* RawHttp.send({ url: t.url, method: "GET", chunks: [] })
           assertRefused(answer, 405)
           assert.strictEqual(answer.headers["allow"], "POST")
           assert.strictEqual(t.handled.length, 0)
+          assert.deepStrictEqual(told, ["method"])
         })
       )
     )

@@ -10,7 +10,8 @@ import type { Scope } from "effect"
 import { Effect, Fiber, Layer, ManagedRuntime } from "effect"
 import * as http from "node:http"
 import { createRequire } from "node:module"
-import * as NotificationEndpoint from "../src/NotificationEndpoint.js"
+import * as NodeNotificationListener from "../src/NodeNotificationListener.js"
+import type * as NotificationEndpoint from "../src/NotificationEndpoint.js"
 import { assertRefused, partialBody } from "./support/BodyLimitSuite.js"
 import * as BodyLimitSuite from "./support/BodyLimitSuite.js"
 import * as Harness from "./support/Harness.js"
@@ -38,22 +39,7 @@ const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | HttpServer.HttpServ
 
 /** Listens on 127.0.0.1 for the life of the scope; the URL of `path`. */
 const listen = (listener: http.RequestListener, path = Harness.NOTIFY_PATH) =>
-  Effect.acquireRelease(
-    Effect.async<http.Server>((resume) => {
-      const server = http.createServer(listener)
-      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-    }),
-    (server) =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(
-    Effect.map((server) => {
-      const address = server.address()
-      return `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}${path}`
-    })
-  )
+  Effect.map(Harness.listenNode(listener), (base) => `${base}${path}`)
 
 /** A harness (fake gateway for notify_verify, client, inbox) and a recording handler. */
 const setupWith = (options: NotificationEndpoint.Options) =>
@@ -62,7 +48,7 @@ const setupWith = (options: NotificationEndpoint.Options) =>
     const handled: Array<Notification.Notification> = []
     const handler = (n: Notification.Notification) => Effect.sync(() => void handled.push(n))
     const logs: Array<Harness.LogLine> = []
-    const listener = yield* NotificationEndpoint.nodeListener(handler, options).pipe(
+    const listener = yield* NodeNotificationListener.make(handler, options).pipe(
       Effect.provide(h.context),
       Harness.capturingLogs(logs)
     )
@@ -73,7 +59,7 @@ const setup = setupWith({})
 const post = (url: string, body = Notifications.assign("n-1")) =>
   RawHttp.post(url, body, Notifications.CONTENT_TYPE)
 
-describe("NotificationEndpoint.nodeListener", () => {
+describe("NodeNotificationListener", () => {
   it.effect("on node:http: a valid notification is handled once and answered exactly `success`", () =>
     run(
       Effect.gen(function* () {
@@ -145,7 +131,8 @@ describe("NotificationEndpoint.nodeListener", () => {
       () =>
         run(
           Effect.gen(function* () {
-            const t = yield* setup
+            const told: Array<string> = []
+            const t = yield* setupWith({ onBodyError: (e) => Effect.sync(() => void told.push(e.reason)) })
             const app = express()
             app.use(parser())
             app.post(Harness.NOTIFY_PATH, t.listener)
@@ -157,6 +144,7 @@ describe("NotificationEndpoint.nodeListener", () => {
             const errors = t.logs.filter((l) => l.level === "ERROR")
             assert.strictEqual(errors.length, 1)
             assert.include(errors[0]!.message, "before any body parser")
+            assert.deepStrictEqual(told, ["already_parsed"])
             // Nothing was verified or asked of the gateway.
             assert.strictEqual(t.gateway.received.length, 0)
           })
@@ -200,7 +188,7 @@ describe("NotificationEndpoint.nodeListener", () => {
     )
   )
 
-  it.effect("nodeListenerFromRuntime: the listener on a ManagedRuntime, for code outside Effect", () =>
+  it.effect("fromManagedRuntime: the listener on a ManagedRuntime, for code outside Effect", () =>
     run(
       Effect.gen(function* () {
         const h = yield* Harness.make()
@@ -210,7 +198,7 @@ describe("NotificationEndpoint.nodeListener", () => {
         const app = express()
         app.post(
           Harness.NOTIFY_PATH,
-          NotificationEndpoint.nodeListenerFromRuntime(runtime, (n) =>
+          NodeNotificationListener.fromManagedRuntime(runtime, (n) =>
             Effect.sync(() => void handled.push(n.notifyId))
           )
         )
@@ -225,14 +213,14 @@ describe("NotificationEndpoint.nodeListener", () => {
     )
   )
 
-  it.effect("nodeListenerFromRuntime: a runtime that cannot be built answers `fail`", () =>
+  it.effect("fromManagedRuntime: a runtime that cannot be built answers `fail`", () =>
     run(
       Effect.gen(function* () {
         const runtime = ManagedRuntime.make(
           Layer.die("no database") as Layer.Layer<Client.Client | Inbox.Inbox>
         )
         yield* Effect.addFinalizer(() => runtime.disposeEffect)
-        const url = yield* listen(NotificationEndpoint.nodeListenerFromRuntime(runtime, () => Effect.void))
+        const url = yield* listen(NodeNotificationListener.fromManagedRuntime(runtime, () => Effect.void))
         const answer = yield* post(url)
         assert.strictEqual(answer.status, 500)
         assert.strictEqual(answer.body.toString("latin1"), "fail")
@@ -241,7 +229,7 @@ describe("NotificationEndpoint.nodeListener", () => {
   )
 })
 
-BodyLimitSuite.suite("NotificationEndpoint.nodeListener", (options) =>
+BodyLimitSuite.suite("NodeNotificationListener", (options) =>
   Effect.gen(function* () {
     const t = yield* setupWith(options)
     return { url: yield* listen(t.listener), handled: t.handled, logs: t.logs }
