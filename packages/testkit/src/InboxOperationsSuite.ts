@@ -188,6 +188,34 @@ export const suite = (
         )
     )
 
+    it.effect("sweep settles a failed notify_id whose event a re-issue processed: no false alarm", () => {
+      const seen: Array<string> = []
+      return withInbox(
+        { onExhausted: (e) => Effect.sync(() => void seen.push(e.notifyId)) },
+        Effect.gen(function* () {
+          const inbox = yield* Inbox.Inbox
+          const ops = yield* Inbox.Operations
+          const id = ids("reissued")
+          const first = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+          const reissue = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-1") })
+          yield* Effect.flip(inbox.receive(first, failing))
+          assert.deepStrictEqual(yield* inbox.receive(reissue, () => Effect.void), { _tag: "Processed" })
+          yield* TestClock.adjust(26 * HOUR)
+          assert.deepStrictEqual(
+            (yield* ops.sweep).filter((e) => e.outerTaskId === id.task),
+            []
+          )
+          assert.deepStrictEqual(
+            seen.filter((x) => x === id.notify(1)),
+            []
+          )
+          const e = yield* entry(id.notify(1))
+          assert.strictEqual(e.status, "processed")
+          assert.strictEqual(e.duplicateOf, id.notify(2))
+        })
+      )
+    })
+
     it.effect("concurrent replays and a live delivery of one failed entry run the handler once", () =>
       withInbox(
         {},
