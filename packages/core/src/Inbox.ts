@@ -260,7 +260,10 @@ export interface Operations {
   ) => Effect.Effect<ReplayOutcome, InboxError | HandlerTimeout | E, R>
   /** Settles an entry handled outside the inbox: its event counts as processed from now on. */
   readonly resolve: (notifyId: string, note: string) => Effect.Effect<ResolveOutcome, InboxError>
-  /** Finds entries newly exhausted, runs `Policy.onExhausted` once for each, and returns them. */
+  /**
+   * Settles as duplicates the unsettled entries whose event another notify_id processed (a re-issue), then
+   * finds the entries newly exhausted, runs `Policy.onExhausted` once for each, and returns them.
+   */
   readonly sweep: Effect.Effect<ReadonlyArray<Entry>, InboxError>
   /**
    * Deletes attempts older than `olderThan` and empties the bodies of settled entries (processed, resolved)

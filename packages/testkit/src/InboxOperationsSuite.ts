@@ -13,7 +13,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import type { Layer } from "effect"
-import { Deferred, Effect, Exit, Fiber, Option, Ref, Schema, TestClock } from "effect"
+import { Deferred, Effect, Exit, FastCheck, Fiber, Option, Ref, Schema, TestClock } from "effect"
 import { assign, received } from "./InboxSuite.js"
 
 class Outage extends Schema.TaggedError<Outage>()("Outage", { message: Schema.String }) {}
@@ -188,6 +188,34 @@ export const suite = (
         )
     )
 
+    it.effect("sweep settles a failed notify_id whose event a re-issue processed: no false alarm", () => {
+      const seen: Array<string> = []
+      return withInbox(
+        { onExhausted: (e) => Effect.sync(() => void seen.push(e.notifyId)) },
+        Effect.gen(function* () {
+          const inbox = yield* Inbox.Inbox
+          const ops = yield* Inbox.Operations
+          const id = ids("reissued")
+          const first = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+          const reissue = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-1") })
+          yield* Effect.flip(inbox.receive(first, failing))
+          assert.deepStrictEqual(yield* inbox.receive(reissue, () => Effect.void), { _tag: "Processed" })
+          yield* TestClock.adjust(26 * HOUR)
+          assert.deepStrictEqual(
+            (yield* ops.sweep).filter((e) => e.outerTaskId === id.task),
+            []
+          )
+          assert.deepStrictEqual(
+            seen.filter((x) => x === id.notify(1)),
+            []
+          )
+          const e = yield* entry(id.notify(1))
+          assert.strictEqual(e.status, "processed")
+          assert.strictEqual(e.duplicateOf, id.notify(2))
+        })
+      )
+    })
+
     it.effect("concurrent replays and a live delivery of one failed entry run the handler once", () =>
       withInbox(
         {},
@@ -360,6 +388,85 @@ export const suite = (
           assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
         })
       )
+    )
+
+    // Any interleaving of deliveries, replays and resolves (some failing, some concurrent): each event's handler
+    // succeeds at most once, and after a last replay of every event it has succeeded exactly once, unless an
+    // operator resolved the event first.
+    interface Step {
+      readonly kind: "deliver" | "replay" | "resolve"
+      readonly event: number
+      readonly alias: number
+      readonly fails: boolean
+      readonly together: boolean
+    }
+    const Step: FastCheck.Arbitrary<Step> = FastCheck.record({
+      kind: FastCheck.constantFrom<"deliver" | "replay" | "resolve">("deliver", "replay", "resolve"),
+      event: FastCheck.nat(2),
+      alias: FastCheck.nat(1),
+      fails: FastCheck.boolean(),
+      together: FastCheck.boolean()
+    })
+    it.effect.prop(
+      "any interleaving of deliveries, replays and resolves runs each event once, or leaves it resolved",
+      [FastCheck.array(Step, { maxLength: 10 })],
+      ([steps]) =>
+        withInbox(
+          {},
+          Effect.gen(function* () {
+            const inbox = yield* Inbox.Inbox
+            const ops = yield* Inbox.Operations
+            const { handler, runs } = yield* recorder
+            const id = ids("prop")
+            const resolved = new Set<number>()
+            const cache = new Map<string, Inbox.Received>()
+            const delivery = (event: number, alias: number) =>
+              Effect.gen(function* () {
+                const notifyId = id.notify(event * 10 + alias)
+                const cached = cache.get(notifyId)
+                if (cached) return cached
+                const r = yield* received({ notifyId, payload: assign(id.task, `s-${event}`) })
+                cache.set(notifyId, r)
+                return r
+              })
+            const act = (step: Step) =>
+              Effect.gen(function* () {
+                const r = yield* delivery(step.event, step.alias)
+                const notifyId = r.notification.notifyId
+                const run = step.fails ? failing : handler
+                if (step.kind === "deliver") yield* Effect.either(inbox.receive(r, run))
+                else if (step.kind === "replay") yield* Effect.either(ops.replay(notifyId, run))
+                else {
+                  const outcome = yield* ops.resolve(notifyId, "by hand")
+                  if (outcome._tag === "Resolved") resolved.add(step.event)
+                }
+              })
+            // Steps marked `together` run concurrently with the one before them.
+            let i = 0
+            while (i < steps.length) {
+              let j = i + 1
+              while (j < steps.length && steps[j]!.together) j++
+              yield* Effect.all(steps.slice(i, j).map(act), { concurrency: "unbounded" })
+              i = j
+            }
+            // The operator's last pass: every event delivered once more, then replayed.
+            for (let event = 0; event <= 2; event++) {
+              yield* Effect.either(inbox.receive(yield* delivery(event, 0), handler))
+              for (const alias of [0, 1]) yield* ops.replay(id.notify(event * 10 + alias), handler)
+            }
+            const done = (yield* Ref.get(runs)).map((notifyId) =>
+              Math.floor(Number(notifyId.split("-").pop()) / 10)
+            )
+            for (let event = 0; event <= 2; event++) {
+              const n = done.filter((e) => e === event).length
+              assert.isAtMost(n, 1, `event ${event} ran ${n} times`)
+              if (n === 0) assert.isTrue(resolved.has(event), `event ${event} neither ran nor was resolved`)
+            }
+            for (const entry of yield* ops.list({ outerTaskId: id.task }))
+              assert.include(["processed", "resolved"], entry.status)
+          })
+        ),
+      { fastCheck: { numRuns: 12 } }
     )
 
     it.effect("prune empties old settled bodies and old attempts; de-duplication is unchanged", () =>

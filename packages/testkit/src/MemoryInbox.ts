@@ -288,6 +288,19 @@ export const make = (policy: Inbox.Policy = {}): Effect.Effect<Inbox.Inbox & Inb
 
     const sweep: Inbox.Operations["sweep"] = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
+      // Entries whose event another notify_id processed are duplicates, whatever became of their deliveries.
+      for (const [id, e] of entries) {
+        const processedBy = processed.get(e.businessKey ?? `notify_id:${id}`)
+        if (e.state !== "processed" && processedBy !== undefined && processedBy !== id)
+          entries.set(id, {
+            ...e,
+            state: "processed",
+            processedAt: now,
+            lastError: undefined,
+            parkedAt: undefined,
+            duplicateOf: processedBy
+          })
+      }
       const found: Array<Inbox.Entry> = []
       for (const stored of entries.values()) {
         if (stored.exhaustedNoticed) continue

@@ -97,11 +97,15 @@ export const make = (deps: Deps) => {
       return { _tag: "Resolved" } satisfies Inbox.ResolveOutcome
     }).pipe(sql.withTransaction, Effect.mapError(toInboxError("resolve")))
 
-  // Claimed once per entry by an update (row locks serialize two sweepers), then the hook runs after the
-  // commit: at most once per entry, even with several processes sweeping.
+  // First settles the entries whose event another notify_id processed (no false alarm for a re-issue that
+  // succeeded). Then claims each exhausted entry once by an update (row locks serialize two sweepers), and
+  // runs the hook after the commit: at most once per entry, even with several processes sweeping.
   const sweep: Inbox.Operations["sweep"] = Effect.gen(function* () {
     const w = yield* window
-    const noticed = yield* alone(statements.noticeExhausted(w)).pipe(Effect.mapError(toInboxError("sweep")))
+    const noticed = yield* Effect.zipRight(
+      statements.settleDuplicates(w.now),
+      statements.noticeExhausted(w)
+    ).pipe(sql.withTransaction, Effect.mapError(toInboxError("sweep")))
     const found: Array<Inbox.Entry> = []
     for (const { notify_id } of noticed) {
       const entry = yield* get(notify_id)

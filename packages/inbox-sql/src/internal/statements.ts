@@ -320,6 +320,14 @@ SELECT notify_id FROM marked`
       return sql`SELECT ${columns} FROM ${N} ${where} ORDER BY first_received_at, id LIMIT ${limit}`
     },
 
+    /**
+     * Settles, as duplicates, the unsettled entries whose event another notify_id processed (a re-issue
+     * processed while this one failed): their next delivery would have said so, but Alipay may have given up.
+     */
+    settleDuplicates: (now: number) =>
+      sql`UPDATE ${N} SET state = 'processed', processed_at = ${now}, last_error = NULL, parked_at = NULL, duplicate_of = (SELECT processed_notify_id FROM ${E} WHERE ${E}.event_key = ${N}.event_key)
+WHERE state <> 'processed' AND EXISTS (SELECT 1 FROM ${E} WHERE ${E}.event_key = ${N}.event_key AND ${E}.processed_notify_id IS NOT NULL AND ${E}.processed_notify_id <> ${N}.notify_id)`,
+
     /** Marks the entries newly exhausted as noticed, once: returns them. */
     noticeExhausted: (window: StatusWindow) =>
       sql<{
