@@ -237,6 +237,19 @@ export class Witkey {
     if (this.closed) return Promise.reject(new ClosedError())
     const signal = options?.signal
     const attempts = Attempts.make()
+    // Checked here, not left to the runtime: on a built runtime a new fiber runs synchronously up to its first
+    // request before it sees an interruption, so an already aborted signal would still send the payout.
+    if (signal?.aborted === true)
+      return Promise.reject(
+        new UnknownOutcomeError({
+          reason: "aborted",
+          mayHaveReached: false,
+          attempts: 0,
+          outerTaskId: outerTaskIdOf(input),
+          message: "the call was aborted before it started",
+          cause: signal.reason
+        })
+      )
     const program = Effect.flatMap(Client.Client, (client) =>
       client.confirmByPlatform(input as Client.Input)
     ).pipe(Effect.locally(Attempts.current, attempts))
