@@ -300,6 +300,9 @@ const startSandbox = (project, tasks) =>
 const payIn = (project, sandbox, taskIndex) => {
   run("npx", ["tsc", "-p", "."], { cwd: project })
   const script = join(project, "out", "pay.js")
+  // A fresh inbox: one kept from an earlier run (--work) already holds these tasks' events, as duplicates.
+  for (const suffix of ["", "-wal", "-shm"])
+    rmSync(join(project, `witkey-inbox.db${suffix}`), { force: true })
   log(`$ node out/pay.js   (in ${project})`)
   const result = spawnSync("node", [script], {
     cwd: project,

@@ -313,7 +313,8 @@ export class Witkey {
     })
     let current: Promise<(request: Http.IncomingMessage, response: Http.ServerResponse) => void> | undefined
     const open = () =>
-      (current ??= this.#runtime.runPromiseExit(build).then((exit) => {
+      // Tracked, so that close() waits for an inbox being opened before it closes the scope it opens in.
+      (current ??= this.#track(this.#runtime.runPromiseExit(build)).then((exit) => {
         if (Exit.isSuccess(exit)) return exit.value
         current = undefined
         const failure = Cause.failureOption(exit.cause)

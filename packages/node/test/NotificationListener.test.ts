@@ -145,4 +145,18 @@ describe("Witkey.notificationListener", () => {
       assert.deepStrictEqual(yield* post(`${base}/`, "notify_id=1"), { status: 503, body: "fail" })
     })
   )
+
+  it.scopedLive("close() right after the listener is made waits for the inbox to open, then closes it", () =>
+    Effect.gen(function* () {
+      const { server } = yield* sandbox([])
+      const dir = yield* tempDir
+      const filename = join(dir, "inbox.db")
+      const wk = new Witkey(options(server.gatewayUrl))
+      const listener = wk.notificationListener({ inbox: { sqlite: filename }, handler: async () => {} })
+      yield* Effect.promise(() => wk.close())
+      yield* Effect.promise(() => listener.ready)
+      assert.isTrue(existsSync(filename))
+      assert.isFalse(existsSync(`${filename}-wal`))
+    })
+  )
 })
