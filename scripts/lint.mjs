@@ -22,7 +22,8 @@ const check = (path) => {
     /from "node:(crypto|fs|net|http|https|child_process|os)"/.test(text)
   )
     findings.push(`${path}: core must stay pure (no node I/O or crypto imports)`)
-  if (/packages\/[^/]+\/src\/index\.ts$/.test(path)) {
+  // @witkey/node is the Promise API: its contract is named exports (`const { Witkey } = require(...)`).
+  if (/packages\/[^/]+\/src\/index\.ts$/.test(path) && !path.includes("packages/node/src/")) {
     for (const line of text.split("\n")) {
       if (
         line.trim() &&
