@@ -105,6 +105,17 @@ const earlierMayHavePaid = (entry: PayoutJournal.Entry): boolean =>
     ? entry.attempts.some((a) => a.mayHaveReached)
     : entry.outcome._tag === "Unknown" && entry.outcome.mayHaveReached
 
+/**
+ * Why resume must not re-send a payout with this outcome, if it must not: an unknown outcome a re-send cannot
+ * resolve (`Client.isResendable`), or a rejection (an answer; sending again is the caller's decision).
+ */
+const heldReason = (outcome: PayoutJournal.Outcome): string | undefined =>
+  outcome._tag === "Unknown" && !["transport", "http_status", "malformed"].includes(outcome.reason)
+    ? outcome.reason
+    : outcome._tag === "Rejected"
+      ? `rejected: ${outcome.code}`
+      : undefined
+
 /** A paid payout's recorded outcome, as the client reports it. */
 const fromRecorded = (entry: PayoutJournal.Entry): Option.Option<Client.Outcome> => {
   const o = entry.outcome
@@ -223,9 +234,8 @@ export const make = (
     const resumeOne = (entry: PayoutJournal.Entry): Effect.Effect<Resumed, PayoutJournal.JournalError> =>
       Effect.gen(function* () {
         const base = { id: entry.id, outerTaskId: entry.outerTaskId }
-        const o = entry.outcome
-        if (o._tag === "Unknown" && !["transport", "http_status", "malformed"].includes(o.reason))
-          return { ...base, _tag: "Held", reason: o.reason } as const
+        const held = heldReason(entry.outcome)
+        if (held !== undefined) return { ...base, _tag: "Held", reason: held } as const
         if (!(yield* journal.claim(entry.id, yield* claim))) return { ...base, _tag: "Busy" } as const
         // Read again under the claim (the claim refuses a paid payout): its attempts may have grown meanwhile.
         const current = yield* journal.get(entry.id)
@@ -234,6 +244,13 @@ export const make = (
             reason: "not_found",
             message: `payout "${entry.id}" vanished`
           })
+        // Another process may have settled it since the list was read (an unverifiable answer, a rejection):
+        // released with the outcome it has, and held, never re-sent by resume.
+        const heldNow = heldReason(current.value.outcome)
+        if (heldNow !== undefined) {
+          yield* journal.finish(entry.id, owner, current.value.outcome)
+          return { ...base, _tag: "Held", reason: heldNow } as const
+        }
         const result = yield* sendClaimed(current.value)
         return result._tag === "Confirmed" || result._tag === "AlreadyConfirmed"
           ? ({ ...base, _tag: "Settled", outcome: result } as const)
