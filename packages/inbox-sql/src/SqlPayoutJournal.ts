@@ -10,6 +10,10 @@
  * (READ COMMITTED) a second `UPDATE` of a row waits for the first to commit and then re-checks its `WHERE`
  * against the committed row, so of two concurrent claimers exactly one gets the row; SQLite has one writer.
  *
+ * Every write commits on its own, never inside a transaction of the caller's (an inbox handler's, say):
+ * there the record would stay uncommitted while the payout is sent. On PostgreSQL it takes a pool connection
+ * of its own; on SQLite (one connection, held by that transaction) it fails with reason `storage`.
+ *
  * `layer` runs on the `SqlClient` in context. With the inbox on the same database, give it the inbox's client
  * (`SqlPayoutJournal.layer().pipe(Layer.provideMerge(SqliteInbox.layer({ filename })))`): on SQLite that
  * client also sets the busy timeout that lets two processes share one file.
@@ -19,7 +23,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as PayoutJournal from "@witkey/core/PayoutJournal"
-import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
 import * as Migrations from "./Migrations.js"
 
 export interface Options {
@@ -174,8 +178,32 @@ export const make = (
 ): Effect.Effect<PayoutJournal.PayoutJournal, never, SqlClient.SqlClient> =>
   Effect.gen(function* () {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const dialect = Migrations.dialectOf(sql)
     const t = tables(options.tablePrefix ?? Migrations.DEFAULT_TABLE_PREFIX)
     const payouts = sql(t.payouts)
+
+    /**
+     * A write that commits on its own, whatever transaction the caller is in: @effect/sql routes a statement
+     * into the caller's transaction (an inbox handler's, the application's), where the record of a payout
+     * would stay uncommitted while the payout is sent, and go with a rollback or a crash. PostgreSQL: the
+     * write takes a pool connection of its own. SQLite has one connection, held by that transaction: refused.
+     */
+    const committed = <A>(
+      effect: Effect.Effect<A, PayoutJournal.JournalError>
+    ): Effect.Effect<A, PayoutJournal.JournalError> =>
+      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
+        Option.isNone(outer)
+          ? effect
+          : dialect === "pg"
+            ? Effect.mapInputContext(effect, Context.omit(SqlClient.TransactionConnection))
+            : Effect.fail(
+                new PayoutJournal.JournalError({
+                  reason: "storage",
+                  message:
+                    "payout journal: called inside a database transaction: on SQLite its record would commit only with that transaction, after the payout was sent; send payouts outside transactions"
+                })
+              )
+      )
     const attempts = sql(t.attempts)
 
     const toEntry = (
@@ -255,51 +283,62 @@ AND (claimed_by IS NULL OR claimed_until <= ${now} OR claimed_by = ${claim.owner
 
     return PayoutJournal.PayoutJournal.of({
       record: (request, claim) =>
-        Effect.gen(function* () {
-          const id = PayoutJournal.payoutId(request.request)
-          const now = yield* Clock.currentTimeMillis
-          const inserted = yield* sql<{ id: string }>`INSERT INTO ${payouts}
+        committed(
+          Effect.gen(function* () {
+            const id = PayoutJournal.payoutId(request.request)
+            const now = yield* Clock.currentTimeMillis
+            const inserted = yield* sql<{ id: string }>`INSERT INTO ${payouts}
 (id, partner, outer_task_id, transfers, url, request, recorded_at, outcome_tag, outcome, outcome_at, claimed_by, claimed_until)
 VALUES (${id}, ${request.request.partner}, ${request.request.outerTaskId}, ${request.request.transfers.join(" ")},
 ${request.url}, ${encodeRequest(request)}, ${now}, 'Pending', ${encodeOutcome({ _tag: "Pending" })}, NULL,
 ${claim.owner}, ${claim.until})
 ON CONFLICT (id) DO NOTHING RETURNING id`.pipe(Effect.mapError(storage("record")))
-          const created = inserted.length === 1
-          const claimed = created || (yield* claimRow(id, claim, now).pipe(Effect.mapError(storage("claim"))))
-          return { entry: yield* mustGet(id), created, claimed }
-        }),
+            const created = inserted.length === 1
+            const claimed =
+              created || (yield* claimRow(id, claim, now).pipe(Effect.mapError(storage("claim"))))
+            return { entry: yield* mustGet(id), created, claimed }
+          })
+        ),
       claim: (id, claim) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          claimRow(id, claim, now).pipe(Effect.mapError(storage("claim")))
+        committed(
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            claimRow(id, claim, now).pipe(Effect.mapError(storage("claim")))
+          )
         ),
       startAttempt: (id, owner) =>
-        Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
-          const rows = yield* sql<{
-            n: number | string
-          }>`INSERT INTO ${attempts} (payout_id, n, at, result, may_have_reached)
+        committed(
+          Effect.gen(function* () {
+            const now = yield* Clock.currentTimeMillis
+            const rows = yield* sql<{
+              n: number | string
+            }>`INSERT INTO ${attempts} (payout_id, n, at, result, may_have_reached)
 SELECT p.id, (SELECT COALESCE(MAX(a.n), 0) + 1 FROM ${attempts} a WHERE a.payout_id = ${id}), ${now}, NULL, 1
 FROM ${payouts} p WHERE p.id = ${id} AND p.claimed_by = ${owner} RETURNING n`.pipe(
-            Effect.mapError(storage("record attempt"))
-          )
-          if (rows.length === 0)
-            return yield* new PayoutJournal.JournalError({
-              reason: "busy",
-              message: `payout "${id}" is not held by "${owner}": not sent`
-            })
-          return Number(rows[0]!.n)
-        }),
+              Effect.mapError(storage("record attempt"))
+            )
+            if (rows.length === 0)
+              return yield* new PayoutJournal.JournalError({
+                reason: "busy",
+                message: `payout "${id}" is not held by "${owner}": not sent`
+              })
+            return Number(rows[0]!.n)
+          })
+        ),
       finishAttempt: (id, n, result) =>
-        sql`UPDATE ${attempts} SET result = ${result.text}, may_have_reached = ${result.mayHaveReached ? 1 : 0}
-WHERE payout_id = ${id} AND n = ${n}`.pipe(Effect.asVoid, Effect.mapError(storage("record attempt result"))),
+        committed(
+          sql`UPDATE ${attempts} SET result = ${result.text}, may_have_reached = ${result.mayHaveReached ? 1 : 0}
+WHERE payout_id = ${id} AND n = ${n}`.pipe(Effect.asVoid, Effect.mapError(storage("record attempt result")))
+        ),
       finish: (id, owner, outcome) =>
-        Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
-          const rows = yield* sql<{ id: string }>`UPDATE ${payouts} SET outcome_tag = ${outcome._tag},
+        committed(
+          Effect.gen(function* () {
+            const now = yield* Clock.currentTimeMillis
+            const rows = yield* sql<{ id: string }>`UPDATE ${payouts} SET outcome_tag = ${outcome._tag},
 outcome = ${encodeOutcome(outcome)}, outcome_at = ${now}, claimed_by = NULL, claimed_until = NULL
 WHERE id = ${id} AND claimed_by = ${owner} RETURNING id`.pipe(Effect.mapError(storage("record outcome")))
-          return rows.length === 1
-        }),
+            return rows.length === 1
+          })
+        ),
       get,
       byTask: (outerTaskId) => select(sql.and([sql`outer_task_id = ${outerTaskId}`])),
       unsettled: select(sql.and([sql.in("outcome_tag", UNSETTLED_TAGS)])),
