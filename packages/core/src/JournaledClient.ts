@@ -148,6 +148,19 @@ export const make = (
     const lease = Duration.toMillis(Duration.decode(options.lease ?? DEFAULT_LEASE))
     const client = Client.fromServices(options, { signer, verifier, transport })
     const claim = Effect.map(Clock.currentTimeMillis, (now) => ({ owner, until: now + lease }))
+    // The payouts this client is sending now. A claim is the owner's (so that a restarted process with the
+    // same owner takes its payouts back at once): two fibers of one client would both hold it and both send.
+    const sending = new Set<string>()
+    /** `effect` as the only sender of `id` in this client, or `busy` while another fiber of it sends `id`. */
+    const alone = <A, E>(id: string, effect: Effect.Effect<A, E>, busyResult: Effect.Effect<A, E>) =>
+      Effect.suspend(() => {
+        if (sending.has(id)) return busyResult
+        sending.add(id)
+        return Effect.ensuring(
+          effect,
+          Effect.sync(() => void sending.delete(id))
+        )
+      })
 
     const recording = (id: string, counter: { sent: number }): Transport.Transport =>
       Transport.make((url) =>
@@ -219,17 +232,23 @@ export const make = (
         return adjusted
       })
 
-    const send: JournaledClient["send"] = (request) =>
-      Effect.gen(function* () {
-        const { claimed, entry } = yield* journal.record(request, yield* claim)
-        const paid = fromRecorded(entry)
-        if (Option.isSome(paid)) return paid.value
-        if (!claimed) return yield* busy(entry.id)
-        const result = yield* sendClaimed(entry)
-        return result._tag === "Confirmed" || result._tag === "AlreadyConfirmed"
-          ? result
-          : yield* Effect.fail(result)
-      })
+    const send: JournaledClient["send"] = (request) => {
+      const id = PayoutJournal.payoutId(request.request)
+      return alone(
+        id,
+        Effect.gen(function* () {
+          const { claimed, entry } = yield* journal.record(request, yield* claim)
+          const paid = fromRecorded(entry)
+          if (Option.isSome(paid)) return paid.value
+          if (!claimed) return yield* busy(entry.id)
+          const result = yield* sendClaimed(entry)
+          return result._tag === "Confirmed" || result._tag === "AlreadyConfirmed"
+            ? result
+            : yield* Effect.fail(result)
+        }),
+        busy(id)
+      )
+    }
 
     const resumeOne = (entry: PayoutJournal.Entry): Effect.Effect<Resumed, PayoutJournal.JournalError> =>
       Effect.gen(function* () {
@@ -262,7 +281,15 @@ export const make = (
       owner,
       send,
       confirmByPlatform: (input) => Effect.flatMap(client.prepare(input), send),
-      resume: Effect.flatMap(journal.unsettled, (entries) => Effect.forEach(entries, resumeOne))
+      resume: Effect.flatMap(journal.unsettled, (entries) =>
+        Effect.forEach(entries, (entry) =>
+          alone(
+            entry.id,
+            resumeOne(entry),
+            Effect.succeed<Resumed>({ id: entry.id, outerTaskId: entry.outerTaskId, _tag: "Busy" })
+          )
+        )
+      )
     }
   })
 

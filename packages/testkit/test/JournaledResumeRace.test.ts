@@ -7,7 +7,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as JournaledClient from "@witkey/core/JournaledClient"
 import * as PayoutJournal from "@witkey/core/PayoutJournal"
 import * as Protocol from "@witkey/core/Protocol"
-import { Clock, Effect, Layer, Option, Schedule, TestClock } from "effect"
+import { Clock, Effect, Fiber, Layer, Option, Schedule, TestClock } from "effect"
+import * as Fault from "../src/Fault.js"
 import * as MemoryPayoutJournal from "../src/MemoryPayoutJournal.js"
 import * as Sandbox from "../src/Sandbox.js"
 import * as SandboxTransport from "../src/SandboxTransport.js"
@@ -77,6 +78,50 @@ describe("JournaledClient.resume", () => {
           (yield* operator.resume).map((r) => r._tag),
           ["Held"]
         )
+      }).pipe(Effect.provide(Layer.merge(layer(), MemoryPayoutJournal.layer)))
+  )
+
+  it.effect(
+    "two sends of one payout at once by one client: the second is told busy, one request goes out",
+    () =>
+      Effect.gen(function* () {
+        const sandbox = yield* Sandbox.Sandbox
+        yield* sandbox.setDeliver((yield* receiver()).deliver)
+        yield* registerTask("task-twice-at-once", [["s-1", PAYEE_A, "120.00"]])
+        const client = yield* JournaledClient.make({
+          partner: TestKeys.partnerId,
+          gateway: SandboxTransport.GATEWAY_URL,
+          notifyUrl: NOTIFY_URL,
+          retry: Schedule.recurs(3),
+          lease: LEASE,
+          owner: "one-process"
+        }).pipe(
+          Effect.provide(
+            Layer.mergeAll(TestKeys.partnerSigner, Sandbox.gatewayVerifier, SandboxTransport.layer)
+          )
+        )
+        yield* sandbox.queueAnswerFaults(Fault.delay("10 seconds"))
+        const request = yield* client.client.prepare({
+          outerTaskId: "task-twice-at-once",
+          transfers: ["s-1"]
+        })
+        const payoutCalls = Effect.map(sandbox.calls, (calls) =>
+          calls.filter((c) => c.service === Protocol.SERVICE)
+        )
+        const first = yield* Effect.fork(client.send(request))
+        // The first is in flight (the gateway holds its answer) when the second starts.
+        for (let turn = 0; turn < 10_000 && (yield* payoutCalls).length === 0; turn++)
+          yield* Effect.yieldNow()
+        assert.strictEqual((yield* payoutCalls).length, 1, "the first send reached the gateway")
+        const second = yield* Effect.either(client.send(request))
+        assert.isTrue(
+          second._tag === "Left" && second.left._tag === "JournalError" && second.left.reason === "busy",
+          `the second send: ${JSON.stringify(second)}`
+        )
+        yield* TestClock.adjust("10 seconds")
+        const outcome = yield* Fiber.join(first)
+        assert.strictEqual(outcome._tag, "Confirmed")
+        assert.strictEqual((yield* payoutCalls).length, 1)
       }).pipe(Effect.provide(Layer.merge(layer(), MemoryPayoutJournal.layer)))
   )
 })
