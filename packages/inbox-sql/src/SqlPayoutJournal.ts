@@ -10,9 +10,8 @@
  * (READ COMMITTED) a second `UPDATE` of a row waits for the first to commit and then re-checks its `WHERE`
  * against the committed row, so of two concurrent claimers exactly one gets the row; SQLite has one writer.
  *
- * Every write commits on its own, never inside a transaction of the caller's (an inbox handler's, say):
- * there the record would stay uncommitted while the payout is sent. On PostgreSQL it takes a pool connection
- * of its own; on SQLite (one connection, held by that transaction) it fails with reason `storage`.
+ * Every write commits on its own: inside a transaction of the caller's (an inbox handler's, say), where the
+ * record would stay uncommitted while the payout is sent, it fails with reason `storage` and nothing is sent.
  *
  * `layer` runs on the `SqlClient` in context. With the inbox on the same database, give it the inbox's client
  * (`SqlPayoutJournal.layer().pipe(Layer.provideMerge(SqliteInbox.layer({ filename })))`): on SQLite that
@@ -23,7 +22,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as PayoutJournal from "@witkey/core/PayoutJournal"
-import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
 import * as Migrations from "./Migrations.js"
 
 export interface Options {
@@ -178,15 +177,15 @@ export const make = (
 ): Effect.Effect<PayoutJournal.PayoutJournal, never, SqlClient.SqlClient> =>
   Effect.gen(function* () {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const dialect = Migrations.dialectOf(sql)
     const t = tables(options.tablePrefix ?? Migrations.DEFAULT_TABLE_PREFIX)
     const payouts = sql(t.payouts)
 
     /**
-     * A write that commits on its own, whatever transaction the caller is in: @effect/sql routes a statement
-     * into the caller's transaction (an inbox handler's, the application's), where the record of a payout
-     * would stay uncommitted while the payout is sent, and go with a rollback or a crash. PostgreSQL: the
-     * write takes a pool connection of its own. SQLite has one connection, held by that transaction: refused.
+     * Journal writes refuse to run inside a transaction of the caller's (an inbox handler's, the
+     * application's): @effect/sql would route them into it, where the record of a payout stays uncommitted
+     * while the payout is sent, and goes with a rollback or a crash. Not a connection of their own instead: on
+     * SQLite the one connection is held by that transaction, and on PostgreSQL handlers that each hold a pool
+     * connection and wait for another would exhaust the pool.
      */
     const committed = <A>(
       effect: Effect.Effect<A, PayoutJournal.JournalError>
@@ -194,15 +193,13 @@ export const make = (
       Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
         Option.isNone(outer)
           ? effect
-          : dialect === "pg"
-            ? Effect.mapInputContext(effect, Context.omit(SqlClient.TransactionConnection))
-            : Effect.fail(
-                new PayoutJournal.JournalError({
-                  reason: "storage",
-                  message:
-                    "payout journal: called inside a database transaction: on SQLite its record would commit only with that transaction, after the payout was sent; send payouts outside transactions"
-                })
-              )
+          : Effect.fail(
+              new PayoutJournal.JournalError({
+                reason: "storage",
+                message:
+                  "payout journal: called inside a database transaction, where its record would commit only with that transaction, after the payout was sent; send payouts outside transactions"
+              })
+            )
       )
     const attempts = sql(t.attempts)
 

@@ -80,13 +80,13 @@ describe("SqlPayoutJournal inside a transaction of the caller's", () => {
   )
 
   it.scoped.skipIf(unavailable !== undefined)(
-    "PostgreSQL: a write commits on a connection of its own and survives the rollback",
+    "PostgreSQL: a write refuses to join it (a connection of its own could exhaust the pool)",
     () =>
       Effect.gen(function* () {
         const url = yield* PgTest.scopedSchema("journal_tx")
         yield* recordInRolledBackTransaction(
           PgClient.layer({ url: Redacted.make(url), maxConnections: 4 }).pipe(Layer.orDie),
-          "kept"
+          "refused"
         )
       })
   )
