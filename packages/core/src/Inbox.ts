@@ -251,7 +251,8 @@ export interface Operations {
    * Runs `handler` on the stored bytes (verified when they arrived; decoded again, not verified again) in
    * the same exactly-once unit as a delivery: the handler runs at most once per event, whoever races it (a
    * delivery, another replay). A processed or resolved entry is left alone: `AlreadyProcessed`. A failure is
-   * recorded as a replay attempt and returned.
+   * recorded as a replay attempt and returned. `charset` must be the one the body arrived in: a decode that
+   * names another event than the recorded one (other ids) is refused (`InboxError`), never run.
    */
   readonly replay: <E, R>(
     notifyId: string,

@@ -105,6 +105,17 @@ const earlierMayHavePaid = (entry: PayoutJournal.Entry): boolean =>
     ? entry.attempts.some((a) => a.mayHaveReached)
     : entry.outcome._tag === "Unknown" && entry.outcome.mayHaveReached
 
+/**
+ * Why resume must not re-send a payout with this outcome, if it must not: an unknown outcome a re-send cannot
+ * resolve (`Client.isResendable`), or a rejection (an answer; sending again is the caller's decision).
+ */
+const heldReason = (outcome: PayoutJournal.Outcome): string | undefined =>
+  outcome._tag === "Unknown" && !["transport", "http_status", "malformed"].includes(outcome.reason)
+    ? outcome.reason
+    : outcome._tag === "Rejected"
+      ? `rejected: ${outcome.code}`
+      : undefined
+
 /** A paid payout's recorded outcome, as the client reports it. */
 const fromRecorded = (entry: PayoutJournal.Entry): Option.Option<Client.Outcome> => {
   const o = entry.outcome
@@ -137,6 +148,19 @@ export const make = (
     const lease = Duration.toMillis(Duration.decode(options.lease ?? DEFAULT_LEASE))
     const client = Client.fromServices(options, { signer, verifier, transport })
     const claim = Effect.map(Clock.currentTimeMillis, (now) => ({ owner, until: now + lease }))
+    // The payouts this client is sending now. A claim is the owner's (so that a restarted process with the
+    // same owner takes its payouts back at once): two fibers of one client would both hold it and both send.
+    const sending = new Set<string>()
+    /** `effect` as the only sender of `id` in this client, or `busy` while another fiber of it sends `id`. */
+    const alone = <A, E>(id: string, effect: Effect.Effect<A, E>, busyResult: Effect.Effect<A, E>) =>
+      Effect.suspend(() => {
+        if (sending.has(id)) return busyResult
+        sending.add(id)
+        return Effect.ensuring(
+          effect,
+          Effect.sync(() => void sending.delete(id))
+        )
+      })
 
     const recording = (id: string, counter: { sent: number }): Transport.Transport =>
       Transport.make((url) =>
@@ -208,24 +232,29 @@ export const make = (
         return adjusted
       })
 
-    const send: JournaledClient["send"] = (request) =>
-      Effect.gen(function* () {
-        const { claimed, entry } = yield* journal.record(request, yield* claim)
-        const paid = fromRecorded(entry)
-        if (Option.isSome(paid)) return paid.value
-        if (!claimed) return yield* busy(entry.id)
-        const result = yield* sendClaimed(entry)
-        return result._tag === "Confirmed" || result._tag === "AlreadyConfirmed"
-          ? result
-          : yield* Effect.fail(result)
-      })
+    const send: JournaledClient["send"] = (request) => {
+      const id = PayoutJournal.payoutId(request.request)
+      return alone(
+        id,
+        Effect.gen(function* () {
+          const { claimed, entry } = yield* journal.record(request, yield* claim)
+          const paid = fromRecorded(entry)
+          if (Option.isSome(paid)) return paid.value
+          if (!claimed) return yield* busy(entry.id)
+          const result = yield* sendClaimed(entry)
+          return result._tag === "Confirmed" || result._tag === "AlreadyConfirmed"
+            ? result
+            : yield* Effect.fail(result)
+        }),
+        busy(id)
+      )
+    }
 
     const resumeOne = (entry: PayoutJournal.Entry): Effect.Effect<Resumed, PayoutJournal.JournalError> =>
       Effect.gen(function* () {
         const base = { id: entry.id, outerTaskId: entry.outerTaskId }
-        const o = entry.outcome
-        if (o._tag === "Unknown" && !["transport", "http_status", "malformed"].includes(o.reason))
-          return { ...base, _tag: "Held", reason: o.reason } as const
+        const held = heldReason(entry.outcome)
+        if (held !== undefined) return { ...base, _tag: "Held", reason: held } as const
         if (!(yield* journal.claim(entry.id, yield* claim))) return { ...base, _tag: "Busy" } as const
         // Read again under the claim (the claim refuses a paid payout): its attempts may have grown meanwhile.
         const current = yield* journal.get(entry.id)
@@ -234,6 +263,13 @@ export const make = (
             reason: "not_found",
             message: `payout "${entry.id}" vanished`
           })
+        // Another process may have settled it since the list was read (an unverifiable answer, a rejection):
+        // released with the outcome it has, and held, never re-sent by resume.
+        const heldNow = heldReason(current.value.outcome)
+        if (heldNow !== undefined) {
+          yield* journal.finish(entry.id, owner, current.value.outcome)
+          return { ...base, _tag: "Held", reason: heldNow } as const
+        }
         const result = yield* sendClaimed(current.value)
         return result._tag === "Confirmed" || result._tag === "AlreadyConfirmed"
           ? ({ ...base, _tag: "Settled", outcome: result } as const)
@@ -245,7 +281,15 @@ export const make = (
       owner,
       send,
       confirmByPlatform: (input) => Effect.flatMap(client.prepare(input), send),
-      resume: Effect.flatMap(journal.unsettled, (entries) => Effect.forEach(entries, resumeOne))
+      resume: Effect.flatMap(journal.unsettled, (entries) =>
+        Effect.forEach(entries, (entry) =>
+          alone(
+            entry.id,
+            resumeOne(entry),
+            Effect.succeed<Resumed>({ id: entry.id, outerTaskId: entry.outerTaskId, _tag: "Busy" })
+          )
+        )
+      )
     }
   })
 

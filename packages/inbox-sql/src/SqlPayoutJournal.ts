@@ -10,6 +10,9 @@
  * (READ COMMITTED) a second `UPDATE` of a row waits for the first to commit and then re-checks its `WHERE`
  * against the committed row, so of two concurrent claimers exactly one gets the row; SQLite has one writer.
  *
+ * Every write commits on its own: inside a transaction of the caller's (an inbox handler's, say), where the
+ * record would stay uncommitted while the payout is sent, it fails with reason `storage` and nothing is sent.
+ *
  * `layer` runs on the `SqlClient` in context. With the inbox on the same database, give it the inbox's client
  * (`SqlPayoutJournal.layer().pipe(Layer.provideMerge(SqliteInbox.layer({ filename })))`): on SQLite that
  * client also sets the busy timeout that lets two processes share one file.
@@ -176,6 +179,28 @@ export const make = (
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const t = tables(options.tablePrefix ?? Migrations.DEFAULT_TABLE_PREFIX)
     const payouts = sql(t.payouts)
+
+    /**
+     * Journal writes refuse to run inside a transaction of the caller's (an inbox handler's, the
+     * application's): @effect/sql would route them into it, where the record of a payout stays uncommitted
+     * while the payout is sent, and goes with a rollback or a crash. Not a connection of their own instead: on
+     * SQLite the one connection is held by that transaction, and on PostgreSQL handlers that each hold a pool
+     * connection and wait for another would exhaust the pool.
+     */
+    const committed = <A>(
+      effect: Effect.Effect<A, PayoutJournal.JournalError>
+    ): Effect.Effect<A, PayoutJournal.JournalError> =>
+      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
+        Option.isNone(outer)
+          ? effect
+          : Effect.fail(
+              new PayoutJournal.JournalError({
+                reason: "storage",
+                message:
+                  "payout journal: called inside a database transaction, where its record would commit only with that transaction, after the payout was sent; send payouts outside transactions"
+              })
+            )
+      )
     const attempts = sql(t.attempts)
 
     const toEntry = (
@@ -255,51 +280,62 @@ AND (claimed_by IS NULL OR claimed_until <= ${now} OR claimed_by = ${claim.owner
 
     return PayoutJournal.PayoutJournal.of({
       record: (request, claim) =>
-        Effect.gen(function* () {
-          const id = PayoutJournal.payoutId(request.request)
-          const now = yield* Clock.currentTimeMillis
-          const inserted = yield* sql<{ id: string }>`INSERT INTO ${payouts}
+        committed(
+          Effect.gen(function* () {
+            const id = PayoutJournal.payoutId(request.request)
+            const now = yield* Clock.currentTimeMillis
+            const inserted = yield* sql<{ id: string }>`INSERT INTO ${payouts}
 (id, partner, outer_task_id, transfers, url, request, recorded_at, outcome_tag, outcome, outcome_at, claimed_by, claimed_until)
 VALUES (${id}, ${request.request.partner}, ${request.request.outerTaskId}, ${request.request.transfers.join(" ")},
 ${request.url}, ${encodeRequest(request)}, ${now}, 'Pending', ${encodeOutcome({ _tag: "Pending" })}, NULL,
 ${claim.owner}, ${claim.until})
 ON CONFLICT (id) DO NOTHING RETURNING id`.pipe(Effect.mapError(storage("record")))
-          const created = inserted.length === 1
-          const claimed = created || (yield* claimRow(id, claim, now).pipe(Effect.mapError(storage("claim"))))
-          return { entry: yield* mustGet(id), created, claimed }
-        }),
+            const created = inserted.length === 1
+            const claimed =
+              created || (yield* claimRow(id, claim, now).pipe(Effect.mapError(storage("claim"))))
+            return { entry: yield* mustGet(id), created, claimed }
+          })
+        ),
       claim: (id, claim) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          claimRow(id, claim, now).pipe(Effect.mapError(storage("claim")))
+        committed(
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            claimRow(id, claim, now).pipe(Effect.mapError(storage("claim")))
+          )
         ),
       startAttempt: (id, owner) =>
-        Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
-          const rows = yield* sql<{
-            n: number | string
-          }>`INSERT INTO ${attempts} (payout_id, n, at, result, may_have_reached)
+        committed(
+          Effect.gen(function* () {
+            const now = yield* Clock.currentTimeMillis
+            const rows = yield* sql<{
+              n: number | string
+            }>`INSERT INTO ${attempts} (payout_id, n, at, result, may_have_reached)
 SELECT p.id, (SELECT COALESCE(MAX(a.n), 0) + 1 FROM ${attempts} a WHERE a.payout_id = ${id}), ${now}, NULL, 1
 FROM ${payouts} p WHERE p.id = ${id} AND p.claimed_by = ${owner} RETURNING n`.pipe(
-            Effect.mapError(storage("record attempt"))
-          )
-          if (rows.length === 0)
-            return yield* new PayoutJournal.JournalError({
-              reason: "busy",
-              message: `payout "${id}" is not held by "${owner}": not sent`
-            })
-          return Number(rows[0]!.n)
-        }),
+              Effect.mapError(storage("record attempt"))
+            )
+            if (rows.length === 0)
+              return yield* new PayoutJournal.JournalError({
+                reason: "busy",
+                message: `payout "${id}" is not held by "${owner}": not sent`
+              })
+            return Number(rows[0]!.n)
+          })
+        ),
       finishAttempt: (id, n, result) =>
-        sql`UPDATE ${attempts} SET result = ${result.text}, may_have_reached = ${result.mayHaveReached ? 1 : 0}
-WHERE payout_id = ${id} AND n = ${n}`.pipe(Effect.asVoid, Effect.mapError(storage("record attempt result"))),
+        committed(
+          sql`UPDATE ${attempts} SET result = ${result.text}, may_have_reached = ${result.mayHaveReached ? 1 : 0}
+WHERE payout_id = ${id} AND n = ${n}`.pipe(Effect.asVoid, Effect.mapError(storage("record attempt result")))
+        ),
       finish: (id, owner, outcome) =>
-        Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
-          const rows = yield* sql<{ id: string }>`UPDATE ${payouts} SET outcome_tag = ${outcome._tag},
+        committed(
+          Effect.gen(function* () {
+            const now = yield* Clock.currentTimeMillis
+            const rows = yield* sql<{ id: string }>`UPDATE ${payouts} SET outcome_tag = ${outcome._tag},
 outcome = ${encodeOutcome(outcome)}, outcome_at = ${now}, claimed_by = NULL, claimed_until = NULL
 WHERE id = ${id} AND claimed_by = ${owner} RETURNING id`.pipe(Effect.mapError(storage("record outcome")))
-          return rows.length === 1
-        }),
+            return rows.length === 1
+          })
+        ),
       get,
       byTask: (outerTaskId) => select(sql.and([sql`outer_task_id = ${outerTaskId}`])),
       unsettled: select(sql.and([sql.in("outcome_tag", UNSETTLED_TAGS)])),

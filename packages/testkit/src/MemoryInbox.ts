@@ -220,6 +220,14 @@ export const make = (policy: Inbox.Policy = {}): Effect.Effect<Inbox.Inbox & Inb
           return { _tag: "AlreadyProcessed", processedNotifyId: entry.duplicateOf ?? notifyId } as const
         if (entry.bodyRemovedAt !== undefined) return { _tag: "BodyRemoved" } as const
         const notification = yield* Inbox.decodeStored(entry, options.charset)
+        // Decoded in another charset than the delivery's, the ids may differ: the unit would claim another
+        // event (as the SQL inbox, which compares with the key it recorded, refuses it).
+        const recorded = entry.businessKey ?? `notify_id:${notifyId}`
+        if (Notification.eventKey(notification) !== recorded)
+          return yield* new Inbox.InboxError({
+            reason: "storage",
+            message: `inbox: the stored body of notify_id ${notifyId}, decoded again, names another event (${JSON.stringify(Notification.eventKey(notification))}) than the one recorded (${JSON.stringify(recorded)}): replay it in the charset it arrived in`
+          })
         const outcome = yield* unit(
           "replay",
           { notification, body: entry.body, contentType: entry.contentType },

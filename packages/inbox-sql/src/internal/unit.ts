@@ -132,6 +132,14 @@ export const settle = <E, R>(
         reason: "storage",
         message: `inbox: the row of notify_id ${notifyId} vanished inside the transaction`
       })
+    // A replay decodes the stored bytes again, in the charset the operator names: a decode that reads other
+    // ids than the delivery did would claim another event, and run the handler for an event already processed
+    // (by a re-issue) or not this notification's at all. The key the delivery recorded is the one it locks.
+    if ("event_key" in entry && entry.event_key !== keys.eventKey)
+      return yield* new Inbox.InboxError({
+        reason: "storage",
+        message: `inbox: the stored body of notify_id ${notifyId}, decoded again, names another event (${JSON.stringify(keys.eventKey)}) than the one recorded (${JSON.stringify(entry.event_key)}): replay it in the charset it arrived in`
+      })
     // Processed is final (a failure record never undoes it), and an event is only ever marked by a
     // notification marked in the same transaction: this notify_id's own event is settled.
     if (entry.state === "processed") {
