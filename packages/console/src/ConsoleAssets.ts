@@ -52,6 +52,7 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1f2328; backgrou
 header { background: #24292f; color: #fff; padding: 10px 20px; display: flex; gap: 24px; align-items: baseline; flex-wrap: wrap; }
 header h1 { font-size: 18px; margin: 0; }
 header span { color: #d0d7de; }
+header a { color: #fff; }
 main { padding: 12px 20px 40px; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; margin: 12px 0; }
 h2 { font-size: 15px; margin: 4px 0 8px; }
