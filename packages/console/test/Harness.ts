@@ -1,11 +1,14 @@
 // The receiver console on a loopback node:http server, over a MemoryInbox whose failed entries turn exhausted
-// at once (exhaustedAfter: 1 ms), with one exhausted, one processed entry and a handler that counts its runs.
+// at once (exhaustedAfter: 1 ms), with one exhausted, one processed entry and a handler that counts its runs,
+// and a payout journal with one confirmed payout of their task (three serials, two notified).
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import { assign, received } from "@witkey/testkit/InboxSuite"
 import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
+import * as MemoryPayoutJournal from "@witkey/testkit/MemoryPayoutJournal"
+import { signed } from "@witkey/testkit/PayoutJournalSuite"
 import { Effect, Redacted, Ref, type Scope } from "effect"
 import * as Http from "node:http"
 import * as ReceiverConsole from "../src/ReceiverConsole.js"
@@ -35,6 +38,18 @@ export const serve = (options: {
     const ok = yield* received({ notifyId: processed, payload: assign(`task-${run}`, "s-2") })
     yield* inbox.receive(ok, () => Effect.void)
     yield* Effect.sleep("5 millis")
+    // A payout journal: the task's serials paid, one of them (s-3) not notified yet.
+    const journal = yield* MemoryPayoutJournal.make
+    const { entry } = yield* journal.record(yield* signed(`task-${run}`, ["s-<1>", "s-2", "s-3"]), {
+      owner: "harness",
+      until: Number.MAX_SAFE_INTEGER
+    })
+    yield* journal.startAttempt(entry.id, "harness")
+    yield* journal.finishAttempt(entry.id, 1, { text: "HTTP 200", mayHaveReached: true })
+    yield* journal.finish(entry.id, "harness", {
+      _tag: "Confirmed",
+      verifiedBy: { keyId: "alipay-2026", status: "active" }
+    })
     const runs = yield* Ref.make<ReadonlyArray<string>>([])
     const handler = (n: Notification.Notification) => Ref.update(runs, (r) => [...r, n.notifyId])
     const host = options.host ?? "127.0.0.1"
@@ -48,6 +63,7 @@ export const serve = (options: {
         host,
         port,
         handler,
+        journal,
         token: options.token === undefined ? undefined : Redacted.make(options.token)
       },
       Effect.succeed(HttpServerResponse.text("endpoint"))

@@ -94,6 +94,10 @@ describe("ReceiverConsole", () => {
       assert.notInclude(page.text, "<script>")
       assert.include(page.text, "ledger &lt;down&gt;")
       assert.notInclude(page.text, "ledger <down>")
+      // The payout journal and the reconciliation: two serials notified, one awaited.
+      assert.include(page.text, "confirmed (key alipay-2026, active)")
+      assert.match(page.text, /s-3<\/td>\s*<td class="warn">awaiting_notification/)
+      assert.match(page.text, /s-2<\/td>\s*<td class="ok">settled/)
       const rebound = yield* request(s.url, { headers: { host: `evil.example:80` } })
       assert.strictEqual(rebound.status, 403)
 

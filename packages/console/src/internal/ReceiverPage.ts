@@ -190,7 +190,7 @@ const journalSections = (view: View): Html => {
         ${payouts.map(
           (p) =>
             html`<tr>
-              <td class="mono">${p.id.slice(0, 12)}</td>
+              <td class="mono">${p.partner}</td>
               <td class="mono">${p.outerTaskId}</td>
               <td class="mono">${p.transfers.join(", ")}</td>
               <td>${time(p.recordedAt)}</td>
@@ -233,7 +233,7 @@ const journalSections = (view: View): Html => {
               <td class="mono">${s.outerTaskId}</td>
               <td class="mono">${s.serial}</td>
               <td class="${s.alarm ? "bad" : s.state === "settled" ? "ok" : "warn"}">${s.state}</td>
-              <td class="mono">${s.payoutIds.map((id) => id.slice(0, 12)).join(", ")}</td>
+              <td>${s.payoutIds.length}</td>
               <td class="mono">${s.notifyId ?? ""}</td>
             </tr>`
         )}
