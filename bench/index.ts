@@ -27,6 +27,11 @@ const plan: ReadonlyArray<Plan> = [
     id: "7",
     what: "notification endpoint with the SQLite inbox",
     load: () => import("./src/rows/Endpoint.js")
+  },
+  {
+    id: "9",
+    what: "receiver console page of 1,000 inbox entries",
+    load: () => import("./src/rows/ConsolePage.js")
   }
 ]
 

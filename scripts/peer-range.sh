@@ -24,7 +24,7 @@ trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 npm init -y >/dev/null
 tarballs=()
-for p in core crypto-dsa node-http inbox-sql testkit cli; do tarballs+=("$(ls "$root"/dist-pack/witkey-$p-*.tgz)"); done
+for p in core crypto-dsa console node-http inbox-sql testkit cli; do tarballs+=("$(ls "$root"/dist-pack/witkey-$p-*.tgz)"); done
 # --ignore-scripts: better-sqlite3 (a peer of the SQLite driver) is not built; the smoke test does not open SQLite.
 # The pins name both SQL drivers (optional peers); @types/pg is what @effect/sql-pg's declarations need.
 npm install --no-audit --no-fund --ignore-scripts --loglevel=error "${tarballs[@]}" "${pins[@]}" @types/pg >/dev/null

@@ -41,6 +41,7 @@ import {
   Schema
 } from "effect"
 import * as Http from "node:http"
+import * as DemoConsole from "./DemoConsole.js"
 import * as NoSigner from "./NoSigner.js"
 import * as ScaledClock from "./ScaledClock.js"
 
@@ -53,6 +54,8 @@ export interface Options {
   readonly timeScale: number
   /** Told about progress every few hundred milliseconds. */
   readonly onProgress: (progress: Progress) => Effect.Effect<void>
+  /** With `--console`: run once the summary is known, with both servers still up. */
+  readonly console?: ((summary: Summary) => DemoConsole.Hold) | undefined
 }
 
 export interface Progress {
@@ -354,10 +357,16 @@ export const run = (options: Options): Effect.Effect<Summary, DemoError, FileSys
         { partner: TestKeys.partnerId, gateway: gateway.gatewayUrl },
         { signer: NoSigner.signer, verifier, transport: receiverTransport }
       )
+      const endpoint = NotificationEndpoint.httpApp(handler, { notifyVerify: true, onResult })
+      const receiverApp =
+        options.console === undefined
+          ? endpoint
+          : yield* DemoConsole.receiverApp(receiverPort, handler, endpoint)
       yield* receiverServer.serve(
-        NotificationEndpoint.httpApp(handler, { notifyVerify: true, onResult }).pipe(
+        receiverApp.pipe(
           Effect.provideService(Client.Client, receiverClient),
-          Effect.provideService(Inbox.Inbox, inbox)
+          Effect.provideService(Inbox.Inbox, inbox),
+          Effect.provideService(Inbox.Operations, Context.get(inboxContext, Inbox.Operations))
         )
       )
 
@@ -440,7 +449,7 @@ export const run = (options: Options): Effect.Effect<Summary, DemoError, FileSys
       const attempts = records.flatMap((r) => r.attempts)
       const count = (result: TaskResult) => results.filter((r) => r === result).length
       const confirmCalls = calls.filter((c) => c.service === Protocol.SERVICE)
-      return {
+      const summary = {
         tasks: options.tasks,
         seed: options.seed,
         timeScale: options.timeScale,
@@ -473,5 +482,11 @@ export const run = (options: Options): Effect.Effect<Summary, DemoError, FileSys
         agree: problems.length === 0,
         problems
       } satisfies Summary
+      if (options.console !== undefined)
+        yield* options.console(summary).after({
+          sandbox: gateway.consoleUrl ?? gateway.url,
+          receiver: DemoConsole.receiverUrl(receiverPort)
+        })
+      return summary
     })
   )

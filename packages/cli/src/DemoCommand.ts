@@ -9,6 +9,7 @@ import * as Options from "@effect/cli/Options"
 import { Effect, Logger, LogLevel } from "effect"
 import * as CliError from "./CliError.js"
 import * as CommonOptions from "./CommonOptions.js"
+import * as DemoConsole from "./DemoConsole.js"
 import type * as Demo from "./Demo.js"
 import * as Output from "./Output.js"
 import * as ProgressBar from "./ProgressBar.js"
@@ -90,7 +91,8 @@ export const command = Command.make(
       Options.withDescription("How much faster the sandbox's clock runs (default 30000: a day in ~3 s)."),
       Options.withDefault(30_000)
     ),
-    json: CommonOptions.json
+    json: CommonOptions.json,
+    console: DemoConsole.option
   },
   (values) =>
     Effect.gen(function* () {
@@ -107,6 +109,15 @@ export const command = Command.make(
         seed: values.seed,
         concurrency: values.concurrency,
         timeScale: values.timeScale,
+        console: values.console
+          ? (s) =>
+              DemoConsole.hold(
+                Effect.andThen(
+                  bar.clear,
+                  Output.result(values.json, { ...s }, () => table(s))
+                )
+              )
+          : undefined,
         onProgress: (p) =>
           p.phase === "confirming"
             ? bar.update(p.tasksDone, p.tasks, `confirming ${p.tasksDone}/${p.tasks} tasks`)

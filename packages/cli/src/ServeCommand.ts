@@ -18,6 +18,7 @@ import * as CommonOptions from "./CommonOptions.js"
 import * as Keys from "./Keys.js"
 import * as NoSigner from "./NoSigner.js"
 import * as Output from "./Output.js"
+import * as ServeConsole from "./ServeConsole.js"
 
 /** The stdout line of a processed notification, and the stderr line of anything else. */
 export const report = (result: NotificationReceiver.Result): Effect.Effect<void> => {
@@ -90,6 +91,7 @@ export const command = Command.make(
       ),
       Options.withDefault(20)
     ),
+    ...ServeConsole.options,
     charset: CommonOptions.charsetWithDefault(
       "utf-8",
       "The charset notifications are decoded in (default utf-8); a Content-Type naming another is refused."
@@ -103,6 +105,7 @@ export const command = Command.make(
       const partnerIssues = ConfirmRequest.checkPartner(values.partner)
       if (partnerIssues.length > 0) return yield* CliError.usage(`--partner: ${partnerIssues[0]!.message}`)
       if (Option.isSome(values.gateway)) yield* CommonOptions.checkGateway(values.gateway.value)
+      yield* ServeConsole.check(values)
       const verifier = yield* Keys.verifier(values.alipayPublicKey)
       // The server, SQL and HTTP client modules are loaded only by the commands that run servers.
       const [Http, NodeHttpServer, HttpTransport, SqliteInbox, NotificationEndpoint] = yield* Effect.promise(
@@ -154,14 +157,15 @@ export const command = Command.make(
           )
         )
         yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
-        yield* server.serve(
-          NotificationEndpoint.httpApp(() => Effect.void, { notifyVerify, onResult: report })
-        )
         const address = server.address
         const port = address._tag === "TcpAddress" ? address.port : values.port
+        const endpoint = NotificationEndpoint.httpApp(() => Effect.void, { notifyVerify, onResult: report })
+        const served = yield* ServeConsole.wrap({ ...values, port }, endpoint)
+        yield* server.serve(served.app)
         yield* Output.diagnostic(
           `witkey serve: receiving notifications at http://${values.host}:${port}/ (inbox ${values.db}, notify_verify ${notifyVerify ? `at ${gateway}` : "off"}); Ctrl-C to stop`
         )
+        if (served.line !== undefined) yield* Output.diagnostic(served.line)
         return yield* Effect.never
       }).pipe(Effect.scoped, Effect.provide(Layer.merge(client, inbox)))
     })

@@ -17,16 +17,14 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as UrlParams from "@effect/platform/UrlParams"
 import { Clock, Effect, Option } from "effect"
-import * as Crypto from "node:crypto"
-import * as Assets from "./internal/ConsoleAssets.js"
+import * as Assets from "@witkey/console/ConsoleAssets"
+import * as ConsoleHttp from "@witkey/console/ConsoleHttp"
 import * as Page from "./internal/ConsolePage.js"
-import * as Html from "./internal/Html.js"
+import * as Html from "@witkey/console/Html"
 import * as Sandbox from "./Sandbox.js"
 import * as TestKeys from "./TestKeys.js"
 
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
-  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+export const CONTENT_SECURITY_POLICY = ConsoleHttp.CONTENT_SECURITY_POLICY
 
 export interface Options {
   /** The gateway's URL, shown on the page. */
@@ -38,39 +36,21 @@ export interface Options {
 }
 
 /** The `Host` values a server on `host:port` is reached by: the address itself, and loopback's names. */
-export const hostsFor = (host: string, port: number): ReadonlyArray<string> | "any" => {
-  if (host === "0.0.0.0" || host === "::" || host === "") return "any"
-  const named = host.includes(":") ? `[${host}]` : host
-  return [...new Set([named, "127.0.0.1", "localhost", "[::1]"].map((h) => `${h.toLowerCase()}:${port}`))]
-}
+export const hostsFor = ConsoleHttp.hostsFor
 
-const headers = {
-  "content-security-policy": CONTENT_SECURITY_POLICY,
-  "x-content-type-options": "nosniff",
-  // Not `no-referrer`: with it Chromium sends `Origin: null` on form POSTs, and the Origin check needs the origin.
-  "referrer-policy": "same-origin",
-  "cache-control": "no-store",
-  "x-frame-options": "DENY"
-}
+const headers = ConsoleHttp.headers
 
-const refused = (why: string) =>
-  HttpServerResponse.text(`witkey sandbox console: refused: ${why}\n`, { status: 403, headers })
-
-const sameText = (a: string, b: string) => {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && Crypto.timingSafeEqual(x, y)
-}
+const refused = (why: string) => ConsoleHttp.refused("sandbox", why)
 
 /** The console's routes over the `Sandbox` in context. Build it where the server's Clock is the sandbox's. */
 export const router = (options: Options): Effect.Effect<HttpRouter.HttpRouter<never, Sandbox.Sandbox>> =>
   Effect.gen(function* () {
-    const token = options.token ?? Crypto.randomBytes(32).toString("hex")
+    const token = options.token ?? ConsoleHttp.randomToken()
     const started = { wall: Date.now(), clock: yield* Clock.currentTimeMillis }
     const actions: Array<Page.Action> = []
 
     const hostAllowed = (request: HttpServerRequest.HttpServerRequest) =>
-      options.hosts === "any" || options.hosts.includes((request.headers.host ?? "").toLowerCase())
+      ConsoleHttp.hostAllowed(options.hosts, request)
 
     const snapshot = Effect.gen(function* () {
       const sandbox = yield* Sandbox.Sandbox
@@ -117,15 +97,11 @@ export const router = (options: Options): Effect.Effect<HttpRouter.HttpRouter<ne
       Effect.gen(function* () {
         const request = yield* HttpServerRequest.HttpServerRequest
         if (!hostAllowed(request)) return refused("this console is not served under that Host name")
-        const origin = request.headers.origin
-        if (
-          origin === undefined ||
-          origin.toLowerCase() !== `http://${(request.headers.host ?? "").toLowerCase()}`
-        )
+        if (!ConsoleHttp.sameOrigin(request))
           return refused("the request's Origin is missing or is not this console")
         const form = yield* Effect.orElseSucceed(request.urlParamsBody, () => UrlParams.empty)
         if (
-          !sameText(
+          !ConsoleHttp.sameText(
             Option.getOrElse(UrlParams.getFirst(form, "csrf"), () => ""),
             token
           )

@@ -11,7 +11,7 @@ import type {
   SignatureCheck,
   TaskRecord
 } from "../Sandbox.js"
-import { type Html, html } from "./Html.js"
+import { type Html, html } from "@witkey/console/Html"
 import * as Wire from "./Wire.js"
 
 export interface Action {

@@ -1,13 +1,21 @@
-// The sandbox console's script and style sheet, served as files (`/console.js`, `/console.css`) so that the
-// Content-Security-Policy allows no inline script or style. Kept as strings so the console works from any
-// install (source or dist) without extra files to ship.
+/**
+ * The consoles' script, style sheet and icon, served as files (the sandbox's at `/console.js`, the receiver's
+ * under its prefix) so that the Content-Security-Policy allows no inline script or style. Kept as strings so a
+ * console works from any install (source or dist) without extra files to ship.
+ *
+ * @since 0.1.0
+ */
 
-/** Refreshes the live part of the page every second; forms outside it keep what is being typed. */
-export const script = `"use strict";
+/**
+ * Refreshes the live part of the page (`#live`) every second from its `data-live` URL (a path the server wrote
+ * into the page), else from `liveUrl`; forms outside it keep what is being typed.
+ */
+export const refreshScript = (liveUrl: string): string => `"use strict";
 (function () {
   var live = document.getElementById("live");
   var status = document.getElementById("refresh");
   if (!live || !status) return;
+  var url = live.getAttribute("data-live") || ${JSON.stringify(liveUrl)};
   var busy = false;
   function show(text) {
     if (status.textContent !== text) status.textContent = text;
@@ -15,7 +23,7 @@ export const script = `"use strict";
   function tick() {
     if (busy) return;
     busy = true;
-    fetch("/console/live", { cache: "no-store", credentials: "same-origin" })
+    fetch(url, { cache: "no-store", credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.text();
@@ -35,12 +43,16 @@ export const script = `"use strict";
 })();
 `
 
+/** The sandbox console's script (its live part is at `/console/live`). */
+export const script: string = refreshScript("/console/live")
+
 export const style = `:root { color-scheme: light; --line: #d0d7de; --muted: #57606a; --ok: #1a7f37; --bad: #cf222e; --warn: #9a6700; }
 * { box-sizing: border-box; }
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1f2328; background: #f6f8fa; }
 header { background: #24292f; color: #fff; padding: 10px 20px; display: flex; gap: 24px; align-items: baseline; flex-wrap: wrap; }
 header h1 { font-size: 18px; margin: 0; }
 header span { color: #d0d7de; }
+header a { color: #fff; }
 main { padding: 12px 20px 40px; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; margin: 12px 0; }
 h2 { font-size: 15px; margin: 4px 0 8px; }
@@ -63,6 +75,9 @@ button { font: inherit; padding: 3px 10px; cursor: pointer; }
 ol.timeline { margin: 0; padding-left: 20px; }
 ol.timeline li { margin: 2px 0; }
 details summary { cursor: pointer; }
+.actions form { display: inline; }
+nav a { margin-right: 12px; }
+nav a.current { font-weight: 600; text-decoration: none; color: inherit; }
 `
 
 /** A browser asks for an icon; without one it logs a 404 on every page. */

@@ -1,8 +1,13 @@
-// HTML built as strings where escaping is the default: `html` escapes every interpolated value unless it is
-// already `Html` (made by `html` itself), so a value from a request (a parameter, a receiver's answer body) can
-// never become markup, in text or in a quoted attribute.
+/**
+ * HTML built as strings where escaping is the default: `html` escapes every interpolated value unless it is
+ * already `Html` (made by `html` itself), so a value from a request (a parameter, a receiver's answer body, a
+ * notification's body) can never become markup, in text or in a quoted attribute. The one template of both
+ * consoles (the sandbox's in `@witkey/testkit`, the receiver's here).
+ *
+ * @since 0.1.0
+ */
 
-const HTML: unique symbol = Symbol.for("@witkey/testkit/Html")
+const HTML: unique symbol = Symbol.for("@witkey/console/Html")
 
 export interface Html {
   readonly [HTML]: true

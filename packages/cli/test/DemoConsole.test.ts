@@ -1,0 +1,38 @@
+// `witkey demo --console`: after the run both consoles stay up, and a line says where (in process, RunCli.ts).
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Http from "node:http"
+import { start } from "./RunCli.js"
+
+const get = (url: string) =>
+  Effect.promise(
+    () =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        Http.get(url, (res) => {
+          let text = ""
+          res.setEncoding("utf8")
+          res.on("data", (c) => (text += c))
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }))
+        }).on("error", reject)
+      })
+  )
+
+describe("demo --console", () => {
+  it.scoped("leaves the sandbox's and the receiver's consoles up after the run", () =>
+    Effect.gen(function* () {
+      const demo = yield* start(["demo", "--tasks", "2", "--console"])
+      const [sandbox, receiver] = yield* demo.waitFor(({ stderr }) => {
+        const m = /the sandbox at (http:\S+), the receiver at (http:\S+);/.exec(stderr)
+        return m === null ? undefined : [m[1]!, m[2]!]
+      })
+      assert.include(demo.stdout(), "ledger and inbox agree")
+      const sandboxPage = yield* get(sandbox!)
+      assert.strictEqual(sandboxPage.status, 200)
+      assert.include(sandboxPage.text, "demo-n-")
+      const receiverPage = yield* get(receiver!)
+      assert.strictEqual(receiverPage.status, 200)
+      assert.include(receiverPage.text, "demo-n-")
+      assert.match(receiver!, /\/_witkey\/$/)
+    })
+  )
+})

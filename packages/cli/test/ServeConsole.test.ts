@@ -1,0 +1,70 @@
+// `witkey serve --console`: the receiver console at /_witkey/ of the receiver's port, in process (RunCli.ts).
+// Off loopback it does not start without --console-token; with it, the page needs the token.
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Http from "node:http"
+import { join } from "node:path"
+import { assertOneErrorLine, keyPath, removeTempDirs, run, start, tempDir } from "./RunCli.js"
+
+afterAll(removeTempDirs)
+
+const get = (url: string, headers: Record<string, string> = {}) =>
+  Effect.promise(
+    () =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        Http.get(url, { headers }, (res) => {
+          let text = ""
+          res.setEncoding("utf8")
+          res.on("data", (c) => (text += c))
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }))
+        }).on("error", reject)
+      })
+  )
+
+const serveArgs = (host: string) => [
+  "serve",
+  "--port",
+  "0",
+  "--host",
+  host,
+  "--db",
+  join(tempDir("serve-console"), "inbox.db"),
+  "--alipay-public-key",
+  keyPath("gateway_public"),
+  "--partner",
+  "2088101122136241",
+  "--console"
+]
+
+describe("serve --console", () => {
+  it.effect("refuses to start off loopback without --console-token (exit 2)", () =>
+    Effect.gen(function* () {
+      const result = yield* run(serveArgs("0.0.0.0"))
+      assert.strictEqual(result.code, 2)
+      assertOneErrorLine(result, /--console-token/)
+    })
+  )
+
+  it.scoped("serves the console at /_witkey/ next to the endpoint; off loopback the token is needed", () =>
+    Effect.gen(function* () {
+      const local = yield* start(serveArgs("127.0.0.1"))
+      const url = yield* local.waitFor(
+        ({ stderr }) => /console is at (http:\/\/\S+\/_witkey\/)/.exec(stderr)?.[1]
+      )
+      const page = yield* get(url)
+      assert.strictEqual(page.status, 200)
+      assert.include(page.text, "witkey receiver console")
+
+      const token = "serve-console-token-0123"
+      const open = yield* start([...serveArgs("0.0.0.0"), "--console-token", token])
+      const at = yield* open.waitFor(
+        ({ stderr }) => /console is at http:\/\/\S+:(\d+)\/_witkey\//.exec(stderr)?.[1]
+      )
+      const base = `http://127.0.0.1:${at}/_witkey/`
+      assert.strictEqual((yield* get(base)).status, 401)
+      const authorized = yield* get(base, { authorization: `Bearer ${token}` })
+      assert.strictEqual(authorized.status, 200)
+      assert.notInclude(open.stderr(), token, "the token is never printed")
+    })
+  )
+})

@@ -1,0 +1,132 @@
+// The receiver console over HTTP (no browser): the access token off loopback, the Host, Origin and CSRF
+// checks, escaping, masking of payee ids, the CSP, and that the endpoint still answers outside the prefix.
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Redacted } from "effect"
+import * as Http from "node:http"
+import * as ReceiverConsole from "../src/ReceiverConsole.js"
+import { PAYEE, serve } from "./Harness.js"
+
+const request = (
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {}
+) =>
+  Effect.promise(
+    () =>
+      new Promise<{ status: number; headers: Http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
+        const r = Http.request(
+          url,
+          { method: options.method ?? "GET", headers: options.headers ?? {} },
+          (res) => {
+            let text = ""
+            res.setEncoding("utf8")
+            res.on("data", (c) => (text += c))
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }))
+          }
+        )
+        r.on("error", reject)
+        r.end(options.body)
+      })
+  )
+
+const csrfOf = (page: string) => /name="csrf" value="([0-9a-f]+)"/.exec(page)?.[1] ?? ""
+
+describe("ReceiverConsole", () => {
+  it.effect("refuses to serve off loopback without a token", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        ReceiverConsole.make({ host: "0.0.0.0", port: 1, handler: () => Effect.void })
+      )
+      assert.strictEqual(error.reason, "token_required")
+      const other = yield* Effect.flip(
+        ReceiverConsole.make({ host: "192.168.1.10", port: 1, handler: () => Effect.void })
+      )
+      assert.strictEqual(other.reason, "token_required")
+      assert.isUndefined(ReceiverConsole.tokenRequired("127.0.0.1", undefined))
+      assert.isUndefined(ReceiverConsole.tokenRequired("::1", undefined))
+      assert.isDefined(ReceiverConsole.tokenRequired("0.0.0.0", undefined))
+      const short = yield* Effect.flip(
+        ReceiverConsole.make({
+          host: "0.0.0.0",
+          port: 1,
+          handler: () => Effect.void,
+          token: Redacted.make("short")
+        })
+      )
+      assert.strictEqual(short.reason, "bad_token")
+    })
+  )
+
+  it.live("with a token, every request needs it: Bearer, or the cookie a ?token= link sets", () =>
+    Effect.gen(function* () {
+      const token = "a-console-token-0123456789"
+      const s = yield* serve({ host: "0.0.0.0", token })
+      const bare = yield* request(s.url)
+      assert.strictEqual(bare.status, 401)
+      assert.notInclude(bare.text, s.exhausted)
+      assert.strictEqual((yield* request(`${s.url}console.js`)).status, 401)
+      const wrong = yield* request(s.url, { headers: { authorization: "Bearer wrong-token-0123456789" } })
+      assert.strictEqual(wrong.status, 401)
+      const bearer = yield* request(s.url, { headers: { authorization: `Bearer ${token}` } })
+      assert.strictEqual(bearer.status, 200)
+      assert.include(bearer.text, s.exhausted)
+      const link = yield* request(`${s.url}?status=exhausted&token=${token}`)
+      assert.strictEqual(link.status, 303)
+      assert.strictEqual(link.headers.location, "/_witkey/?status=exhausted")
+      const cookie = (link.headers["set-cookie"] ?? [])[0] ?? ""
+      assert.include(cookie, "HttpOnly")
+      assert.include(cookie, "SameSite=Strict")
+      const withCookie = yield* request(`${s.origin}/_witkey/?status=exhausted`, {
+        headers: { cookie: cookie.split(";")[0]! }
+      })
+      assert.strictEqual(withCookie.status, 200)
+      assert.include(withCookie.text, s.exhausted)
+      // The endpoint outside the prefix is not the console's business.
+      assert.strictEqual((yield* request(`${s.origin}/`)).text, "endpoint")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("checks Host, Origin and the CSRF token; escapes, masks payee ids, sets a strict CSP", () =>
+    Effect.gen(function* () {
+      const s = yield* serve({})
+      const page = yield* request(s.url)
+      assert.strictEqual(page.status, 200)
+      assert.include(String(page.headers["content-security-policy"]), "default-src 'none'")
+      assert.notInclude(page.text, "<script>")
+      assert.include(page.text, "ledger &lt;down&gt;")
+      assert.notInclude(page.text, "ledger <down>")
+      // The payout journal and the reconciliation: two serials notified, one awaited.
+      assert.include(page.text, "confirmed (key alipay-2026, active)")
+      assert.match(page.text, /s-3<\/td>\s*<td class="warn">awaiting_notification/)
+      assert.match(page.text, /s-2<\/td>\s*<td class="ok">settled/)
+      const rebound = yield* request(s.url, { headers: { host: `evil.example:80` } })
+      assert.strictEqual(rebound.status, 403)
+
+      const csrf = csrfOf(page.text)
+      assert.match(csrf, /^[0-9a-f]{64}$/)
+      const form = (token: string) => `csrf=${token}&notify_id=${s.exhausted}`
+      const post = (headers: Record<string, string>, body: string) =>
+        request(`${s.url}replay`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+          body
+        })
+      assert.strictEqual((yield* post({}, form(csrf))).status, 403, "no Origin")
+      assert.strictEqual((yield* post({ origin: "http://evil.example" }, form(csrf))).status, 403)
+      assert.strictEqual((yield* post({ origin: s.origin }, form("0".repeat(64)))).status, 403)
+      assert.deepStrictEqual(yield* Effect.flatMap(Effect.succeed(s.runs), (r) => r.get), [])
+      const done = yield* post({ origin: s.origin }, form(csrf))
+      assert.strictEqual(done.status, 303)
+      assert.deepStrictEqual(yield* s.runs.get, [s.exhausted])
+
+      const entry = yield* request(`${s.url}entry?id=${s.exhausted}`)
+      assert.strictEqual(entry.status, 200)
+      assert.include(entry.text, "s-&lt;1&gt;")
+      assert.include(entry.text, "2088********4333")
+      assert.notInclude(entry.text, PAYEE)
+      assert.include(entry.text, "replay")
+      assert.notInclude(entry.text, "PRIVATE KEY")
+      const unmasked = yield* request(`${s.url}entry?id=${s.exhausted}&unmask=1`)
+      assert.include(unmasked.text, PAYEE)
+    }).pipe(Effect.scoped)
+  )
+})
