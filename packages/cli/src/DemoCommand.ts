@@ -26,7 +26,10 @@ const refusals = (s: Demo.Summary) =>
 
 /** The summary as the table the README shows. */
 export const table = (s: Demo.Summary): Array<string> => {
-  const rows = (title: string, items: ReadonlyArray<readonly [string, string | number, (string | undefined)?]>) => [
+  const rows = (
+    title: string,
+    items: ReadonlyArray<readonly [string, string | number, (string | undefined)?]>
+  ) => [
     title,
     ...items.map(
       ([label, value, note]) =>

@@ -136,7 +136,9 @@ export const command = Command.make(
           )
         )
         yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
-        yield* server.serve(Receiver.httpApp({ notifyVerify, handler: ServeHandler.handler, onResult: report }))
+        yield* server.serve(
+          Receiver.httpApp({ notifyVerify, handler: ServeHandler.handler, onResult: report })
+        )
         const address = server.address
         const port = address._tag === "TcpAddress" ? address.port : values.port
         yield* Output.diagnostic(
@@ -146,5 +148,7 @@ export const command = Command.make(
       }).pipe(Effect.scoped, Effect.provide(Layer.merge(client, inbox)))
     })
 ).pipe(
-  Command.withDescription("Receive Alipay notifications at / into an inbox (SQLite or PostgreSQL); print each processed one.")
+  Command.withDescription(
+    "Receive Alipay notifications at / into an inbox (SQLite or PostgreSQL); print each processed one."
+  )
 )
