@@ -14,9 +14,11 @@ import * as CanonicalCommand from "./CanonicalCommand.js"
 import * as ConfirmCommand from "./ConfirmCommand.js"
 import * as DemoCommand from "./DemoCommand.js"
 import * as ExitCode from "./ExitCode.js"
+import * as InboxCommand from "./InboxCommand.js"
 import * as KeygenCommand from "./KeygenCommand.js"
 import * as KeyInspectCommand from "./KeyInspectCommand.js"
 import * as Output from "./Output.js"
+import * as PayoutsCommand from "./PayoutsCommand.js"
 import * as PlainConsole from "./PlainConsole.js"
 import * as RawArgs from "./RawArgs.js"
 import * as RequestCommand from "./RequestCommand.js"
@@ -39,6 +41,8 @@ export const root = Command.make("witkey").pipe(
     ConfirmCommand.command,
     SandboxCommand.command,
     ServeCommand.command,
+    InboxCommand.command,
+    PayoutsCommand.command,
     DemoCommand.command,
     VerifyResponseCommand.command,
     VerifyNotificationCommand.command

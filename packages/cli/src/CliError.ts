@@ -15,3 +15,5 @@ export const usage = (message: string): CliError => new CliError({ exitCode: 2, 
 
 /** The command ran and the answer is "no": a verification failure, rejection or unknown outcome (exit 1). */
 export const failure = (message: string): CliError => new CliError({ exitCode: 1, message })
+
+export const isCliError = (u: unknown): u is CliError => u instanceof CliError

@@ -1,16 +1,24 @@
 /**
  * `witkey confirm`: signs and sends a payout request, verifies the answer, and reports one of the outcomes
  * a caller must tell apart (PROTOCOL.md §7): confirmed, already confirmed, rejected, unknown, invalid request.
+ * With `--journal DB` (a SQLite file or a `postgres://` URL) the request goes through core's `JournaledClient`:
+ * recorded before it is first sent, each attempt and the outcome after, so that `witkey payouts resume` can
+ * finish what a crash left unsettled, and the same payout confirmed again is not sent again once it is paid.
  *
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Client from "@witkey/core/Client"
+import type * as JournaledClient from "@witkey/core/JournaledClient"
+import type * as PayoutJournal from "@witkey/core/PayoutJournal"
+import * as Signer from "@witkey/core/Signer"
 import * as Transport from "@witkey/core/Transport"
+import * as Verifier from "@witkey/core/Verifier"
 import { Duration, Effect, Option, Schedule } from "effect"
 import * as CliError from "./CliError.js"
 import * as CommonOptions from "./CommonOptions.js"
+import * as Database from "./Database.js"
 import * as ExitCode from "./ExitCode.js"
 import * as Keys from "./Keys.js"
 import * as Output from "./Output.js"
@@ -33,7 +41,11 @@ export interface Report {
  * 1 rejected, unknown, or a signing failure, 2 a request refused locally (bad usage).
  */
 export const confirm = (
-  client: Client.Client,
+  client: {
+    readonly confirmByPlatform: (
+      input: Client.Input
+    ) => Effect.Effect<Client.Outcome, Client.ConfirmError | PayoutJournal.JournalError>
+  },
   input: Client.Input
 ): Effect.Effect<readonly [Report, ExitCode.ExitCode]> =>
   client.confirmByPlatform(input).pipe(
@@ -67,7 +79,14 @@ export const confirm = (
             : `${e.message}; the request never left, so nothing was paid: re-send it`
         }),
       InvalidRequest: (e) =>
-        Effect.succeed<Report>({ outcome: "invalid_request", message: `${e.message}; nothing was sent` })
+        Effect.succeed<Report>({ outcome: "invalid_request", message: `${e.message}; nothing was sent` }),
+      JournalError: (e) =>
+        Effect.succeed<Report>({
+          outcome: "unknown",
+          outer_task_id: input.outerTaskId,
+          reason: `journal_${e.reason}`,
+          message: `the payout journal failed: ${e.message}; run witkey payouts list/resume on it`
+        })
     }),
     Effect.map((report) => [report, exitCodeOf(report)] as const),
     Effect.catchTag("SignError", (e) =>
@@ -100,6 +119,13 @@ export const command = Command.make(
       ),
       Options.withDefault(3)
     ),
+    journal: Options.text("journal").pipe(
+      Options.withDescription(
+        "Record the payout in this journal (a SQLite file or a postgres:// URL, never printed) before it is sent, and its attempts and outcome after; `witkey payouts resume --db` finishes what a crash left. A payout already paid there is not sent again."
+      ),
+      Options.map(Database.parse),
+      Options.optional
+    ),
     json: CommonOptions.json
   },
   (values) =>
@@ -112,23 +138,31 @@ export const command = Command.make(
       // node:http and its client are loaded only by the commands that talk to a gateway.
       const HttpTransport = yield* Effect.promise(() => import("@witkey/node-http/HttpTransport"))
       const separator = Option.getOrUndefined(values.separator)
+      const options: JournaledClient.Options = {
+        partner: values.partner,
+        gateway: values.gateway,
+        charset: values.charset,
+        separator,
+        retry: Schedule.exponential("1 second").pipe(
+          Schedule.intersect(Schedule.recurs(values.retries)),
+          Schedule.asVoid
+        )
+      }
+      const input = RequestOptions.input(values)
       const result = yield* Effect.gen(function* () {
         const transport = yield* Transport.Transport
-        const client = Client.fromServices(
-          {
-            partner: values.partner,
-            gateway: values.gateway,
-            charset: values.charset,
-            separator,
-            retry: Schedule.exponential("1 second").pipe(
-              Schedule.intersect(Schedule.recurs(values.retries)),
-              Schedule.asVoid
-            )
-          },
-          { signer, verifier, transport }
+        if (Option.isNone(values.journal))
+          return yield* confirm(Client.fromServices(options, { signer, verifier, transport }), input)
+        const PayoutsCommand = yield* Effect.promise(() => import("./PayoutsCommand.js"))
+        const client = yield* PayoutsCommand.journaled(options, values.journal.value).pipe(
+          Effect.provideService(Signer.Signer, signer),
+          Effect.provideService(Verifier.Verifier, verifier)
         )
-        return yield* confirm(client, RequestOptions.input(values))
-      }).pipe(Effect.provide(HttpTransport.layerNode({ timeout: Duration.seconds(values.timeout) })))
+        return yield* confirm(client, input)
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(HttpTransport.layerNode({ timeout: Duration.seconds(values.timeout) }))
+      )
       const [report, code] = result
       yield* Output.result(values.json, { ...report }, () =>
         Output.table(Object.entries(report).map(([k, v]) => [k, String(v)] as const))

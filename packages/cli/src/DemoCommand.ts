@@ -1,15 +1,17 @@
 /**
  * `witkey demo`: the README's main job (see `Demo`), with a progress bar on stderr when it is a terminal and
- * a summary table on stdout. Exits 0 only if the gateway's ledger and the receiver's inbox agree.
+ * a summary table on stdout (or, with `--json`, one JSON object: `json`). Exits 0 only if the gateway's ledger,
+ * the receiver's inbox, the handler's rows and the payout journal agree.
  *
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect, Logger, LogLevel } from "effect"
+import { Effect, Logger, LogLevel, Option } from "effect"
 import * as CliError from "./CliError.js"
 import * as CommonOptions from "./CommonOptions.js"
 import * as DemoConsole from "./DemoConsole.js"
+import * as Database from "./Database.js"
 import type * as Demo from "./Demo.js"
 import * as Output from "./Output.js"
 import * as ProgressBar from "./ProgressBar.js"
@@ -25,7 +27,10 @@ const refusals = (s: Demo.Summary) =>
 
 /** The summary as the table the README shows. */
 export const table = (s: Demo.Summary): Array<string> => {
-  const rows = (title: string, items: ReadonlyArray<readonly [string, string | number, string?]>) => [
+  const rows = (
+    title: string,
+    items: ReadonlyArray<readonly [string, string | number, (string | undefined)?]>
+  ) => [
     title,
     ...items.map(
       ([label, value, note]) =>
@@ -45,32 +50,90 @@ export const table = (s: Demo.Summary): Array<string> => {
         "first answer lost after the gateway paid"
       ],
       ["not paid", s.notPaid],
-      ["gateway calls", s.gatewayCalls, `${s.answerFaults} answers lost or garbled on purpose`]
+      ["gateway calls", s.gatewayCalls, `${s.answerFaults} answers lost or garbled on purpose`],
+      [
+        "outcome unknown",
+        s.unknown,
+        s.crashed
+          ? `the paying process was killed after ${s.crashAfter} requests`
+          : "unsettled in the journal after paying"
+      ],
+      ["resumed from the journal", s.resumed, "re-sent byte for byte, settled"]
     ]),
     "",
-    ...rows("notifications (sandbox -> receiver over HTTP, SQLite inbox)", [
-      ["issued", s.notificationsIssued, `${s.reissued} re-issued under a new notify_id`],
+    ...rows(
+      `notifications (sandbox -> receiver over HTTP, ${s.database === "sqlite" ? "SQLite" : "PostgreSQL"} inbox)`,
       [
-        "delivery attempts",
-        s.deliveries,
-        `${s.duplicatePosts} duplicate posts, ${s.lateBatches} batches late`
-      ],
-      ["answered fail (receiver failing)", s.deliveriesAnsweredFail, `${refusals(s)}; the gateway retries`],
-      ["delivered (acknowledged)", s.notificationsAcknowledged],
-      ["out of retries", s.notificationsExhausted],
-      ["duplicates ignored", s.duplicatesIgnored],
-      ["processed", s.processed]
-    ]),
+        ["issued", s.notificationsIssued, `${s.reissued} re-issued under a new notify_id`],
+        [
+          "delivery attempts",
+          s.deliveries,
+          `${s.duplicatePosts} duplicate posts, ${s.lateBatches} batches late`
+        ],
+        ["answered fail (receiver failing)", s.deliveriesAnsweredFail, `${refusals(s)}; the gateway retries`],
+        ["delivered (acknowledged)", s.notificationsAcknowledged],
+        [
+          "out of retries",
+          s.notificationsExhausted,
+          s.outageHours > 0 ? `the handler failed for ${s.outageHours} h` : undefined
+        ],
+        ["exhausted (found by the sweep)", s.exhausted],
+        ["replayed", s.replayed, "handled from the inbox's stored bytes"],
+        ["duplicates ignored", s.duplicatesIgnored],
+        ["processed", s.processed, s.processedByReplay > 0 ? `${s.processedByReplay} by a replay` : undefined]
+      ]
+    ),
     "",
     ...rows("reconciliation", [
       ["ledger entries (gateway)", s.ledgerEntries],
       ["processed in the inbox", s.inboxProcessed],
       ["payouts recorded by the handler", s.payoutsRecorded],
-      ["ledger and inbox agree", s.agree ? "yes" : "NO"]
+      ["paid twice", s.paidTwice],
+      [
+        "journal payouts settled",
+        s.journalSettled,
+        `of ${s.journalPayouts}; ${s.reconciledSerials} serials matched with their notification`
+      ],
+      ["ledger, inbox and journal agree", s.agree ? "yes" : "NO"]
     ]),
     ...s.problems.slice(0, 20).map((p) => `  problem: ${p}`)
   ]
 }
+
+/** The `--json` object: the summary's counts under the names the README documents. */
+export const json = (s: Demo.Summary): Record<string, unknown> => ({
+  tasks: s.tasks,
+  seed: s.seed,
+  database: s.database,
+  outage_hours: s.outageHours,
+  crash_after: s.crashAfter,
+  confirmed: s.confirmed + s.confirmedAfterResend,
+  confirmed_after_resend: s.confirmedAfterResend,
+  already_confirmed: s.alreadyConfirmedAfterResend,
+  not_paid: s.notPaid,
+  unknown: s.unknown,
+  crashed: s.crashed,
+  resumed: s.resumed,
+  gateway_calls: s.gatewayCalls,
+  notifications: s.notificationsIssued,
+  deliveries: s.deliveries,
+  out_of_retries: s.notificationsExhausted,
+  exhausted: s.exhausted,
+  replayed: s.replayed,
+  duplicates_ignored: s.duplicatesIgnored,
+  processed: s.processed,
+  processed_by_replay: s.processedByReplay,
+  handler_failures: s.handlerFailures,
+  ledger_entries: s.ledgerEntries,
+  paid_twice: s.paidTwice,
+  inbox_processed: s.inboxProcessed,
+  payouts_recorded: s.payoutsRecorded,
+  journal_payouts: s.journalPayouts,
+  journal_settled: s.journalSettled,
+  simulated_hours: Number(s.simulatedHours.toFixed(2)),
+  agree: s.agree,
+  problems: s.problems
+})
 
 export const command = Command.make(
   "demo",
@@ -91,6 +154,25 @@ export const command = Command.make(
       Options.withDescription("How much faster the sandbox's clock runs (default 30000: a day in ~3 s)."),
       Options.withDefault(30_000)
     ),
+    outageHours: Options.integer("outage-hours").pipe(
+      Options.withDescription(
+        "Make the receiver's handler fail for this many hours of sandbox time from the first notification (default 0); past 24 h 22 min Alipay gives up on some notifications, which the demo then finds exhausted and replays."
+      ),
+      Options.withDefault(0)
+    ),
+    crashAfter: Options.integer("crash-after").pipe(
+      Options.withDescription(
+        "Kill the paying platform after this many sent requests (an interrupted fiber: everything it held in memory is dropped) and resume from the payout journal (default 0: no crash)."
+      ),
+      Options.withDefault(0)
+    ),
+    db: Options.text("db").pipe(
+      Options.withDescription(
+        "Where the inbox and the journal live: a SQLite file or a postgres:// URL (never printed); the demo's tables (witkey_demo_*) are emptied first. Default: a temporary SQLite file."
+      ),
+      Options.map(Database.parse),
+      Options.optional
+    ),
     json: CommonOptions.json,
     console: DemoConsole.option
   },
@@ -101,6 +183,9 @@ export const command = Command.make(
         return yield* CliError.usage("--concurrency must be 1 to 64")
       if (values.timeScale < 1 || values.timeScale > 1_000_000)
         return yield* CliError.usage("--time-scale must be 1 to 1000000")
+      if (values.outageHours < 0 || values.outageHours > 240)
+        return yield* CliError.usage("--outage-hours must be 0 to 240")
+      if (values.crashAfter < 0) return yield* CliError.usage("--crash-after must not be negative")
       // The servers, SQLite and the sandbox are loaded only for the demo.
       const Demo = yield* Effect.promise(() => import("./Demo.js"))
       const bar = ProgressBar.make()
@@ -114,32 +199,37 @@ export const command = Command.make(
               DemoConsole.hold(
                 Effect.andThen(
                   bar.clear,
-                  Output.result(values.json, { ...s }, () => table(s))
+                  Output.result(values.json, json(s), () => table(s))
                 )
               )
           : undefined,
+        outageHours: values.outageHours,
+        crashAfter: values.crashAfter,
+        db: Option.getOrUndefined(values.db),
         onProgress: (p) =>
           p.phase === "confirming"
             ? bar.update(p.tasksDone, p.tasks, `confirming ${p.tasksDone}/${p.tasks} tasks`)
-            : bar.update(
-                p.notificationsDone,
-                p.notifications,
-                `notifications ${p.notificationsDone}/${p.notifications} done, sandbox clock +${hours(p.simulatedHours)}`
-              )
+            : p.phase === "replaying"
+              ? bar.update(p.notificationsDone, p.notifications, "replaying what Alipay gave up on")
+              : bar.update(
+                  p.notificationsDone,
+                  p.notifications,
+                  `notifications ${p.notificationsDone}/${p.notifications} done, sandbox clock +${hours(p.simulatedHours)}`
+                )
       }).pipe(
         Effect.ensuring(bar.clear),
         Effect.mapError((e) => CliError.failure(e.message)),
         // Refused deliveries are the point of the demo: only errors are worth a log line here.
         Logger.withMinimumLogLevel(LogLevel.Error)
       )
-      yield* Output.result(values.json, { ...summary }, () => table(summary))
+      yield* Output.result(values.json, json(summary), () => table(summary))
       if (!summary.agree)
         return yield* CliError.failure(
-          `the ledger and the inbox do not agree (${summary.problems.length} problems)`
+          `the ledger, the inbox and the journal do not agree (${summary.problems.length} problems)`
         )
     })
 ).pipe(
   Command.withDescription(
-    "Pay out N tasks against the sandbox while faults are injected, play a day of notifications in seconds, and check that the ledger and the inbox agree."
+    "Pay out N tasks against the sandbox while faults are injected, play a day of notifications in seconds, and check that the ledger, the inbox and the payout journal agree; --outage-hours and --crash-after show the operator's loop."
   )
 )

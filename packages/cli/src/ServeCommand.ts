@@ -1,8 +1,7 @@
 /**
- * `witkey serve`: a notification receiver at `/` with the SQLite inbox. Every notification processed (the
- * first time only, after the inbox committed) is one JSON line on stdout:
- * `{"processed": "<notify_id>", "sub_type": "...", "outer_task_id": "...", "outer_transfer_no": "...",
- * "transfer_amount": "..."}` (wire text; a field the sub type lacks is left out). Everything else goes to stderr.
+ * `witkey serve`: a notification receiver at `/` with the inbox in `--db` (a SQLite file or a `postgres://`
+ * URL). It runs `ServeHandler`'s handler; every notification processed (the first time only, after the inbox
+ * committed) is one JSON line on stdout (`ServeHandler.processed`). Everything else goes to stderr.
  *
  * @since 0.1.0
  */
@@ -12,13 +11,15 @@ import * as Client from "@witkey/core/Client"
 import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
 import type * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import * as Transport from "@witkey/core/Transport"
-import { Cause, Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import * as CliError from "./CliError.js"
 import * as CommonOptions from "./CommonOptions.js"
+import * as Database from "./Database.js"
 import * as Keys from "./Keys.js"
 import * as NoSigner from "./NoSigner.js"
 import * as Output from "./Output.js"
 import * as ServeConsole from "./ServeConsole.js"
+import * as ServeHandler from "./ServeHandler.js"
 
 /** The stdout line of a processed notification, and the stderr line of anything else. */
 export const report = (result: NotificationReceiver.Result): Effect.Effect<void> => {
@@ -27,16 +28,7 @@ export const report = (result: NotificationReceiver.Result): Effect.Effect<void>
       `refused ${result.notifyId ?? "(unverified)"}: ${result.reason}: ${result.message} (answered fail; Alipay retries)`
     )
   const n = result.notification
-  // The decoded wire text of what was handled, so it can be checked against the payout (absent: omitted).
-  const wire = (name: string) => (Object.hasOwn(n.fields, name) ? n.fields[name] : undefined)
-  if (result.outcome._tag === "Processed")
-    return Output.json({
-      processed: n.notifyId,
-      sub_type: n.payload.subType,
-      outer_task_id: wire("outer_task_id"),
-      outer_transfer_no: wire("outer_transfer_no"),
-      transfer_amount: wire("transfer_amount")
-    })
+  if (result.outcome._tag === "Processed") return ServeHandler.processed(n)
   if (result.outcome._tag === "Parked")
     return Output.diagnostic(
       `parked ${n.notifyId}: the handler failed permanently (${result.outcome.error}); answered success`
@@ -46,13 +38,7 @@ export const report = (result: NotificationReceiver.Result): Effect.Effect<void>
   )
 }
 
-/** The message of what went wrong (an Error's, or the value's text). */
-const reasonOf = (error: unknown): string =>
-  error instanceof Error
-    ? error.message
-    : typeof error === "object" && error !== null && "message" in error
-      ? String(error.message)
-      : String(error)
+const reasonOf = Database.reasonOf
 
 /** Stands in for a gateway when none is given: nothing is sent, since notify_verify is off then. */
 const noGateway = Transport.make(() =>
@@ -73,7 +59,12 @@ export const command = Command.make(
       Options.withDescription("The address to listen on (default 127.0.0.1)."),
       Options.withDefault("127.0.0.1")
     ),
-    db: Options.text("db").pipe(Options.withDescription("The SQLite inbox file (created if missing).")),
+    db: Options.text("db").pipe(
+      Options.withDescription(
+        "The inbox: a SQLite file (created if missing) or a postgres:// URL (never printed)."
+      ),
+      Options.map(Database.parse)
+    ),
     alipayPublicKey: CommonOptions.alipayPublicKey,
     partner: CommonOptions.partner,
     gateway: CommonOptions.gateway.pipe(
@@ -108,15 +99,13 @@ export const command = Command.make(
       yield* ServeConsole.check(values)
       const verifier = yield* Keys.verifier(values.alipayPublicKey)
       // The server, SQL and HTTP client modules are loaded only by the commands that run servers.
-      const [Http, NodeHttpServer, HttpTransport, SqliteInbox, NotificationEndpoint] = yield* Effect.promise(
-        () =>
-          Promise.all([
-            import("node:http"),
-            import("@effect/platform-node/NodeHttpServer"),
-            import("@witkey/node-http/HttpTransport"),
-            import("@witkey/inbox-sql/SqliteInbox"),
-            import("@witkey/node-http/NotificationEndpoint")
-          ])
+      const [Http, NodeHttpServer, HttpTransport, NotificationEndpoint] = yield* Effect.promise(() =>
+        Promise.all([
+          import("node:http"),
+          import("@effect/platform-node/NodeHttpServer"),
+          import("@witkey/node-http/HttpTransport"),
+          import("@witkey/node-http/NotificationEndpoint")
+        ])
       )
       const gateway = Option.getOrUndefined(values.gateway)
       const notifyVerify = gateway !== undefined && !values.noNotifyVerify
@@ -131,15 +120,7 @@ export const command = Command.make(
           )
         )
       ).pipe(Layer.provide(transport))
-      // SQLite throws (a defect) for a file it cannot open, such as one in a missing directory: reported as
-      // bad usage naming --db, like a failure to migrate.
-      const inbox = SqliteInbox.layer({ filename: values.db }).pipe(
-        Layer.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Layer.failCause(Cause.map(cause, () => CliError.failure("interrupted")))
-            : Layer.fail(CliError.usage(`--db ${values.db}: ${reasonOf(Cause.squash(cause))}`))
-        )
-      )
+      const inbox = Database.inbox(values.db)
       yield* Effect.gen(function* () {
         // Node's defaults let a client that trickles its headers hold a connection for a minute or more (and
         // check only every 30 s): headers and the whole request are bounded like the body is.
@@ -159,16 +140,18 @@ export const command = Command.make(
         yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
         const address = server.address
         const port = address._tag === "TcpAddress" ? address.port : values.port
-        const endpoint = NotificationEndpoint.httpApp(() => Effect.void, { notifyVerify, onResult: report })
+        const endpoint = NotificationEndpoint.httpApp(ServeHandler.handler, { notifyVerify, onResult: report })
         const served = yield* ServeConsole.wrap({ ...values, port }, endpoint)
         yield* server.serve(served.app)
         yield* Output.diagnostic(
-          `witkey serve: receiving notifications at http://${values.host}:${port}/ (inbox ${values.db}, notify_verify ${notifyVerify ? `at ${gateway}` : "off"}); Ctrl-C to stop`
+          `witkey serve: receiving notifications at http://${values.host}:${port}/ (inbox ${Database.describe(values.db)}, notify_verify ${notifyVerify ? `at ${gateway}` : "off"}); Ctrl-C to stop`
         )
         if (served.line !== undefined) yield* Output.diagnostic(served.line)
         return yield* Effect.never
       }).pipe(Effect.scoped, Effect.provide(Layer.merge(client, inbox)))
     })
 ).pipe(
-  Command.withDescription("Receive Alipay notifications at / into a SQLite inbox; print each processed one.")
+  Command.withDescription(
+    "Receive Alipay notifications at / into an inbox (SQLite or PostgreSQL); print each processed one."
+  )
 )

@@ -1,0 +1,159 @@
+// The operator's commands on the databases `serve` and `confirm --journal` write (in process, see RunCli.ts):
+// a payout confirmed through the journal and its notifications received by serve into the same SQLite file,
+// then `inbox list/show/replay/resolve/prune` and `payouts list/reconcile/resume` on that file.
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { Duration, Effect } from "effect"
+import { join } from "node:path"
+import * as InboxCommand from "../src/InboxCommand.js"
+import { assertOneErrorLine, lastJson, removeTempDirs, run, start, tempDir, TIMEOUT } from "./RunCli.js"
+
+afterAll(removeTempDirs)
+
+describe("inbox and payouts commands", () => {
+  it.scoped(
+    "confirm --journal and serve on one database; the operator's view of both",
+    () =>
+      Effect.gen(function* () {
+        const db = join(tempDir("ops"), "witkey.db")
+        const sandbox = yield* start(["sandbox", "--port", "0", "--tasks", "1", "--json"])
+        const info = yield* sandbox.waitFor(({ stdout }) => {
+          const line = stdout.split("\n").find((l) => l.startsWith("{"))
+          return line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>)
+        })
+        const gateway = String(info["gateway"])
+        const task = (info["tasks"] as Array<{ outer_task_id: string; transfers: Array<string> }>)[0]!
+        const keys = [
+          "--gateway",
+          gateway,
+          "--partner",
+          String(info["partner"]),
+          "--private-key",
+          String(info["private_key"]),
+          "--alipay-public-key",
+          String(info["alipay_public_key"])
+        ]
+        const serve = yield* start([
+          "serve",
+          "--port",
+          "0",
+          "--db",
+          db,
+          "--alipay-public-key",
+          String(info["alipay_public_key"]),
+          "--partner",
+          String(info["partner"]),
+          "--gateway",
+          gateway
+        ])
+        const receiver = yield* serve.waitFor(
+          ({ stderr }) => /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)?.[1]
+        )
+        const confirm = [
+          "confirm",
+          ...keys,
+          "--task",
+          task.outer_task_id,
+          ...task.transfers.flatMap((serial) => ["--transfer", serial]),
+          "--notify-url",
+          receiver,
+          "--journal",
+          db,
+          "--json"
+        ]
+        const first = yield* run(confirm)
+        assert.strictEqual(first.code, 0, first.stderr)
+        assert.strictEqual(lastJson(first)["outcome"], "confirmed")
+        const notifications = task.transfers.length + 1
+        yield* serve.waitFor(({ stdout }) =>
+          stdout.split("\n").filter((l) => l.startsWith("{")).length >= notifications ? true : undefined
+        )
+
+        // The journal: one payout, confirmed; the same payout confirmed again is answered from the journal.
+        const payouts = yield* run(["payouts", "list", "--db", db, "--json"])
+        assert.strictEqual(payouts.code, 0, payouts.stderr)
+        const listed = lastJson(payouts)["payouts"] as Array<Record<string, unknown>>
+        assert.strictEqual(listed.length, 1)
+        assert.strictEqual(listed[0]!["outcome"], "Confirmed")
+        assert.strictEqual(listed[0]!["attempts"], 1)
+        const again = yield* run(confirm)
+        assert.strictEqual(again.code, 0, again.stderr)
+        assert.strictEqual(lastJson(again)["outcome"], "confirmed")
+        const after = lastJson(yield* run(["payouts", "list", "--db", db, "--json"]))["payouts"] as Array<
+          Record<string, unknown>
+        >
+        assert.strictEqual(after[0]!["attempts"], 1, "a paid payout is not sent again")
+
+        // Every serial matched with its ASSIGN notification; nothing to resume.
+        const reconciled = yield* run(["payouts", "reconcile", "--db", db, "--json"])
+        assert.strictEqual(reconciled.code, 0, reconciled.stdout + reconciled.stderr)
+        const counts = lastJson(reconciled)["counts"] as Record<string, number>
+        assert.strictEqual(counts["settled"], task.transfers.length)
+        assert.strictEqual(lastJson(reconciled)["alarms"], 0)
+        const resumed = yield* run(["payouts", "resume", "--db", db, ...keys, "--json"])
+        assert.strictEqual(resumed.code, 0, resumed.stderr)
+        assert.deepStrictEqual(lastJson(resumed), { resumed: [] })
+
+        // The inbox: all processed, none failing; a timeline per notification.
+        const processed = yield* run(["inbox", "list", "--db", db, "--state", "processed", "--json"])
+        assert.strictEqual(processed.code, 0, processed.stderr)
+        const entries = lastJson(processed)["entries"] as Array<Record<string, unknown>>
+        assert.strictEqual(entries.length, notifications)
+        const failing = lastJson(yield* run(["inbox", "list", "--db", db, "--state", "exhausted", "--json"]))
+        assert.deepStrictEqual(failing, { entries: [] })
+        const id = String(entries[0]!["notify_id"])
+        const shown = yield* run(["inbox", "show", id, "--db", db, "--json"])
+        assert.strictEqual(shown.code, 0, shown.stderr)
+        const attempts = lastJson(shown)["attempts"] as Array<Record<string, unknown>>
+        assert.strictEqual(attempts[0]!["source"], "alipay")
+        assert.strictEqual(attempts[0]!["outcome"], "processed")
+        assert.strictEqual(attempts[0]!["notify_verify"], "true")
+
+        // Replay and resolve leave a processed entry alone and say so; unknown ids exit 1.
+        const replayed = yield* run(["inbox", "replay", id, "--db", db])
+        assert.strictEqual(replayed.code, 0, replayed.stderr)
+        assert.strictEqual(replayed.stdout, "")
+        assert.match(replayed.stderr, /already processed/)
+        const resolved = yield* run(["inbox", "resolve", id, "--db", db, "--note", "checked by hand"])
+        assert.strictEqual(resolved.code, 0, resolved.stderr)
+        assert.match(resolved.stdout, /already processed/)
+        assertOneErrorLine(
+          yield* run(["inbox", "replay", "no-such-id", "--db", db]),
+          /no notification no-such-id/
+        )
+        assertOneErrorLine(
+          yield* run(["inbox", "resolve", "no-such-id", "--db", db, "--note", "x"]),
+          /no notification no-such-id/
+        )
+        assert.strictEqual((yield* run(["inbox", "show", "no-such-id", "--db", db])).code, 1)
+
+        // Prune: nothing is that old yet; a bad age is bad usage.
+        const pruned = yield* run(["inbox", "prune", "--db", db, "--older-than", "30d", "--json"])
+        assert.strictEqual(pruned.code, 0, pruned.stderr)
+        assert.deepStrictEqual(lastJson(pruned), { bodies: 0, attempts: 0 })
+        const bad = yield* run(["inbox", "prune", "--db", db, "--older-than", "a month"])
+        assert.strictEqual(bad.code, 2)
+        assertOneErrorLine(bad, /--older-than/)
+        assert.strictEqual((yield* run(["inbox", "list", "--db", db, "--state", "lost"])).code, 2)
+      }),
+    TIMEOUT
+  )
+
+  it.effect(
+    "a postgres:// URL that cannot be reached is named without its password",
+    () =>
+      Effect.gen(function* () {
+        const result = yield* run(["inbox", "list", "--db", "postgres://u:hunter2@127.0.0.1:1/none"])
+        assert.strictEqual(result.code, 2)
+        assertOneErrorLine(result, /--db the PostgreSQL database/)
+        assert.notInclude(result.stderr, "hunter2")
+      }),
+    TIMEOUT
+  )
+
+  it("--older-than: a number and a unit", () => {
+    assert.deepStrictEqual(InboxCommand.parseAge("30d"), Duration.days(30))
+    assert.deepStrictEqual(InboxCommand.parseAge("90m"), Duration.minutes(90))
+    assert.isUndefined(InboxCommand.parseAge("30"))
+    assert.isUndefined(InboxCommand.parseAge("-1d"))
+  })
+})
