@@ -17,7 +17,7 @@ import { layer, NOTIFY_URL, PAYEE_A, receiver, registerTask } from "./Harness.js
 
 const LEASE = "5 minutes" as const
 
-describe("JournaledClient.resume", () => {
+describe("JournaledClient races", () => {
   it.effect(
     "a payout another process settled as unverifiable between the list and the claim is held, not re-sent",
     () =>
