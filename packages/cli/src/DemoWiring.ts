@@ -132,7 +132,10 @@ export const serveReceiver = <E, R>(
       { partner: TestKeys.partnerId, gateway: options.gatewayUrl },
       { signer: NoSigner.signer, verifier: options.verifier, transport: options.transport }
     )
-    const endpoint = NotificationEndpoint.httpApp(options.handler, { notifyVerify: true, onResult: options.onResult })
+    const endpoint = NotificationEndpoint.httpApp(options.handler, {
+      notifyVerify: true,
+      onResult: options.onResult
+    })
     const app =
       options.console === undefined
         ? endpoint

@@ -140,7 +140,10 @@ export const command = Command.make(
         yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
         const address = server.address
         const port = address._tag === "TcpAddress" ? address.port : values.port
-        const endpoint = NotificationEndpoint.httpApp(ServeHandler.handler, { notifyVerify, onResult: report })
+        const endpoint = NotificationEndpoint.httpApp(ServeHandler.handler, {
+          notifyVerify,
+          onResult: report
+        })
         const served = yield* ServeConsole.wrap({ ...values, port }, endpoint)
         yield* server.serve(served.app)
         yield* Output.diagnostic(
