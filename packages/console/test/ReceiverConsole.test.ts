@@ -41,9 +41,11 @@ describe("ReceiverConsole", () => {
         ReceiverConsole.make({ host: "192.168.1.10", port: 1, handler: () => Effect.void })
       )
       assert.strictEqual(other.reason, "token_required")
-      assert.isUndefined(ReceiverConsole.tokenRequired("127.0.0.1", undefined))
-      assert.isUndefined(ReceiverConsole.tokenRequired("::1", undefined))
-      assert.isDefined(ReceiverConsole.tokenRequired("0.0.0.0", undefined))
+      assert.isUndefined(ReceiverConsole.checkAccess("127.0.0.1", undefined))
+      assert.isUndefined(ReceiverConsole.checkAccess("::1", undefined))
+      assert.isUndefined(ReceiverConsole.checkAccess("localhost", undefined))
+      assert.strictEqual(ReceiverConsole.checkAccess("0.0.0.0", undefined)?.reason, "token_required")
+      assert.strictEqual(ReceiverConsole.checkAccess("127.evil.example", undefined)?.reason, "token_required")
       const short = yield* Effect.flip(
         ReceiverConsole.make({
           host: "0.0.0.0",
