@@ -162,7 +162,7 @@ const journalSections = (view: View): Html => {
       <h2>Payouts (${payouts.length})</h2>
       <table>
         <tr>
-          <th>Payout</th>
+          <th>Partner</th>
           <th>Task</th>
           <th>Serials</th>
           <th>Recorded</th>
