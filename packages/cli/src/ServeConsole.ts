@@ -38,8 +38,16 @@ export const check = (values: Values): Effect.Effect<void, CliError.CliError> =>
       : Effect.void
   return Effect.promise(() => import("@witkey/console/ReceiverConsole")).pipe(
     Effect.flatMap((ReceiverConsole) => {
-      const why = ReceiverConsole.tokenRequired(values.host, Option.getOrUndefined(values.consoleToken))
-      return why === undefined ? Effect.void : Effect.fail(CliError.usage(`${why}: give --console-token`))
+      const unsafe = ReceiverConsole.checkAccess(values.host, Option.getOrUndefined(values.consoleToken))
+      return unsafe === undefined
+        ? Effect.void
+        : Effect.fail(
+            CliError.usage(
+              unsafe.reason === "token_required"
+                ? `${unsafe.message}: give --console-token`
+                : `--console-token: ${unsafe.message}`
+            )
+          )
     })
   )
 }

@@ -42,6 +42,9 @@ describe("serve --console", () => {
       const result = yield* run(serveArgs("0.0.0.0"))
       assert.strictEqual(result.code, 2)
       assertOneErrorLine(result, /--console-token/)
+      const short = yield* run([...serveArgs("127.0.0.1"), "--console-token", "short"])
+      assert.strictEqual(short.code, 2)
+      assertOneErrorLine(short, /--console-token: .*16 or more/)
     })
   )
 

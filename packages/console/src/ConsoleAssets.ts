@@ -75,7 +75,8 @@ button { font: inherit; padding: 3px 10px; cursor: pointer; }
 ol.timeline { margin: 0; padding-left: 20px; }
 ol.timeline li { margin: 2px 0; }
 details summary { cursor: pointer; }
-.actions form { display: inline; }
+form.actions { display: inline; }
+h2 form.actions { margin-left: 8px; }
 nav a { margin-right: 12px; }
 nav a.current { font-weight: 600; text-decoration: none; color: inherit; }
 `

@@ -64,16 +64,29 @@ export interface Options<E, R> {
   readonly csrf?: string | undefined
 }
 
-/** Why `host` may not serve the console without a token, if it may not: for a CLI's usage check. */
-export const tokenRequired = (
+const TOKEN = /^[A-Za-z0-9._~-]{16,}$/
+
+/**
+ * What is unsafe about serving the console on `host` with `token`, if anything: a host that is not loopback
+ * without a token, or a token a cookie cannot carry. `make` fails with it; a CLI checks it before listening.
+ */
+export const checkAccess = (
   host: string,
   token: Redacted.Redacted<string> | undefined
-): string | undefined =>
-  token === undefined && !ConsoleHttp.isLoopback(host)
-    ? `the console on ${host} (not loopback) needs an access token`
-    : undefined
-
-const TOKEN = /^[A-Za-z0-9._~-]{16,}$/
+): ConsoleError | undefined =>
+  token === undefined
+    ? ConsoleHttp.isLoopback(host)
+      ? undefined
+      : new ConsoleError({
+          reason: "token_required",
+          message: `the console on ${host} (not loopback) needs an access token`
+        })
+    : TOKEN.test(Redacted.value(token))
+      ? undefined
+      : new ConsoleError({
+          reason: "bad_token",
+          message: "the console token must be 16 or more letters, digits or -._~"
+        })
 
 /**
  * The console as an `HttpApp` answering every path under the prefix (anything else is 404). Fails when the
@@ -89,14 +102,9 @@ export const make = <E, R>(
         reason: "bad_prefix",
         message: `console prefix "${prefix}" must be a path that starts and ends with /`
       })
-    const missing = tokenRequired(options.host, options.token)
-    if (missing !== undefined) return yield* new ConsoleError({ reason: "token_required", message: missing })
+    const unsafe = checkAccess(options.host, options.token)
+    if (unsafe !== undefined) return yield* unsafe
     const access = options.token === undefined ? undefined : Redacted.value(options.token)
-    if (access !== undefined && !TOKEN.test(access))
-      return yield* new ConsoleError({
-        reason: "bad_token",
-        message: "the console token must be 16 or more letters, digits or -._~"
-      })
     const hosts = ConsoleHttp.hostsFor(options.host, options.port)
     const csrf = options.csrf ?? ConsoleHttp.randomToken()
     const charset = options.charset ?? "utf-8"

@@ -41,9 +41,11 @@ describe("ReceiverConsole", () => {
         ReceiverConsole.make({ host: "192.168.1.10", port: 1, handler: () => Effect.void })
       )
       assert.strictEqual(other.reason, "token_required")
-      assert.isUndefined(ReceiverConsole.tokenRequired("127.0.0.1", undefined))
-      assert.isUndefined(ReceiverConsole.tokenRequired("::1", undefined))
-      assert.isDefined(ReceiverConsole.tokenRequired("0.0.0.0", undefined))
+      assert.isUndefined(ReceiverConsole.checkAccess("127.0.0.1", undefined))
+      assert.isUndefined(ReceiverConsole.checkAccess("::1", undefined))
+      assert.isUndefined(ReceiverConsole.checkAccess("localhost", undefined))
+      assert.strictEqual(ReceiverConsole.checkAccess("0.0.0.0", undefined)?.reason, "token_required")
+      assert.strictEqual(ReceiverConsole.checkAccess("127.evil.example", undefined)?.reason, "token_required")
       const short = yield* Effect.flip(
         ReceiverConsole.make({
           host: "0.0.0.0",
@@ -80,6 +82,23 @@ describe("ReceiverConsole", () => {
       })
       assert.strictEqual(withCookie.status, 200)
       assert.include(withCookie.text, s.exhausted)
+      // Resolve, with the token, the Origin and the page's CSRF token: the entry is settled by hand.
+      const resolved = yield* request(`${s.url}resolve`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          origin: s.origin,
+          "content-type": "application/x-www-form-urlencoded"
+        },
+        body: `csrf=${csrfOf(bearer.text)}&notify_id=${s.exhausted}`
+      })
+      assert.strictEqual(resolved.status, 303)
+      const after = yield* request(`${s.url}entry?id=${s.exhausted}`, {
+        headers: { authorization: `Bearer ${token}` }
+      })
+      assert.include(after.text, `resolved ${s.exhausted}: resolved in the console`)
+      assert.match(after.text, /class="ok status">resolved</)
+      assert.deepStrictEqual(yield* s.runs.get, [], "resolving runs no handler")
       // The endpoint outside the prefix is not the console's business.
       assert.strictEqual((yield* request(`${s.origin}/`)).text, "endpoint")
     }).pipe(Effect.scoped)

@@ -85,37 +85,19 @@ const query = (view: { readonly status?: Inbox.Status | undefined; readonly unma
   return parts.length === 0 ? "" : `?${parts.join("&")}`
 }
 
+/** One form per entry: Replay posts to `replay`, Resolve (for an unsettled entry) to `resolve` (`formaction`). */
 const buttons = (prefix: string, csrf: string, entry: Inbox.Entry, back: string): Html =>
-  entry.status === "processed" || entry.status === "resolved"
-    ? html`<span class="actions">
-        <form method="post" action="${prefix}replay">
-          <input type="hidden" name="csrf" value="${csrf}" /><input
-            type="hidden"
-            name="back"
-            value="${back}"
-          />
-          <button type="submit" name="notify_id" value="${entry.notifyId}">Replay</button>
-        </form>
-      </span>`
-    : html`<span class="actions">
-        <form method="post" action="${prefix}replay">
-          <input type="hidden" name="csrf" value="${csrf}" /><input
-            type="hidden"
-            name="back"
-            value="${back}"
-          />
-          <button type="submit" name="notify_id" value="${entry.notifyId}">Replay</button>
-        </form>
-        <form method="post" action="${prefix}resolve">
-          <input type="hidden" name="csrf" value="${csrf}" /><input
-            type="hidden"
-            name="back"
-            value="${back}"
-          />
-          <input type="hidden" name="note" value="resolved in the console" />
-          <button type="submit" name="notify_id" value="${entry.notifyId}">Resolve</button>
-        </form>
-      </span>`
+  html`<form class="actions" method="post" action="${prefix}replay">
+    <input type="hidden" name="csrf" value="${csrf}" /><input type="hidden" name="back" value="${back}" />
+    <button type="submit" name="notify_id" value="${entry.notifyId}">Replay</button>
+    ${
+      entry.status === "processed" || entry.status === "resolved"
+        ? ""
+        : html`<button type="submit" name="notify_id" value="${entry.notifyId}" formaction="${prefix}resolve">
+            Resolve
+          </button>`
+    }
+  </form>`
 
 const actionList = (actions: ReadonlyArray<Action>): Html =>
   actions.length === 0
@@ -180,7 +162,7 @@ const journalSections = (view: View): Html => {
       <h2>Payouts (${payouts.length})</h2>
       <table>
         <tr>
-          <th>Payout</th>
+          <th>Partner</th>
           <th>Task</th>
           <th>Serials</th>
           <th>Recorded</th>
