@@ -2,6 +2,11 @@
 // a payout confirmed through the journal and its notifications received by serve into the same SQLite file,
 // then `inbox list/show/replay/resolve/prune` and `payouts list/reconcile/resume` on that file.
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as Inbox from "@witkey/core/Inbox"
+import * as Notification from "@witkey/core/Notification"
+import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
+import * as NotificationSigner from "@witkey/testkit/NotificationSigner"
+import * as TestKeys from "@witkey/testkit/TestKeys"
 import { Duration, Effect } from "effect"
 import { join } from "node:path"
 import * as InboxCommand from "../src/InboxCommand.js"
@@ -134,6 +139,71 @@ describe("inbox and payouts commands", () => {
         assert.strictEqual(bad.code, 2)
         assertOneErrorLine(bad, /--older-than/)
         assert.strictEqual((yield* run(["inbox", "list", "--db", db, "--state", "lost"])).code, 2)
+      }),
+    TIMEOUT
+  )
+
+  it.effect(
+    "replay runs serve's handler on a failed entry once, prints serve's processed line, then says it is done",
+    () =>
+      Effect.gen(function* () {
+        const db = join(tempDir("replay"), "inbox.db")
+        // A delivery whose handler failed (the receiver's database was down): recorded, not processed. Under
+        // it.effect's TestClock it was received at the epoch, so for the command (real time) Alipay gave up on it.
+        yield* Effect.gen(function* () {
+          const signed = yield* NotificationSigner.sign({
+            notifyId: "rp-1",
+            notifyTime: "2026-11-25 10:30:00",
+            payload: NotificationSigner.assign({
+              outerTaskId: "t-rp",
+              outerTransferNo: "s-1",
+              transferAmount: "12.34",
+              payeeUserId: "2088102122524333",
+              gmtTransfer: "20261125103000"
+            })
+          }).pipe(Effect.provide(TestKeys.gatewaySigner))
+          const notification = yield* Notification.decode({
+            body: signed.body,
+            contentType: signed.contentType
+          }).pipe(Effect.provide(TestKeys.gatewayVerifier))
+          const inbox = yield* Inbox.Inbox
+          yield* Effect.flip(
+            inbox.receive({ notification, body: signed.body, contentType: signed.contentType }, () =>
+              Effect.fail("database down")
+            )
+          )
+        }).pipe(Effect.scoped, Effect.provide(SqliteInbox.layer({ filename: db })))
+
+        const failing = lastJson(yield* run(["inbox", "list", "--db", db, "--state", "exhausted", "--json"]))
+        assert.deepStrictEqual(
+          (failing["entries"] as Array<Record<string, unknown>>).map((e) => [
+            e["notify_id"],
+            e["last_error"]
+          ]),
+          [["rp-1", "database down"]]
+        )
+        const replayed = yield* run(["inbox", "replay", "rp-1", "--db", db])
+        assert.strictEqual(replayed.code, 0, replayed.stderr)
+        assert.deepStrictEqual(lastJson(replayed), {
+          processed: "rp-1",
+          sub_type: "ASSIGN_FOR_ANNOUNCE_PAYMENT",
+          outer_task_id: "t-rp",
+          outer_transfer_no: "s-1",
+          transfer_amount: "12.34"
+        })
+        const again = yield* run(["inbox", "replay", "rp-1", "--db", db])
+        assert.strictEqual(again.code, 0, again.stderr)
+        assert.strictEqual(again.stdout, "")
+        assert.match(again.stderr, /already processed/)
+        const shown = lastJson(yield* run(["inbox", "show", "rp-1", "--db", db, "--json"]))
+        assert.strictEqual(shown["status"], "processed")
+        assert.deepStrictEqual(
+          (shown["attempts"] as Array<Record<string, unknown>>).map((a) => [a["source"], a["outcome"]]),
+          [
+            ["alipay", "failed"],
+            ["replay", "processed"]
+          ]
+        )
       }),
     TIMEOUT
   )
