@@ -2,13 +2,20 @@
 // a payout confirmed through the journal and its notifications received by serve into the same SQLite file,
 // then `inbox list/show/replay/resolve/prune` and `payouts list/reconcile/resume` on that file.
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as Client from "@witkey/core/Client"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
+import * as PayoutJournal from "@witkey/core/PayoutJournal"
+import * as Transport from "@witkey/core/Transport"
+import * as Verifier from "@witkey/core/Verifier"
+import * as DsaSigner from "@witkey/crypto-dsa/DsaSigner"
 import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
 import * as NotificationSigner from "@witkey/testkit/NotificationSigner"
 import * as TestKeys from "@witkey/testkit/TestKeys"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Redacted } from "effect"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import * as Database from "../src/Database.js"
 import * as InboxCommand from "../src/InboxCommand.js"
 import { assertOneErrorLine, lastJson, removeTempDirs, run, start, tempDir, TIMEOUT } from "./RunCli.js"
 
@@ -139,6 +146,71 @@ describe("inbox and payouts commands", () => {
         assert.strictEqual(bad.code, 2)
         assertOneErrorLine(bad, /--older-than/)
         assert.strictEqual((yield* run(["inbox", "list", "--db", db, "--state", "lost"])).code, 2)
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "payouts resume re-sends what a dead sender left unsettled, byte for byte, and it settles",
+    () =>
+      Effect.gen(function* () {
+        const db = join(tempDir("resume"), "journal.db")
+        const sandbox = yield* start(["sandbox", "--port", "0", "--tasks", "1", "--json"])
+        const info = yield* sandbox.waitFor(({ stdout }) => {
+          const line = stdout.split("\n").find((l) => l.startsWith("{"))
+          return line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>)
+        })
+        const gateway = String(info["gateway"])
+        const partner = String(info["partner"])
+        const task = (info["tasks"] as Array<{ outer_task_id: string; transfers: Array<string> }>)[0]!
+        // A sender that recorded the payout, started its attempt and died: Pending, its claim long expired.
+        const signer = yield* DsaSigner.make({
+          privateKey: Redacted.make(readFileSync(String(info["private_key"]), "utf8"))
+        })
+        const client = Client.fromServices(
+          { partner, gateway },
+          {
+            signer,
+            verifier: Verifier.make(() => Effect.succeed(true)),
+            transport: Transport.make(() => Effect.never)
+          }
+        )
+        const request = yield* client.prepare({ outerTaskId: task.outer_task_id, transfers: task.transfers })
+        yield* Effect.gen(function* () {
+          const journal = yield* PayoutJournal.PayoutJournal
+          const { entry } = yield* journal.record(request, { owner: "dead", until: 0 })
+          yield* journal.startAttempt(entry.id, "dead")
+        }).pipe(Effect.scoped, Effect.provide(Database.inboxAndJournal(Database.parse(db))))
+
+        const before = lastJson(yield* run(["payouts", "list", "--db", db, "--json"]))["payouts"] as Array<
+          Record<string, unknown>
+        >
+        assert.deepStrictEqual([before[0]!["outcome"], before[0]!["settled"]], ["Pending", false])
+        const args = [
+          "--db",
+          db,
+          "--gateway",
+          gateway,
+          "--partner",
+          partner,
+          "--private-key",
+          String(info["private_key"]),
+          "--alipay-public-key",
+          String(info["alipay_public_key"]),
+          "--json"
+        ]
+        const resumed = yield* run(["payouts", "resume", ...args])
+        assert.strictEqual(resumed.code, 0, resumed.stdout + resumed.stderr)
+        const results = lastJson(resumed)["resumed"] as Array<Record<string, unknown>>
+        assert.strictEqual(results.length, 1)
+        assert.strictEqual(results[0]!["result"], "Settled")
+        const after = lastJson(yield* run(["payouts", "list", "--db", db, "--json"]))["payouts"] as Array<
+          Record<string, unknown>
+        >
+        assert.strictEqual(after[0]!["settled"], true)
+        assert.strictEqual(after[0]!["attempts"], 2)
+        // Settled: a second resume has nothing to do.
+        assert.deepStrictEqual(lastJson(yield* run(["payouts", "resume", ...args])), { resumed: [] })
       }),
     TIMEOUT
   )
