@@ -49,9 +49,6 @@ import * as DemoScenario from "./DemoScenario.js"
 import * as DemoWiring from "./DemoWiring.js"
 import * as ScaledClock from "./ScaledClock.js"
 
-export { DemoError } from "./DemoWiring.js"
-export { makeTasks, unitHash } from "./DemoScenario.js"
-
 export interface Options {
   readonly tasks: number
   readonly seed: number

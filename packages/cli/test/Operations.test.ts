@@ -2,8 +2,20 @@
 // a payout confirmed through the journal and its notifications received by serve into the same SQLite file,
 // then `inbox list/show/replay/resolve/prune` and `payouts list/reconcile/resume` on that file.
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import * as Client from "@witkey/core/Client"
+import * as Inbox from "@witkey/core/Inbox"
+import * as Notification from "@witkey/core/Notification"
+import * as PayoutJournal from "@witkey/core/PayoutJournal"
+import * as Transport from "@witkey/core/Transport"
+import * as Verifier from "@witkey/core/Verifier"
+import * as DsaSigner from "@witkey/crypto-dsa/DsaSigner"
+import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
+import * as NotificationSigner from "@witkey/testkit/NotificationSigner"
+import * as TestKeys from "@witkey/testkit/TestKeys"
+import { Duration, Effect, Redacted } from "effect"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import * as Database from "../src/Database.js"
 import * as InboxCommand from "../src/InboxCommand.js"
 import { assertOneErrorLine, lastJson, removeTempDirs, run, start, tempDir, TIMEOUT } from "./RunCli.js"
 
@@ -134,6 +146,136 @@ describe("inbox and payouts commands", () => {
         assert.strictEqual(bad.code, 2)
         assertOneErrorLine(bad, /--older-than/)
         assert.strictEqual((yield* run(["inbox", "list", "--db", db, "--state", "lost"])).code, 2)
+      }),
+    TIMEOUT
+  )
+
+  it.scoped(
+    "payouts resume re-sends what a dead sender left unsettled, byte for byte, and it settles",
+    () =>
+      Effect.gen(function* () {
+        const db = join(tempDir("resume"), "journal.db")
+        const sandbox = yield* start(["sandbox", "--port", "0", "--tasks", "1", "--json"])
+        const info = yield* sandbox.waitFor(({ stdout }) => {
+          const line = stdout.split("\n").find((l) => l.startsWith("{"))
+          return line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>)
+        })
+        const gateway = String(info["gateway"])
+        const partner = String(info["partner"])
+        const task = (info["tasks"] as Array<{ outer_task_id: string; transfers: Array<string> }>)[0]!
+        // A sender that recorded the payout, started its attempt and died: Pending, its claim long expired.
+        const signer = yield* DsaSigner.make({
+          privateKey: Redacted.make(readFileSync(String(info["private_key"]), "utf8"))
+        })
+        const client = Client.fromServices(
+          { partner, gateway },
+          {
+            signer,
+            verifier: Verifier.make(() => Effect.succeed(true)),
+            transport: Transport.make(() => Effect.never)
+          }
+        )
+        const request = yield* client.prepare({ outerTaskId: task.outer_task_id, transfers: task.transfers })
+        yield* Effect.gen(function* () {
+          const journal = yield* PayoutJournal.PayoutJournal
+          const { entry } = yield* journal.record(request, { owner: "dead", until: 0 })
+          yield* journal.startAttempt(entry.id, "dead")
+        }).pipe(Effect.scoped, Effect.provide(Database.inboxAndJournal(Database.parse(db))))
+
+        const before = lastJson(yield* run(["payouts", "list", "--db", db, "--json"]))["payouts"] as Array<
+          Record<string, unknown>
+        >
+        assert.deepStrictEqual([before[0]!["outcome"], before[0]!["settled"]], ["Pending", false])
+        const args = [
+          "--db",
+          db,
+          "--gateway",
+          gateway,
+          "--partner",
+          partner,
+          "--private-key",
+          String(info["private_key"]),
+          "--alipay-public-key",
+          String(info["alipay_public_key"]),
+          "--json"
+        ]
+        const resumed = yield* run(["payouts", "resume", ...args])
+        assert.strictEqual(resumed.code, 0, resumed.stdout + resumed.stderr)
+        const results = lastJson(resumed)["resumed"] as Array<Record<string, unknown>>
+        assert.strictEqual(results.length, 1)
+        assert.strictEqual(results[0]!["result"], "Settled")
+        const after = lastJson(yield* run(["payouts", "list", "--db", db, "--json"]))["payouts"] as Array<
+          Record<string, unknown>
+        >
+        assert.strictEqual(after[0]!["settled"], true)
+        assert.strictEqual(after[0]!["attempts"], 2)
+        // Settled: a second resume has nothing to do.
+        assert.deepStrictEqual(lastJson(yield* run(["payouts", "resume", ...args])), { resumed: [] })
+      }),
+    TIMEOUT
+  )
+
+  it.effect(
+    "replay runs serve's handler on a failed entry once, prints serve's processed line, then says it is done",
+    () =>
+      Effect.gen(function* () {
+        const db = join(tempDir("replay"), "inbox.db")
+        // A delivery whose handler failed (the receiver's database was down): recorded, not processed. Under
+        // it.effect's TestClock it was received at the epoch, so for the command (real time) Alipay gave up on it.
+        yield* Effect.gen(function* () {
+          const signed = yield* NotificationSigner.sign({
+            notifyId: "rp-1",
+            notifyTime: "2026-11-25 10:30:00",
+            payload: NotificationSigner.assign({
+              outerTaskId: "t-rp",
+              outerTransferNo: "s-1",
+              transferAmount: "12.34",
+              payeeUserId: "2088102122524333",
+              gmtTransfer: "20261125103000"
+            })
+          }).pipe(Effect.provide(TestKeys.gatewaySigner))
+          const notification = yield* Notification.decode({
+            body: signed.body,
+            contentType: signed.contentType
+          }).pipe(Effect.provide(TestKeys.gatewayVerifier))
+          const inbox = yield* Inbox.Inbox
+          yield* Effect.flip(
+            inbox.receive({ notification, body: signed.body, contentType: signed.contentType }, () =>
+              Effect.fail("database down")
+            )
+          )
+        }).pipe(Effect.scoped, Effect.provide(SqliteInbox.layer({ filename: db })))
+
+        const failing = lastJson(yield* run(["inbox", "list", "--db", db, "--state", "exhausted", "--json"]))
+        assert.deepStrictEqual(
+          (failing["entries"] as Array<Record<string, unknown>>).map((e) => [
+            e["notify_id"],
+            e["last_error"]
+          ]),
+          [["rp-1", "database down"]]
+        )
+        const replayed = yield* run(["inbox", "replay", "rp-1", "--db", db])
+        assert.strictEqual(replayed.code, 0, replayed.stderr)
+        assert.deepStrictEqual(lastJson(replayed), {
+          processed: "rp-1",
+          sub_type: "ASSIGN_FOR_ANNOUNCE_PAYMENT",
+          outer_task_id: "t-rp",
+          outer_transfer_no: "s-1",
+          transfer_amount: "12.34"
+        })
+        const again = yield* run(["inbox", "replay", "rp-1", "--db", db])
+        assert.strictEqual(again.code, 0, again.stderr)
+        assert.strictEqual(again.stdout, "")
+        assert.match(again.stderr, /already processed/)
+        const shown = lastJson(yield* run(["inbox", "show", "rp-1", "--db", db, "--json"]))
+        assert.strictEqual(shown["status"], "processed")
+        assert.deepStrictEqual(
+          (shown["attempts"] as Array<Record<string, unknown>>).map((a) => [a["source"], a["outcome"]]),
+          [
+            ["alipay", "failed"],
+            ["replay", "processed"]
+          ]
+        )
       }),
     TIMEOUT
   )
