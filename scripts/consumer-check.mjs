@@ -1,30 +1,29 @@
 // The consumer check (issue 14, item 4): what a new user outside this repository gets from npm.
 //
-//   node scripts/consumer-check.mjs [--keep] [--no-build] [--work=DIR]
+//   node scripts/consumer-check.mjs [--keep] [--no-pack] [--work=DIR]
 //
-// --keep leaves the temporary directory; --work=DIR works in DIR and keeps it, reusing its tarballs and the
-// projects it already installed (to iterate on the scripts: installs compile better-sqlite3, minutes each).
+// Uses the tarballs of scripts/pack.mjs (dist-pack/); --no-pack reuses those already there (CI runs
+// `pnpm pack:check` first), else it builds and packs. --keep leaves the temporary directory; --work=DIR works in
+// DIR and keeps it, reusing the projects it already installed.
 //
-// 1. Packs every public package into a folder (`pack`, the one place to switch to the workspace's pack script).
-// 2. Starts the sandbox gateway from the installed CLI (`npx witkey sandbox --port 0 --json`).
-// 3. In fresh `npm init -y` projects under a temporary directory, one CommonJS and one `"type": "module"`, each
-//    with TypeScript: installs the tarballs with plain npm, type-checks a script that uses `@witkey/node` (and
-//    Express), compiles and runs it. The script pays a sandbox task through `Witkey` (confirmed, then
-//    already_confirmed), meets InvalidRequestError, GatewayRejectedError and UnknownOutcomeError (a refused
-//    connection, and an aborted call), checks that a bad key throws in the constructor, and receives the
-//    task's three notifications through `notificationListener` mounted in an Express app, into SQLite.
-// 4. In a third project that already depends on an older `effect` 3.x (the lowest of the peer range), installs
-//    the tarballs, runs the same script, and requires `npm ls effect` to show a single copy and the run to print
-//    no "Executing an Effect versioned" warning.
-// 5. In a fourth project on effect 4 (an Effect 4 application uses the Promise API), installs and runs the same
-//    script, and checks that the application's own `effect` is still 4.x.
+// better-sqlite3 compiles from source (about 80 s) in every npm install that includes it, so exactly one project
+// installs it:
+// 1. A CommonJS `npm init -y` project (no effect of its own): installs the @witkey/cli tarball first (timed, du;
+//    asserts that vitest is not installed and that `npx witkey --help` works), then @witkey/node, TypeScript and
+//    Express. It starts the sandbox from the installed CLI (`npx witkey sandbox --port 0 --json`) and pays a task
+//    through `Witkey`, receiving the notifications through `notificationListener` in Express, into SQLite.
+// 2. A `"type": "module"` `npm init -y` project that is an Effect 4 application (effect@4 installed first) and
+//    uses PostgreSQL: installs only the @witkey/node tarball (timed, du), asserts that better-sqlite3 is absent
+//    and that the application's effect is still 4.x, then pays and receives the same way, into PostgreSQL.
+// The script of both (one text, compiled as CommonJS and as ESM) meets both outcomes (confirmed, then
+// already_confirmed), InvalidRequestError, GatewayRejectedError and UnknownOutcomeError (a refused connection,
+// an aborted call), and a bad key thrown in the constructor.
+// The other @witkey/* packages come from their tarballs through npm `overrides` (they are not on a registry),
+// as npm would fetch them. The one-copy-of-effect check on an older effect 3.x is scripts/peer-range.sh low.
 //
-// Exit code 0 when every step passed; 1 otherwise, with one line per failed step. Needs Node 20 and npm, and
-// the npm registry for effect, express, typescript and @types/node.
-//
-// Environment: WITKEY_BIN overrides the command that starts the CLI inside a project (default `npx witkey`);
-// OLD_EFFECT the older effect version (default: the lower bound of @witkey/core's peer range, else 3.17.0);
-// CONSUMER_TS the TypeScript version the projects use (default the workspace's).
+// Exit code 0 when every step passed; 1 otherwise, with one line per failed step. Needs Node 20, npm, the npm
+// registry, and PostgreSQL (WITKEY_PG_URL, default postgres://postgres@127.0.0.1:5432/test).
+// Environment: CONSUMER_TS the TypeScript version the projects use (default the workspace's).
 import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -79,18 +78,20 @@ const publicPackages = () =>
     .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) }))
     .filter(({ manifest }) => manifest.private !== true)
 
-/**
- * Builds and packs every public package into `out`; returns the tarball paths. The one place that knows how
- * the workspace packs: when it has a pack script of its own, call it here.
- */
-const pack = (out) => {
-  if (!args.has("--no-build")) run("npx", [...PNPM, "build"], { cwd: root })
-  mkdirSync(out, { recursive: true })
-  for (const { dir } of publicPackages())
-    run("npx", [...PNPM, "pack", "--pack-destination", out], { cwd: dir })
-  return readdirSync(out)
-    .filter((name) => name.endsWith(".tgz"))
-    .map((name) => join(out, name))
+/** The tarballs of scripts/pack.mjs (dist-pack/), by package name; builds and packs first unless --no-pack. */
+const pack = () => {
+  if (!args.has("--no-pack")) {
+    run("npx", [...PNPM, "build"], { cwd: root })
+    run("node", [join(root, "scripts", "pack.mjs")], { cwd: root })
+  }
+  const out = join(root, "dist-pack")
+  const tarballs = {}
+  for (const { manifest } of publicPackages()) {
+    const file = join(out, `${manifest.name.slice(1).replace("/", "-")}-${manifest.version}.tgz`)
+    if (!existsSync(file)) throw new Error(`${file} is missing: run pnpm pack:check, or drop --no-pack`)
+    tarballs[manifest.name] = file
+  }
+  return tarballs
 }
 
 /** What a packed manifest still points at in the source tree, or at the workspace: it cannot work installed. */
@@ -110,22 +111,43 @@ const packedProblems = (project) => {
 const workspaceTypeScript = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).devDependencies
   .typescript
 
-/** A fresh `npm init -y` project with the tarballs, TypeScript, Express and whatever `extra` names. */
-const makeProject = (dir, { type, tarballs, first = [] }) => {
+/** du -sk of a project's node_modules, in MB. */
+const sizeMb = (dir) =>
+  existsSync(join(dir, "node_modules"))
+    ? Math.round(
+        Number(execFileSync("du", ["-sk", join(dir, "node_modules")], { encoding: "utf8" }).split("\t")[0]) /
+          1024
+      )
+    : 0
+
+/**
+ * A fresh `npm init -y` project: `first` (the application's own dependencies, exact as a lockfile holds them),
+ * then `measured` (tarballs; timed and sized), then TypeScript and Express. The @witkey/* dependencies of the
+ * tarballs resolve to their tarballs through `overrides`.
+ */
+const makeProject = (dir, { type, tarballs, first = [], measured }) => {
   const installed = workOption !== undefined && existsSync(join(dir, "node_modules", "@witkey", "node"))
   mkdirSync(dir, { recursive: true })
-  if (!installed) run("npm", ["init", "-y"], { cwd: dir })
-  if (type === "module") run("npm", ["pkg", "set", "type=module"], { cwd: dir })
-  // An application's own dependencies come first (the older effect), as they would in a real project.
-  // Exact, as a lockfile would hold it: a caret range would let npm simply upgrade it to the SDK's version.
-  if (first.length > 0 && !installed) run("npm", ["install", "--save-exact", ...first], { cwd: dir })
-  const ts = process.env.CONSUMER_TS ?? workspaceTypeScript
-  if (!installed)
-    run(
-      "npm",
-      ["install", ...tarballs, `typescript@${ts}`, "@types/node@20", "express@5", "@types/express@5"],
-      { cwd: dir }
+  if (!installed) {
+    run("npm", ["init", "-y"], { cwd: dir })
+    if (type === "module") run("npm", ["pkg", "set", "type=module"], { cwd: dir })
+    // Only for packages that are dependencies of others: npm refuses an override of a direct dependency.
+    for (const [name, file] of Object.entries(tarballs))
+      if (name !== "@witkey/cli" && name !== "@witkey/node")
+        run("npm", ["pkg", "set", `overrides.${name}=file:${file}`], { cwd: dir })
+    if (first.length > 0) run("npm", ["install", "--save-exact", ...first], { cwd: dir })
+    const before = sizeMb(dir)
+    const started = Date.now()
+    run("npm", ["install", ...measured], { cwd: dir })
+    log(
+      `install of ${measured.map((t) => t.split("/").pop()).join(" ")}: ${((Date.now() - started) / 1000).toFixed(1)} s, node_modules +${sizeMb(dir) - before} MB`
     )
+    const ts = process.env.CONSUMER_TS ?? workspaceTypeScript
+    run("npm", ["install", `typescript@${ts}`, "@types/node@20", "express@5", "@types/express@5"], {
+      cwd: dir
+    })
+  }
+  if (type === "module") run("npm", ["pkg", "set", "type=module"], { cwd: dir })
   writeFileSync(
     join(dir, "tsconfig.json"),
     JSON.stringify(
@@ -150,6 +172,12 @@ const makeProject = (dir, { type, tarballs, first = [] }) => {
   writeFileSync(join(dir, "src", "pay.ts"), PAY_SCRIPT)
 }
 
+/** Fails unless `predicate` holds of the path inside the project. */
+const assertPath = (project, path, present) => {
+  if (existsSync(join(project, path)) !== present)
+    throw new Error(`${path} is ${present ? "missing" : "installed"} in ${project}`)
+}
+
 /**
  * The consumer's script, the same text for CommonJS and ESM (no top-level await): TypeScript emits `require`
  * for the first and `import` for the second. It prints one JSON line with what it saw and exits 1 on any
@@ -164,7 +192,7 @@ import {
   UnknownOutcomeError,
   Witkey
 } from "@witkey/node"
-import type { Notification } from "@witkey/node"
+import type { InboxOptions, Notification } from "@witkey/node"
 
 interface SandboxInfo {
   readonly gateway: string
@@ -217,7 +245,7 @@ const main = async (): Promise<void> => {
     retries: 0
   })
   const listener = wk.notificationListener({
-    inbox: { sqlite: "./witkey-inbox.db" },
+    inbox: JSON.parse(process.env["WITKEY_INBOX"] ?? "") as InboxOptions,
     handler: async (n) => {
       received.push(n)
     }
@@ -264,8 +292,8 @@ main().catch((error: unknown) => {
 /** Starts the sandbox from the installed CLI in `project`; its first stdout line, and a stop function. */
 const startSandbox = (project, tasks) =>
   new Promise((resolveStart, rejectStart) => {
-    const [command, ...prefix] = (process.env.WITKEY_BIN ?? "npx witkey").split(" ")
-    const argv = [...prefix, "sandbox", "--port", "0", "--json", "--tasks", String(tasks)]
+    const command = "npx"
+    const argv = ["witkey", "sandbox", "--port", "0", "--json", "--tasks", String(tasks)]
     log(`$ ${command} ${argv.join(" ")}   (in ${project})`)
     // Its own process group, so that stopping it also stops what npx started.
     const child = spawn(command, argv, { cwd: project, stdio: ["ignore", "pipe", "pipe"], detached: true })
@@ -297,7 +325,7 @@ const startSandbox = (project, tasks) =>
   })
 
 /** Type-checks, compiles and runs the consumer's script in `project`; its stdout and stderr. */
-const payIn = (project, sandbox, taskIndex) => {
+const payIn = (project, sandbox, taskIndex, inbox) => {
   run("npx", ["tsc", "-p", "."], { cwd: project })
   const script = join(project, "out", "pay.js")
   // A fresh inbox: one kept from an earlier run (--work) already holds these tasks' events, as duplicates.
@@ -307,7 +335,12 @@ const payIn = (project, sandbox, taskIndex) => {
   const result = spawnSync("node", [script], {
     cwd: project,
     encoding: "utf8",
-    env: { ...process.env, WITKEY_SANDBOX: JSON.stringify(sandbox), WITKEY_TASK_INDEX: String(taskIndex) }
+    env: {
+      ...process.env,
+      WITKEY_SANDBOX: JSON.stringify(sandbox),
+      WITKEY_TASK_INDEX: String(taskIndex),
+      WITKEY_INBOX: JSON.stringify(inbox)
+    }
   })
   if (result.status !== 0)
     throw new Error(
@@ -321,47 +354,6 @@ const payIn = (project, sandbox, taskIndex) => {
   return last
 }
 
-/** The lower bound of @witkey/core's effect peer range, when it has one. */
-const oldEffect = (project) => {
-  if (process.env.OLD_EFFECT) return process.env.OLD_EFFECT
-  const manifest = join(project, "node_modules", "@witkey", "core", "package.json")
-  const range = existsSync(manifest)
-    ? JSON.parse(readFileSync(manifest, "utf8")).peerDependencies?.effect
-    : undefined
-  const lower = typeof range === "string" ? /(?:\^|~|>=\s*)(3\.\d+\.\d+)/.exec(range) : null
-  return lower ? lower[1] : "3.17.0"
-}
-
-/** Every installed copy of effect, by path, from `npm ls effect --all --json`. */
-const effectCopies = (project) => {
-  let text
-  try {
-    text = run("npm", ["ls", "effect", "--all", "--json"], { cwd: project })
-  } catch (error) {
-    // `npm ls` exits 1 on invalid or unmet peers; its JSON is still printed.
-    text = error.message.slice(error.message.indexOf("{"))
-  }
-  const versions = new Set()
-  const walk = (node) => {
-    for (const [name, dep] of Object.entries(node.dependencies ?? {})) {
-      if (name === "effect" && dep.version) versions.add(dep.version)
-      walk(dep)
-    }
-  }
-  walk(JSON.parse(text))
-  const paths = execFileSync(
-    "find",
-    [join(project, "node_modules"), "-path", "*/node_modules/effect/package.json"],
-    {
-      encoding: "utf8"
-    }
-  )
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-  return { versions: [...versions], paths }
-}
-
 const main = async () => {
   const work =
     workOption === undefined ? mkdtempSync(join(tmpdir(), "witkey-consumer-")) : resolve(workOption)
@@ -369,57 +361,80 @@ const main = async () => {
   log(`working in ${work}`)
   let sandbox
   try {
-    const tarballs = step("pack every public package", () => pack(join(work, "tarballs")))
+    const tarballs = step("pack every public package", () => pack())
     if (tarballs === undefined) return
-    log(`tarballs: ${tarballs.map((t) => t.split("/").pop()).join(", ")}`)
+    log(
+      `tarballs: ${Object.values(tarballs)
+        .map((t) => t.split("/").pop())
+        .join(", ")}`
+    )
     const cjs = join(work, "consumer-cjs")
     const esm = join(work, "consumer-esm")
-    step("CommonJS project: npm install", () => makeProject(cjs, { type: "commonjs", tarballs }))
-    step("ESM project: npm install", () => makeProject(esm, { type: "module", tarballs }))
+    step("CommonJS project: npm install the CLI, then @witkey/node", () =>
+      makeProject(cjs, { type: "commonjs", tarballs, measured: [tarballs["@witkey/cli"]] })
+    )
+    step("CommonJS project: @witkey/node installed next to the CLI", () => {
+      run("npm", ["install", tarballs["@witkey/node"]], { cwd: cjs })
+    })
+    step("ESM project (Effect 4, PostgreSQL only): npm install @witkey/node", () =>
+      makeProject(esm, {
+        type: "module",
+        tarballs,
+        first: ["effect@4"],
+        measured: [tarballs["@witkey/node"]]
+      })
+    )
     for (const project of [cjs, esm]) {
       const problems = packedProblems(project)
       if (problems.length > 0) failures.push(`installed manifests (${project}): ${problems.join("; ")}`)
     }
-    step("npx witkey --help from the installed CLI", () => {
-      const [command, ...prefix] = (process.env.WITKEY_BIN ?? "npx witkey").split(" ")
-      const started = Date.now()
-      run(command, [...prefix, "--help"], { cwd: esm })
-      log(`--help took ${Date.now() - started} ms`)
+    step("installing the CLI installs no vitest", () => {
+      assertPath(cjs, "node_modules/vitest", false)
+      assertPath(cjs, "node_modules/vite", false)
     })
-    sandbox = await startSandbox(esm, 4).catch((error) => {
+    step("a PostgreSQL-only install has no better-sqlite3", () => {
+      assertPath(esm, "node_modules/@witkey/node", true)
+      const found = execFileSync(
+        "find",
+        [join(esm, "node_modules"), "-type", "d", "-name", "better-sqlite3"],
+        {
+          encoding: "utf8"
+        }
+      ).trim()
+      if (found !== "") throw new Error(`better-sqlite3 installed: ${found}`)
+    })
+    step("the Effect 4 application keeps its effect 4, @witkey/node its effect 3", () => {
+      const app = run("node", ["-p", 'require("effect/package.json").version'], { cwd: esm }).trim()
+      const own = JSON.parse(
+        readFileSync(join(esm, "node_modules/@witkey/node/node_modules/effect/package.json"), "utf8")
+      ).version
+      log(`application effect ${app}, @witkey/node's effect ${own}`)
+      if (!app.startsWith("4.") || !own.startsWith("3.")) throw new Error(`effect ${app} and ${own}`)
+    })
+    step("npx witkey --help from the installed CLI", () => {
+      const started = Date.now()
+      const help = run("npx", ["witkey", "--help"], { cwd: cjs })
+      log(`npx witkey --help took ${Date.now() - started} ms`)
+      if (!/sandbox/.test(help)) throw new Error(`--help does not name the sandbox command:\n${help}`)
+    })
+    sandbox = await startSandbox(cjs, 2).catch((error) => {
       failures.push(`sandbox from the installed CLI: ${error.message.split("\n")[0]}`)
       log(`FAILED: sandbox\n${error.message}`)
       return undefined
     })
     if (sandbox === undefined) return
     log(`sandbox at ${sandbox.info.gateway}`)
-    step("CommonJS project: type-check, pay, receive", () => payIn(cjs, sandbox.info, 0))
-    step("ESM project: type-check, pay, receive", () => payIn(esm, sandbox.info, 1))
-
-    const old = join(work, "consumer-old-effect")
-    const version = oldEffect(esm)
-    step(`project on effect@${version}: npm install`, () =>
-      makeProject(old, { type: "module", tarballs, first: [`effect@${version}`] })
+    step("CommonJS project: type-check, pay, receive in Express (SQLite inbox)", () =>
+      payIn(cjs, sandbox.info, 0, { sqlite: "./witkey-inbox.db" })
     )
-    step(`project on effect@${version}: one copy of effect`, () => {
-      const { versions, paths } = effectCopies(old)
-      log(`npm ls effect: ${versions.join(", ")}; installed at ${paths.join(", ")}`)
-      if (paths.length !== 1)
-        throw new Error(`${paths.length} copies of effect installed (${versions.join(", ")})`)
-    })
-    step(`project on effect@${version}: type-check, pay, receive`, () => payIn(old, sandbox.info, 2))
-
-    // An Effect 4 application: it cannot share Effect 3's runtime, and uses the Promise API next to its own
-    // effect@4, which must stay the one its own code imports.
-    const four = join(work, "consumer-effect-4")
-    step("project on effect 4: npm install", () =>
-      makeProject(four, { type: "module", tarballs, first: ["effect@4"] })
+    // A table prefix of its own: the tasks' ids repeat from run to run, and other runs share the database.
+    const prefix = `witkey_cc_${process.pid}_${Date.now().toString(36)}_`
+    step("ESM project: type-check, pay, receive in Express (PostgreSQL inbox)", () =>
+      payIn(esm, sandbox.info, 1, {
+        postgres: process.env.WITKEY_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test",
+        tablePrefix: prefix
+      })
     )
-    step("project on effect 4: its own effect stays 4.x", () => {
-      const version = run("node", ["-p", 'require("effect/package.json").version'], { cwd: four }).trim()
-      if (!version.startsWith("4.")) throw new Error(`the application's effect is ${version}`)
-    })
-    step("project on effect 4: type-check, pay, receive", () => payIn(four, sandbox.info, 3))
   } finally {
     sandbox?.stop()
     if (args.has("--keep") || workOption !== undefined) log(`kept ${work}`)

@@ -12,17 +12,22 @@ case "$end" in
   # The lowest minor line of each peer range (Effect 3.17 and the @effect/* releases made for it), each at the
   # patch npm picks: the @effect/* packages' own peers (cluster, rpc) need the latest 3.17 patches. core and
   # crypto-dsa alone are also tested on effect 3.17.0 exactly (below).
-  low) pins=(effect@~3.17.0 @effect/platform@~0.90.0 @effect/platform-node@~0.96.0 @effect/sql@~0.44.0
+  low) app=(effect@~3.17.0) pins=(@effect/platform@~0.90.0 @effect/platform-node@~0.96.0 @effect/sql@~0.44.0
     @effect/sql-pg@~0.45.0 @effect/sql-sqlite-node@~0.45.0 @effect/cli@~0.69.0 @effect/printer@~0.45.0
     @effect/printer-ansi@~0.45.0) ;;
   # The optional SQL drivers are not installed with the rest: named here with inbox-sql's peer ranges.
-  high) pins=("@effect/sql-sqlite-node@$(peer @effect/sql-sqlite-node)" "@effect/sql-pg@$(peer @effect/sql-pg)") ;;
+  high) app=() pins=("@effect/sql-sqlite-node@$(peer @effect/sql-sqlite-node)" "@effect/sql-pg@$(peer @effect/sql-pg)") ;;
   *) echo "usage: peer-range.sh low|high" >&2; exit 2 ;;
 esac
 dir="$(mktemp -d /tmp/witkey-peer-range-XXXX)"
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
 npm init -y >/dev/null
+# At the low end the project already depends on its older effect (exact, as its lockfile would hold it) before
+# witkey is installed: npm must share that copy, not bring a newer one.
+if [ "${#app[@]}" -gt 0 ]; then npm install --no-audit --no-fund --save-exact --loglevel=error "${app[@]}" >/dev/null; fi
+# @witkey/node is not among them: it has its own effect dependency by design (packages/node/README.md), and is
+# checked by scripts/consumer-check.mjs.
 tarballs=()
 for p in core crypto-dsa console node-http inbox-sql testkit cli; do tarballs+=("$(ls "$root"/dist-pack/witkey-$p-*.tgz)"); done
 # --ignore-scripts: better-sqlite3 (a peer of the SQLite driver) is not built; the smoke test does not open SQLite.

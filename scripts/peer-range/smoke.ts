@@ -3,13 +3,13 @@
 // packages: the sandbox server (testkit), the HTTP transport (node-http), DSA keys (crypto-dsa), the client (core).
 import { Client } from "@witkey/core"
 import { DsaSigner, DsaVerifier } from "@witkey/crypto-dsa"
-import { SqlInbox } from "@witkey/inbox-sql"
+import * as PgInbox from "@witkey/inbox-sql/PgInbox"
 import { HttpTransport } from "@witkey/node-http"
 import { Sandbox, SandboxServer, TestKeys } from "@witkey/testkit"
 import { Effect, Layer, Redacted } from "effect"
 
-// Type-checked only: building a SQLite layer needs better-sqlite3's native module.
-export const inbox: typeof SqlInbox.layerPg = SqlInbox.layerPg
+// Type-checked only (the PostgreSQL inbox is not opened here).
+export const inbox: typeof PgInbox.layer = PgInbox.layer
 
 const program = Effect.gen(function* () {
   const sandbox = yield* Sandbox.Sandbox
