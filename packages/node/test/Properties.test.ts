@@ -65,10 +65,12 @@ describe("toPlain", () => {
       Effect.gen(function* () {
         const signed = yield* NotificationSigner.sign(options)
         const verifier = yield* DsaVerifier.make({ publicKey: Redacted.make(TestKeys.gatewayPublicKeyPem) })
-        const n = yield* Notification.decodeWith(verifier, {
-          body: signed.body,
-          contentType: signed.contentType
-        })
+        // The receiver reads in its configured charset (PROTOCOL.md §6): the one the notification was sent in.
+        const n = yield* Notification.decodeWith(
+          verifier,
+          { body: signed.body, contentType: signed.contentType },
+          { charset: options.charset ?? "utf-8" }
+        )
         const plain = toPlain(n)
         assert.strictEqual(plain.notifyId, options.notifyId)
         assert.strictEqual(plain.notifyTime, options.notifyTime)
