@@ -5,8 +5,9 @@
 //       before the request leaves; `after-answer`: dies when the gateway's answer is in, before it is recorded.
 //   resume <file.db> <gateway> [before-send | after-answer]
 //       JournaledClient.resume, dying the same way on its first send.
-//   operate <file.db> <notify_id,notify_id…>
-//       resolves each entry (note "by hand <id>"), pruning after each; the test kills it at random moments.
+//   operate <file.db> <notify_id,notify_id…> [forever]
+//       resolves each entry (note "by hand <id>"), pruning after each, then (`forever`) prunes until killed;
+//       the test kills it at random moments.
 // The payer's owner is fixed ("platform"), as a restarted service's is: its own claims are its own at once.
 // Prints one JSON line per result, "done" at the end.
 import * as Inbox from "@witkey/core/Inbox"
@@ -81,6 +82,8 @@ const program = Effect.gen(function* () {
         const pruned = yield* ops.prune({ olderThan: "1 millis" })
         yield* print({ id, resolved: resolved._tag, pruned })
       }
+      // Until killed: the kill then lands in a prune when it misses the resolves.
+      while (rest[1] === "forever") yield* ops.prune({ olderThan: "1 millis" })
     }).pipe(Effect.provide(database))
   } else throw new Error(`unknown mode ${mode}`)
   process.stdout.write("done\n")
