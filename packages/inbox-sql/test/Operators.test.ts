@@ -1,5 +1,5 @@
-// Two operators (two pools) on one PostgreSQL: replays racing replays, live deliveries and resolves, and
-// sweeps racing sweeps. Exactly once: every event's business write happens once, whoever wins.
+// Two operators (two pools) on one PostgreSQL: replays racing replays, live deliveries, resolves and prunes,
+// and sweeps racing sweeps. Exactly once: every event's business write happens once, whoever wins.
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
@@ -132,6 +132,73 @@ if (unavailable !== undefined) {
           }
         }
       })
+    )
+
+    it.scoped(
+      "prunes racing replays and deliveries: each event's handler runs once, no replay finds its body gone, pruned entries still de-duplicate",
+      () =>
+        Effect.gen(function* () {
+          const t = yield* twoOperators()
+          const events = 5
+          const deliveries = yield* Effect.forEach(
+            Array.from({ length: events }, (_, i) => i),
+            (i) =>
+              Effect.forEach([1, 2], (alias) =>
+                InboxSuite.received({
+                  notifyId: `pr-${i}-${alias}`,
+                  payload: InboxSuite.assign(`pr-${i}`, "s-1")
+                })
+              )
+          )
+          for (const r of deliveries.flat())
+            yield* Effect.flip(t.on(t.a, (inbox) => inbox.receive(r, failing)))
+          // Settled entries, prunable from the start.
+          const settled = yield* Effect.forEach([0, 1, 2], (i) =>
+            InboxSuite.received({
+              notifyId: `pr-done-${i}`,
+              payload: InboxSuite.assign(`pr-done-${i}`, "s-1")
+            })
+          )
+          for (const r of settled) yield* t.on(t.a, (inbox) => inbox.receive(r, t.handler("a")))
+          yield* TestClock.adjust("1 hour")
+          const prune = (context: typeof t.a) =>
+            t.on(context, (inbox) => inbox.prune({ olderThan: "30 minutes" }))
+          const racing = deliveries.flatMap(([first, reissue]) => [
+            t.on(t.a, (inbox) => inbox.replay(first!.notification.notifyId, t.handler("a"))),
+            prune(t.b),
+            t.on(t.b, (inbox) => inbox.replay(first!.notification.notifyId, t.handler("b"))),
+            prune(t.a),
+            t.on(t.b, (inbox) => inbox.replay(reissue!.notification.notifyId, t.handler("b"))),
+            t.on(t.a, (inbox) => inbox.receive(first!, t.handler("a")))
+          ])
+          const outcomes = yield* Effect.all(racing, { concurrency: "unbounded" })
+          assert.deepStrictEqual(
+            outcomes.filter((o) => "_tag" in o && o._tag === "BodyRemoved"),
+            [],
+            "prune empties settled entries only"
+          )
+          const counts = yield* t.payouts
+          assert.strictEqual(counts.size, events + settled.length)
+          for (const [key, n] of counts) assert.strictEqual(n, 1, key)
+
+          // Everything settled and, an hour on, pruned: every notify_id and every event still de-duplicates.
+          yield* TestClock.adjust("1 hour")
+          yield* prune(t.b)
+          for (const r of [...deliveries.flat(), ...settled]) {
+            const e = yield* t.on(t.a, (inbox) => inbox.get(r.notification.notifyId))
+            assert.strictEqual(e._tag === "Some" ? e.value.status : "missing", "processed")
+            assert.isDefined(e._tag === "Some" ? e.value.bodyRemovedAt : undefined, r.notification.notifyId)
+            const again = yield* t.on(t.b, (inbox) => inbox.receive(r, t.handler("b")))
+            assert.notStrictEqual(again._tag, "Processed")
+            const reissued = yield* InboxSuite.received({
+              notifyId: `${r.notification.notifyId}-late`,
+              payload: InboxSuite.assign(r.notification.fields["outer_task_id"]!, "s-1")
+            })
+            const late = yield* t.on(t.a, (inbox) => inbox.receive(reissued, t.handler("a")))
+            assert.strictEqual(late._tag, "Duplicate")
+          }
+          for (const [key, n] of yield* t.payouts) assert.strictEqual(n, 1, key)
+        })
     )
 
     it.scoped("two sweeps at once report each exhausted entry once in all", () =>

@@ -35,40 +35,49 @@ const SCRIPT = fileURLToPath(new URL("./receiver.ts", import.meta.url))
  * stays outside the bundle, imported by its absolute path; `require` is provided for the bundled CommonJS
  * modules (pg) and pg's optional native binding, which is never loaded.
  */
-let bundle: Promise<string> | undefined
-const bundled = Effect.promise(() => {
-  bundle ??= (async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "witkey-receiver-"))
-    process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
-    const outfile = path.join(dir, "receiver.mjs")
-    const betterSqlite3 = createRequire(import.meta.url).resolve("better-sqlite3")
-    await esbuild.build({
-      entryPoints: [SCRIPT],
-      outfile,
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      external: ["pg-native"],
-      banner: {
-        js: `import { createRequire } from "node:module"; const require = createRequire(import.meta.url);`
-      },
-      plugins: [
-        {
-          name: "native-outside",
-          setup: (build) =>
-            void build.onResolve({ filter: /^better-sqlite3$/ }, () => ({
-              path: betterSqlite3,
-              external: true
-            }))
-        }
-      ],
-      logLevel: "error"
-    })
-    return outfile
-  })()
-  return bundle
-})
+const bundles = new Map<string, Promise<string>>()
+/** Any test script bundled the same way (once per test file): its .mjs path, to run with plain `node`. */
+export const bundleOf = (script: string) =>
+  Effect.promise(() => {
+    const cached = bundles.get(script)
+    if (cached) return cached
+    const bundle = build(script)
+    bundles.set(script, bundle)
+    return bundle
+  })
+
+const build = async (script: string) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "witkey-receiver-"))
+  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  const outfile = path.join(dir, `${path.basename(script, ".ts")}.mjs`)
+  const betterSqlite3 = createRequire(import.meta.url).resolve("better-sqlite3")
+  await esbuild.build({
+    entryPoints: [script],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    external: ["pg-native"],
+    banner: {
+      js: `import { createRequire } from "node:module"; const require = createRequire(import.meta.url);`
+    },
+    plugins: [
+      {
+        name: "native-outside",
+        setup: (build) =>
+          void build.onResolve({ filter: /^better-sqlite3$/ }, () => ({
+            path: betterSqlite3,
+            external: true
+          }))
+      }
+    ],
+    logLevel: "error"
+  })
+  return outfile
+}
+
+const bundled = bundleOf(SCRIPT)
 
 export const liveSleep = (millis: number) => TestServices.provideLive(Effect.sleep(millis))
 
