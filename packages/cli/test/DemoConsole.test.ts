@@ -25,7 +25,7 @@ describe("demo --console", () => {
         const m = /the sandbox at (http:\S+), the receiver at (http:\S+);/.exec(stderr)
         return m === null ? undefined : [m[1]!, m[2]!]
       })
-      assert.include(demo.stdout(), "ledger and inbox agree")
+      assert.include(demo.stdout(), "ledger, inbox and journal agree")
       const sandboxPage = yield* get(sandbox!)
       assert.strictEqual(sandboxPage.status, 200)
       assert.include(sandboxPage.text, "demo-n-")
