@@ -14,7 +14,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Client from "@witkey/core/Client"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
-import type * as NotificationReceiver from "@witkey/core/NotificationReceiver"
+import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import * as Protocol from "@witkey/core/Protocol"
 import type * as SignedRequest from "@witkey/core/SignedRequest"
 import * as Transport from "@witkey/core/Transport"
@@ -40,7 +40,6 @@ import {
   Schema
 } from "effect"
 import * as Http from "node:http"
-import * as NoSigner from "./NoSigner.js"
 import * as Receiver from "./Receiver.js"
 import * as ScaledClock from "./ScaledClock.js"
 
@@ -350,13 +349,13 @@ export const run = (options: Options): Effect.Effect<Summary, DemoError, FileSys
         },
         { signer, verifier, transport: platformTransport }
       )
-      const receiverClient = Client.fromServices(
+      const receiver = NotificationReceiver.fromServices(
         { partner: TestKeys.partnerId, gateway: gateway.gatewayUrl },
-        { signer: NoSigner.signer, verifier, transport: receiverTransport }
+        { verifier, transport: receiverTransport }
       )
       yield* receiverServer.serve(
         Receiver.httpApp({ notifyVerify: true, handler, onResult }).pipe(
-          Effect.provideService(Client.Client, receiverClient),
+          Effect.provideService(NotificationReceiver.NotificationReceiver, receiver),
           Effect.provideService(Inbox.Inbox, inbox)
         )
       )

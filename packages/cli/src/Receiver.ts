@@ -7,7 +7,6 @@
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as Client from "@witkey/core/Client"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import type * as NotificationReceiver from "@witkey/core/NotificationReceiver"
@@ -31,7 +30,11 @@ export const httpApp = <E, R>(
 ): Effect.Effect<
   HttpServerResponse.HttpServerResponse,
   never,
-  HttpServerRequest.HttpServerRequest | Scope.Scope | Client.Client | Inbox.Inbox | R
+  | HttpServerRequest.HttpServerRequest
+  | Scope.Scope
+  | NotificationReceiver.NotificationReceiver
+  | Inbox.Inbox
+  | R
 > =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest

@@ -8,15 +8,14 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Client from "@witkey/core/Client"
 import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
-import type * as NotificationReceiver from "@witkey/core/NotificationReceiver"
+import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import * as Transport from "@witkey/core/Transport"
+import * as Verifier from "@witkey/core/Verifier"
 import { Cause, Duration, Effect, Layer, Option } from "effect"
 import * as CliError from "./CliError.js"
 import * as CommonOptions from "./CommonOptions.js"
 import * as Keys from "./Keys.js"
-import * as NoSigner from "./NoSigner.js"
 import * as Output from "./Output.js"
 
 /** The stdout line of a processed notification, and the stderr line of anything else. */
@@ -120,15 +119,11 @@ export const command = Command.make(
       const notifyVerify = gateway !== undefined && !values.noNotifyVerify
       const transport =
         gateway === undefined ? Layer.succeed(Transport.Transport, noGateway) : HttpTransport.layerNode()
-      const client = Layer.effect(
-        Client.Client,
-        Effect.map(Transport.Transport, (transport) =>
-          Client.fromServices(
-            { partner: values.partner, gateway: gateway ?? "http://127.0.0.1/", charset: values.charset },
-            { signer: NoSigner.signer, verifier, transport }
-          )
-        )
-      ).pipe(Layer.provide(transport))
+      const receiver = NotificationReceiver.layer({
+        partner: values.partner,
+        gateway: gateway ?? "http://127.0.0.1/",
+        charset: values.charset
+      }).pipe(Layer.provide(Layer.merge(transport, Layer.succeed(Verifier.Verifier, verifier))))
       // SQLite throws (a defect) for a file it cannot open, such as one in a missing directory: reported as
       // bad usage naming --db, like a failure to migrate.
       const inbox = SqliteInbox.layer({ filename: values.db }).pipe(
@@ -162,7 +157,7 @@ export const command = Command.make(
           `witkey serve: receiving notifications at http://${values.host}:${port}/ (inbox ${values.db}, notify_verify ${notifyVerify ? `at ${gateway}` : "off"}); Ctrl-C to stop`
         )
         return yield* Effect.never
-      }).pipe(Effect.scoped, Effect.provide(Layer.merge(client, inbox)))
+      }).pipe(Effect.scoped, Effect.provide(Layer.merge(receiver, inbox)))
     })
 ).pipe(
   Command.withDescription("Receive Alipay notifications at / into a SQLite inbox; print each processed one.")

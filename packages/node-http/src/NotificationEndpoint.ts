@@ -13,7 +13,6 @@ import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as Client from "@witkey/core/Client"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
@@ -175,7 +174,7 @@ export const respond = <E, R>(
   raw: Notification.RawNotification,
   handler: Handler<E, R>,
   options: Options = {}
-): Effect.Effect<Answer, never, Client.Client | Inbox.Inbox | R> =>
+): Effect.Effect<Answer, never, NotificationReceiver.NotificationReceiver | Inbox.Inbox | R> =>
   Effect.suspend(() => {
     const maxBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     if (!(raw.body instanceof Uint8Array)) {
@@ -226,7 +225,7 @@ export const handle = <E, R>(
 ): Effect.Effect<
   HttpServerResponse.HttpServerResponse,
   never,
-  Scope.Scope | Client.Client | Inbox.Inbox | R
+  Scope.Scope | NotificationReceiver.NotificationReceiver | Inbox.Inbox | R
 > =>
   readBody(request, options).pipe(
     Effect.matchEffect({
@@ -249,7 +248,11 @@ export const httpApp = <E, R>(
   options: Options = {}
 ): HttpApp.Default<
   never,
-  HttpServerRequest.HttpServerRequest | Scope.Scope | Client.Client | Inbox.Inbox | R
+  | HttpServerRequest.HttpServerRequest
+  | Scope.Scope
+  | NotificationReceiver.NotificationReceiver
+  | Inbox.Inbox
+  | R
 > => Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => handle(request, handler, options))
 
 /** The endpoint as a POST route at `path`, for `HttpRouter.fromIterable([...])` and the like. */
@@ -257,8 +260,10 @@ export const route = <E, R>(
   path: HttpRouter.PathInput,
   handler: Handler<E, R>,
   options: Options = {}
-): HttpRouter.Route<never, HttpRouter.HttpRouter.ExcludeProvided<Client.Client | Inbox.Inbox | R>> =>
-  HttpRouter.makeRoute("POST", path, httpApp(handler, options))
+): HttpRouter.Route<
+  never,
+  HttpRouter.HttpRouter.ExcludeProvided<NotificationReceiver.NotificationReceiver | Inbox.Inbox | R>
+> => HttpRouter.makeRoute("POST", path, httpApp(handler, options))
 
 /** A Node request listener; Express passes a third argument (`next`), which is never called. */
 export type NodeListener = (request: Http.IncomingMessage, response: Http.ServerResponse) => void
@@ -373,7 +378,7 @@ const nodeAnswer = <E, R>(
   request: Http.IncomingMessage,
   handler: Handler<E, R>,
   options: Options
-): Effect.Effect<Answer, never, Client.Client | Inbox.Inbox | R> =>
+): Effect.Effect<Answer, never, NotificationReceiver.NotificationReceiver | Inbox.Inbox | R> =>
   Effect.suspend(() => {
     const maxBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     const refused = (error: BodyError) =>
@@ -418,7 +423,7 @@ const writeAnswer = (response: Http.ServerResponse, answer: Answer) => {
 }
 
 const fromRuntime = <E, R>(
-  runtime: Runtime.Runtime<Client.Client | Inbox.Inbox | R>,
+  runtime: Runtime.Runtime<NotificationReceiver.NotificationReceiver | Inbox.Inbox | R>,
   handler: Handler<E, R>,
   options: Options
 ): NodeListener => {
@@ -444,7 +449,7 @@ const fromRuntime = <E, R>(
 
 /**
  * The endpoint as a Node `(req, res)` listener for `http.createServer` or Express, running on the current
- * runtime (which must provide `Client`, `Inbox` and what the handler needs):
+ * runtime (which must provide `NotificationReceiver`, `Inbox` and what the handler needs):
  *
  * ```ts
  * const listener = yield* NotificationEndpoint.nodeListener(handler)
@@ -458,8 +463,8 @@ const fromRuntime = <E, R>(
 export const nodeListener = <E, R>(
   handler: Handler<E, R>,
   options: Options = {}
-): Effect.Effect<NodeListener, never, Client.Client | Inbox.Inbox | R> =>
-  Effect.map(Effect.runtime<Client.Client | Inbox.Inbox | R>(), (runtime) =>
+): Effect.Effect<NodeListener, never, NotificationReceiver.NotificationReceiver | Inbox.Inbox | R> =>
+  Effect.map(Effect.runtime<NotificationReceiver.NotificationReceiver | Inbox.Inbox | R>(), (runtime) =>
     fromRuntime(runtime, handler, options)
   )
 
@@ -469,7 +474,7 @@ export const nodeListener = <E, R>(
  * logged, and the next request tries again.
  */
 export const nodeListenerFromRuntime = <E, R, ER>(
-  runtime: ManagedRuntime.ManagedRuntime<Client.Client | Inbox.Inbox | R, ER>,
+  runtime: ManagedRuntime.ManagedRuntime<NotificationReceiver.NotificationReceiver | Inbox.Inbox | R, ER>,
   handler: Handler<E, R>,
   options: Options = {}
 ): NodeListener => {
