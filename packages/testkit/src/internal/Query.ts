@@ -1,14 +1,7 @@
 // Reads a GET URL's query the way a servlet gateway does, but from the raw bytes: names and values are
 // percent-decoded to bytes (`+` is a space) and only then decoded in a charset, by the caller.
-
-const hexValue = (c: number) =>
-  c >= 0x30 && c <= 0x39
-    ? c - 0x30
-    : c >= 0x41 && c <= 0x46
-      ? c - 0x37
-      : c >= 0x61 && c <= 0x66
-        ? c - 0x57
-        : -1
+import * as SignedRequest from "@witkey/core/SignedRequest"
+import { Either } from "effect"
 
 export interface RawPair {
   readonly name: Uint8Array
@@ -19,21 +12,13 @@ export type ParseResult =
   | { readonly _tag: "Ok"; readonly pairs: ReadonlyArray<RawPair> }
   | { readonly _tag: "Malformed"; readonly message: string }
 
+// Unescaping is core's (`SignedRequest.percentDecode`); a servlet query also never holds a raw character.
 const unescape = (segment: string): Uint8Array | string => {
-  const out: Array<number> = []
   for (let i = 0; i < segment.length; i++) {
     const c = segment.charCodeAt(i)
-    if (c === 0x2b) out.push(0x20)
-    else if (c === 0x25) {
-      const hi = hexValue(segment.charCodeAt(i + 1))
-      const lo = hexValue(segment.charCodeAt(i + 2))
-      if (hi < 0 || lo < 0) return `invalid percent-escape "${segment.slice(i, i + 3)}"`
-      out.push((hi << 4) | lo)
-      i += 2
-    } else if (c < 0x21 || c > 0x7e) return `raw character U+${c.toString(16).padStart(4, "0")} in the query`
-    else out.push(c)
+    if (c < 0x21 || c > 0x7e) return `raw character U+${c.toString(16).padStart(4, "0")} in the query`
   }
-  return Uint8Array.from(out)
+  return Either.getOrElse(SignedRequest.percentDecode(segment), (message): Uint8Array | string => message)
 }
 
 /** The query of `url` (after the first `?`, up to a `#`), pairs in order; empty segments are skipped. */
