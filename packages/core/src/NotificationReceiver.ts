@@ -207,7 +207,7 @@ export const receive = <E, R>(
             "Debug"
           )
     ),
-    // The one span of a notification (about 9 µs each in Effect 3): the endpoint, the signature check and
-    // the inbox run inside it without spans of their own.
+    // The span of a notification (about 9 µs each in Effect 3): the endpoint, the signature check and the
+    // inbox run inside it without spans of their own; only notify_verify, a network call, adds its own.
     Effect.withSpan("witkey.receive_notification", { captureStackTrace: false })
   )

@@ -11,17 +11,8 @@ import * as SigningString from "../src/SigningString.js"
 import { b64, gatewayVerifier, keyPem, vectors } from "./fixtures.js"
 import { assertLinear, HANG_BOUND_MS, numRuns, prop } from "./fuzz.js"
 
-const MALFORMED_REASONS = [
-  "not_bytes",
-  "too_large",
-  "charset",
-  "charset_not_allowed",
-  "charset_ambiguous",
-  "form",
-  "duplicate_field",
-  "fields",
-  "payload"
-]
+// From the source: a reason added there is documented here too.
+const MALFORMED_REASONS: ReadonlyArray<string> = Notification.MalformedNotification.fields.reason.literals
 
 const verifier = Effect.runSync(Effect.scoped(Layer.build(gatewayVerifier)))
 
