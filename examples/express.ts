@@ -13,10 +13,10 @@
  *
  *     npx tsx examples/express.ts
  *
- * `makeApp` takes any runtime that provides the client and an inbox, so tests run it against the testkit's
+ * `makeApp` takes any runtime that provides the client, its receiver and an inbox, so tests run it against the testkit's
  * sandbox.
  */
-import { Client } from "@witkey/core"
+import { Client, NotificationReceiver } from "@witkey/core"
 import type { Inbox, Notification } from "@witkey/core"
 import { DsaSigner, DsaVerifier } from "@witkey/crypto-dsa"
 import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
@@ -69,7 +69,7 @@ export const onNotification = (notification: Notification.Notification) =>
     yield* paid.record(notification)
   })
 
-export type Services = Client.Client | Inbox.Inbox | PaidTransfers
+export type Services = Client.Client | NotificationReceiver.NotificationReceiver | Inbox.Inbox | PaidTransfers
 
 /** Every outcome of a payout call as JSON; an unknown outcome is safe to re-send as is. */
 const payout =
@@ -131,7 +131,9 @@ export const makeApp = (runtime: ManagedRuntime.ManagedRuntime<Services, unknown
 
 /** The production wiring, from the environment. */
 export const layer = Layer.mergeAll(
-  Client.layerConfig().pipe(
+  // The receiver takes the client's partner, gateway and charset.
+  NotificationReceiver.layerFromClient.pipe(
+    Layer.provideMerge(Client.layerConfig()),
     Layer.provide(
       Layer.mergeAll(DsaSigner.layerConfig(), DsaVerifier.layerConfig(), HttpTransport.layerNodeConfig())
     )

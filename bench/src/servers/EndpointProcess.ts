@@ -7,8 +7,8 @@
 //                  better-sqlite3 insert, with the SQLite settings the inbox uses (WAL, synchronous = FULL)
 //   memory        : the sdk endpoint with testkit's in-memory inbox (no storage): for `endpoint.ts` only
 //   noop          : node:http reading the body and answering `success`, nothing else: for `endpoint.ts` only
-import * as Client from "@witkey/core/Client"
-import { DsaSigner, DsaVerifier } from "@witkey/crypto-dsa"
+import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
+import { DsaVerifier } from "@witkey/crypto-dsa"
 import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
 import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
 import { HttpTransport, NodeNotificationListener } from "@witkey/node-http"
@@ -79,12 +79,11 @@ if (mode === "noop") {
   })
 } else {
   const services = Layer.mergeAll(
-    Client.layer({ partner: "2088101012352995", gateway: "http://127.0.0.1:9/gateway.do" }),
+    NotificationReceiver.layer({ partner: "2088101012352995", gateway: "http://127.0.0.1:9/gateway.do" }),
     mode === "memory" ? MemoryInbox.layer : SqliteInbox.layer({ filename })
   ).pipe(
     Layer.provide(
       Layer.mergeAll(
-        DsaSigner.layer({ privateKey: Redacted.make(pem("partner_private")) }),
         DsaVerifier.layer({ publicKey: Redacted.make(pem("gateway_public")) }),
         HttpTransport.layerNode()
       )

@@ -13,11 +13,10 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as Client from "@witkey/core/Client"
 import * as Inbox from "@witkey/core/Inbox"
 import * as JournaledClient from "@witkey/core/JournaledClient"
 import type * as Notification from "@witkey/core/Notification"
-import type * as NotificationReceiver from "@witkey/core/NotificationReceiver"
+import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import * as PayoutJournal from "@witkey/core/PayoutJournal"
 import * as Signer from "@witkey/core/Signer"
 import * as Transport from "@witkey/core/Transport"
@@ -33,7 +32,6 @@ import type { Clock, Scope } from "effect"
 import { Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
 import * as Http from "node:http"
 import * as Database from "./Database.js"
-import * as NoSigner from "./NoSigner.js"
 import * as DemoConsole from "./DemoConsole.js"
 
 export class DemoError extends Schema.TaggedError<DemoError>()("DemoError", {
@@ -128,9 +126,10 @@ export const serveReceiver = <E, R>(
   }
 ): Effect.Effect<void, never, Scope.Scope | R> =>
   Effect.gen(function* () {
-    const receiverClient = Client.fromServices(
+    // Receive-only: the receiver needs the gateway's key and a transport for notify_verify, no signer.
+    const receiver = NotificationReceiver.fromServices(
       { partner: TestKeys.partnerId, gateway: options.gatewayUrl },
-      { signer: NoSigner.signer, verifier: options.verifier, transport: options.transport }
+      { verifier: options.verifier, transport: options.transport }
     )
     const endpoint = NotificationEndpoint.httpApp(options.handler, {
       notifyVerify: true,
@@ -142,7 +141,7 @@ export const serveReceiver = <E, R>(
         : yield* DemoConsole.receiverApp(options.console.port, options.handler, endpoint)
     yield* server.serve(
       app.pipe(
-        Effect.provideService(Client.Client, receiverClient),
+        Effect.provideService(NotificationReceiver.NotificationReceiver, receiver),
         Effect.provideService(Inbox.Inbox, options.inbox),
         Effect.provideService(Inbox.Operations, options.operations)
       )

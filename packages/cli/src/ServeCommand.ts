@@ -7,16 +7,15 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Client from "@witkey/core/Client"
 import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
-import type * as NotificationReceiver from "@witkey/core/NotificationReceiver"
+import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import * as Transport from "@witkey/core/Transport"
+import * as Verifier from "@witkey/core/Verifier"
 import { Duration, Effect, Layer, Option } from "effect"
 import * as CliError from "./CliError.js"
 import * as CommonOptions from "./CommonOptions.js"
 import * as Database from "./Database.js"
 import * as Keys from "./Keys.js"
-import * as NoSigner from "./NoSigner.js"
 import * as Output from "./Output.js"
 import * as ServeConsole from "./ServeConsole.js"
 import * as ServeHandler from "./ServeHandler.js"
@@ -111,15 +110,11 @@ export const command = Command.make(
       const notifyVerify = gateway !== undefined && !values.noNotifyVerify
       const transport =
         gateway === undefined ? Layer.succeed(Transport.Transport, noGateway) : HttpTransport.layerNode()
-      const client = Layer.effect(
-        Client.Client,
-        Effect.map(Transport.Transport, (transport) =>
-          Client.fromServices(
-            { partner: values.partner, gateway: gateway ?? "http://127.0.0.1/", charset: values.charset },
-            { signer: NoSigner.signer, verifier, transport }
-          )
-        )
-      ).pipe(Layer.provide(transport))
+      const receiver = NotificationReceiver.layer({
+        partner: values.partner,
+        gateway: gateway ?? "http://127.0.0.1/",
+        charset: values.charset
+      }).pipe(Layer.provide(Layer.merge(transport, Layer.succeed(Verifier.Verifier, verifier))))
       const inbox = Database.inbox(values.db)
       yield* Effect.gen(function* () {
         // Node's defaults let a client that trickles its headers hold a connection for a minute or more (and
@@ -151,7 +146,7 @@ export const command = Command.make(
         )
         if (served.line !== undefined) yield* Output.diagnostic(served.line)
         return yield* Effect.never
-      }).pipe(Effect.scoped, Effect.provide(Layer.merge(client, inbox)))
+      }).pipe(Effect.scoped, Effect.provide(Layer.merge(receiver, inbox)))
     })
 ).pipe(
   Command.withDescription(

@@ -5,10 +5,9 @@
  * @since 0.1.0
  */
 import type { ConfigError } from "effect/ConfigError"
-import { Config, Context, Effect, Either, Layer, Option, Schedule, Schema } from "effect"
+import { Config, Context, Effect, Layer, Option, Schedule, Schema } from "effect"
 import * as Charset from "./Charset.js"
 import * as ConfirmRequest from "./ConfirmRequest.js"
-import * as ErrorCode from "./ErrorCode.js"
 import * as GatewayResponse from "./GatewayResponse.js"
 import * as Notification from "./Notification.js"
 import * as NotifyVerify from "./NotifyVerify.js"
@@ -16,6 +15,7 @@ import * as Signer from "./Signer.js"
 import * as SignedRequest from "./SignedRequest.js"
 import * as Transport from "./Transport.js"
 import * as Verifier from "./Verifier.js"
+import * as Resend from "./internal/resend.js"
 
 /** The gateway confirmed this request with a verified signature. */
 export interface Confirmed {
@@ -80,8 +80,7 @@ export class UnknownOutcome extends Schema.TaggedError<UnknownOutcome>()("Unknow
  * Whether a re-send can resolve this unknown outcome: yes when no answer, or no readable one, came back
  * (transport failure, non-2xx, malformed body); no for a T that does not verify or names another task.
  */
-export const isResendable = (e: UnknownOutcome): boolean =>
-  e.reason === "transport" || e.reason === "http_status" || e.reason === "malformed"
+export const isResendable: (e: UnknownOutcome) => boolean = Resend.isResendable
 
 export interface Options {
   readonly partner: string
@@ -243,70 +242,39 @@ export const fromServices = (
         attempts,
         request,
         verifiedBy: decoded.verifiedBy
-      } satisfies Outcome as Outcome
+      } satisfies Confirmed as Confirmed
     })
 
-  type Answer = Either.Either<Outcome, GatewayResponse.GatewayRejected>
+  const failWith = (
+    error: Resend.Failure
+  ): Effect.Effect<never, GatewayResponse.GatewayRejected | UnknownOutcome> => {
+    if (error._tag === "GatewayRejected") return Effect.fail(error)
+    const { _tag, ...fields } = error
+    return Effect.fail(new UnknownOutcome(fields))
+  }
+
+  // The rules are `Resend.nextStep`'s (PROTOCOL.md §7); this loop only sends, asks the schedule and waits.
   const send: Client["send"] = (request) =>
-    Effect.suspend(() => {
-      let attempts = 0
-      const earlier: Array<UnknownOutcome> = []
-      // A rejection is an answer, not a reason to re-send: only unknown outcomes meet the retry schedule, and
-      // only those a re-send can resolve (no answer, or an unreadable one). A T whose signature fails, or that
-      // names another task, is a configuration problem or an attack: a re-send would only earn an unsigned
-      // ALREADY_PAID and hide it.
-      return Effect.suspend(() => attempt(request, ++attempts)).pipe(
-        Effect.map((outcome): Answer => Either.right(outcome)),
-        Effect.catchTag("GatewayRejected", (e) => Effect.succeed<Answer>(Either.left(e))),
-        Effect.tapError((e) => Effect.sync(() => earlier.push(e))),
-        Effect.retry({ schedule: retry, while: isResendable }),
-        Effect.flatMap(
-          Either.match({
-            onRight: (outcome): Effect.Effect<Outcome, GatewayResponse.GatewayRejected> =>
-              Effect.succeed(outcome),
-            onLeft: (e): Effect.Effect<Outcome, GatewayResponse.GatewayRejected | UnknownOutcome> => {
-              const mayHavePaid = earlier.some((u) => u.mayHaveReached)
-              if (ErrorCode.isAlreadyPaid(e.errorCode))
-                return Effect.succeed({
-                  _tag: "AlreadyConfirmed",
-                  outerTaskId: request.request.outerTaskId,
-                  code: e.code,
-                  attempts,
-                  afterResend: mayHavePaid,
-                  resentAfter: earlier.map((u) => u.reason),
-                  request
-                })
-              // Any other rejection of a re-send says nothing about the lost attempt, which may have paid (and
-              // may be why this one is refused, e.g. WITKEY_TASK_LEF_AMOUNT_NOT_ENOUGH): still unknown.
-              if (mayHavePaid)
-                return Effect.fail(
-                  new UnknownOutcome({
-                    reason: "rejected_after_resend",
-                    mayHaveReached: true,
-                    attempts,
-                    outerTaskId: request.request.outerTaskId,
-                    code: e.code,
-                    message: `a re-send was rejected with ${e.code} after an earlier attempt that may have reached the gateway; reconcile with the notifications`
-                  })
-                )
-              return Effect.fail(e)
-            }
-          })
-        ),
-        // Once any attempt may have reached the gateway, the outcome can never again be "never sent".
-        Effect.mapError((e) =>
-          e._tag === "UnknownOutcome" && !e.mayHaveReached && earlier.some((u) => u.mayHaveReached)
-            ? new UnknownOutcome({
-                reason: e.reason,
-                mayHaveReached: true,
-                attempts: e.attempts,
-                outerTaskId: e.outerTaskId,
-                ...(e.code === undefined ? {} : { code: e.code }),
-                message: e.message
+    Effect.gen(function* () {
+      const schedule = yield* Schedule.driver(retry)
+      const loop = (
+        history: Resend.History
+      ): Effect.Effect<Outcome, GatewayResponse.GatewayRejected | UnknownOutcome> =>
+        Effect.flatMap(Effect.merge(attempt(request, history.resentAfter.length + 1)), (answer) => {
+          const step = Resend.nextStep(history, answer)
+          switch (step._tag) {
+            case "Done":
+              return Effect.succeed(step.outcome)
+            case "Fail":
+              return failWith(step.error)
+            case "Resend":
+              return Effect.matchEffect(schedule.next(step.unknown), {
+                onFailure: () => failWith(step.otherwise),
+                onSuccess: () => loop(step.history)
               })
-            : e
-        )
-      )
+          }
+        })
+      return yield* loop(Resend.start(request))
     }).pipe(
       Effect.withSpan("witkey.confirm", {
         captureStackTrace: false,

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Either, ParseResult, Schema } from "effect"
+import { readShape } from "./internal/readInput.js"
 import * as Charset from "./Charset.js"
 import * as Protocol from "./Protocol.js"
 
@@ -31,60 +32,108 @@ const issue = (field: string, rule: string, message: string): Issue => ({ field,
 const describeChar = (c: string) =>
   /\s|\p{Cc}/u.test(c) ? `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}` : `"${c}"`
 
-/** The rules of `checkId` as one test: true when it would find nothing (`validate`'s quick path). */
-const idPasses = (value: string, maxLength: number): boolean =>
-  value.length > 0 && value.length <= maxLength && !Protocol.FORBIDDEN_ID_CHARS.test(value)
+/**
+ * One request rule, written once: the fast check (`validate`'s quick path: all rows pass) and the issue
+ * reporter (every row that fails, with its message) both read these rows, and the branded schemas use the
+ * reporter. `separator` is the configured `transfer_detail` separator (only the serial rules use it).
+ */
+export interface Rule {
+  readonly rule: string
+  readonly test: (value: string, separator: string) => boolean
+  readonly message: (value: string, separator: string) => string
+}
 
-/** Rules shared by ids that go into the canonical string. */
-const checkId = (field: string, value: string, maxLength: number): Array<Issue> => {
+const idRules = (maxLength: number): ReadonlyArray<Rule> => [
+  { rule: "required", test: (v) => v.length > 0, message: () => "must not be empty" },
+  {
+    rule: "max_length",
+    test: (v) => v.length <= maxLength,
+    message: (v) => `must be at most ${maxLength} characters, got ${v.length}`
+  },
+  {
+    rule: "forbidden_char",
+    test: (v) => !Protocol.FORBIDDEN_ID_CHARS.test(v),
+    message: (v) => `must not contain ${describeChar(Protocol.FORBIDDEN_ID_CHARS.exec(v)![0])}`
+  }
+]
+
+const NOTIFY_URL_FORBIDDEN = /[\s\p{Cc}&#]/u
+
+/** The rules of each field, by the name `validate` reads it under. */
+export const rules = {
+  partner: [
+    {
+      rule: "format",
+      test: (v) => Protocol.PARTNER_PATTERN.test(v),
+      message: () => "must be an Alipay partner id: 16 digits starting with 2088"
+    }
+  ],
+  outerTaskId: idRules(Protocol.MAX_OUTER_TASK_ID_LENGTH),
+  transferSerial: [
+    ...idRules(Protocol.MAX_TRANSFER_DETAIL_LENGTH),
+    {
+      rule: "separator",
+      test: (v, separator) => !v.includes(separator),
+      message: (_, separator) => `must not contain the transfer separator "${separator}"`
+    }
+  ],
+  /**
+   * `notify_url`: absolute http(s), at most 190 characters [classic]; no whitespace, control characters, `&`
+   * or `#` (project decision: `&` would make the canonical string ambiguous, a fragment is never sent).
+   */
+  notifyUrl: [
+    {
+      rule: "max_length",
+      test: (v) => v.length <= Protocol.MAX_NOTIFY_URL_LENGTH,
+      message: (v) => `must be at most ${Protocol.MAX_NOTIFY_URL_LENGTH} characters, got ${v.length}`
+    },
+    {
+      rule: "format",
+      test: (v) => /^https?:\/\/[^/?#]+/i.test(v),
+      message: () => "must be an absolute http(s) URL"
+    },
+    {
+      rule: "forbidden_char",
+      test: (v) => !NOTIFY_URL_FORBIDDEN.test(v),
+      message: (v) => `must not contain ${describeChar(NOTIFY_URL_FORBIDDEN.exec(v)![0])}`
+    }
+  ]
+} satisfies Record<string, ReadonlyArray<Rule>>
+
+/** The fast check: whether every rule passes. A loop over the rows, nothing allocated. */
+const passes = (rows: ReadonlyArray<Rule>, value: string, separator: string): boolean => {
+  for (let i = 0; i < rows.length; i++) if (!rows[i]!.test(value, separator)) return false
+  return true
+}
+
+/** The issue reporter: one issue per broken rule, in row order. */
+const report = (
+  rows: ReadonlyArray<Rule>,
+  field: string,
+  value: string,
+  separator: string = Protocol.DEFAULT_TRANSFER_SEPARATOR
+): Array<Issue> => {
   const issues: Array<Issue> = []
-  if (value.length === 0) issues.push(issue(field, "required", "must not be empty"))
-  if (value.length > maxLength)
-    issues.push(issue(field, "max_length", `must be at most ${maxLength} characters, got ${value.length}`))
-  const bad = Protocol.FORBIDDEN_ID_CHARS.exec(value)
-  if (bad) issues.push(issue(field, "forbidden_char", `must not contain ${describeChar(bad[0])}`))
+  for (const row of rows)
+    if (!row.test(value, separator)) issues.push(issue(field, row.rule, row.message(value, separator)))
   return issues
 }
 
 export const checkPartner = (value: string, field = "partner"): Array<Issue> =>
-  Protocol.PARTNER_PATTERN.test(value)
-    ? []
-    : [issue(field, "format", "must be an Alipay partner id: 16 digits starting with 2088")]
+  report(rules.partner, field, value)
 
 export const checkOuterTaskId = (value: string, field = "outer_task_id"): Array<Issue> =>
-  checkId(field, value, Protocol.MAX_OUTER_TASK_ID_LENGTH)
+  report(rules.outerTaskId, field, value)
 
 export const checkTransferSerial = (
   value: string,
   field = "transfer_detail",
   separator = Protocol.DEFAULT_TRANSFER_SEPARATOR
-): Array<Issue> => {
-  const issues = checkId(field, value, Protocol.MAX_TRANSFER_DETAIL_LENGTH)
-  if (value.includes(separator))
-    issues.push(issue(field, "separator", `must not contain the transfer separator "${separator}"`))
-  return issues
-}
+): Array<Issue> => report(rules.transferSerial, field, value, separator)
 
-/**
- * `notify_url`: absolute http(s), at most 190 characters [classic]; no whitespace, control characters, `&`
- * or `#` (project decision: `&` would make the canonical string ambiguous, a fragment is never sent).
- */
-export const checkNotifyUrl = (value: string, field = "notify_url"): Array<Issue> => {
-  const issues: Array<Issue> = []
-  if (value.length > Protocol.MAX_NOTIFY_URL_LENGTH)
-    issues.push(
-      issue(
-        field,
-        "max_length",
-        `must be at most ${Protocol.MAX_NOTIFY_URL_LENGTH} characters, got ${value.length}`
-      )
-    )
-  if (!/^https?:\/\/[^/?#]+/i.test(value))
-    issues.push(issue(field, "format", "must be an absolute http(s) URL"))
-  const bad = /[\s\p{Cc}&#]/u.exec(value)
-  if (bad) issues.push(issue(field, "forbidden_char", `must not contain ${describeChar(bad[0])}`))
-  return issues
-}
+/** `notify_url`: see `rules.notifyUrl`. */
+export const checkNotifyUrl = (value: string, field = "notify_url"): Array<Issue> =>
+  report(rules.notifyUrl, field, value)
 
 const fromChecks = <A extends string>(check: (value: string) => Array<Issue>) =>
   Schema.filter<Schema.Schema<A, A>>((value) => {
@@ -137,43 +186,6 @@ export const InputSchema = Schema.Struct({
   charset: Schema.optional(Schema.String)
 })
 
-const isOptionalString = (value: unknown): value is string | undefined =>
-  value === undefined || typeof value === "string"
-
-/**
- * The input read once into a fresh object, when it has the shape InputSchema accepts; `undefined` otherwise.
- * Reading once and copying means that what was checked is what is signed: no getter answers twice, and the
- * caller's array can change afterwards without changing the request. Every index is checked (`every` would
- * skip the holes of a sparse array).
- */
-const readInput = (input: unknown): typeof InputSchema.Type | undefined => {
-  if (typeof input !== "object" || input === null) return undefined
-  const i = input as Record<string, unknown>
-  const partner = i["partner"]
-  const outerTaskId = i["outerTaskId"]
-  const transfers = i["transfers"]
-  // Optional keys count only as the object's own, as InputSchema reads them (nothing from a prototype).
-  const notifyUrl = Object.hasOwn(i, "notifyUrl") ? i["notifyUrl"] : undefined
-  const charset = Object.hasOwn(i, "charset") ? i["charset"] : undefined
-  if (typeof partner !== "string" || typeof outerTaskId !== "string" || !Array.isArray(transfers))
-    return undefined
-  if (!isOptionalString(notifyUrl) || !isOptionalString(charset)) return undefined
-  const copy: Array<string> = []
-  for (let k = 0; k < transfers.length; k++) {
-    const serial: unknown = transfers[k]
-    if (typeof serial !== "string") return undefined
-    copy.push(serial)
-  }
-  // Each object literal in its final shape: adding properties afterwards, or spreading, costs more.
-  if (notifyUrl === undefined)
-    return charset === undefined
-      ? { partner, outerTaskId, transfers: copy }
-      : { partner, outerTaskId, transfers: copy, charset }
-  return charset === undefined
-    ? { partner, outerTaskId, transfers: copy, notifyUrl }
-    : { partner, outerTaskId, transfers: copy, notifyUrl, charset }
-}
-
 export interface Options {
   /** Separator of serials in `transfer_detail`; default `~*~` (PROTOCOL.md §2 erratum). */
   readonly separator?: string | undefined
@@ -182,40 +194,12 @@ export interface Options {
 }
 
 /** Checks every rule and reports every broken one at once. */
-/**
- * The input's shape: the plain read first, and InputSchema (which explains what is wrong) only for input that
- * fails it. A number for an array of transfers too long to be worth explaining element by element (its
- * length). Input whose reading throws (a getter, a Proxy) is refused like any other malformed input.
- */
-const readShape = (
-  input: unknown
-): Either.Either<typeof InputSchema.Type, ParseResult.ParseError> | number => {
-  try {
-    const plain = readInput(input)
-    if (plain !== undefined) return Either.right(plain)
-    const transfers =
-      typeof input === "object" && input !== null ? (input as { transfers?: unknown }).transfers : undefined
-    if (Array.isArray(transfers) && transfers.length > Protocol.MAX_TRANSFERS) return transfers.length
-    return Schema.decodeUnknownEither(InputSchema)(input, { errors: "all" })
-  } catch (error) {
-    return Either.left(
-      new ParseResult.ParseError({
-        issue: new ParseResult.Type(
-          InputSchema.ast,
-          input,
-          `reading the input threw: ${error instanceof Error ? error.message : String(error)}`
-        )
-      })
-    )
-  }
-}
-
 export const validate = (
   input: unknown,
   options: Options = {}
 ): Either.Either<ConfirmRequest, InvalidRequest> => {
   const separator = options.separator ?? Protocol.DEFAULT_TRANSFER_SEPARATOR
-  const shape = readShape(input)
+  const shape = readShape(input, InputSchema)
   if (typeof shape === "number")
     return Either.left(
       new InvalidRequest({
@@ -255,10 +239,11 @@ export const validate = (
       issue("_input_charset", "enum", `must be one of ${Charset.values.join(", ")}, got "${charsetName}"`)
     )
   // The full checks (each returns a list) only for values that fail the quick ones.
-  if (!Protocol.PARTNER_PATTERN.test(raw.partner)) issues.push(...checkPartner(raw.partner))
-  if (!idPasses(raw.outerTaskId, Protocol.MAX_OUTER_TASK_ID_LENGTH))
+  if (!passes(rules.partner, raw.partner, separator)) issues.push(...checkPartner(raw.partner))
+  if (!passes(rules.outerTaskId, raw.outerTaskId, separator))
     issues.push(...checkOuterTaskId(raw.outerTaskId))
-  if (raw.notifyUrl !== undefined) issues.push(...checkNotifyUrl(raw.notifyUrl))
+  if (raw.notifyUrl !== undefined && !passes(rules.notifyUrl, raw.notifyUrl, separator))
+    issues.push(...checkNotifyUrl(raw.notifyUrl))
   const transfers = raw.transfers
   if (transfers.length === 0)
     issues.push(issue("transfer_detail", "min_count", "must list at least one transfer"))
@@ -279,7 +264,7 @@ export const validate = (
   for (let index = 0; index < transfers.length; index++) {
     const serial = transfers[index]!
     // The full check (and its field name) only for a serial that fails the quick one.
-    if (!idPasses(serial, Protocol.MAX_TRANSFER_DETAIL_LENGTH) || serial.includes(separator))
+    if (!passes(rules.transferSerial, serial, separator))
       issues.push(...checkTransferSerial(serial, `transfer_detail[${index}]`, separator))
     let repeated = false
     if (seen === undefined) {

@@ -4,7 +4,6 @@
  *
  * @since 0.1.0
  */
-import type { BigDecimal } from "effect"
 import { Effect, Either, Option, Schema } from "effect"
 import * as Charset from "./Charset.js"
 import * as Form from "./internal/Form.js"
@@ -47,51 +46,49 @@ const GmtTransfer = Schema.String.pipe(
   Schema.pattern(Protocol.Notify.gmtTransferPattern, { message: () => "must be yyyyMMddHHmmss" })
 )
 
-/** [reconstructed] The bounty paid to one winner. */
-export const AssignFields = Schema.Struct({
-  notify_sub_type: Schema.Literal(Protocol.Notify.assign),
-  outer_task_id: WireText,
-  outer_transfer_no: WireText,
-  transfer_amount: Amount,
-  payee_user_id: WireText,
-  gmt_transfer: GmtTransfer
-})
+/** A payload field read from its wire name (`Protocol.Notify.leaf`): the names live in Protocol.ts only. */
+const leaf = <S extends Schema.Schema.All>(schema: S, name: keyof typeof Protocol.Notify.leaf) =>
+  Schema.propertySignature(schema).pipe(Schema.fromKey(Protocol.Notify.leaf[name]))
 
-/** [reconstructed] The service fee paid to the platform. */
-export const PlatformProfitFields = Schema.Struct({
-  notify_sub_type: Schema.Literal(Protocol.Notify.platformProfit),
-  outer_task_id: WireText,
-  transfer_amount: Amount,
-  service_charge: Amount,
-  payee_user_id: WireText,
-  gmt_transfer: GmtTransfer
-})
+/**
+ * [reconstructed] The bounty paid to one winner: decodes the payload's leaves (by wire name) to the typed
+ * payload. Its fields are `Protocol.Notify.assignLeaves`.
+ */
+export const Assign = Schema.Struct({
+  subType: Schema.propertySignature(Schema.Literal(Protocol.Notify.assign)).pipe(
+    Schema.fromKey(Protocol.Notify.subType)
+  ),
+  outerTaskId: leaf(WireText, "outerTaskId"),
+  outerTransferNo: leaf(WireText, "outerTransferNo"),
+  transferAmount: leaf(Amount, "transferAmount"),
+  payeeUserId: leaf(WireText, "payeeUserId"),
+  gmtTransfer: leaf(GmtTransfer, "gmtTransfer")
+}).pipe(Schema.attachPropertySignature("_tag", "Assign"))
+
+export interface Assign extends Schema.Schema.Type<typeof Assign> {}
+
+/** [reconstructed] The service fee paid to the platform. Its fields are `Protocol.Notify.platformProfitLeaves`. */
+export const PlatformProfit = Schema.Struct({
+  subType: Schema.propertySignature(Schema.Literal(Protocol.Notify.platformProfit)).pipe(
+    Schema.fromKey(Protocol.Notify.subType)
+  ),
+  outerTaskId: leaf(WireText, "outerTaskId"),
+  transferAmount: leaf(Amount, "transferAmount"),
+  serviceCharge: leaf(Amount, "serviceCharge"),
+  payeeUserId: leaf(WireText, "payeeUserId"),
+  gmtTransfer: leaf(GmtTransfer, "gmtTransfer")
+}).pipe(Schema.attachPropertySignature("_tag", "PlatformProfit"))
+
+export interface PlatformProfit extends Schema.Schema.Type<typeof PlatformProfit> {}
 
 // Compiled once: building a decoder per call would dominate the cost of a notification.
-const decodeAssign = Schema.decodeUnknownEither(AssignFields)
-const decodePlatformProfit = Schema.decodeUnknownEither(PlatformProfitFields)
+const decodeAssign = Schema.decodeUnknownEither(Assign)
+const decodePlatformProfit = Schema.decodeUnknownEither(PlatformProfit)
 
-export interface Assign {
-  readonly _tag: "Assign"
-  readonly subType: typeof Protocol.Notify.assign
-  readonly outerTaskId: string
-  readonly outerTransferNo: string
-  readonly transferAmount: BigDecimal.BigDecimal
-  readonly payeeUserId: string
-  readonly gmtTransfer: string
-}
-
-export interface PlatformProfit {
-  readonly _tag: "PlatformProfit"
-  readonly subType: typeof Protocol.Notify.platformProfit
-  readonly outerTaskId: string
-  readonly transferAmount: BigDecimal.BigDecimal
-  readonly serviceCharge: BigDecimal.BigDecimal
-  readonly payeeUserId: string
-  readonly gmtTransfer: string
-}
-
-/** A sub type this SDK does not know, delivered as such with all its fields (wire text). */
+/**
+ * A sub type this SDK does not know, delivered as such: its sub type and task id (when it names one). Its
+ * leaves are all in `Notification.fields`, as wire text.
+ */
 export interface UnknownSubType {
   readonly _tag: "UnknownSubType"
   readonly subType: string
@@ -375,41 +372,16 @@ export const payloadOf = (fields: Record<string, string>): Either.Either<Payload
   const subType = Object.hasOwn(fields, Protocol.Notify.subType) ? fields[Protocol.Notify.subType] : undefined
   if (!subType) return Either.left(malformed("payload", "xml has no notify_sub_type"))
   if (subType === Protocol.Notify.assign)
-    return Either.map(
-      Either.mapLeft(decodeAssign(fields, { errors: "all" }), fieldError(subType)),
-      (f): Assign => ({
-        _tag: "Assign",
-        subType: f.notify_sub_type,
-        outerTaskId: f.outer_task_id,
-        outerTransferNo: f.outer_transfer_no,
-        transferAmount: f.transfer_amount,
-        payeeUserId: f.payee_user_id,
-        gmtTransfer: f.gmt_transfer
-      })
-    )
+    return Either.mapLeft(decodeAssign(fields, { errors: "all" }), fieldError(subType))
   if (subType === Protocol.Notify.platformProfit)
-    return Either.map(
-      Either.mapLeft(decodePlatformProfit(fields, { errors: "all" }), fieldError(subType)),
-      (f): PlatformProfit => ({
-        _tag: "PlatformProfit",
-        subType: f.notify_sub_type,
-        outerTaskId: f.outer_task_id,
-        transferAmount: f.transfer_amount,
-        serviceCharge: f.service_charge,
-        payeeUserId: f.payee_user_id,
-        gmtTransfer: f.gmt_transfer
-      })
-    )
+    return Either.mapLeft(decodePlatformProfit(fields, { errors: "all" }), fieldError(subType))
+  const taskId = Protocol.Notify.leaf.outerTaskId
   return Either.right({
     _tag: "UnknownSubType",
     subType,
-    outerTaskId: Object.hasOwn(fields, "outer_task_id") ? fields["outer_task_id"] : undefined
+    outerTaskId: Object.hasOwn(fields, taskId) ? fields[taskId] : undefined
   })
 }
-
-/** `payloadOf` as an Effect. */
-export const toPayload = (fields: Record<string, string>): Effect.Effect<Payload, MalformedNotification> =>
-  payloadOf(fields)
 
 /** Escapes one business-key component: a backslash before every backslash and `|` in it. */
 const escapeKeyPart = (part: string): string => part.replace(/[\\|]/g, "\\$&")

@@ -6,18 +6,90 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect } from "effect"
+import { Cause, Context, Effect, Layer } from "effect"
 import type * as Charset from "./Charset.js"
 import * as Client from "./Client.js"
 import * as Inbox from "./Inbox.js"
-import type * as Notification from "./Notification.js"
+import * as Notification from "./Notification.js"
+import * as NotifyVerify from "./NotifyVerify.js"
 import * as Protocol from "./Protocol.js"
+import * as Transport from "./Transport.js"
+import * as Verifier from "./Verifier.js"
+
+/**
+ * What a receiver needs to know: the gateway to ask `notify_verify` and the partner it asks for, and the
+ * charsets notifications are in. No signer: a receive-only process holds no private key.
+ */
+export interface Config {
+  readonly partner: string
+  readonly gateway: string
+  /** The platform's charset (the client's `_input_charset`); the default of `charsets`. Default utf-8. */
+  readonly charset?: Charset.Charset | undefined
+  /** The accepted charsets (PROTOCOL.md §6); default `[charset]`. `receive`'s own `charsets` win. */
+  readonly charsets?: ReadonlyArray<Charset.Charset> | undefined
+}
+
+/** The two gateway-facing steps of the pipeline: verify and decode a body, ask `notify_verify`. */
+export interface NotificationReceiver {
+  readonly decode: (
+    raw: Notification.RawNotification,
+    charsets?: ReadonlyArray<Charset.Charset> | undefined
+  ) => Effect.Effect<Notification.Notification, Notification.DecodeError>
+  readonly notifyVerify: (
+    notifyId: string
+  ) => Effect.Effect<NotifyVerify.Answer, NotifyVerify.NotifyVerifyError>
+}
+
+export const NotificationReceiver: Context.Tag<NotificationReceiver, NotificationReceiver> =
+  Context.GenericTag<NotificationReceiver>("@witkey/core/NotificationReceiver")
+
+/** A receiver from its configuration and the two services it uses directly. */
+export const fromServices = (
+  config: Config,
+  services: { readonly verifier: Verifier.Verifier; readonly transport: Transport.Transport }
+): NotificationReceiver => {
+  const charset = config.charset ?? "utf-8"
+  const withTransport = Effect.provideService(Transport.Transport, services.transport)
+  return {
+    // No span of its own: it runs on every notification, inside `witkey.receive_notification`.
+    decode: (raw, charsets) =>
+      Notification.decodeWith(services.verifier, raw, { charset, charsets: charsets ?? config.charsets }),
+    notifyVerify: (notifyId) =>
+      NotifyVerify.check(config.gateway, config.partner, notifyId).pipe(withTransport)
+  }
+}
+
+export const make = (
+  config: Config
+): Effect.Effect<NotificationReceiver, never, Verifier.Verifier | Transport.Transport> =>
+  Effect.map(Effect.all([Verifier.Verifier, Transport.Transport]), ([verifier, transport]) =>
+    fromServices(config, { verifier, transport })
+  )
+
+/** The receiver as a layer: what a receive-only process provides (with an `Inbox`), no signer needed. */
+export const layer = (
+  config: Config
+): Layer.Layer<NotificationReceiver, never, Verifier.Verifier | Transport.Transport> =>
+  Layer.effect(NotificationReceiver, make(config))
+
+/** A receiver from a `Client`: its partner, gateway, charset and services. */
+export const fromClient = (client: Client.Client): NotificationReceiver => ({
+  decode: (raw, charsets) =>
+    charsets === undefined ? client.decodeNotification(raw) : client.decodeNotification(raw, { charsets }),
+  notifyVerify: client.notifyVerify
+})
+
+/** For a process that has a `Client` already: the receiver with the client's partner, gateway and charset. */
+export const layerFromClient: Layer.Layer<NotificationReceiver, never, Client.Client> = Layer.effect(
+  NotificationReceiver,
+  Effect.map(Client.Client, fromClient)
+)
 
 export interface Options {
   /** Confirm each notify_id with the gateway's `notify_verify` before handling it. Default true. */
   readonly notifyVerify?: boolean | undefined
   /**
-   * The charsets notifications may be in (PROTOCOL.md §6); default the Client's `charset`. The Content-Type's
+   * The charsets notifications may be in (PROTOCOL.md §6); default the receiver's `charsets`. The Content-Type's
    * label is not signed: one outside these is refused, and with several, a body that reads differently in two
    * of them is refused as ambiguous. Prefer one charset per endpoint (a `notify_url` each).
    */
@@ -65,15 +137,11 @@ export const receive = <E, R>(
   raw: Notification.RawNotification,
   handler: (notification: Notification.Notification) => Effect.Effect<void, E, R>,
   options: Options = {}
-): Effect.Effect<Result, never, Client.Client | Inbox.Inbox | R> =>
+): Effect.Effect<Result, never, NotificationReceiver | Inbox.Inbox | R> =>
   Effect.gen(function* () {
-    const client = yield* Client.Client
+    const receiver = yield* NotificationReceiver
     const inbox = yield* Inbox.Inbox
-    const decoded = yield* Effect.either(
-      options.charsets === undefined
-        ? client.decodeNotification(raw)
-        : client.decodeNotification(raw, { charsets: options.charsets })
-    )
+    const decoded = yield* Effect.either(receiver.decode(raw, options.charsets))
     if (decoded._tag === "Left") {
       const e = decoded.left
       return refuse(e._tag === "SignatureError" ? "signature" : "malformed", e.message)
@@ -92,7 +160,7 @@ export const receive = <E, R>(
     const seen = known !== undefined && known._tag === "Right" && known.right._tag === "Some"
     const askGateway = !seen && notifyVerify
     if (askGateway) {
-      const verified = yield* Effect.either(client.notifyVerify(notifyId))
+      const verified = yield* Effect.either(receiver.notifyVerify(notifyId))
       if (verified._tag === "Left") return refuse("notify_verify_error", verified.left.message, notifyId)
       if (verified.right === "false")
         return refuse("notify_verify_false", "notify_verify answered false", notifyId)
@@ -139,7 +207,7 @@ export const receive = <E, R>(
             "Debug"
           )
     ),
-    // The one span of a notification (about 9 µs each in Effect 3): the endpoint, the signature check and
-    // the inbox run inside it without spans of their own.
+    // The span of a notification (about 9 µs each in Effect 3): the endpoint, the signature check and the
+    // inbox run inside it without spans of their own; only notify_verify, a network call, adds its own.
     Effect.withSpan("witkey.receive_notification", { captureStackTrace: false })
   )

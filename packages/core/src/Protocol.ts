@@ -80,6 +80,18 @@ export const Notify = {
   /** [seed] the two sub types */
   assign: "ASSIGN_FOR_ANNOUNCE_PAYMENT",
   platformProfit: "PLATFORM_PROFIT_BY_ANNOUNCE_PAYMENT",
+  /** [reconstructed] the payload's leaves: each field's wire name (core decodes, testkit writes these) */
+  leaf: {
+    outerTaskId: "outer_task_id",
+    outerTransferNo: "outer_transfer_no",
+    transferAmount: "transfer_amount",
+    serviceCharge: "service_charge",
+    payeeUserId: "payee_user_id",
+    gmtTransfer: "gmt_transfer"
+  },
+  /** [reconstructed] each sub type's leaves after `notify_sub_type`, in the order they are written */
+  assignLeaves: ["outerTaskId", "outerTransferNo", "transferAmount", "payeeUserId", "gmtTransfer"],
+  platformProfitLeaves: ["outerTaskId", "transferAmount", "serviceCharge", "payeeUserId", "gmtTransfer"],
   /** [classic] `yyyy-MM-dd HH:mm:ss` */
   notifyTimePattern: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/,
   /** [reconstructed] `yyyyMMddHHmmss` */

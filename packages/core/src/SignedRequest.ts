@@ -7,7 +7,7 @@
 import { Effect, Either } from "effect"
 import * as Charset from "./Charset.js"
 import * as ConfirmRequest from "./ConfirmRequest.js"
-import * as Form from "./internal/Form.js"
+import * as Percent from "./internal/percent.js"
 import * as Protocol from "./Protocol.js"
 import * as Signer from "./Signer.js"
 import * as SigningString from "./SigningString.js"
@@ -22,112 +22,42 @@ export interface SignedRequest {
   readonly url: string
 }
 
-const unreserved = (byte: number) =>
-  (byte >= 0x30 && byte <= 0x39) ||
-  (byte >= 0x41 && byte <= 0x5a) ||
-  (byte >= 0x61 && byte <= 0x7a) ||
-  byte === 0x2d ||
-  byte === 0x2e ||
-  byte === 0x5f ||
-  byte === 0x7e
-
-const hex = "0123456789ABCDEF"
-
-const SUB_DELIMS = /[!'()*]/g
 const UNRESERVED_ONLY = /^[A-Za-z0-9._~-]*$/
 
-/** Per ASCII code: 1 when it stays as it is (RFC 3986 unreserved). */
-const UNRESERVED_ASCII = Uint8Array.from({ length: 128 }, (_, byte) => (unreserved(byte) ? 1 : 0))
-/** Per ASCII code: its escape. */
-const ASCII_ESCAPES: ReadonlyArray<string> = Array.from(
-  { length: 128 },
-  (_, byte) => `%${hex[byte >> 4]}${hex[byte & 15]}`
-)
-
-/** The bytes of `text` in `charset`, percent-encoded: the definition, for text beyond ASCII. */
-const encodeBytes = (text: string, charset: Charset.Charset): string => {
-  if (charset === "utf-8" && !/[\uD800-\uDFFF]/.test(text)) {
-    // encodeURIComponent is UTF-8 percent-encoding with upper-case hex, except that it leaves !'()* as they
-    // are; those are escaped here so the result equals the byte loop below.
-    const encoded = encodeURIComponent(text)
-    return encoded.search(SUB_DELIMS) < 0
-      ? encoded
-      : encoded.replace(SUB_DELIMS, (c) => ASCII_ESCAPES[c.charCodeAt(0)]!)
-  }
-  let out = ""
-  for (const byte of Charset.encode(text, charset)) {
-    out += unreserved(byte) ? String.fromCharCode(byte) : `%${hex[byte >> 4]}${hex[byte & 15]}`
-  }
-  return out
-}
-
-const HEX_CODES = Uint8Array.from(hex, (c) => c.charCodeAt(0))
-
-// The query is written as bytes into one reused buffer and read back once as a string: building it from
-// pieces allocated a string per piece, and on the request path that garbage costs more than the work itself.
-let scratch = Buffer.alloc(1024)
-
-/** Writes the percent-encoding of `text` at `at` in `scratch` (grown as needed); returns the new end. */
-const writeEncoded = (text: string, charset: Charset.Charset, at: number): number => {
-  // An ASCII character takes at most 3 bytes; the first one beyond ASCII switches to the byte definition.
-  if (scratch.length < at + 3 * text.length) grow(at + 3 * text.length)
-  const start = at
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code >= 128) return writeAscii(encodeBytes(text, charset), start)
-    if (UNRESERVED_ASCII[code] === 1) scratch[at++] = code
-    else {
-      scratch[at++] = 0x25
-      scratch[at++] = HEX_CODES[code >> 4]!
-      scratch[at++] = HEX_CODES[code & 15]!
-    }
-  }
-  return at
-}
-
-/** Writes text that is already ASCII (an encoding's output, a separator). */
-const writeAscii = (ascii: string, at: number): number => {
-  if (scratch.length < at + ascii.length) grow(at + ascii.length)
-  // A loop: `Buffer#write` costs more than it saves on strings this short.
-  for (let i = 0; i < ascii.length; i++) scratch[at++] = ascii.charCodeAt(i)
-  return at
-}
-
-const grow = (size: number) => {
-  const bigger = Buffer.alloc(Math.max(size, 2 * scratch.length))
-  scratch.copy(bigger)
-  scratch = bigger
-}
+// One writer for the request path (synchronous: each use resets, writes and reads with nothing in between).
+const writer = new Percent.Writer()
 
 /** Percent-encodes the bytes of `text` in `charset`; only RFC 3986 unreserved bytes stay as they are. */
 export const percentEncode = (text: string, charset: Charset.Charset): string => {
   // Every charset here is ASCII-compatible, and request values are mostly ASCII.
   if (UNRESERVED_ONLY.test(text)) return text
-  // The end first: writing may replace `scratch` with a bigger buffer, which must be the one read.
-  const end = writeEncoded(text, charset, 0)
-  return scratch.toString("latin1", 0, end)
+  return writer.reset().encoded(text, charset).read()
 }
 
 /**
- * The inverse of `percentEncode` on one name or value: the bytes it stands for (`+` is a space), or undefined
- * for a broken `%` escape. Decoding the bytes is the caller's choice of charset.
+ * The bytes of a percent-encoded name or value (`+` is a space): the inverse of `percentEncode`, before the
+ * charset decoding. Refuses a `%` not followed by two hex digits.
  */
-export const percentDecode = (encoded: string): Uint8Array | undefined => Form.unescapeBytes(encoded)
+export const percentDecode = (encoded: string): Either.Either<Uint8Array, string> => {
+  const out = new Uint8Array(encoded.length)
+  const n = Percent.unescapeInto(encoded, 0, encoded.length, out)
+  if (n < 0) return Either.left(`invalid percent-escape "${encoded.slice(-1 - n, 2 - n)}"`)
+  return Either.right(out.subarray(0, n))
+}
 
 /** The query string (no leading `?`). */
 export const toQuery = (
   params: ReadonlyArray<readonly [string, string]>,
   charset: Charset.Charset
 ): string => {
-  let at = 0
+  writer.reset()
   for (let i = 0; i < params.length; i++) {
     const pair = params[i]!
-    if (i > 0) at = writeAscii("&", at)
+    if (i > 0) writer.ascii("&")
     // `String`: a value that is not a string (from untyped code) is written as its text, as a template would.
-    at = writeAscii("=", writeEncoded(String(pair[0]), charset, at))
-    at = writeEncoded(String(pair[1]), charset, at)
+    writer.encoded(String(pair[0]), charset).ascii("=").encoded(String(pair[1]), charset)
   }
-  return scratch.toString("latin1", 0, at)
+  return writer.read()
 }
 
 /** Joins the gateway URL and a query, whether or not the gateway URL already has a query of its own. */

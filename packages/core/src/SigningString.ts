@@ -6,7 +6,7 @@
  */
 import { Either } from "effect"
 import * as Charset from "./Charset.js"
-import { sha256Hex } from "./internal/sha256.js"
+import { createHash } from "node:crypto"
 import { UNSIGNED_PARAMS } from "./Protocol.js"
 
 /** Parameters as name/value pairs, in any order. */
@@ -120,5 +120,6 @@ export const describe = (
 ): { readonly charset: string; readonly canonicalBytes: number; readonly canonicalSha256Prefix: string } => ({
   charset,
   canonicalBytes: canonicalBytes.length,
-  canonicalSha256Prefix: sha256Hex(canonicalBytes).slice(0, 16)
+  // A digest of public bytes for a person to compare, not a key operation (ARCHITECTURE.md: what core may use).
+  canonicalSha256Prefix: createHash("sha256").update(canonicalBytes).digest("hex").slice(0, 16)
 })

@@ -65,7 +65,10 @@ const tinyInbox = (confirmed: Ref.Ref<ReadonlyArray<boolean | undefined>>) =>
     return inbox
   })
 
-const setup = (notifyVerifyAnswer: string) =>
+const config = { partner: "2088101012352995", gateway: "https://gw.example/gateway.do" }
+
+/** The receiver from its own configuration (no signer), or from a Client's. */
+const setup = (notifyVerifyAnswer: string, via: "config" | "client" = "config") =>
   Effect.gen(function* () {
     const answer = yield* Ref.make(notifyVerifyAnswer)
     const verifyCalls = yield* Ref.make<ReadonlyArray<string>>([])
@@ -86,38 +89,40 @@ const setup = (notifyVerifyAnswer: string) =>
         if (yield* Ref.getAndSet(failNext, false)) return yield* Effect.fail("business write failed" as const)
         yield* Ref.update(handled, (h) => [...h, n.notifyId])
       })
-    const layer = Layer.mergeAll(
-      Client.layer({ partner: "2088101012352995", gateway: "https://gw.example/gateway.do" }).pipe(
-        Layer.provide(
-          Layer.mergeAll(Layer.succeed(Transport.Transport, transport), partnerSigner, gatewayVerifier)
-        )
-      ),
-      Layer.effect(Inbox.Inbox, tinyInbox(confirmed))
-    )
+    const services = Layer.mergeAll(Layer.succeed(Transport.Transport, transport), gatewayVerifier)
+    const receiver =
+      via === "config"
+        ? NotificationReceiver.layer(config).pipe(Layer.provide(services))
+        : NotificationReceiver.layerFromClient.pipe(
+            Layer.provide(Client.layer(config)),
+            Layer.provide(Layer.merge(services, partnerSigner))
+          )
+    const layer = Layer.mergeAll(receiver, Layer.effect(Inbox.Inbox, tinyInbox(confirmed)))
     return { answer, verifyCalls, handled, confirmed, failNext, handler, layer }
   })
 
 describe("NotificationReceiver.receive", () => {
-  it.effect(
-    "a valid notification is handled once and answered success; a duplicate is acknowledged without the handler",
-    () =>
-      Effect.gen(function* () {
-        const { handled, handler, layer, verifyCalls } = yield* setup("true")
-        const [first, again] = yield* Effect.all([
-          NotificationReceiver.receive(body("assign-utf8"), handler),
-          NotificationReceiver.receive(body("assign-utf8"), handler)
-        ]).pipe(Effect.provide(layer))
-        assert.strictEqual(NotificationReceiver.answer(first), "success")
-        assert.strictEqual(NotificationReceiver.answer(again), "success")
-        assert.isTrue(again._tag === "Acknowledged" && again.outcome._tag === "Duplicate")
-        assert.deepStrictEqual(yield* Ref.get(handled), ["n-0001"])
-        const calls = yield* Ref.get(verifyCalls)
-        assert.strictEqual(
-          calls[0],
-          "https://gw.example/gateway.do?service=notify_verify&partner=2088101012352995&notify_id=n-0001"
-        )
-      })
-  )
+  for (const via of ["config", "client"] as const)
+    it.effect(
+      `a valid notification is handled once and answered success; a duplicate is acknowledged without the handler (receiver from ${via})`,
+      () =>
+        Effect.gen(function* () {
+          const { handled, handler, layer, verifyCalls } = yield* setup("true", via)
+          const [first, again] = yield* Effect.all([
+            NotificationReceiver.receive(body("assign-utf8"), handler),
+            NotificationReceiver.receive(body("assign-utf8"), handler)
+          ]).pipe(Effect.provide(layer))
+          assert.strictEqual(NotificationReceiver.answer(first), "success")
+          assert.strictEqual(NotificationReceiver.answer(again), "success")
+          assert.isTrue(again._tag === "Acknowledged" && again.outcome._tag === "Duplicate")
+          assert.deepStrictEqual(yield* Ref.get(handled), ["n-0001"])
+          const calls = yield* Ref.get(verifyCalls)
+          assert.strictEqual(
+            calls[0],
+            "https://gw.example/gateway.do?service=notify_verify&partner=2088101012352995&notify_id=n-0001"
+          )
+        })
+    )
 
   it.effect(
     "a relabelled copy is refused before notify_verify and the inbox; the genuine one is then handled",
@@ -151,7 +156,28 @@ describe("NotificationReceiver.receive", () => {
       })
   )
 
-  it.effect("without `charsets`, the client's charset is the only one accepted", () =>
+  it.effect("the receiver's configured charsets apply when a call names none", () =>
+    Effect.gen(function* () {
+      const { handled, handler } = yield* setup("true")
+      const transport = Transport.make(() =>
+        Effect.succeed({ status: 200, body: new TextEncoder().encode("true"), contentType: "text/plain" })
+      )
+      const confirmed = yield* Ref.make<ReadonlyArray<boolean | undefined>>([])
+      const layer = Layer.mergeAll(
+        NotificationReceiver.layer({ ...config, charset: "gbk" }).pipe(
+          Layer.provide(Layer.merge(Layer.succeed(Transport.Transport, transport), gatewayVerifier))
+        ),
+        Layer.effect(Inbox.Inbox, tinyInbox(confirmed))
+      )
+      const result = yield* NotificationReceiver.receive(body("profit-gbk"), handler).pipe(
+        Effect.provide(layer)
+      )
+      assert.strictEqual(NotificationReceiver.answer(result), "success", JSON.stringify(result))
+      assert.deepStrictEqual(yield* Ref.get(handled), ["n-0002"])
+    })
+  )
+
+  it.effect("without `charsets`, the receiver's charset is the only one accepted", () =>
     Effect.gen(function* () {
       const { handled, handler, layer } = yield* setup("true")
       // The client is utf-8: a GBK-labelled notification is refused, however genuine.

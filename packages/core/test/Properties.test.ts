@@ -3,6 +3,7 @@ import { Effect, Either, FastCheck as fc, Schema } from "effect"
 import * as Charset from "../src/Charset.js"
 import * as ConfirmRequest from "../src/ConfirmRequest.js"
 import * as GatewayResponse from "../src/GatewayResponse.js"
+import * as Percent from "../src/internal/percent.js"
 import * as Notification from "../src/Notification.js"
 import * as SignedRequest from "../src/SignedRequest.js"
 import * as SigningString from "../src/SigningString.js"
@@ -148,6 +149,28 @@ describe("query encoding laws", () => {
     [text, fc.constantFrom<Charset.Charset>("utf-8", "gbk", "gb2312")],
     ([t, charset]) => {
       assert.strictEqual(SignedRequest.percentEncode(t, charset), percentDefinition(t, charset))
+    }
+  )
+  it.prop(
+    "percentDecode gives back the charset bytes percentEncode encoded; a broken escape is refused",
+    [text, fc.constantFrom<Charset.Charset>("utf-8", "gbk", "gb2312")],
+    ([t, charset]) => {
+      const decoded = SignedRequest.percentDecode(SignedRequest.percentEncode(t, charset))
+      assert.deepStrictEqual(decoded, Either.right(Charset.encode(t, charset)))
+      assert.isTrue(
+        Either.isLeft(SignedRequest.percentDecode(`${SignedRequest.percentEncode(t, charset)}%4`))
+      )
+    }
+  )
+  it.prop(
+    "a percent Writer that starts small and grows writes exactly the definition",
+    [fc.array(text, { minLength: 1, maxLength: 6 }), fc.constantFrom<Charset.Charset>("utf-8", "gbk")],
+    ([texts, charset]) => {
+      // A fresh writer of 2 bytes: nearly every write grows it.
+      const writer = new Percent.Writer(2)
+      for (const t of texts) writer.encoded(t, charset).ascii("&")
+      assert.strictEqual(writer.read(), texts.map((t) => `${percentDefinition(t, charset)}&`).join(""))
+      assert.strictEqual(writer.reset().ascii("a").read(), "a")
     }
   )
   // Found in review: when the buffer grew during a call, percentEncode read the old one (stale bytes of an

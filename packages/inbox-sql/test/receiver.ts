@@ -13,7 +13,7 @@
 //                                   endpoint answers `success`
 // Prints "ready <pid>" once it listens, and "crash <where>" before it kills itself.
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as Client from "@witkey/core/Client"
+import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
 import * as HttpTransport from "@witkey/node-http/HttpTransport"
@@ -68,8 +68,9 @@ const inbox = database.pipe(
   Layer.map((context) => Context.add(context, Inbox.Inbox, tripwire(Context.get(context, Inbox.Inbox))))
 )
 
-const client = Client.layer({ partner: TestKeys.partnerId, gateway }).pipe(
-  Layer.provide(Layer.mergeAll(TestKeys.clientKeys, HttpTransport.layerNode()))
+// Receive-only: the receiver needs the gateway's key and a transport for notify_verify, no signer.
+const client = NotificationReceiver.layer({ partner: TestKeys.partnerId, gateway }).pipe(
+  Layer.provide(Layer.mergeAll(TestKeys.gatewayVerifier, HttpTransport.layerNode()))
 )
 
 // Refusals are logged as warnings: the harness shows the output when a receiver misbehaves.

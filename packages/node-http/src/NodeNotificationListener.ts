@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import type * as Client from "@witkey/core/Client"
+import type * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import type * as Inbox from "@witkey/core/Inbox"
 import * as Protocol from "@witkey/core/Protocol"
 import type { ManagedRuntime } from "effect"
@@ -30,7 +30,11 @@ const answer = <E, R>(
   request: Http.IncomingMessage,
   handler: NotificationEndpoint.Handler<E, R>,
   options: NotificationEndpoint.Options
-): Effect.Effect<NotificationEndpoint.Answer, never, Client.Client | Inbox.Inbox | R> =>
+): Effect.Effect<
+  NotificationEndpoint.Answer,
+  never,
+  NotificationReceiver.NotificationReceiver | Inbox.Inbox | R
+> =>
   Effect.suspend(() => {
     if (bodyConsumed(request))
       return NotificationEndpoint.refuse(NotificationEndpoint.alreadyParsed(), options).pipe(
@@ -73,7 +77,7 @@ const NACK = new TextEncoder().encode(Protocol.Notify.nack)
 const writeFail = (response: Http.ServerResponse) => write(response, 500, { connection: "close" }, NACK)
 
 const fromRuntime = <E, R>(
-  runtime: Runtime.Runtime<Client.Client | Inbox.Inbox | R>,
+  runtime: Runtime.Runtime<NotificationReceiver.NotificationReceiver | Inbox.Inbox | R>,
   handler: NotificationEndpoint.Handler<E, R>,
   options: NotificationEndpoint.Options
 ): NodeListener => {
@@ -100,8 +104,8 @@ const fromRuntime = <E, R>(
 export const make = <E, R>(
   handler: NotificationEndpoint.Handler<E, R>,
   options: NotificationEndpoint.Options = {}
-): Effect.Effect<NodeListener, never, Client.Client | Inbox.Inbox | R> =>
-  Effect.map(Effect.runtime<Client.Client | Inbox.Inbox | R>(), (runtime) =>
+): Effect.Effect<NodeListener, never, NotificationReceiver.NotificationReceiver | Inbox.Inbox | R> =>
+  Effect.map(Effect.runtime<NotificationReceiver.NotificationReceiver | Inbox.Inbox | R>(), (runtime) =>
     fromRuntime(runtime, handler, options)
   )
 
@@ -111,7 +115,7 @@ export const make = <E, R>(
  * and the next request tries again.
  */
 export const fromManagedRuntime = <E, R, ER>(
-  runtime: ManagedRuntime.ManagedRuntime<Client.Client | Inbox.Inbox | R, ER>,
+  runtime: ManagedRuntime.ManagedRuntime<NotificationReceiver.NotificationReceiver | Inbox.Inbox | R, ER>,
   handler: NotificationEndpoint.Handler<E, R>,
   options: NotificationEndpoint.Options = {}
 ): NodeListener => {

@@ -14,7 +14,6 @@ import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as Client from "@witkey/core/Client"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
@@ -183,7 +182,7 @@ export const respond = <E, R>(
   raw: Notification.RawNotification,
   handler: Handler<E, R>,
   options: Options = {}
-): Effect.Effect<Answer, never, Client.Client | Inbox.Inbox | R> =>
+): Effect.Effect<Answer, never, NotificationReceiver.NotificationReceiver | Inbox.Inbox | R> =>
   Effect.suspend(() => {
     const maxBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     if (!(raw.body instanceof Uint8Array))
@@ -259,7 +258,7 @@ export const handle = <E, R>(
 ): Effect.Effect<
   HttpServerResponse.HttpServerResponse,
   never,
-  Scope.Scope | Client.Client | Inbox.Inbox | R
+  Scope.Scope | NotificationReceiver.NotificationReceiver | Inbox.Inbox | R
 > =>
   readBody(request, options).pipe(
     Effect.matchEffect({
@@ -275,7 +274,11 @@ export const httpApp = <E, R>(
   options: Options = {}
 ): HttpApp.Default<
   never,
-  HttpServerRequest.HttpServerRequest | Scope.Scope | Client.Client | Inbox.Inbox | R
+  | HttpServerRequest.HttpServerRequest
+  | Scope.Scope
+  | NotificationReceiver.NotificationReceiver
+  | Inbox.Inbox
+  | R
 > => Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => handle(request, handler, options))
 
 /** The endpoint as a POST route at `path`, for `HttpRouter.fromIterable([...])` and the like. */
@@ -283,5 +286,7 @@ export const route = <E, R>(
   path: HttpRouter.PathInput,
   handler: Handler<E, R>,
   options: Options = {}
-): HttpRouter.Route<never, HttpRouter.HttpRouter.ExcludeProvided<Client.Client | Inbox.Inbox | R>> =>
-  HttpRouter.makeRoute("POST", path, httpApp(handler, options))
+): HttpRouter.Route<
+  never,
+  HttpRouter.HttpRouter.ExcludeProvided<NotificationReceiver.NotificationReceiver | Inbox.Inbox | R>
+> => HttpRouter.makeRoute("POST", path, httpApp(handler, options))

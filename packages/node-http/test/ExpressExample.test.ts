@@ -2,6 +2,7 @@
 // @witkey/inbox-sql is not a dependency of this package).
 import { assert, describe, it } from "@effect/vitest"
 import * as Client from "@witkey/core/Client"
+import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
 import * as Sandbox from "@witkey/testkit/Sandbox"
 import * as SandboxServer from "@witkey/testkit/SandboxServer"
@@ -38,12 +39,17 @@ describe("examples/express.ts", () => {
       const base = yield* listen(() => app)
       const runtime = ManagedRuntime.make(
         Layer.mergeAll(
-          Client.layer({
-            partner: TestKeys.partnerId,
-            gateway: gateway.gatewayUrl,
-            notifyUrl: `${base}/alipay/notify`,
-            retry: Schedule.recurs(2)
-          }).pipe(Layer.provide(Layer.merge(TestKeys.clientKeys, HttpTransport.layerNode()))),
+          NotificationReceiver.layerFromClient.pipe(
+            Layer.provideMerge(
+              Client.layer({
+                partner: TestKeys.partnerId,
+                gateway: gateway.gatewayUrl,
+                notifyUrl: `${base}/alipay/notify`,
+                retry: Schedule.recurs(2)
+              })
+            ),
+            Layer.provide(Layer.merge(TestKeys.clientKeys, HttpTransport.layerNode()))
+          ),
           MemoryInbox.layer,
           Example.PaidTransfersMemory,
           Logger.minimumLogLevel(LogLevel.Warning)

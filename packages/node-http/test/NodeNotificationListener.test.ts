@@ -3,7 +3,7 @@
 import type * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
-import type * as Client from "@witkey/core/Client"
+import type * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import type { Scope } from "effect"
@@ -217,7 +217,7 @@ describe("NodeNotificationListener", () => {
     run(
       Effect.gen(function* () {
         const runtime = ManagedRuntime.make(
-          Layer.die("no database") as Layer.Layer<Client.Client | Inbox.Inbox>
+          Layer.die("no database") as Layer.Layer<NotificationReceiver.NotificationReceiver | Inbox.Inbox>
         )
         yield* Effect.addFinalizer(() => runtime.disposeEffect)
         const url = yield* listen(NodeNotificationListener.fromManagedRuntime(runtime, () => Effect.void))

@@ -6,6 +6,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import * as Client from "@witkey/core/Client"
+import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import type * as Notification from "@witkey/core/Notification"
 import * as Fault from "@witkey/testkit/Fault"
 import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
@@ -47,7 +48,12 @@ const setup = (
       notifyUrl,
       retry: options.retry ?? Schedule.recurs(2)
     }).pipe(Layer.provide(Layer.merge(TestKeys.clientKeys, HttpTransport.layerNode())))
-    const context = yield* Layer.build(Layer.merge(clientLayer, MemoryInbox.layer))
+    const context = yield* Layer.build(
+      Layer.merge(
+        NotificationReceiver.layerFromClient.pipe(Layer.provideMerge(clientLayer)),
+        MemoryInbox.layer
+      )
+    )
     const handled: Array<Notification.Notification> = []
     let failures = options.failures ?? 0
     const handler = (n: Notification.Notification) =>

@@ -20,6 +20,7 @@
  *
  * @since 0.1.0
  */
+import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import * as Client from "@witkey/core/Client"
 import type * as CoreNotification from "@witkey/core/Notification"
 import * as Transport from "@witkey/core/Transport"
@@ -309,7 +310,14 @@ export class Witkey {
         Effect.onError((cause) => Scope.close(attempt, Exit.failCause(cause))),
         Effect.mapError((error) => new InboxError(`inbox: ${describe(error)}`))
       )
-      return yield* Endpoint.make(handler, endpointOptions).pipe(Effect.provide(context))
+      return yield* Endpoint.make(handler, endpointOptions).pipe(
+        Effect.provide(context),
+        // The receiver shares the instance's Client: its partner, gateway, charset, verifier and transport.
+        Effect.provideServiceEffect(
+          NotificationReceiver.NotificationReceiver,
+          Effect.map(Client.Client, NotificationReceiver.fromClient)
+        )
+      )
     })
     let current: Promise<(request: Http.IncomingMessage, response: Http.ServerResponse) => void> | undefined
     const open = () =>

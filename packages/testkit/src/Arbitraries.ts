@@ -22,7 +22,7 @@ import * as Protocol from "@witkey/core/Protocol"
 import * as SignatureError from "@witkey/core/SignatureError"
 import * as Transport from "@witkey/core/Transport"
 import { Arbitrary, BigDecimal, Either, FastCheck as fc, Option } from "effect"
-import type * as NotificationSigner from "./NotificationSigner.js"
+import * as NotificationSigner from "./NotificationSigner.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Characters and text
@@ -329,7 +329,7 @@ export const gmtTransfer: fc.Arbitrary<string> = dateParts.map(
 /** A notify_id, including the `+`, `/` and `=` real ids carry. */
 export const notifyId: fc.Arbitrary<string> = fc.stringMatching(/^[A-Za-z0-9+/=_-]{1,40}$/)
 
-/** ASSIGN_FOR_ANNOUNCE_PAYMENT leaves (the wire side of `Notification.AssignFields`). */
+/** ASSIGN_FOR_ANNOUNCE_PAYMENT leaves (the wire side of `Notification.Assign`). */
 export const assignLeaves = (cs: Charset.Charset = "utf-8"): fc.Arbitrary<NotificationSigner.Leaves> =>
   fc
     .record({
@@ -339,16 +339,9 @@ export const assignLeaves = (cs: Charset.Charset = "utf-8"): fc.Arbitrary<Notifi
       payeeUserId: userId,
       gmtTransfer
     })
-    .map((f) => [
-      [Protocol.Notify.subType, Protocol.Notify.assign],
-      ["outer_task_id", f.outerTaskId],
-      ["outer_transfer_no", f.outerTransferNo],
-      ["transfer_amount", f.transferAmount],
-      ["payee_user_id", f.payeeUserId],
-      ["gmt_transfer", f.gmtTransfer]
-    ])
+    .map(NotificationSigner.assign)
 
-/** PLATFORM_PROFIT_BY_ANNOUNCE_PAYMENT leaves (the wire side of `Notification.PlatformProfitFields`). */
+/** PLATFORM_PROFIT_BY_ANNOUNCE_PAYMENT leaves (the wire side of `Notification.PlatformProfit`). */
 export const platformProfitLeaves = (
   cs: Charset.Charset = "utf-8"
 ): fc.Arbitrary<NotificationSigner.Leaves> =>
@@ -360,14 +353,7 @@ export const platformProfitLeaves = (
       payeeUserId: userId,
       gmtTransfer
     })
-    .map((f) => [
-      [Protocol.Notify.subType, Protocol.Notify.platformProfit],
-      ["outer_task_id", f.outerTaskId],
-      ["transfer_amount", f.transferAmount],
-      ["service_charge", f.serviceCharge],
-      ["payee_user_id", f.payeeUserId],
-      ["gmt_transfer", f.gmtTransfer]
-    ])
+    .map(NotificationSigner.platformProfit)
 
 /** A sub type core does not know, with some fields: it must be delivered as such. */
 const unknownSubType = fc

@@ -95,24 +95,36 @@ const amountText = (amount: Amount): string =>
     onRight: formatAmount
   })
 
+type LeafName = keyof typeof Protocol.Notify.leaf
+
 /**
- * The ASSIGN_FOR_ANNOUNCE_PAYMENT leaves: one winner's bounty. Amounts are written with two places; an
- * amount string that is not a valid amount is kept verbatim (to build hostile payloads).
+ * A sub type's leaves from its typed fields: the names and their order are `Protocol.Notify`'s, the ones core's
+ * `Notification.Assign`/`PlatformProfit` decode. Amounts are written with two places (an amount string that is
+ * not a valid amount is kept verbatim, to build hostile payloads); not `Schema.encode`, which would write
+ * `120` for `120.00` and refuse hostile text.
  */
+export const leaves = <K extends LeafName>(
+  subType: string,
+  names: ReadonlyArray<K>,
+  fields: { readonly [P in K]: P extends "transferAmount" | "serviceCharge" ? Amount : string }
+): Leaves => [
+  [Protocol.Notify.subType, subType],
+  ...names.map((name): readonly [string, string] => {
+    const value: Amount = fields[name]
+    return [Protocol.Notify.leaf[name], isAmountName(name) ? amountText(value) : (value as string)]
+  })
+]
+
+const isAmountName = (name: LeafName) => name === "transferAmount" || name === "serviceCharge"
+
+/** The ASSIGN_FOR_ANNOUNCE_PAYMENT leaves: one winner's bounty. */
 export const assign = (fields: {
   readonly outerTaskId: string
   readonly outerTransferNo: string
   readonly transferAmount: Amount
   readonly payeeUserId: string
   readonly gmtTransfer: string
-}): Leaves => [
-  [Protocol.Notify.subType, Protocol.Notify.assign],
-  ["outer_task_id", fields.outerTaskId],
-  ["outer_transfer_no", fields.outerTransferNo],
-  ["transfer_amount", amountText(fields.transferAmount)],
-  ["payee_user_id", fields.payeeUserId],
-  ["gmt_transfer", fields.gmtTransfer]
-]
+}): Leaves => leaves(Protocol.Notify.assign, Protocol.Notify.assignLeaves, fields)
 
 /** The PLATFORM_PROFIT_BY_ANNOUNCE_PAYMENT leaves: the service fee paid to the platform, and the charge on it. */
 export const platformProfit = (fields: {
@@ -121,14 +133,7 @@ export const platformProfit = (fields: {
   readonly serviceCharge: Amount
   readonly payeeUserId: string
   readonly gmtTransfer: string
-}): Leaves => [
-  [Protocol.Notify.subType, Protocol.Notify.platformProfit],
-  ["outer_task_id", fields.outerTaskId],
-  ["transfer_amount", amountText(fields.transferAmount)],
-  ["service_charge", amountText(fields.serviceCharge)],
-  ["payee_user_id", fields.payeeUserId],
-  ["gmt_transfer", fields.gmtTransfer]
-]
+}): Leaves => leaves(Protocol.Notify.platformProfit, Protocol.Notify.platformProfitLeaves, fields)
 
 /** The `xml` field: `<notify>` with one child per leaf. */
 export const payloadXml = (leaves: Leaves, charset: Charset.Charset, declaration = true): string =>
@@ -152,9 +157,10 @@ export const encodeForm = (
 const tamper = (fields: Array<readonly [string, string]>): Array<readonly [string, string]> => {
   const xmlAt = fields.findIndex(([n]) => n === Protocol.Notify.xml)
   const xml = xmlAt < 0 ? undefined : fields[xmlAt]![1]
-  if (xml !== undefined && xml.includes("<transfer_amount>")) {
+  const amountTag = `<${Protocol.Notify.leaf.transferAmount}>`
+  if (xml !== undefined && xml.includes(amountTag)) {
     const copy = [...fields]
-    copy[xmlAt] = [Protocol.Notify.xml, xml.replace("<transfer_amount>", "<transfer_amount>9")]
+    copy[xmlAt] = [Protocol.Notify.xml, xml.replace(amountTag, `${amountTag}9`)]
     return copy
   }
   return fields.map(([n, v]) => (n === Protocol.Notify.notifyId ? [n, `${v}-forged`] : [n, v]))

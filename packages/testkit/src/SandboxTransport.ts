@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import * as Client from "@witkey/core/Client"
+import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import * as Transport from "@witkey/core/Transport"
 import { Effect, Layer } from "effect"
 import * as Sandbox from "./Sandbox.js"
@@ -38,13 +39,18 @@ export type ClientOptions = Omit<Client.Options, "partner" | "gateway"> & {
 /**
  * A core `Client` wired to the sandbox in context: the test partner's signer (`TestKeys.partnerSigner`), a
  * verifier for the sandbox's gateway key, and this transport. Defaults: partner `TestKeys.partnerId`,
- * gateway `GATEWAY_URL`.
+ * gateway `GATEWAY_URL`. It provides the client's `NotificationReceiver` too, for the sandbox's notifications.
  */
 export const layerClient = (
   options: ClientOptions = {}
-): Layer.Layer<Client.Client, never, Sandbox.Sandbox> =>
-  Client.layer({
-    ...options,
-    partner: options.partner ?? TestKeys.partnerId,
-    gateway: options.gateway ?? GATEWAY_URL
-  }).pipe(Layer.provide(Layer.mergeAll(TestKeys.partnerSigner, Sandbox.gatewayVerifier, layer)))
+): Layer.Layer<Client.Client | NotificationReceiver.NotificationReceiver, never, Sandbox.Sandbox> =>
+  NotificationReceiver.layerFromClient.pipe(
+    Layer.provideMerge(
+      Client.layer({
+        ...options,
+        partner: options.partner ?? TestKeys.partnerId,
+        gateway: options.gateway ?? GATEWAY_URL
+      })
+    ),
+    Layer.provide(Layer.mergeAll(TestKeys.partnerSigner, Sandbox.gatewayVerifier, layer))
+  )

@@ -1,7 +1,6 @@
 // Shared wiring for the testkit's own tests: a client and an inbox on an in-process sandbox, a receiver that
 // runs core's NotificationReceiver, and hand-signed gateway URLs for requests core's client would refuse.
 import * as Charset from "@witkey/core/Charset"
-import * as Client from "@witkey/core/Client"
 import * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
@@ -61,12 +60,12 @@ export interface Receiver {
   readonly results: Array<NotificationReceiver.Result>
 }
 
-/** core's NotificationReceiver (with notify_verify) on the inbox and client in context, in-process. */
+/** core's NotificationReceiver (with notify_verify) on the inbox and receiver in context, in-process. */
 export const receiver = (
   answer: (attempt: number) => "receive" | "fail" = () => "receive"
-): Effect.Effect<Receiver, never, Client.Client | Inbox.Inbox> =>
+): Effect.Effect<Receiver, never, NotificationReceiver.NotificationReceiver | Inbox.Inbox> =>
   Effect.gen(function* () {
-    const context = yield* Effect.context<Client.Client | Inbox.Inbox>()
+    const context = yield* Effect.context<NotificationReceiver.NotificationReceiver | Inbox.Inbox>()
     const processed: Array<Notification.Notification> = []
     const results: Array<NotificationReceiver.Result> = []
     const deliver: Sandbox.Deliver = (delivery) =>

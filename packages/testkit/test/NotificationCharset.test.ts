@@ -3,11 +3,9 @@
 // either refused or reads exactly the genuine fields (PROTOCOL.md §6).
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Charset from "@witkey/core/Charset"
-import * as Client from "@witkey/core/Client"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
 import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
-import * as Signer from "@witkey/core/Signer"
 import * as Transport from "@witkey/core/Transport"
 import * as Verifier from "@witkey/core/Verifier"
 import { Effect, Either, FastCheck as fc, Layer } from "effect"
@@ -191,10 +189,9 @@ layer(TestKeys.gatewayVerifier.pipe(Layer.merge(TestKeys.gatewaySigner)))(
             { charsets: [sent] }
           )
           // notify_verify off: the gateway is not part of this question.
-          const client = Client.fromServices(
+          const receiver = NotificationReceiver.fromServices(
             { partner: TestKeys.partnerId, gateway: "http://gateway.test/" },
             {
-              signer: yield* Signer.Signer,
               verifier: yield* Verifier.Verifier,
               transport: Transport.make(() => Effect.die("no gateway in this test"))
             }
@@ -206,7 +203,10 @@ layer(TestKeys.gatewayVerifier.pipe(Layer.merge(TestKeys.gatewaySigner)))(
               { body: signed.body, contentType: label },
               (n) => Effect.sync(() => void handled.push(n)),
               { notifyVerify: false, charsets }
-            ).pipe(Effect.provideService(Client.Client, client), Effect.provideService(Inbox.Inbox, inbox))
+            ).pipe(
+              Effect.provideService(NotificationReceiver.NotificationReceiver, receiver),
+              Effect.provideService(Inbox.Inbox, inbox)
+            )
           const copy = yield* receive(contentType)
           const real = yield* receive(signed.contentType)
           assert.isAtMost(handled.length, 1)

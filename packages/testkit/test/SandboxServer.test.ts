@@ -23,7 +23,16 @@ const env = (charset: Charset.Charset = "utf-8") => {
   const server = SandboxServer.layerWithSandbox()
   const client = Layer.unwrapEffect(
     Effect.map(SandboxServer.SandboxServer, (s) =>
-      Client.layer({ partner: TestKeys.partnerId, gateway: s.gatewayUrl, charset, retry: Schedule.recurs(2) })
+      NotificationReceiver.layerFromClient.pipe(
+        Layer.provideMerge(
+          Client.layer({
+            partner: TestKeys.partnerId,
+            gateway: s.gatewayUrl,
+            charset,
+            retry: Schedule.recurs(2)
+          })
+        )
+      )
     )
   ).pipe(
     Layer.provide(

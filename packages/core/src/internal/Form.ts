@@ -2,15 +2,7 @@
 // and value decoded exactly once, in the given charset, strictly.
 import { Either } from "effect"
 import * as Charset from "../Charset.js"
-
-const hexValue = (c: number) =>
-  c >= 0x30 && c <= 0x39
-    ? c - 0x30
-    : c >= 0x41 && c <= 0x46
-      ? c - 0x37
-      : c >= 0x61 && c <= 0x66
-        ? c - 0x57
-        : -1
+import * as Percent from "./percent.js"
 
 // Unescaped bytes land in one reused buffer (grown on demand): decoding copies them out before the next use.
 let scratch = Buffer.alloc(1024)
@@ -18,30 +10,8 @@ let scratch = Buffer.alloc(1024)
 /** Percent-unescapes `latin[start, end)` (one char per body byte) into `scratch`; its length, or -1. */
 const unescape = (latin: string, start: number, end: number): number => {
   if (scratch.length < end - start) scratch = Buffer.alloc(Math.max(end - start, 2 * scratch.length))
-  const out = scratch
-  let n = 0
-  for (let i = start; i < end; i++) {
-    const b = latin.charCodeAt(i)
-    if (b === 0x2b) out[n++] = 0x20
-    else if (b === 0x25) {
-      if (i + 2 >= end) return -1
-      const hi = hexValue(latin.charCodeAt(i + 1))
-      const lo = hexValue(latin.charCodeAt(i + 2))
-      if (hi < 0 || lo < 0) return -1
-      out[n++] = (hi << 4) | lo
-      i += 2
-    } else out[n++] = b
-  }
-  return n
-}
-
-/**
- * The bytes a percent-encoded name or value stands for (`+` is a space, `%XX` a byte, any other char its
- * latin1 byte), or undefined for a broken escape. A copy: the scratch buffer is reused.
- */
-export const unescapeBytes = (latin: string): Uint8Array | undefined => {
-  const n = unescape(latin, 0, latin.length)
-  return n < 0 ? undefined : new Uint8Array(scratch.subarray(0, n))
+  const n = Percent.unescapeInto(latin, start, end, scratch)
+  return n < 0 ? -1 : n
 }
 
 /**

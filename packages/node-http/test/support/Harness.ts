@@ -6,6 +6,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as DsaSigner from "@witkey/crypto-dsa/DsaSigner"
 import * as DsaVerifier from "@witkey/crypto-dsa/DsaVerifier"
 import * as Client from "@witkey/core/Client"
+import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Transport from "@witkey/core/Transport"
 import type { Context, Schedule, Scope } from "effect"
@@ -24,7 +25,9 @@ export interface Harness {
   /** `http://127.0.0.1:<port>` */
   readonly base: string
   readonly gatewayUrl: string
-  readonly context: Context.Context<Client.Client | Inbox.Inbox | Transport.Transport>
+  readonly context: Context.Context<
+    Client.Client | NotificationReceiver.NotificationReceiver | Inbox.Inbox | Transport.Transport
+  >
   /** What the server side logged (instead of printing it). */
   readonly logs: Array<LogLine>
 }
@@ -88,7 +91,8 @@ export const make = <E = never>(
       gateway: gatewayUrl,
       ...(options.retry ? { retry: options.retry } : {})
     }).pipe(Layer.provide(Layer.merge(cryptoLayer, transportLayer)))
-    const context = yield* Layer.build(Layer.mergeAll(clientLayer, MemoryInbox.layer, transportLayer))
+    const receiverLayer = NotificationReceiver.layerFromClient.pipe(Layer.provideMerge(clientLayer))
+    const context = yield* Layer.build(Layer.mergeAll(receiverLayer, MemoryInbox.layer, transportLayer))
     const notify = options.notify
     const router = notify
       ? HttpRouter.empty.pipe(

@@ -15,13 +15,13 @@ export type ParseResult =
   | { readonly _tag: "Ok"; readonly pairs: ReadonlyArray<RawPair> }
   | { readonly _tag: "Malformed"; readonly message: string }
 
-// A query holds printable ASCII only: anything else arrived unescaped and is refused, never guessed at.
+// Unescaping is core's (`SignedRequest.percentDecode`); a servlet query also never holds a raw character.
 const unescape = (segment: string): Uint8Array | string => {
   for (let i = 0; i < segment.length; i++) {
     const c = segment.charCodeAt(i)
     if (c < 0x21 || c > 0x7e) return `raw character U+${c.toString(16).padStart(4, "0")} in the query`
   }
-  return SignedRequest.percentDecode(segment) ?? `invalid percent-escape in "${segment}"`
+  return Either.getOrElse(SignedRequest.percentDecode(segment), (message): Uint8Array | string => message)
 }
 
 /** The query of `url` (after the first `?`, up to a `#`), pairs in order; empty segments are skipped. */
