@@ -30,6 +30,20 @@ export const json = Options.boolean("json").pipe(
   Options.withDescription("Print the result as one JSON object on the last line of stdout.")
 )
 
+/** `--port` of a server: 0 to 65535 (0: any free port), else a usage error. */
+export const port = Options.integer("port").pipe(
+  Options.withDescription("The port to listen on (0: any free port)."),
+  Options.mapEffect((port) =>
+    port < 0 || port > 65535 ? Effect.fail(invalid("--port must be 0 to 65535")) : Effect.succeed(port)
+  )
+)
+
+/** `--host` of a server. */
+export const host = Options.text("host").pipe(
+  Options.withDescription("The address to listen on (default 127.0.0.1)."),
+  Options.withDefault("127.0.0.1")
+)
+
 /** `--charset`, required. */
 export const charset = Options.text("charset").pipe(
   Options.withDescription(`The _input_charset: ${Charset.values.join(", ")} (any letter case).`),

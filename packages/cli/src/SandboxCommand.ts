@@ -48,11 +48,8 @@ export const exampleTasks = (count: number, partner: string, platformAccount: st
 export const command = Command.make(
   "sandbox",
   {
-    port: Options.integer("port").pipe(Options.withDescription("The port to listen on (0: any free port).")),
-    host: Options.text("host").pipe(
-      Options.withDescription("The address to listen on (default 127.0.0.1)."),
-      Options.withDefault("127.0.0.1")
-    ),
+    port: CommonOptions.port,
+    host: CommonOptions.host,
     tasks: Options.integer("tasks").pipe(
       Options.withDescription("How many example tasks to register (default 3)."),
       Options.withDefault(3)
@@ -69,7 +66,6 @@ export const command = Command.make(
   },
   (values) =>
     Effect.gen(function* () {
-      if (values.port < 0 || values.port > 65535) return yield* CliError.usage("--port must be 0 to 65535")
       if (values.tasks < 0 || values.tasks > 1000) return yield* CliError.usage("--tasks must be 0 to 1000")
       const notifyUrl = Option.getOrUndefined(values.notifyUrl)
       if (notifyUrl !== undefined) {

@@ -53,11 +53,8 @@ const noGateway = Transport.make(() =>
 export const command = Command.make(
   "serve",
   {
-    port: Options.integer("port").pipe(Options.withDescription("The port to listen on (0: any free port).")),
-    host: Options.text("host").pipe(
-      Options.withDescription("The address to listen on (default 127.0.0.1)."),
-      Options.withDefault("127.0.0.1")
-    ),
+    port: CommonOptions.port,
+    host: CommonOptions.host,
     db: Options.text("db").pipe(
       Options.withDescription(
         "The inbox: a SQLite file (created if missing) or a postgres:// URL (never printed)."
@@ -89,7 +86,6 @@ export const command = Command.make(
   },
   (values) =>
     Effect.gen(function* () {
-      if (values.port < 0 || values.port > 65535) return yield* CliError.usage("--port must be 0 to 65535")
       if (values.headerTimeout <= 0 || values.headerTimeout > 3600)
         return yield* CliError.usage("--header-timeout must be 1 to 3600 seconds")
       const partnerIssues = ConfirmRequest.checkPartner(values.partner)

@@ -44,4 +44,18 @@ describe("usage", () => {
       assertOneErrorLine(result, /"latin1" is not one of utf-8, gbk, gb2312/)
     })
   )
+
+  // `--port` is shared by serve and sandbox (CommonOptions.port) and range-checked before either starts.
+  it.effect("port out of range: exit 2 for serve and sandbox", () =>
+    Effect.gen(function* () {
+      for (const args of [
+        ["sandbox", "--port", "65536"],
+        ["serve", "--port", "-1", "--db", "unused.db", "--alipay-public-key", "k.pem", "--partner", "2088"]
+      ]) {
+        const result = yield* run(args)
+        assert.strictEqual(result.code, 2, args[0])
+        assertOneErrorLine(result, /--port must be 0 to 65535/)
+      }
+    })
+  )
 })

@@ -10,7 +10,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
-import { Clock, Effect } from "effect"
+import { Effect } from "effect"
+import * as Migrate from "./internal/migrate.js"
 
 export type Dialect = "sqlite" | "pg"
 
@@ -38,13 +39,7 @@ export const tables = (prefix: string): Tables => ({
   attempts: `${prefix}inbox_attempts`
 })
 
-export interface Migration {
-  readonly version: number
-  readonly name: string
-  readonly statements: (tables: Tables, dialect: Dialect) => ReadonlyArray<string>
-  /** Row work after the statements, in the same transaction: for what needs core's code, not just SQL. */
-  readonly rows?: (sql: SqlClient.SqlClient, tables: Tables) => Effect.Effect<void, SqlError>
-}
+export type Migration = Migrate.Migration<Tables>
 
 const q = (identifier: string) => `"${identifier}"`
 
@@ -196,12 +191,6 @@ ORDER BY id`
       ).pipe(Effect.annotateLogs({ notify_ids: reopened.join(", ") }))
   })
 
-const storage = (what: string) => (e: SqlError) =>
-  new Inbox.InboxError({
-    reason: "storage",
-    message: `inbox migration: ${what}: ${e.cause instanceof Error ? e.cause.message : e.message}`
-  })
-
 /** The dialect of a client, or `undefined` for one the inbox does not support. */
 export const dialectOf = (sql: SqlClient.SqlClient): Dialect | undefined =>
   sql.onDialectOrElse({
@@ -210,61 +199,46 @@ export const dialectOf = (sql: SqlClient.SqlClient): Dialect | undefined =>
     orElse: (): Dialect | undefined => undefined
   })
 
+/**
+ * The dialect of a client for a store (`store` names it in the message) under a table prefix, or why it
+ * cannot hold one: checked before any SQL runs, the prefix because it is spliced into statements.
+ */
+export const check = (
+  sql: SqlClient.SqlClient,
+  tablePrefix: string,
+  store: string
+): Effect.Effect<Dialect, string> => {
+  if (!TABLE_PREFIX_PATTERN.test(tablePrefix))
+    return Effect.fail(
+      `invalid table prefix ${JSON.stringify(tablePrefix)}: use letters, digits and underscores (at most 40)`
+    )
+  const dialect = dialectOf(sql)
+  return dialect === undefined
+    ? Effect.fail(`the ${store} supports SQLite and PostgreSQL clients only`)
+    : Effect.succeed(dialect)
+}
+
 /** Applies the migrations not yet applied; returns the versions it applied (empty when up to date). */
 export const run = (
   tablePrefix: string = DEFAULT_TABLE_PREFIX
 ): Effect.Effect<ReadonlyArray<number>, Inbox.InboxError, SqlClient.SqlClient> =>
   Effect.gen(function* () {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    if (!TABLE_PREFIX_PATTERN.test(tablePrefix))
-      return yield* new Inbox.InboxError({
-        reason: "storage",
-        message: `invalid table prefix ${JSON.stringify(tablePrefix)}: use letters, digits and underscores (at most 40)`
-      })
-    const dialect = dialectOf(sql)
-    if (dialect === undefined)
-      return yield* new Inbox.InboxError({
-        reason: "storage",
-        message: "the SQL inbox supports SQLite and PostgreSQL clients only"
-      })
-    const t = tables(tablePrefix)
-    const createMigrations = sql.unsafe(
-      `CREATE TABLE IF NOT EXISTS ${q(t.migrations)} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${dialect === "pg" ? "BIGINT" : "INTEGER"} NOT NULL)`
+    const dialect = yield* check(sql, tablePrefix, "SQL inbox").pipe(
+      Effect.mapError((message) => new Inbox.InboxError({ reason: "storage", message }))
     )
-    const lock =
-      dialect === "pg"
-        ? // Serializes concurrent starts on this schema and prefix; released at commit.
-          sql`SELECT pg_advisory_xact_lock(hashtext(${`witkey-inbox-migrations:${tablePrefix}`} || current_schema()))`.pipe(
-            Effect.zipRight(createMigrations)
-          )
-        : // A no-op write as the first statement makes SQLite's deferred BEGIN take the write lock now, so a
-          // concurrent starter waits (busy timeout) instead of failing on a stale snapshot.
-          sql.unsafe(`DELETE FROM ${q(t.migrations)} WHERE version < 0`)
-    if (dialect === "sqlite")
-      yield* createMigrations.pipe(Effect.mapError(storage("create migrations table")))
-    return yield* Effect.gen(function* () {
-      yield* lock
-      const applied = new Set(
-        (yield* sql.unsafe<{ version: number | string }>(`SELECT version FROM ${q(t.migrations)}`)).map((r) =>
-          Number(r.version)
-        )
-      )
-      const done: Array<number> = []
-      for (const migration of migrations) {
-        if (applied.has(migration.version)) continue
-        for (const statement of migration.statements(t, dialect)) yield* sql.unsafe(statement)
-        if (migration.rows !== undefined) yield* migration.rows(sql, t)
-        const now = yield* Clock.currentTimeMillis
-        yield* sql`INSERT INTO ${sql(t.migrations)} (version, name, applied_at) VALUES (${migration.version}, ${migration.name}, ${now})`
-        done.push(migration.version)
-      }
-      return done
-    }).pipe(
-      sql.withTransaction,
-      // better-sqlite3 waits for a lock synchronously, blocking the thread: two inboxes opened at once in one
-      // process (tests do) would deadlock if the fiber holding the lock yielded mid-transaction to the one
-      // waiting for it. The statements are synchronous: run the transaction without yielding.
-      Effect.withMaxOpsBeforeYield(Number.MAX_SAFE_INTEGER),
-      Effect.mapError(storage("apply"))
+    return yield* Migrate.run(
+      {
+        sql,
+        dialect,
+        tables: tables(tablePrefix),
+        migrations,
+        lockKey: `witkey-inbox-migrations:${tablePrefix}`
+      },
+      (stage, e) =>
+        new Inbox.InboxError({
+          reason: "storage",
+          message: `inbox migration: ${stage}: ${e.cause instanceof Error ? e.cause.message : e.message}`
+        })
     )
   })

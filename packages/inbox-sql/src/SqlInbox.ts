@@ -83,17 +83,9 @@ export const make = (
     // Our own statements use our own column names, whatever name transforms the user's client has.
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const prefix = options.tablePrefix ?? Migrations.DEFAULT_TABLE_PREFIX
-    if (!Migrations.TABLE_PREFIX_PATTERN.test(prefix))
-      return yield* new Inbox.InboxError({
-        reason: "storage",
-        message: `invalid table prefix ${JSON.stringify(prefix)}: use letters, digits and underscores (at most 40)`
-      })
-    const dialect = Migrations.dialectOf(sql)
-    if (dialect === undefined)
-      return yield* new Inbox.InboxError({
-        reason: "storage",
-        message: "the SQL inbox supports SQLite and PostgreSQL clients only"
-      })
+    const dialect = yield* Migrations.check(sql, prefix, "SQL inbox").pipe(
+      Effect.mapError((message) => new Inbox.InboxError({ reason: "storage", message }))
+    )
     const statements = Statements.make(sql, Migrations.tables(prefix), dialect)
     // SQLite has one writer per file: deliveries share transactions and their flushed commits. PostgreSQL
     // keeps one transaction per delivery: its row locks must be held briefly, and it has writers in parallel.

@@ -23,6 +23,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as PayoutJournal from "@witkey/core/PayoutJournal"
 import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
+import * as Migrate from "./internal/migrate.js"
 import * as Migrations from "./Migrations.js"
 
 export interface Options {
@@ -42,16 +43,10 @@ export const tables = (prefix: string): Tables => ({
   migrations: `${prefix}payout_migrations`
 })
 
-interface Migration {
-  readonly version: number
-  readonly name: string
-  readonly statements: (tables: Tables, dialect: Migrations.Dialect) => ReadonlyArray<string>
-}
-
 const q = (identifier: string) => `"${identifier}"`
 
 /** Append only: an applied migration is never edited. */
-const migrations: ReadonlyArray<Migration> = [
+const migrations: ReadonlyArray<Migrate.Migration<Tables>> = [
   {
     version: 1,
     name: "payout journal",
@@ -101,48 +96,20 @@ export const migrate = (
 ): Effect.Effect<ReadonlyArray<number>, PayoutJournal.JournalError, SqlClient.SqlClient> =>
   Effect.gen(function* () {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    if (!Migrations.TABLE_PREFIX_PATTERN.test(tablePrefix))
-      return yield* new PayoutJournal.JournalError({
-        reason: "storage",
-        message: `invalid table prefix ${JSON.stringify(tablePrefix)}: use letters, digits and underscores (at most 40)`
-      })
-    const dialect = Migrations.dialectOf(sql)
-    if (dialect === undefined)
-      return yield* new PayoutJournal.JournalError({
-        reason: "storage",
-        message: "the SQL payout journal supports SQLite and PostgreSQL clients only"
-      })
-    const t = tables(tablePrefix)
-    const createMigrations = sql.unsafe(
-      `CREATE TABLE IF NOT EXISTS ${q(t.migrations)} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${dialect === "pg" ? "BIGINT" : "INTEGER"} NOT NULL)`
+    const dialect = yield* Migrations.check(sql, tablePrefix, "SQL payout journal").pipe(
+      Effect.mapError((message) => new PayoutJournal.JournalError({ reason: "storage", message }))
     )
-    // As for the inbox: concurrent starters serialize on a lock (PostgreSQL: an advisory lock; SQLite: the
-    // write lock, taken by a no-op write first).
-    const lock =
-      dialect === "pg"
-        ? sql`SELECT pg_advisory_xact_lock(hashtext(${`witkey-payout-migrations:${tablePrefix}`} || current_schema()))`.pipe(
-            Effect.zipRight(createMigrations)
-          )
-        : sql.unsafe(`DELETE FROM ${q(t.migrations)} WHERE version < 0`)
-    if (dialect === "sqlite")
-      yield* createMigrations.pipe(Effect.mapError(storage("create migrations table")))
-    return yield* Effect.gen(function* () {
-      yield* lock
-      const applied = new Set(
-        (yield* sql.unsafe<{ version: number | string }>(`SELECT version FROM ${q(t.migrations)}`)).map((r) =>
-          Number(r.version)
-        )
-      )
-      const done: Array<number> = []
-      for (const migration of migrations) {
-        if (applied.has(migration.version)) continue
-        for (const statement of migration.statements(t, dialect)) yield* sql.unsafe(statement)
-        const now = yield* Clock.currentTimeMillis
-        yield* sql`INSERT INTO ${sql(t.migrations)} (version, name, applied_at) VALUES (${migration.version}, ${migration.name}, ${now})`
-        done.push(migration.version)
-      }
-      return done
-    }).pipe(sql.withTransaction, Effect.mapError(storage("migrate")))
+    // The inbox's runner, on the journal's own tables and lock.
+    return yield* Migrate.run(
+      {
+        sql,
+        dialect,
+        tables: tables(tablePrefix),
+        migrations,
+        lockKey: `witkey-payout-migrations:${tablePrefix}`
+      },
+      (stage, e) => storage(stage === "apply" ? "migrate" : stage)(e)
+    )
   })
 
 interface PayoutRow {
