@@ -46,8 +46,8 @@ export default defineConfig({
     sequence: { sequencer: SlowestFirst },
     // Reuse a worker process for the next file. vitest 3 decides this for the whole pool from the root config
     // only: a project's own `isolate: false` (below) keeps the module graph but still got a new process per
-    // file. Measured on packages/core/test: 31 s of processor time isolated, 17 s shared. The fuzz project keeps
-    // `isolate` (its default), so its files still get fresh modules, in a shared process.
+    // file. Measured on packages/core/test: 31 s of processor time isolated, 17 s shared. vitest runs the projects
+    // one after the other and recycles the workers in between, so unit and fuzz files never share a process.
     poolOptions: { forks: { isolate: false } },
     projects: [
       {
@@ -65,7 +65,13 @@ export default defineConfig({
         extends: true,
         // Processes, not threads: the linearity checks time with process.cpuUsage(), which counts every thread
         // of the process (core/test/fuzz.ts).
-        test: { name: "fuzz", include: ["packages/*/test/**/*.fuzz.ts"], pool: "forks" }
+        // Fresh modules for each of its few files (it inherits the shared pool above).
+        test: {
+          name: "fuzz",
+          include: ["packages/*/test/**/*.fuzz.ts"],
+          pool: "forks",
+          poolOptions: { forks: { isolate: true } }
+        }
       }
     ]
   }
