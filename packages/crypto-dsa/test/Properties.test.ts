@@ -6,10 +6,11 @@ import * as Base64 from "../src/internal/Base64.js"
 import * as DerSignature from "../src/internal/DerSignature.js"
 import * as F from "./Fixtures.js"
 
+// Built once, not in every run of every property: parsing the keys cost more than the signing.
 const services = Effect.all({
   signer: DsaSigner.make({ privateKey: F.partnerPrivate }),
   verifier: DsaVerifier.make({ publicKey: F.partnerPublic })
-})
+}).pipe(Effect.cached, Effect.runSync)
 
 /** r and s of a DER signature, each as 20 big-endian bytes: the IEEE-P1363 form of the same signature. */
 const toP1363 = (der: Buffer): Buffer => {

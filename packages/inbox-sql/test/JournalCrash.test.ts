@@ -25,7 +25,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SqliteInbox from "../src/SqliteInbox.js"
 import * as SqlPayoutJournal from "../src/SqlPayoutJournal.js"
-import { bundleOf } from "./Receivers.js"
+import * as Bundle from "./Bundle.js"
 
 const SCRIPT = fileURLToPath(new URL("./journaler.ts", import.meta.url))
 
@@ -41,7 +41,7 @@ interface Ran {
  */
 const run = (args: ReadonlyArray<string>, killAfter?: number) =>
   Effect.gen(function* () {
-    const script = yield* bundleOf(SCRIPT)
+    const script = yield* Bundle.bundled(SCRIPT)
     const started = yield* Deferred.make<void>()
     const ran = Effect.async<Ran>((resume) => {
       const child = ChildProcess.spawn(process.execPath, [script, ...args], {

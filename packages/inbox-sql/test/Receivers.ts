@@ -15,69 +15,16 @@ import * as SandboxTransport from "@witkey/testkit/SandboxTransport"
 import * as TestKeys from "@witkey/testkit/TestKeys"
 import type { Scope } from "effect"
 import { BigDecimal, Chunk, Clock, Deferred, Effect, Option, Schedule, TestClock, TestServices } from "effect"
-import * as esbuild from "esbuild"
 import * as ChildProcess from "node:child_process"
-import * as fs from "node:fs"
-import { createRequire } from "node:module"
 import * as net from "node:net"
-import * as os from "node:os"
-import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SqlInbox from "../src/SqlInbox.js"
+import * as Bundle from "./Bundle.js"
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url))
 const SCRIPT = fileURLToPath(new URL("./receiver.ts", import.meta.url))
 
-/**
- * test/receiver.ts as one JavaScript file, bundled once per test file (about a second): a receiver then starts
- * with plain `node` in a third of the time `node --import tsx` takes, which transforms the workspace's sources
- * and resolves every import through its loader thread on each of the many restarts. better-sqlite3 (native)
- * stays outside the bundle, imported by its absolute path; `require` is provided for the bundled CommonJS
- * modules (pg) and pg's optional native binding, which is never loaded.
- */
-const bundles = new Map<string, Promise<string>>()
-/** Any test script bundled the same way (once per test file): its .mjs path, to run with plain `node`. */
-export const bundleOf = (script: string) =>
-  Effect.promise(() => {
-    const cached = bundles.get(script)
-    if (cached) return cached
-    const bundle = build(script)
-    bundles.set(script, bundle)
-    return bundle
-  })
-
-const build = async (script: string) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "witkey-receiver-"))
-  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
-  const outfile = path.join(dir, `${path.basename(script, ".ts")}.mjs`)
-  const betterSqlite3 = createRequire(import.meta.url).resolve("better-sqlite3")
-  await esbuild.build({
-    entryPoints: [script],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external: ["pg-native"],
-    banner: {
-      js: `import { createRequire } from "node:module"; const require = createRequire(import.meta.url);`
-    },
-    plugins: [
-      {
-        name: "native-outside",
-        setup: (build) =>
-          void build.onResolve({ filter: /^better-sqlite3$/ }, () => ({
-            path: betterSqlite3,
-            external: true
-          }))
-      }
-    ],
-    logLevel: "error"
-  })
-  return outfile
-}
-
-const bundled = bundleOf(SCRIPT)
+const bundled = Bundle.bundled(SCRIPT)
 
 export const liveSleep = (millis: number) => TestServices.provideLive(Effect.sleep(millis))
 
@@ -116,7 +63,7 @@ export interface Receiver {
 }
 
 /**
- * Starts test/receiver.ts (bundled) with `node` and waits until it listens: one process, so its pid is the
+ * Starts test/receiver.ts (bundled, see Bundle.ts) with `node` and waits until it listens: one process, so its pid is the
  * receiver's (SIGKILL reaches it, not a wrapper).
  */
 export const start = (env: Record<string, string>): Effect.Effect<Receiver, never, Scope.Scope> =>

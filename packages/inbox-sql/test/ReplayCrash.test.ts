@@ -12,6 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SqliteInbox from "../src/SqliteInbox.js"
+import * as Bundle from "./Bundle.js"
 
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "replayer.ts")
 
@@ -19,19 +20,21 @@ class Outage extends Schema.TaggedError<Outage>()("Outage", { message: Schema.St
 
 /** Runs the replayer to its end: its exit signal and what it printed. */
 const replayer = (filename: string, notifyId: string, crash?: string) =>
-  Effect.async<{ readonly signal: string | null; readonly code: number | null; readonly output: string }>(
-    (resume) => {
-      const child = ChildProcess.spawn(
-        process.execPath,
-        ["--import", "tsx", SCRIPT, filename, notifyId, ...(crash ? [crash] : [])],
-        { stdio: ["ignore", "pipe", "pipe"] }
-      )
-      let output = ""
-      child.stdout.on("data", (chunk: Buffer) => void (output += chunk.toString()))
-      child.stderr.on("data", (chunk: Buffer) => void (output += chunk.toString()))
-      child.on("exit", (code, signal) => resume(Effect.succeed({ code, signal, output })))
-      return Effect.sync(() => void child.kill("SIGKILL"))
-    }
+  Effect.flatMap(Bundle.bundled(SCRIPT), (script) =>
+    Effect.async<{ readonly signal: string | null; readonly code: number | null; readonly output: string }>(
+      (resume) => {
+        const child = ChildProcess.spawn(
+          process.execPath,
+          [script, filename, notifyId, ...(crash ? [crash] : [])],
+          { stdio: ["ignore", "pipe", "pipe"] }
+        )
+        let output = ""
+        child.stdout.on("data", (chunk: Buffer) => void (output += chunk.toString()))
+        child.stderr.on("data", (chunk: Buffer) => void (output += chunk.toString()))
+        child.on("exit", (code, signal) => resume(Effect.succeed({ code, signal, output })))
+        return Effect.sync(() => void child.kill("SIGKILL"))
+      }
+    )
   )
 
 const inInbox = <A, E>(

@@ -1,4 +1,4 @@
-// A platform process for JournalCrash.test.ts (bundled by Receivers.bundleOf, run with node), on one SQLite
+// A platform process for JournalCrash.test.ts (bundled by Bundle.bundled, run with node), on one SQLite
 // file, that kills itself where told (SIGKILL, as `kill -9` would):
 //   pay <file.db> <gateway> <task> <serial,serial…> [before-send | after-answer]
 //       JournaledClient.confirmByPlatform; `before-send`: dies with the payout recorded and its attempt started,

@@ -1,7 +1,7 @@
 // A replaying operator process for ReplayCrash.test.ts: replays one notification from a SQLite inbox with a
 // handler that writes a payout row in the inbox's transaction, and kills itself where told (SIGKILL, as
 // `kill -9` would):
-//   node --import tsx replayer.ts <file.db> <notify_id> [in-handler | after-commit]
+//   node replayer.mjs (bundled by Bundle.ts) <file.db> <notify_id> [in-handler | after-commit]
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Inbox from "@witkey/core/Inbox"
 import { Effect } from "effect"
