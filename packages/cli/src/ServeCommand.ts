@@ -9,6 +9,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
 import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
+import * as PayoutJournal from "@witkey/core/PayoutJournal"
 import * as Transport from "@witkey/core/Transport"
 import * as Verifier from "@witkey/core/Verifier"
 import { Duration, Effect, Layer, Option } from "effect"
@@ -111,7 +112,11 @@ export const command = Command.make(
         gateway: gateway ?? "http://127.0.0.1/",
         charset: values.charset
       }).pipe(Layer.provide(Layer.merge(transport, Layer.succeed(Verifier.Verifier, verifier))))
-      const inbox = Database.inbox(values.db)
+      // With the console, the payout journal on the same database (`confirm --journal`) is shown beside the
+      // inbox, with its reconciliation; its tables are created if missing.
+      const inbox: Layer.Layer<Database.Services, CliError.CliError> = values.console
+        ? Database.inboxAndJournal(values.db)
+        : Database.inbox(values.db)
       yield* Effect.gen(function* () {
         // Node's defaults let a client that trickles its headers hold a connection for a minute or more (and
         // check only every 30 s): headers and the whole request are bounded like the body is.
@@ -135,7 +140,8 @@ export const command = Command.make(
           notifyVerify,
           onResult: report
         })
-        const served = yield* ServeConsole.wrap({ ...values, port }, endpoint)
+        const journal = Option.getOrUndefined(yield* Effect.serviceOption(PayoutJournal.PayoutJournal))
+        const served = yield* ServeConsole.wrap({ ...values, port, journal }, endpoint)
         yield* server.serve(served.app)
         yield* Output.diagnostic(
           `witkey serve: receiving notifications at http://${values.host}:${port}/ (inbox ${Database.describe(values.db)}, notify_verify ${notifyVerify ? `at ${gateway}` : "off"}); Ctrl-C to stop`

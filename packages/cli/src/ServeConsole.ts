@@ -9,6 +9,7 @@ import * as Options from "@effect/cli/Options"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Charset from "@witkey/core/Charset"
+import type * as PayoutJournal from "@witkey/core/PayoutJournal"
 import { Effect, Option, Redacted } from "effect"
 import * as CliError from "./CliError.js"
 
@@ -57,7 +58,12 @@ export const check = (values: Values): Effect.Effect<void, CliError.CliError> =>
  * `endpoint` alone otherwise.
  */
 export const wrap = <E, R>(
-  values: Values & { readonly port: number; readonly charset: Charset.Charset },
+  values: Values & {
+    readonly port: number
+    readonly charset: Charset.Charset
+    /** The payout journal on the receiver's database, shown with its reconciliation. */
+    readonly journal?: PayoutJournal.PayoutJournal | undefined
+  },
   endpoint: HttpApp.Default<E, R>
 ): Effect.Effect<
   { readonly app: HttpApp.Default<E, R | Inbox.Operations>; readonly line: string | undefined },
@@ -74,7 +80,8 @@ export const wrap = <E, R>(
             port: values.port,
             token,
             charset: values.charset,
-            handler: () => Effect.void
+            handler: () => Effect.void,
+            journal: values.journal
           },
           endpoint
         ).pipe(Effect.mapError((e) => CliError.usage(`--console: ${e.message}`)))

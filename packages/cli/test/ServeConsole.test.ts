@@ -57,6 +57,8 @@ describe("serve --console", () => {
       const page = yield* get(url)
       assert.strictEqual(page.status, 200)
       assert.include(page.text, "witkey receiver console")
+      // The payout journal on serve's database (`confirm --journal`) is shown, with its reconciliation.
+      assert.notInclude(page.text, "No payout journal is configured")
 
       const token = "serve-console-token-0123"
       const open = yield* start([...serveArgs("0.0.0.0"), "--console-token", token])
