@@ -3,6 +3,7 @@
 // numbers are for people to read).
 import { spawnSync } from "node:child_process"
 import * as os from "node:os"
+import { nodeArguments } from "./src/Load.js"
 import { isSkipped, type Outcome, passed, type Row, table } from "./src/Report.js"
 
 interface Plan {
@@ -90,8 +91,12 @@ process.stdout.write(
 
 if (only !== undefined) process.exit(below.length === 0 ? 0 : 1)
 
-const memory = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "memory.ts"], {
-  cwd: new URL(".", import.meta.url).pathname,
-  stdio: "inherit"
-})
+const memory = spawnSync(
+  process.execPath,
+  ["--expose-gc", ...nodeArguments(new URL("./memory.ts", import.meta.url))],
+  {
+    cwd: new URL(".", import.meta.url).pathname,
+    stdio: "inherit"
+  }
+)
 process.exitCode = memory.status === 0 ? 0 : 1

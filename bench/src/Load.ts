@@ -5,16 +5,36 @@
 import { spawn } from "node:child_process"
 import * as Http from "node:http"
 import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
 
 export interface Child<Info> {
   readonly info: Info
   readonly stop: () => Promise<void>
 }
 
-/** Starts `file` (TypeScript, through tsx) and waits for its first stdout line, a JSON description. */
+// Compiled (bench/dist/bench/src/Load.js, `pnpm bench`) or through tsx (WITKEY_BENCH_TSX=1).
+const compiled = !import.meta.url.endsWith(".ts")
+
+/**
+ * Node arguments that run the bench source `file` (a `.ts` URL next to the caller's `import.meta.url`) the way
+ * this process runs: its compiled `.js` through `Dist.js` (the built packages), or the `.ts` through tsx.
+ */
+export const nodeArguments = (file: URL): Array<string> =>
+  compiled
+    ? [
+        "--import",
+        new URL("./Dist.js", import.meta.url).href,
+        fileURLToPath(file.href.replace(/\.ts$/, ".js"))
+      ]
+    : ["--import", "tsx", fileURLToPath(file)]
+
+/**
+ * Starts `file` (a bench source, `.ts`; see `nodeArguments`) in a child process and waits for its first stdout
+ * line, a JSON description.
+ */
 export const startChild = <Info>(file: URL, args: ReadonlyArray<string> = []): Promise<Child<Info>> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", file.pathname, ...args], {
+    const child = spawn(process.execPath, [...nodeArguments(file), ...args], {
       cwd: new URL("..", import.meta.url).pathname,
       stdio: ["ignore", "pipe", "inherit"]
     })

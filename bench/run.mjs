@@ -1,0 +1,49 @@
+// The bench's runner (`pnpm bench` and the other scripts of bench/package.json):
+//
+//   node run.mjs [node options] <entry> [arguments]      entry: index | memory | breakdown | endpoint
+//
+// Builds first (`tsc -b tsconfig.build.json`: the packages' ESM dist it references, then the bench into
+// bench/dist/bench; incremental, a few seconds when nothing changed), then runs the compiled entry on the
+// built packages through src/Dist.ts, as users run witkey. WITKEY_BENCH_TSX=1 runs the TypeScript sources
+// through tsx instead, without building: quicker while working on a row, not for numbers.
+import { spawnSync } from "node:child_process"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const bench = dirname(fileURLToPath(import.meta.url))
+const argv = process.argv.slice(2)
+const at = argv.findIndex((argument) => !argument.startsWith("-"))
+if (at < 0) {
+  process.stderr.write("witkey bench: usage: node run.mjs [node options] <entry> [arguments]\n")
+  process.exit(2)
+}
+const [options, entry, rest] = [argv.slice(0, at), argv[at], argv.slice(at + 1)]
+
+const node = (args) => {
+  const run = spawnSync(process.execPath, args, { cwd: bench, stdio: "inherit" })
+  if (run.error) throw run.error
+  return run.status ?? 1
+}
+
+if (process.env.WITKEY_BENCH_TSX) {
+  process.stderr.write(
+    "witkey bench: WITKEY_BENCH_TSX is set: TypeScript sources through tsx, not the built dist\n"
+  )
+  process.exitCode = node([...options, "--import", "tsx", `${entry}.ts`, ...rest])
+} else {
+  const typescript = dirname(createRequire(import.meta.url).resolve("typescript/package.json"))
+  process.stderr.write("witkey bench: building (tsc -b bench/tsconfig.build.json) …\n")
+  const built = node([join(typescript, "bin", "tsc"), "-b", "tsconfig.build.json"])
+  if (built !== 0) {
+    process.stderr.write("witkey bench: the build failed; nothing was measured\n")
+    process.exit(built)
+  }
+  process.exitCode = node([
+    ...options,
+    "--import",
+    "./dist/bench/src/Dist.js",
+    `dist/bench/${entry}.js`,
+    ...rest
+  ])
+}
