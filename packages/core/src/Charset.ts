@@ -5,6 +5,7 @@
  */
 import { Either, Schema } from "effect"
 import iconv from "iconv-lite"
+import * as Gbk from "./internal/Gbk.js"
 
 /** The canonical (lower-case) names. `gb2312` text is encoded with a GBK-compatible codec (PROTOCOL.md §3). */
 export const values = ["utf-8", "gbk", "gb2312"] as const
@@ -38,7 +39,9 @@ const utf8Encoder = new TextEncoder()
  * surrogate in UTF-8): never sign its output for text from a caller; `encodeExact` refuses such text.
  */
 export const encode = (text: string, charset: Charset): Uint8Array =>
-  charset === "utf-8" ? utf8Encoder.encode(text) : new Uint8Array(iconv.encode(text, codec(charset)))
+  charset === "utf-8"
+    ? utf8Encoder.encode(text)
+    : (Gbk.encode(text) ?? new Uint8Array(iconv.encode(text, codec(charset))))
 
 /**
  * Text that `charset` cannot represent: signing its encoding would sign substituted bytes, so it is refused.
@@ -91,9 +94,15 @@ const gbkSubstituted = (text: string, bytes: Uint8Array): boolean => {
 const hasLoneSurrogate = (text: string): boolean =>
   SURROGATE.test(text) && SURROGATE.test(text.replace(PAIRS, ""))
 
-/** True when every character of `text` survives a round trip through `charset`. */
+/**
+ * True when every character of `text` survives a round trip through `charset`. GBK: a look-up per character
+ * in the table of characters known to round-trip (internal/Gbk.ts), the encode-and-count check only for text
+ * holding another one.
+ */
 export const canEncode = (text: string, charset: Charset): boolean =>
-  charset === "utf-8" ? !hasLoneSurrogate(text) : !gbkSubstituted(text, iconv.encode(text, "gbk"))
+  charset === "utf-8"
+    ? !hasLoneSurrogate(text)
+    : Gbk.known(text) || !gbkSubstituted(text, iconv.encode(text, "gbk"))
 
 /**
  * The index of the first character of `text` that `charset` cannot represent, or -1. For error messages, and
@@ -149,6 +158,8 @@ export const encodeExact = (
     return hasLoneSurrogate(text)
       ? Either.left(unencodable(text, charset, field))
       : Either.right(utf8Encoder.encode(text))
+  const known = Gbk.encode(text)
+  if (known !== undefined) return Either.right(known)
   const bytes = iconv.encode(text, codec(charset))
   return gbkSubstituted(text, bytes)
     ? Either.left(unencodable(text, charset, field))
@@ -169,6 +180,9 @@ export const decode = (bytes: Uint8Array, charset: Charset): Either.Either<strin
       return Either.left("invalid utf-8 byte sequence")
     }
   }
+  // Bytes made only of ASCII and forms known to round-trip are valid by construction (internal/Gbk.ts).
+  const known = Gbk.decode(bytes)
+  if (known !== undefined) return Either.right(known)
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const text = iconv.decode(buffer, "gbk")
   // GBK decoding is lossy on invalid input; a byte-exact round trip proves the input was valid.

@@ -101,14 +101,32 @@ export class Writer {
     for (let i = 0; i < text.length; i++) {
       const code = text.charCodeAt(i)
       if (code >= 128) {
+        // The byte definition itself, written straight into the buffer (no string per byte).
         this.end = start
-        return this.ascii(encodeBytes(text, charset))
+        return this.bytes(Charset.encode(text, charset))
       }
       if (UNRESERVED_ASCII[code] === 1) buffer[at++] = code
       else {
         buffer[at++] = 0x25
         buffer[at++] = HEX_CODES[code >> 4]!
         buffer[at++] = HEX_CODES[code & 15]!
+      }
+    }
+    this.end = at
+    return this
+  }
+  /** Writes the percent-encoding of `bytes`: unreserved bytes as they are, every other byte as `%XX`. */
+  bytes(bytes: Uint8Array): this {
+    this.reserve(3 * bytes.length)
+    const buffer = this.buffer
+    let at = this.end
+    for (let i = 0; i < bytes.length; i++) {
+      const byte = bytes[i]!
+      if (byte < 128 && UNRESERVED_ASCII[byte] === 1) buffer[at++] = byte
+      else {
+        buffer[at++] = 0x25
+        buffer[at++] = HEX_CODES[byte >> 4]!
+        buffer[at++] = HEX_CODES[byte & 15]!
       }
     }
     this.end = at
