@@ -9,7 +9,7 @@ import * as SignedRequest from "@witkey/core/SignedRequest"
 import * as Signer from "@witkey/core/Signer"
 import * as SigningString from "@witkey/core/SigningString"
 import * as Verifier from "@witkey/core/Verifier"
-import { Effect, Either } from "effect"
+import { Effect, Either, Tracer } from "effect"
 import * as crypto from "node:crypto"
 import {
   dsaSign,
@@ -39,7 +39,17 @@ const query = [...SigningString.signedPairs(params), ["sign", sign] as const, ["
 const noSigner = Signer.make(() => Effect.succeed(sign))
 const n = notification(1)
 const fakeVerifier = Verifier.make(() => Effect.succeed(true))
+// Row 1's SDK side: `Client.prepare`, validating on every call.
 const program = build(input)
+// The same two steps without the client: validate, then `SignedRequest.make`, composed with flatMap.
+const bare2 = Effect.suspend(() =>
+  Effect.flatMap(ConfirmRequest.validate(input), (validated) =>
+    SignedRequest.make(validated, { gateway: GATEWAY })
+  )
+)
+// Effect's default tracer, and a tracer that is not it (the same one wrapped): what a span costs when made.
+const native = Effect.runSync(Effect.tracer)
+const installed = Tracer.make({ span: (...args) => native.span(...args), context: native.context })
 // The same work inside one running fiber, as in a server: no runtime entry per operation.
 const batch20 = Effect.gen(function* () {
   for (let i = 0; i < 20; i++) yield* program
@@ -72,7 +82,9 @@ const steps: ReadonlyArray<readonly [string, () => unknown]> = [
     "row 1  SignedRequest.make, signing skipped",
     () => Effect.runSync(SignedRequest.makeWith(noSigner, request, { gateway: GATEWAY }))
   ],
-  ["row 1  whole SDK side", () => runSync(program)],
+  ["row 1  whole SDK side (Client.prepare)", () => runSync(program)],
+  ["row 1  Client.prepare, a tracer installed", () => runSync(Effect.withTracer(program, installed))],
+  ["row 1  validate + SignedRequest.make (flatMap)", () => runSync(bare2)],
   ["row 1  whole SDK side, 20 per runSync (per op)", () => runSync(batch20)],
   [
     "row 3  bare crypto.verify",
@@ -112,12 +124,16 @@ for (const [name, micros] of best)
 const bareSign = bareSide("bare", () =>
   crypto.sign("sha1", bytes, { key: partnerPrivateKey, dsaEncoding: "der" })
 )
-const generated = Effect.gen(function* () {
-  const validated = yield* ConfirmRequest.validate(input)
-  return yield* SignedRequest.make(validated, { gateway: GATEWAY })
-})
+const generated = Effect.suspend(() =>
+  Effect.gen(function* () {
+    const validated = yield* ConfirmRequest.validate(input)
+    return yield* SignedRequest.make(validated, { gateway: GATEWAY })
+  })
+)
 for (const [name, effect] of [
-  ["row 1  in situ: validate + make, flatMap (the row)", program],
+  ["row 1  in situ: Client.prepare (the row)", program],
+  ["row 1  in situ: Client.prepare, a tracer installed", Effect.withTracer(program, installed)],
+  ["row 1  in situ: validate + make, flatMap", bare2],
   ["row 1  in situ: validate + make, Effect.gen", generated]
 ] as const) {
   const result = await compare(sdkSide(name, effect), bareSign, { rounds: 11 })

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type { ConfigError } from "effect/ConfigError"
-import { Config, Context, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Config, Context, Effect, Either, Layer, Option, Schedule, Schema } from "effect"
 import * as Charset from "./Charset.js"
 import * as ConfirmRequest from "./ConfirmRequest.js"
 import * as GatewayResponse from "./GatewayResponse.js"
@@ -16,6 +16,7 @@ import * as SignedRequest from "./SignedRequest.js"
 import * as Transport from "./Transport.js"
 import * as Verifier from "./Verifier.js"
 import * as Resend from "./internal/resend.js"
+import { withSpanIfTraced } from "./internal/span.js"
 
 /** The gateway confirmed this request with a verified signature. */
 export interface Confirmed {
@@ -163,19 +164,37 @@ export const fromServices = (
   const notificationOptions: Notification.Options = { charset }
   const withVerifier = Effect.provideService(Verifier.Verifier, services.verifier)
   const withTransport = Effect.provideService(Transport.Transport, services.transport)
+  const verifySpan = () => ({ captureStackTrace: false })
 
+  const validateOptions: ConfirmRequest.Options = { separator: options.separator, defaultCharset: charset }
+  const signOptions = { gateway: options.gateway, separator: options.separator }
+  // Unreachable after validate (it checks the same text); typed all the same, as a refused field.
+  const refuseUnencodable = (
+    e: Signer.SignError | Charset.EncodeError
+  ): Signer.SignError | ConfirmRequest.InvalidRequest =>
+    e._tag === "EncodeError"
+      ? new ConfirmRequest.InvalidRequest({
+          issues: [{ field: e.field, rule: "charset", message: e.message }]
+        })
+      : e
+
+  // The payout path is written with plain combinators, no generators, and builds a span only when a tracer
+  // receives it (`internal/span.ts`): beside one DSA signature and one verification, every microsecond of
+  // Effect machinery shows (BENCHMARKS.md rows 1 and 5).
   const prepare: Client["prepare"] = (input) =>
-    Effect.gen(function* () {
+    Effect.suspend(() => {
       // The caller's object is read here (a getter may throw): malformed input, not a defect.
-      const merged = yield* Effect.try({
-        try: () => ({
+      let merged: ConfirmRequest.Input
+      try {
+        merged = {
           ...input,
           partner: input.partner ?? options.partner,
           ...(input.notifyUrl === undefined && options.notifyUrl !== undefined
             ? { notifyUrl: options.notifyUrl }
             : {})
-        }),
-        catch: (error) =>
+        }
+      } catch (error) {
+        return Effect.fail(
           new ConfirmRequest.InvalidRequest({
             issues: [
               {
@@ -185,65 +204,69 @@ export const fromServices = (
               }
             ]
           })
-      })
-      const request = yield* ConfirmRequest.validate(merged, {
-        separator: options.separator,
-        defaultCharset: charset
-      })
-      return yield* SignedRequest.makeWith(services.signer, request, {
-        gateway: options.gateway,
-        separator: options.separator
-      }).pipe(
-        // Unreachable after validate (it checks the same text); typed all the same, as a refused field.
-        Effect.catchTag("EncodeError", (e) =>
-          Effect.fail(
-            new ConfirmRequest.InvalidRequest({
-              issues: [{ field: e.field, rule: "charset", message: e.message }]
-            })
-          )
-        ),
-        Effect.withSpan("witkey.sign", {
+        )
+      }
+      const validated = ConfirmRequest.validate(merged, validateOptions)
+      if (Either.isLeft(validated)) return Effect.fail(validated.left)
+      const request = validated.right
+      return SignedRequest.makeWith(services.signer, request, signOptions).pipe(
+        Effect.mapError(refuseUnencodable),
+        withSpanIfTraced("witkey.sign", () => ({
           captureStackTrace: false,
           attributes: { "witkey.outer_task_id": request.outerTaskId }
-        })
+        }))
       )
     })
 
-  const attempt = (request: SignedRequest.SignedRequest, attempts: number) =>
-    Effect.gen(function* () {
-      const outerTaskId = request.request.outerTaskId
-      const unknown = (reason: UnknownOutcome["reason"], message: string, mayHaveReached = true) =>
-        new UnknownOutcome({ reason, mayHaveReached, attempts, outerTaskId, message })
-      const response = yield* services.transport.get(request.url).pipe(
-        Effect.mapError((e) => unknown("transport", describeTransport(e), e.mayHaveReached)),
-        Effect.withSpan("witkey.send", {
-          captureStackTrace: false,
-          attributes: { "witkey.outer_task_id": outerTaskId, "witkey.attempt": attempts }
-        })
-      )
-      if (response.status < 200 || response.status > 299)
-        return yield* unknown("http_status", `the gateway answered HTTP ${response.status}`)
-      const decoded = yield* GatewayResponse.decode(response, request.request.charset).pipe(
-        Effect.withSpan("witkey.verify_response", { captureStackTrace: false }),
-        withVerifier,
-        Effect.catchTags({
-          MalformedResponse: (e) => unknown("malformed", e.message),
-          SignatureError: (e) => unknown("signature", e.message)
-        })
-      )
-      if (decoded.outerTaskId !== outerTaskId)
-        return yield* unknown(
-          "mismatched_task",
-          `the signed answer names task "${decoded.outerTaskId}", not "${outerTaskId}"`
-        )
-      return {
-        _tag: "Confirmed",
-        outerTaskId,
-        attempts,
-        request,
-        verifiedBy: decoded.verifiedBy
-      } satisfies Confirmed as Confirmed
+  /** One attempt, its answer as a value: `Confirmed`, `GatewayRejected` or `UnknownOutcome`. */
+  const attempt = (request: SignedRequest.SignedRequest, attempts: number): Effect.Effect<Resend.Answer> => {
+    const outerTaskId = request.request.outerTaskId
+    const unknown = (reason: UnknownOutcome["reason"], message: string, mayHaveReached = true) =>
+      new UnknownOutcome({ reason, mayHaveReached, attempts, outerTaskId, message })
+    const get = services.transport.get(request.url).pipe(
+      Effect.mapError((e) => unknown("transport", describeTransport(e), e.mayHaveReached)),
+      withSpanIfTraced("witkey.send", () => ({
+        captureStackTrace: false,
+        attributes: { "witkey.outer_task_id": outerTaskId, "witkey.attempt": attempts }
+      }))
+    )
+    const decoded = (decoded: GatewayResponse.Confirmed): Resend.Answer =>
+      decoded.outerTaskId !== outerTaskId
+        ? unknown(
+            "mismatched_task",
+            `the signed answer names task "${decoded.outerTaskId}", not "${outerTaskId}"`
+          )
+        : ({
+            _tag: "Confirmed",
+            outerTaskId,
+            attempts,
+            request,
+            verifiedBy: decoded.verifiedBy
+          } satisfies Confirmed as Confirmed)
+    const refused = (e: GatewayResponse.DecodeError): Resend.Answer => {
+      switch (e._tag) {
+        case "MalformedResponse":
+          return unknown("malformed", e.message)
+        case "SignatureError":
+          return unknown("signature", e.message)
+        case "GatewayRejected":
+          return e
+      }
+    }
+    return Effect.matchEffect(get, {
+      onFailure: Effect.succeed,
+      onSuccess: (response) =>
+        response.status < 200 || response.status > 299
+          ? Effect.succeed(unknown("http_status", `the gateway answered HTTP ${response.status}`))
+          : Effect.match(
+              GatewayResponse.decode(response, request.request.charset).pipe(
+                withSpanIfTraced("witkey.verify_response", verifySpan),
+                withVerifier
+              ),
+              { onFailure: refused, onSuccess: decoded }
+            )
     })
+  }
 
   const failWith = (
     error: Resend.Failure
@@ -253,34 +276,39 @@ export const fromServices = (
     return Effect.fail(new UnknownOutcome(fields))
   }
 
-  // The rules are `Resend.nextStep`'s (PROTOCOL.md §7); this loop only sends, asks the schedule and waits.
-  const send: Client["send"] = (request) =>
-    Effect.gen(function* () {
-      const schedule = yield* Schedule.driver(retry)
-      const loop = (
-        history: Resend.History
-      ): Effect.Effect<Outcome, GatewayResponse.GatewayRejected | UnknownOutcome> =>
-        Effect.flatMap(Effect.merge(attempt(request, history.resentAfter.length + 1)), (answer) => {
-          const step = Resend.nextStep(history, answer)
-          switch (step._tag) {
-            case "Done":
-              return Effect.succeed(step.outcome)
-            case "Fail":
-              return failWith(step.error)
-            case "Resend":
-              return Effect.matchEffect(schedule.next(step.unknown), {
-                onFailure: () => failWith(step.otherwise),
-                onSuccess: () => loop(step.history)
-              })
-          }
-        })
-      return yield* loop(Resend.start(request))
-    }).pipe(
-      Effect.withSpan("witkey.confirm", {
+  // The rules are `Resend.nextStep`'s (PROTOCOL.md §7); this loop only sends, asks the schedule and waits. The
+  // schedule's driver is made at the first re-send, as it would have been at the start: its state is the
+  // schedule's initial one either way, and a driver reads the Clock only when asked for the next step.
+  const send: Client["send"] = (request) => {
+    const loop = (
+      history: Resend.History,
+      driver: Schedule.ScheduleDriver<unknown, UnknownOutcome> | undefined
+    ): Effect.Effect<Outcome, GatewayResponse.GatewayRejected | UnknownOutcome> =>
+      Effect.flatMap(attempt(request, history.resentAfter.length + 1), (answer) => {
+        const step = Resend.nextStep(history, answer)
+        switch (step._tag) {
+          case "Done":
+            return Effect.succeed(step.outcome)
+          case "Fail":
+            return failWith(step.error)
+          case "Resend":
+            return Effect.flatMap(
+              driver === undefined ? Schedule.driver(retry) : Effect.succeed(driver),
+              (schedule) =>
+                Effect.matchEffect(schedule.next(step.unknown), {
+                  onFailure: () => failWith(step.otherwise),
+                  onSuccess: () => loop(step.history, schedule)
+                })
+            )
+        }
+      })
+    return Effect.suspend(() => loop(Resend.start(request), undefined)).pipe(
+      withSpanIfTraced("witkey.confirm", () => ({
         captureStackTrace: false,
         attributes: { "witkey.outer_task_id": request.request.outerTaskId }
-      })
+      }))
     )
+  }
 
   return {
     options,

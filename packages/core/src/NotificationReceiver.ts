@@ -15,6 +15,9 @@ import * as NotifyVerify from "./NotifyVerify.js"
 import * as Protocol from "./Protocol.js"
 import * as Transport from "./Transport.js"
 import * as Verifier from "./Verifier.js"
+import { withSpanIfTraced } from "./internal/span.js"
+
+const receiveSpan = () => ({ captureStackTrace: false })
 
 /**
  * What a receiver needs to know: the gateway to ask `notify_verify` and the partner it asks for, and the
@@ -207,7 +210,8 @@ export const receive = <E, R>(
             "Debug"
           )
     ),
-    // The span of a notification (about 9 µs each in Effect 3): the endpoint, the signature check and the
-    // inbox run inside it without spans of their own; only notify_verify, a network call, adds its own.
-    Effect.withSpan("witkey.receive_notification", { captureStackTrace: false })
+    // The span of a notification (about 9 µs each in Effect 3, made only when a tracer is installed): the
+    // endpoint, the signature check and the inbox run inside it without spans of their own; only
+    // notify_verify, a network call, adds its own.
+    withSpanIfTraced("witkey.receive_notification", receiveSpan)
   )

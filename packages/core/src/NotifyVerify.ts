@@ -8,6 +8,7 @@ import * as Charset from "./Charset.js"
 import * as Protocol from "./Protocol.js"
 import * as SignedRequest from "./SignedRequest.js"
 import * as Transport from "./Transport.js"
+import { withSpanIfTraced } from "./internal/span.js"
 
 export type Answer = "true" | "false" | "invalid"
 
@@ -56,4 +57,4 @@ export const check = (
         message: `notify_verify answered HTTP ${response.status} with ${response.body.length} bytes that are not true/false/invalid`
       })
     return answer
-  }).pipe(Effect.withSpan("witkey.notify_verify", { captureStackTrace: false }))
+  }).pipe(withSpanIfTraced("witkey.notify_verify", () => ({ captureStackTrace: false })))
