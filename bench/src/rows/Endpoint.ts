@@ -27,7 +27,7 @@ import type { Row } from "../Report.js"
 const SLICE_MS = 1500
 const SCALING_SLICE_MS = 900
 const ROUNDS = 3
-const WARMUP = 300
+const WARMUP = 200
 const SCALING = [1, 8, 32, 128] as const
 /** PostgreSQL pool of the scaling table (the server allows about 100 connections for everyone). */
 const SCALING_POOL = 16
@@ -80,7 +80,7 @@ export const slice = async (
       })
     }
     // Opens the connections (a pool that went idle while the other side ran) and the sockets, untimed.
-    const warm = fresh(Math.max(2 * inFlight, 16))
+    const warm = fresh(Math.max(inFlight, 8))
     await drive({ count: warm.length }, inFlight, post(warm))
     const batch = fresh(count)
     const latencies: Array<number> = []
