@@ -1,73 +1,269 @@
 /**
- * Row 7: notifications accepted per second through the HTTP endpoint (node-http `NotificationEndpoint` with
- * the SQLite `SqlInbox`), against a bare node:http handler doing the same verification and one
- * better-sqlite3 insert per request. Each server runs in its own process on its own SQLite file; both are
- * driven by the same loopback client loop (32 in flight, keep-alive) with the same unique signed
- * notifications.
+ * Rows 7 and 7b: notifications accepted per second through the HTTP endpoint (node-http
+ * `NodeNotificationListener`, i.e. `NotificationEndpoint`), each against a bare node:http handler doing the
+ * same verification and one insert per request, in a process of its own:
+ *
+ * - row 7: the SQLite inbox (`SqliteInbox`, one file) against one better-sqlite3 insert (WAL, synchronous FULL),
+ *   32 in flight;
+ * - row 7b: the PostgreSQL inbox (`PgInbox`) with a pool of 16 and of 64 connections, as many requests in
+ *   flight, against one `pg` INSERT (the driver `@effect/sql-pg` loads, a `pg.Pool` of the same size); each
+ *   side in a schema of its own (`bench_pg_sdk_<pid>`, `bench_pg_bare_<pid>`), dropped afterwards.
+ *
+ * Then the scaling table: both inboxes at 1, 8, 32 and 128 in flight (PostgreSQL with 16 connections), with
+ * p99 latency and the server process's CPU time per delivery on each side (robust on a busy machine).
+ * Every request carries a new signed notification; keep-alive; sides alternate, three rounds, median.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import * as Http from "node:http"
+import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { notification, type SignedNotification } from "../Inputs.js"
-import { drive, request, startChild } from "../Load.js"
+import { drive, request, startChild, type Child } from "../Load.js"
 import { median } from "../Measure.js"
 import type { Row } from "../Report.js"
 
-const IN_FLIGHT = 32
 /** Per side and round: stop after this long, or when the round's notifications run out. */
 const SLICE_MS = 1500
-const PER_ROUND = 2500
+const SCALING_SLICE_MS = 900
 const ROUNDS = 3
-const WARMUP = 300
+const WARMUP = 200
+const SCALING = [1, 8, 32, 128] as const
+/** PostgreSQL pool of the scaling table (the server allows about 100 connections for everyone). */
+const SCALING_POOL = 16
 
-export const run = async (): Promise<Row> => {
-  const dir = mkdtempSync(join(tmpdir(), "witkey-bench-"))
-  const file = new URL("../servers/EndpointProcess.ts", import.meta.url)
-  const sdk = await startChild<{ url: string }>(file, ["sdk", join(dir, "sdk.sqlite")])
-  const bare = await startChild<{ url: string }>(file, ["bare", join(dir, "bare.sqlite")])
-  const agent = new Http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT })
+export const PG_URL = process.env["WITKEY_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
+
+const SERVER = new URL("../servers/EndpointProcess.ts", import.meta.url)
+
+type Server = Child<{ url: string }>
+
+let nextNotification = 0
+/** Fresh notifications: no side ever sees a notify_id twice. */
+const fresh = (count: number): ReadonlyArray<SignedNotification> =>
+  Array.from({ length: count }, () => notification(nextNotification++))
+
+const cpuOf = async (server: Server): Promise<number> => {
+  const answer = await request(server.info.url.replace("/alipay/notify", "/__cpu"), {
+    agent: new Http.Agent({ keepAlive: false })
+  })
+  return Number(answer.body)
+}
+
+export interface Slice {
+  readonly hz: number
+  readonly p99: number
+  /** The server process's CPU time per delivery, µs. */
+  readonly cpu: number
+}
+
+/** One timed slice against `server`: `inFlight` requests in flight, new notifications, latencies kept. */
+export const slice = async (
+  server: Server,
+  inFlight: number,
+  maxMs: number,
+  count: number
+): Promise<Slice> => {
+  const agent = new Http.Agent({ keepAlive: true, maxSockets: inFlight })
   try {
-    // Every notification is new to both servers: each side sees each body exactly once.
-    const batches: Array<ReadonlyArray<SignedNotification>> = []
-    let i = 0
-    for (const size of [WARMUP, ...Array.from({ length: ROUNDS }, () => PER_ROUND)])
-      batches.push(Array.from({ length: size }, () => notification(i++)))
-    const post = (url: string, batch: ReadonlyArray<SignedNotification>) => (k: number) =>
-      request(url, { agent, method: "POST", body: batch[k]!.body, contentType: batch[k]!.contentType }).then(
-        (answer) => {
-          if (answer.status !== 200 || answer.body !== "success")
-            throw new Error(`row 7: ${url} answered ${answer.status} ${answer.body}`)
-        }
-      )
-    await drive({ count: WARMUP }, IN_FLIGHT, post(sdk.info.url, batches[0]!))
-    await drive({ count: WARMUP }, IN_FLIGHT, post(bare.info.url, batches[0]!))
-    const sdkHz: Array<number> = []
-    const baseHz: Array<number> = []
-    const ratios: Array<number> = []
-    for (let round = 0; round < ROUNDS; round++) {
-      const batch = batches[round + 1]!
-      const first = round % 2 === 0 ? bare : sdk
-      const second = first === sdk ? bare : sdk
-      const limits = { count: batch.length, maxMs: SLICE_MS }
-      const a = await drive(limits, IN_FLIGHT, post(first.info.url, batch))
-      const b = await drive(limits, IN_FLIGHT, post(second.info.url, batch))
-      const [s, base] = first === sdk ? [a, b] : [b, a]
-      sdkHz.push(s)
-      baseHz.push(base)
-      ratios.push(s / base)
+    const post = (batch: ReadonlyArray<SignedNotification>, latencies?: Array<number>) => (k: number) => {
+      const started = performance.now()
+      return request(server.info.url, {
+        agent,
+        method: "POST",
+        body: batch[k]!.body,
+        contentType: batch[k]!.contentType
+      }).then((answer) => {
+        if (answer.status !== 200 || answer.body !== "success")
+          throw new Error(`row 7: ${server.info.url} answered ${answer.status} ${answer.body}`)
+        latencies?.push(performance.now() - started)
+      })
     }
-    return {
-      id: "7",
-      sdk: "notify endpoint: NotificationEndpoint + SqlInbox (SQLite)",
-      baseline: "node:http handler: crypto.verify + 1 better-sqlite3 insert",
-      result: { sdk: median(sdkHz), baseline: median(baseHz), ratio: median(ratios), rounds: ROUNDS },
-      target: 0.6
-    }
+    // Opens the connections (a pool that went idle while the other side ran) and the sockets, untimed.
+    const warm = fresh(Math.max(inFlight, 8))
+    await drive({ count: warm.length }, inFlight, post(warm))
+    const batch = fresh(count)
+    const latencies: Array<number> = []
+    const cpuBefore = await cpuOf(server)
+    const hz = await drive({ count, maxMs }, inFlight, post(batch, latencies))
+    const cpu = (await cpuOf(server)) - cpuBefore
+    latencies.sort((a, b) => a - b)
+    const p99 = latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? Number.NaN
+    return { hz, p99, cpu: cpu / Math.max(1, latencies.length) }
   } finally {
     agent.destroy()
+  }
+}
+
+export interface Level {
+  readonly inFlight: number
+  readonly sdk: number
+  readonly bare: number
+  readonly ratio: number
+  readonly sdkP99: number
+  readonly bareP99: number
+  readonly sdkCpu: number
+  readonly bareCpu: number
+}
+
+/** SDK and bare side in alternating slices, `ROUNDS` rounds; medians. */
+export const compareAt = async (
+  sdk: Server,
+  bare: Server,
+  inFlight: number,
+  maxMs: number
+): Promise<Level> => {
+  // Enough notifications for any rate this machine reaches within the slice.
+  const count = Math.ceil((maxMs / 1000) * 6000)
+  const got: Record<"sdk" | "bare", Array<Slice>> = { sdk: [], bare: [] }
+  const ratios: Array<number> = []
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? (["bare", "sdk"] as const) : (["sdk", "bare"] as const)
+    for (const side of order) got[side].push(await slice(side === "sdk" ? sdk : bare, inFlight, maxMs, count))
+    ratios.push(got.sdk[round]!.hz / got.bare[round]!.hz)
+  }
+  const med = (side: "sdk" | "bare", f: (s: Slice) => number) => median(got[side].map(f))
+  return {
+    inFlight,
+    sdk: med("sdk", (s) => s.hz),
+    bare: med("bare", (s) => s.hz),
+    ratio: median(ratios),
+    sdkP99: med("sdk", (s) => s.p99),
+    bareP99: med("bare", (s) => s.p99),
+    sdkCpu: med("sdk", (s) => s.cpu),
+    bareCpu: med("bare", (s) => s.cpu)
+  }
+}
+
+/** The bench's own `pg` (the one `@effect/sql-pg` loads), for the schemas. */
+interface PgClientLike {
+  connect: () => Promise<void>
+  query: (text: string) => Promise<unknown>
+  end: () => Promise<void>
+}
+const pgClient = (): PgClientLike => {
+  const fromInbox = createRequire(new URL("../../../packages/inbox-sql/package.json", import.meta.url))
+  const Pg = createRequire(fromInbox.resolve("@effect/sql-pg/PgClient"))("pg") as {
+    Client: new (options: { connectionString: string }) => PgClientLike
+  }
+  return new Pg.Client({ connectionString: PG_URL })
+}
+
+/** The base URL with `search_path` set to `schema` for every connection. */
+export const urlFor = (schema: string): string => {
+  const u = new URL(PG_URL)
+  u.searchParams.set("options", `-c search_path=${schema}`)
+  return u.toString()
+}
+
+/** Creates `schemas` (names unique to this process), runs `f`, drops them whatever happens. */
+export const withSchemas = async <A>(
+  schemas: ReadonlyArray<string>,
+  f: () => Promise<A>
+): Promise<A> => {
+  const admin = pgClient()
+  await admin.connect()
+  try {
+    for (const schema of schemas) await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
+    return await f()
+  } finally {
+    for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    await admin.end()
+  }
+}
+
+const ms = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1))
+
+const scalingTable = (levels: ReadonlyArray<{ inbox: string } & Level>): string =>
+  [
+    `Rows 7/7b scaling (median of rounds; PostgreSQL with ${SCALING_POOL} connections; CPU = the server process's, µs per delivery):`,
+    "| inbox | in flight | SDK/s | bare/s | ratio | p99 ms SDK | p99 ms bare | CPU µs/op SDK | CPU µs/op bare |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ...levels.map(
+      (l) =>
+        `| ${l.inbox} | ${l.inFlight} | ${Math.round(l.sdk)} | ${Math.round(l.bare)} | ${l.ratio.toFixed(2)} | ` +
+        `${ms(l.sdkP99)} | ${ms(l.bareP99)} | ${Math.round(l.sdkCpu)} | ${Math.round(l.bareCpu)} |`
+    )
+  ].join("\n")
+
+const pair = async <A>(
+  sdkArgs: ReadonlyArray<string>,
+  bareArgs: ReadonlyArray<string>,
+  f: (sdk: Server, bare: Server) => Promise<A>
+): Promise<A> => {
+  const sdk = await startChild<{ url: string }>(SERVER, sdkArgs)
+  try {
+    const bare = await startChild<{ url: string }>(SERVER, bareArgs)
+    try {
+      // JIT, statements, pools: untimed.
+      for (const server of [sdk, bare]) await slice(server, 32, 60_000, WARMUP)
+      return await f(sdk, bare)
+    } finally {
+      await bare.stop()
+    }
+  } finally {
     await sdk.stop()
-    await bare.stop()
+  }
+}
+
+export const run = async (): Promise<ReadonlyArray<Row>> => {
+  const dir = mkdtempSync(join(tmpdir(), "witkey-bench-"))
+  const rows: Array<Row> = []
+  const scaling: Array<{ inbox: string } & Level> = []
+  try {
+    await pair(["sdk", join(dir, "sdk.sqlite")], ["bare", join(dir, "bare.sqlite")], async (sdk, bare) => {
+      const level = await compareAt(sdk, bare, 32, SLICE_MS)
+      rows.push({
+        id: "7",
+        sdk: `notify endpoint: NotificationEndpoint + SqlInbox (SQLite), 32 in flight, p99 ${ms(level.sdkP99)} ms`,
+        baseline: `node:http handler: crypto.verify + 1 better-sqlite3 insert, p99 ${ms(level.bareP99)} ms`,
+        result: { sdk: level.sdk, baseline: level.bare, ratio: level.ratio, rounds: ROUNDS },
+        target: 0.6
+      })
+      for (const inFlight of SCALING)
+        scaling.push({ inbox: "SQLite", ...(await compareAt(sdk, bare, inFlight, SCALING_SLICE_MS)) })
+    })
+    const tag = `${process.pid}`
+    const [sdkSchema, bareSchema] = [`bench_pg_sdk_${tag}`, `bench_pg_bare_${tag}`]
+    try {
+      await withSchemas([sdkSchema, bareSchema], async () => {
+        for (const pool of [16, 64]) {
+          const args = (mode: string, schema: string) => [mode, urlFor(schema), String(pool)]
+          await pair(args("sdk-pg", sdkSchema), args("bare-pg", bareSchema), async (sdk, bare) => {
+            const level = await compareAt(sdk, bare, pool, SLICE_MS)
+            rows.push({
+              id: `7b-${pool}`,
+              sdk: `notify endpoint + PgInbox, ${pool} connections and in flight, p99 ${ms(level.sdkP99)} ms`,
+              baseline: `node:http + crypto.verify + 1 pg INSERT, pool ${pool}, p99 ${ms(level.bareP99)} ms`,
+              result: { sdk: level.sdk, baseline: level.bare, ratio: level.ratio, rounds: ROUNDS },
+              target: 0.6
+            })
+            if (pool === SCALING_POOL)
+              for (const inFlight of SCALING)
+                scaling.push({ inbox: "PostgreSQL", ...(await compareAt(sdk, bare, inFlight, SCALING_SLICE_MS)) })
+          })
+        }
+      })
+    } catch (error) {
+      // No PostgreSQL: row 7 stands, row 7b says why it is missing (never a made-up number).
+      process.stdout.write(
+        `Row 7b (PostgreSQL endpoint) not measured: ${error instanceof Error ? error.message : String(error)}\n`
+      )
+    }
+    process.stdout.write(`${scalingTable(scaling)}\n\n`)
+    return rows
+  } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+// `npx tsx src/rows/Endpoint.ts`: rows 7 and 7b alone, for working on them.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { loadavg } = await import("node:os")
+  process.stdout.write(`load average ${loadavg()[0]!.toFixed(2)} at start\n`)
+  for (const row of await run())
+    process.stdout.write(
+      `${row.id}: ${row.sdk} ${Math.round(row.result.sdk)}/s | ${row.baseline} ${Math.round(row.result.baseline)}/s | ratio ${row.result.ratio.toFixed(2)}\n`
+    )
+  process.stdout.write(`load average ${loadavg()[0]!.toFixed(2)} at end\n`)
 }

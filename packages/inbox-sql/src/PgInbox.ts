@@ -8,6 +8,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Inbox from "@witkey/core/Inbox"
 import type { ConfigError } from "effect/ConfigError"
+import type { Duration } from "effect"
 import { Config, Effect, Layer, Redacted } from "effect"
 import { toInboxError } from "./internal/SqlErrors.js"
 import * as SqlInbox from "./SqlInbox.js"
@@ -16,6 +17,8 @@ export interface Options extends SqlInbox.Options {
   /** `postgres://user@host:port/database`; may carry a password, so it is kept redacted. */
   readonly url: Redacted.Redacted<string> | string
   readonly maxConnections?: number | undefined
+  /** How long an unused pooled connection stays open (`@effect/sql-pg`'s default when absent). */
+  readonly idleTimeout?: Duration.DurationInput | undefined
 }
 
 /** PostgreSQL through a connection pool. Provides the `SqlClient` too, for the handler's writes. */
@@ -29,6 +32,7 @@ export const layer = (
   const client = PgClient.layer({
     url,
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.idleTimeout !== undefined ? { idleTimeout: options.idleTimeout } : {}),
     applicationName: "@witkey/inbox-sql"
   }).pipe(Layer.mapError(toInboxError("connect")))
   return SqlInbox.layer(options).pipe(Layer.provideMerge(client))

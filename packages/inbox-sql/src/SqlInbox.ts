@@ -58,6 +58,7 @@ import { Cause, Clock, Config, Context, Duration, Effect, Either, Exit, Layer, O
 import * as GroupCommit from "./internal/GroupCommit.js"
 import * as Operations from "./internal/operations.js"
 import * as PerTransaction from "./internal/perTransaction.js"
+import * as PgTransaction from "./internal/pgTransaction.js"
 import { causeMessage, toInboxError } from "./internal/SqlErrors.js"
 import * as Statements from "./internal/statements.js"
 import * as Unit from "./internal/unit.js"
@@ -66,6 +67,12 @@ import * as Migrations from "./Migrations.js"
 export interface Options extends Inbox.Policy {
   /** Prefix of the inbox's tables (letters, digits, underscores). Default `witkey_`. */
   readonly tablePrefix?: string | undefined
+  /**
+   * PostgreSQL: the inbox's own statements as named prepared statements, parsed and planned once per
+   * connection. Default true; turn off behind a pooler that cannot keep them (PgBouncer in transaction mode
+   * before 1.21).
+   */
+  readonly preparedStatements?: boolean | undefined
 }
 
 /** The inbox and its operations, over one store. */
@@ -90,7 +97,10 @@ export const make = (
     // SQLite has one writer per file: deliveries share transactions and their flushed commits. PostgreSQL
     // keeps one transaction per delivery: its row locks must be held briefly, and it has writers in parallel.
     const perTransaction = PerTransaction.make(sql)
-    const grouped = dialect === "sqlite" ? GroupCommit.runner(yield* GroupCommit.make(sql)) : undefined
+    const grouped =
+      dialect === "sqlite"
+        ? GroupCommit.runner(yield* GroupCommit.make(sql))
+        : PgTransaction.make(sql, { prepared: options.preparedStatements !== false })
     // The SQLite client shares one connection and holds its lock only while handing it out, so a lone
     // statement can run inside another fiber's open transaction (and be rolled back with it, or read its
     // uncommitted rows). Its own transaction makes it wait for the connection like a transaction does.
@@ -186,9 +196,10 @@ export const make = (
         })
       )
 
-    // Inside a transaction of the caller's, the unit joins it; otherwise SQLite shares commits.
+    // Inside a transaction of the caller's, the unit joins it; otherwise SQLite shares commits, and PostgreSQL
+    // runs a transaction of its own with BEGIN and COMMIT sent beside the unit's statements.
     const currentRunner = Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
-      grouped === undefined || Option.isSome(outer) ? perTransaction : grouped
+      Option.isSome(outer) ? perTransaction : grouped
     )
 
     /** One delivery or replay through its runner; `recorded`: a pre-record already counted the delivery. */

@@ -127,6 +127,97 @@ if (unavailable !== undefined) {
       })
     )
 
+    // The transaction's BEGIN and COMMIT travel beside the inbox's first and last statements: a COMMIT that
+    // PostgreSQL answers with ROLLBACK (the transaction was aborted under the handler), or a mark that finds
+    // its claim gone, must never be taken for a commit.
+    it.scoped(
+      "a transaction aborted or rolled back under the handler is answered fail and commits nothing",
+      () =>
+        Effect.gen(function* () {
+          const url = yield* PgTest.scopedSchema("aborted")
+          for (const preparedStatements of [true, false]) {
+            const context = yield* Layer.build(PgInbox.layer({ url, maxConnections: 2, preparedStatements }))
+            const sql = Context.get(context, SqlClient.SqlClient)
+            const inbox = Context.get(context, Inbox.Inbox)
+            yield* sql`CREATE TABLE IF NOT EXISTS payouts (id TEXT NOT NULL)`
+            const pay = (r: Inbox.Received) => sql`INSERT INTO payouts VALUES (${r.notification.notifyId})`
+            const handlers = {
+              // A failed statement whose error the handler swallows: PostgreSQL aborts the transaction.
+              swallowed: (r: Inbox.Received) => Effect.zipRight(pay(r), Effect.ignore(sql`SELECT 1 / 0`)),
+              // The handler ends the inbox's transaction and opens another: the claim is gone.
+              restarted: (r: Inbox.Received) =>
+                Effect.zipRight(sql.unsafe("ROLLBACK"), Effect.zipRight(sql.unsafe("BEGIN"), pay(r)))
+            }
+            for (const [name, handler] of Object.entries(handlers)) {
+              const r = yield* InboxSuite.received({
+                notifyId: `aborted-${name}-${preparedStatements}`,
+                payload: InboxSuite.assign(`aborted-${name}-${preparedStatements}`, "s-1")
+              })
+              const id = r.notification.notifyId
+              const exit = yield* Effect.exit(inbox.receive(r, () => handler(r)))
+              assert.isTrue(Exit.isFailure(exit), `${name}: answered fail`)
+              const paid = () => sql<{ id: string }>`SELECT id FROM payouts WHERE id = ${id}`
+              assert.deepStrictEqual(yield* paid(), [], `${name}: nothing of the handler committed`)
+              const entry = Option.getOrThrow(yield* inbox.get(id))
+              assert.notStrictEqual(entry.state, "processed", name)
+              assert.strictEqual(entry.deliveries, 1, `${name}: the failed delivery is on record`)
+              assert.deepStrictEqual(yield* inbox.receive(r, () => pay(r)), { _tag: "Processed" })
+              assert.deepStrictEqual(
+                (yield* paid()).map((row) => row.id),
+                [id],
+                `${name}: paid once, on the next delivery`
+              )
+              assert.deepStrictEqual(yield* inbox.receive(r, () => pay(r)), {
+                _tag: "Duplicate",
+                by: "notify_id",
+                processedNotifyId: id
+              })
+            }
+          }
+        })
+    )
+
+    it.scoped("a handler's nested transaction is a savepoint of the delivery's", () =>
+      Effect.gen(function* () {
+        const url = yield* PgTest.scopedSchema("nested")
+        const context = yield* Layer.build(PgInbox.layer({ url, maxConnections: 2 }))
+        const sql = Context.get(context, SqlClient.SqlClient)
+        const inbox = Context.get(context, Inbox.Inbox)
+        yield* sql`CREATE TABLE payouts (id TEXT NOT NULL)`
+        const [b, c] = yield* Effect.all([
+          InboxSuite.received({ notifyId: "nested-b", payload: InboxSuite.assign("nested-b", "s-1") }),
+          InboxSuite.received({ notifyId: "nested-c", payload: InboxSuite.assign("nested-c", "s-1") })
+        ])
+        // B: an inner transaction that fails and is caught, then one that succeeds; the delivery succeeds.
+        const outcome = yield* inbox.receive(b, () =>
+          Effect.zipRight(
+            Effect.ignore(
+              sql.withTransaction(
+                Effect.zipRight(sql`INSERT INTO payouts VALUES ('b-undone')`, Effect.fail("no"))
+              )
+            ),
+            sql.withTransaction(sql`INSERT INTO payouts VALUES ('b')`)
+          )
+        )
+        assert.deepStrictEqual(outcome, { _tag: "Processed" })
+        // C: an inner transaction that succeeds, then the handler fails: all of C is rolled back.
+        const failed = yield* Effect.exit(
+          inbox.receive(c, () =>
+            Effect.zipRight(
+              sql.withTransaction(sql`INSERT INTO payouts VALUES ('c')`),
+              Effect.fail("c fails")
+            )
+          )
+        )
+        assert.isTrue(Exit.isFailure(failed))
+        const rows = yield* sql<{ id: string }>`SELECT id FROM payouts ORDER BY id`
+        assert.deepStrictEqual(
+          rows.map((row) => row.id),
+          ["b"]
+        )
+      })
+    )
+
     it.scoped("layerPgConfig reads WITKEY_INBOX_PG_URL and WITKEY_INBOX_TABLE_PREFIX", () =>
       Effect.gen(function* () {
         const url = yield* PgTest.scopedSchema("config")

@@ -26,16 +26,33 @@ export const BUSY_CODES: ReadonlySet<string> = new Set([
 export const causeMessage = (e: SqlError): string =>
   e.cause instanceof Error ? e.cause.message : Predicate.isString(e.cause) ? e.cause : e.message
 
-export const isBusy = (e: SqlError): boolean => {
+const codeOf = (e: SqlError): string | undefined => {
   const code = Predicate.hasProperty(e.cause, "code") ? e.cause.code : undefined
-  return Predicate.isString(code) && BUSY_CODES.has(code)
+  return Predicate.isString(code) ? code : undefined
 }
 
-/** A driver's failure as the inbox's: busy or storage, with what the inbox was doing. */
+export const isBusy = (e: SqlError): boolean => {
+  const code = codeOf(e)
+  return code !== undefined && BUSY_CODES.has(code)
+}
+
+/**
+ * PostgreSQL's division by zero: raised on purpose by the statement that marks a notification processed when
+ * it marks nothing (`statements.ts`, `markProcessedWithAttempt`); no other inbox statement divides.
+ */
+const CLAIM_LOST = "22012"
+
+/** A driver's failure as the inbox's: busy, lost (the claim is gone) or storage, with what it was doing. */
 export const toInboxError =
   (what: string) =>
   (e: SqlError): Inbox.InboxError =>
-    new Inbox.InboxError({
-      reason: isBusy(e) ? "busy" : "storage",
-      message: `inbox ${what}: ${causeMessage(e)}`
-    })
+    codeOf(e) === CLAIM_LOST
+      ? new Inbox.InboxError({
+          reason: "lost",
+          message: `inbox ${what}: the transaction no longer holds its claim of the event (the database rolled it back under the handler); answered fail`
+        })
+      : new Inbox.InboxError({
+          reason: isBusy(e) ? "busy" : "storage",
+          message: `inbox ${what}: ${causeMessage(e)}`
+        })
+

@@ -287,7 +287,10 @@ RETURNING notify_id`,
 
     /**
      * PostgreSQL: `markProcessed` and the attempt's row in one statement (a data-modifying CTE), so that the
-     * attempt history costs no round trip on the hot path. `undefined` on SQLite, which has no such CTE (there
+     * attempt history costs no round trip on the hot path. It fails (division by zero, SQLSTATE 22012, which
+     * `SqlErrors` reads as `lost`) when it marks nothing, i.e. when the claim no longer stands: the failure
+     * aborts the transaction, so a COMMIT sent right behind it (`pgTransaction.ts`) rolls back instead of
+     * committing the handler's writes without the mark. `undefined` on SQLite, which has no such CTE (there
      * the insert is a cached statement on the group-commit turn's connection).
      */
     markProcessedWithAttempt:
@@ -297,7 +300,34 @@ RETURNING notify_id`,
               notify_id: string
             }>`WITH marked AS (UPDATE ${N} SET state = 'processed', processed_at = ${now}, last_error = NULL, duplicate_of = NULL, parked_at = NULL WHERE notify_id = ${notifyId} AND EXISTS (SELECT 1 FROM ${E} WHERE event_key = ${eventKey} AND processed_notify_id = ${notifyId}) RETURNING notify_id),
 logged AS (INSERT INTO ${A} (${attemptColumns}) SELECT notify_id, CAST(${a.at} AS BIGINT), CAST(${a.source} AS TEXT), CAST(${a.source === "alipay" ? "signature" : "stored"} AS TEXT), CAST(${a.verifiedBy ?? null} AS TEXT), CAST(${a.notifyVerify ?? null} AS TEXT), CAST(${a.outcome} AS TEXT), CAST(${a.error ?? null} AS TEXT), CAST(${a.durationMillis} AS BIGINT) FROM marked)
-SELECT notify_id FROM marked`
+SELECT (SELECT notify_id FROM marked) AS notify_id, 1 / CAST((SELECT count(*) FROM marked) AS INTEGER) AS claim_stands`
+        : undefined,
+
+    /**
+     * PostgreSQL: the delivery upsert and the event claim in one statement (a data-modifying CTE), one round
+     * trip instead of two. The claim runs only for a row that is neither processed nor parked, as `settle` would
+     * decide, and only after the upsert (it reads the upsert's row), so the locks are still taken notification
+     * row first, event row second. Both upserts wait for a concurrent transaction on their row and then work on
+     * its committed version (READ COMMITTED), exactly as the two statements did. `claimed_by` is null when the
+     * claim was skipped. `undefined` on SQLite (there both are cached statements on the group-commit turn).
+     */
+    recordAndClaim:
+      dialect === "pg"
+        ? (received: Inbox.Received, keys: Keys, now: number, counted: boolean) =>
+            sql<{
+              state: string
+              duplicate_of: string | null
+              parked_at: number | string | bigint | null
+              last_error: string | null
+              failures: number | string | bigint
+              claimed_by: string | null
+            }>`WITH delivery AS (${deliveryRow(received, keys, now, undefined)}
+ON CONFLICT (notify_id) DO UPDATE SET deliveries = ${N}.deliveries + ${counted ? 1 : 0}, last_received_at = excluded.last_received_at
+RETURNING state, duplicate_of, parked_at, last_error, failures),
+claim AS (INSERT INTO ${E} (event_key, processed_notify_id, processed_at) SELECT CAST(${keys.eventKey} AS TEXT), CAST(${received.notification.notifyId} AS TEXT), CAST(${now} AS BIGINT) FROM delivery WHERE delivery.state <> 'processed' AND delivery.parked_at IS NULL
+ON CONFLICT (event_key) DO UPDATE SET processed_notify_id = COALESCE(${E}.processed_notify_id, excluded.processed_notify_id), processed_at = COALESCE(${E}.processed_at, excluded.processed_at)
+RETURNING processed_notify_id)
+SELECT delivery.state, delivery.duplicate_of, delivery.parked_at, delivery.last_error, delivery.failures, (SELECT processed_notify_id FROM claim) AS claimed_by FROM delivery`
         : undefined,
 
     insertAttempt: (a: AttemptValues) =>

@@ -11,10 +11,15 @@ import type * as Notification from "@witkey/core/Notification"
 import { Cause, Clock, Duration, Effect, Option } from "effect"
 import type { AttemptValues, Keys, Statements } from "./statements.js"
 
-/** Runs one statement where the unit runs (a transaction, a savepoint of a shared one). */
+/**
+ * Runs one statement where the unit runs (a transaction, a savepoint of a shared one). `commit`: the unit's
+ * last statement, which fails when its claim does not stand; a runner that owns the transaction may commit
+ * right behind it, and then answers only after that commit.
+ */
 export type Exec = <A extends object>(
   what: string,
-  statement: Statement.Statement<A>
+  statement: Statement.Statement<A>,
+  options?: { readonly commit?: boolean }
 ) => Effect.Effect<ReadonlyArray<A>, Inbox.InboxError>
 
 /** Wraps the handler's own failure inside the unit, so it is never mistaken for the inbox's. */
@@ -120,12 +125,20 @@ export const settle = <E, R>(
     // failure's record, after the rollback).
     const attempt = (outcome: Inbox.AttemptOutcome, error: string | undefined, at: number) =>
       exec("record attempt", statements.insertAttempt(attemptOf(delivery, outcome, error, at)))
-    const entries = yield* delivery.source === "alipay"
-      ? exec(
-          "record delivery",
-          statements.upsertDelivery(received, keys, now, { failure: undefined, counted })
-        )
-      : exec("lock entry", statements.lockRow(notifyId))
+    // PostgreSQL records the delivery and claims its event in one statement.
+    const recordAndClaim = delivery.source === "alipay" ? statements.recordAndClaim : undefined
+    const entries: ReadonlyArray<{
+      readonly state: string
+      readonly duplicate_of: string | null
+      readonly parked_at: unknown
+      readonly last_error: string | null
+      readonly event_key?: string
+      readonly claimed_by?: string | null
+    }> = yield* recordAndClaim !== undefined
+      ? exec("record delivery", recordAndClaim(received, keys, now, counted))
+      : delivery.source === "alipay"
+        ? exec("record delivery", statements.upsertDelivery(received, keys, now, { failure: undefined, counted }))
+        : exec("lock entry", statements.lockRow(notifyId))
     const entry = entries[0]
     if (entry === undefined)
       return yield* new Inbox.InboxError({
@@ -135,7 +148,7 @@ export const settle = <E, R>(
     // A replay decodes the stored bytes again, in the charset the operator names: a decode that reads other
     // ids than the delivery did would claim another event, and run the handler for an event already processed
     // (by a re-issue) or not this notification's at all. The key the delivery recorded is the one it locks.
-    if ("event_key" in entry && entry.event_key !== keys.eventKey)
+    if (entry.event_key !== undefined && entry.event_key !== keys.eventKey)
       return yield* new Inbox.InboxError({
         reason: "storage",
         message: `inbox: the stored body of notify_id ${notifyId}, decoded again, names another event (${JSON.stringify(keys.eventKey)}) than the one recorded (${JSON.stringify(entry.event_key)}): replay it in the charset it arrived in`
@@ -157,8 +170,11 @@ export const settle = <E, R>(
       return { _tag: "Parked", error } satisfies Inbox.Outcome
     }
     // Marking before the handler runs is safe: a failure rolls the mark back with the rest.
-    const events = yield* exec("claim event", statements.claimEvent(keys.eventKey, notifyId, now))
-    const processedBy = events[0]?.processed_notify_id
+    const processedBy =
+      recordAndClaim !== undefined
+        ? entry.claimed_by
+        : (yield* exec("claim event", statements.claimEvent(keys.eventKey, notifyId, now)))[0]
+            ?.processed_notify_id
     if (processedBy === undefined || processedBy === null)
       return yield* new Inbox.InboxError({
         reason: "storage",
@@ -170,19 +186,26 @@ export const settle = <E, R>(
       return { _tag: "Duplicate", by: "business_key", processedNotifyId: processedBy } satisfies Inbox.Outcome
     }
     yield* Effect.mapError(timed(delivery), (e) => new HandlerFailure(e))
-    const done = yield* Clock.currentTimeMillis
-    const combined = statements.markProcessedWithAttempt
-    const marked = yield* exec(
-      "mark processed",
-      combined === undefined
-        ? statements.markProcessed(notifyId, keys.eventKey, done)
-        : combined(notifyId, keys.eventKey, done, attemptOf(delivery, "processed", undefined, done))
-    )
-    if (marked.length === 0)
-      return yield* new Inbox.InboxError({
-        reason: "lost",
-        message: `inbox: the database rolled back the transaction of notify_id ${notifyId} under the handler; every delivery in it is answered fail`
+    // Uninterruptible from here: the mark may carry the commit, and a committed unit must return its outcome
+    // (an interruption landing after the commit would have it recorded as interrupted).
+    return yield* Effect.uninterruptible(
+      Effect.gen(function* () {
+        const done = yield* Clock.currentTimeMillis
+        const combined = statements.markProcessedWithAttempt
+        const marked = yield* combined === undefined
+          ? exec("mark processed", statements.markProcessed(notifyId, keys.eventKey, done))
+          : exec(
+              "mark processed",
+              combined(notifyId, keys.eventKey, done, attemptOf(delivery, "processed", undefined, done)),
+              { commit: true }
+            )
+        if (marked.length === 0)
+          return yield* new Inbox.InboxError({
+            reason: "lost",
+            message: `inbox: the database rolled back the transaction of notify_id ${notifyId} under the handler; every delivery in it is answered fail`
+          })
+        if (combined === undefined) yield* attempt("processed", undefined, done)
+        return { _tag: "Processed" } satisfies Inbox.Outcome
       })
-    if (combined === undefined) yield* attempt("processed", undefined, done)
-    return { _tag: "Processed" } satisfies Inbox.Outcome
+    )
   })

@@ -1,0 +1,174 @@
+/**
+ * The runner for PostgreSQL: a transaction per unit, with as few round trips and as little per-statement work
+ * as the guarantees allow. The unit is `settle`'s: record and claim (one statement), the handler, mark
+ * processed (one statement), commit.
+ *
+ * - BEGIN goes out with the unit's first statement, and COMMIT with its last (`exec(…, { commit: true })`),
+ *   queued on the connection together (the driver sends the second when the first is answered): one wait
+ *   for the fiber, no Effect work in between. COMMIT after a failed statement is answered `ROLLBACK` by
+ *   PostgreSQL (the transaction is aborted), and the last statement fails when its claim no longer stands
+ *   (`statements.ts`), so nothing commits that `settle` would not have committed; the command tag is checked
+ *   too, so a COMMIT that rolled back is never taken for a commit.
+ * - The inbox's statements go to the pooled `pg` client directly (what `@effect/sql-pg` would call, without
+ *   its per-statement span and fiber), as named prepared statements: parsed and planned once per connection.
+ *   A client without that shape (another driver) gets the same statements through `@effect/sql`'s connection.
+ * - The handler runs with the reserved connection as `SqlClient.TransactionConnection`, so its statements
+ *   (and its nested `withTransaction`, a savepoint) join the transaction, as with `withTransaction`.
+ *
+ * Interruption: only the unit between statements is interruptible (the caller's `restore`); a statement in
+ * flight, and the commit, are waited for, so a committed delivery is never also recorded as interrupted.
+ *
+ * @internal
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlConnection from "@effect/sql/SqlConnection"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Inbox from "@witkey/core/Inbox"
+import { Effect, Exit, Predicate } from "effect"
+import { toInboxError } from "./SqlErrors.js"
+import { type Exec, recordable, type Runner } from "./unit.js"
+
+interface Step {
+  readonly text: string
+  readonly values: ReadonlyArray<unknown>
+  /** Prepared under a name (statements with parameters; not BEGIN/COMMIT). */
+  readonly prepared: boolean
+}
+
+interface Result {
+  readonly rows: ReadonlyArray<any>
+  readonly command: string | undefined
+}
+
+/** The part of a `pg` client the runner uses. */
+interface PgClientLike {
+  readonly query: (
+    config: { readonly name?: string; readonly text: string; readonly values?: Array<unknown> },
+    callback: (error: Error | null | undefined, result: { rows?: Array<any>; command?: string }) => void
+  ) => void
+}
+
+const BEGIN: Step = { text: "BEGIN", values: [], prepared: false }
+const COMMIT: Step = { text: "COMMIT", values: [], prepared: false }
+const ROLLBACK: Step = { text: "ROLLBACK", values: [], prepared: false }
+
+/**
+ * One name per statement text, for the whole process: `pg` prepares a name once per connection and refuses
+ * the same name with another text. The texts are the inbox's own, a handful per table prefix.
+ */
+const names = new Map<string, string>()
+const nameOf = (text: string): string => {
+  let name = names.get(text)
+  if (name === undefined) {
+    name = `witkey_inbox_${names.size + 1}`
+    names.set(text, name)
+  }
+  return name
+}
+
+const failed = (cause: unknown) => new SqlError({ cause, message: "Failed to execute statement" })
+
+/** Runs steps in order on one connection; fails with the first failure, after every step was answered. */
+type Send = (steps: ReadonlyArray<Step>) => Effect.Effect<ReadonlyArray<Result>, SqlError>
+
+const pgClientOf = (connection: SqlConnection.Connection): PgClientLike | undefined => {
+  const pg = (connection as { readonly pg?: unknown }).pg
+  return Predicate.hasProperty(pg, "query") && Predicate.isFunction(pg.query) ? (pg as PgClientLike) : undefined
+}
+
+const sender = (connection: SqlConnection.Connection, prepared: boolean): Send => {
+  const pg = pgClientOf(connection)
+  if (pg === undefined)
+    return (steps) =>
+      Effect.forEach(steps, (step) =>
+        Effect.map(connection.executeRaw(step.text, step.values), (raw): Result => {
+          const r = raw as { rows?: ReadonlyArray<any>; command?: string }
+          return { rows: r.rows ?? [], command: r.command }
+        })
+      )
+  return (steps) =>
+    Effect.async<ReadonlyArray<Result>, SqlError>((resume) => {
+      const results: Array<Result> = []
+      let firstError: unknown = undefined
+      let answered = 0
+      for (const step of steps) {
+        const config =
+          prepared && step.prepared
+            ? { name: nameOf(step.text), text: step.text, values: step.values as Array<unknown> }
+            : step.values.length === 0
+              ? { text: step.text }
+              : { text: step.text, values: step.values as Array<unknown> }
+        pg.query(config, (error, result) => {
+          if (error) firstError ??= error
+          else results.push({ rows: result.rows ?? [], command: result.command })
+          if (++answered === steps.length)
+            resume(firstError === undefined ? Effect.succeed(results) : Effect.fail(failed(firstError)))
+        })
+      }
+    })
+}
+
+const lostAtCommit = () =>
+  new Inbox.InboxError({
+    reason: "lost",
+    message:
+      "inbox commit: PostgreSQL rolled the transaction back instead of committing it (a statement inside it failed); answered fail"
+  })
+
+/** `prepared`: the inbox's statements as named prepared statements (off for poolers that cannot keep them). */
+export const make = (sql: SqlClient.SqlClient, options: { readonly prepared: boolean }): Runner => ({
+  record: (effect, restore) => restore(effect),
+  run: (unit, restore, onFailure) =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const connection = yield* Effect.mapError(sql.reserve, toInboxError("begin"))
+            const send = sender(connection, options.prepared)
+            let state = "idle" as "idle" | "open" | "done"
+            const commitChecked = (results: ReadonlyArray<Result>) =>
+              results[results.length - 1]?.command === "COMMIT"
+                ? Effect.void
+                : Effect.fail(lostAtCommit())
+            const exec: Exec = <A extends object>(
+              what: string,
+              statement: Parameters<Exec>[1],
+              execOptions?: { readonly commit?: boolean }
+            ) =>
+              Effect.suspend(() => {
+                const [text, values] = statement.compile()
+                const opening = state === "idle"
+                const committing = execOptions?.commit === true
+                const steps: Array<Step> = opening ? [BEGIN] : []
+                steps.push({ text, values, prepared: true })
+                if (committing) steps.push(COMMIT)
+                state = committing ? "done" : "open"
+                return send(steps).pipe(
+                  Effect.mapError(toInboxError(committing ? `${what} and commit` : what)),
+                  Effect.flatMap((results) =>
+                    committing
+                      ? Effect.as(commitChecked(results), results[opening ? 1 : 0]!.rows)
+                      : Effect.succeed(results[opening ? 1 : 0]!.rows)
+                  )
+                )
+              }).pipe(Effect.uninterruptible) as Effect.Effect<ReadonlyArray<A>, Inbox.InboxError>
+            const result = yield* Effect.exit(
+              restore(Effect.provideService(unit(exec), SqlClient.TransactionConnection, [connection, 0]))
+            )
+            if (Exit.isSuccess(result)) {
+              if (state === "open") {
+                state = "done"
+                yield* send([COMMIT]).pipe(Effect.mapError(toInboxError("commit")), Effect.flatMap(commitChecked))
+              }
+              return result.value
+            }
+            // Harmless outside a transaction (PostgreSQL only warns): sent whenever one may still be open.
+            if (state !== "idle") yield* Effect.ignore(send([ROLLBACK]))
+            return yield* result
+          })
+        )
+      )
+      if (Exit.isFailure(exit) && recordable(exit.cause)) yield* onFailure(exit.cause)
+      return yield* exit
+    })
+})
