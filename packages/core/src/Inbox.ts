@@ -274,8 +274,10 @@ export interface Operations {
     readonly olderThan: Duration.DurationInput
   }) => Effect.Effect<{ readonly bodies: number; readonly attempts: number }, InboxError>
   /**
-   * Erases a task's personal data on request: the bodies (payee ids) of its entries and its attempts' error
-   * texts. The keys stay, so a late delivery is still recognised (its body is not stored again).
+   * Erases a task's personal data on request: the bodies (payee ids) of its entries, their last errors and
+   * operators' resolution notes (free text that may name a payee), and its attempts' error texts. The keys, states
+   * and times stay (a resolved entry stays resolved), so a late delivery is still recognised (its body is not
+   * stored again).
    * Returns how many entries it erased.
    */
   readonly erase: (outerTaskId: string) => Effect.Effect<number, InboxError>

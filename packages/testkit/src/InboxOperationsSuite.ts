@@ -13,10 +13,9 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import type { Layer } from "effect"
-import { Deferred, Effect, Exit, FastCheck, Fiber, Option, Ref, Schema, TestClock } from "effect"
-import { assign, received } from "./InboxSuite.js"
-
-class Outage extends Schema.TaggedError<Outage>()("Outage", { message: Schema.String }) {}
+import { Deferred, Effect, Exit, FastCheck, Fiber, Option, Ref, TestClock } from "effect"
+import type { Scenario } from "./internal/InboxScenario.js"
+import { alreadyProcessed, BusinessFailure, duplicate, scenarios } from "./internal/InboxScenario.js"
 
 const HOUR = 3_600_000
 
@@ -25,41 +24,39 @@ export const suite = (
   make: (policy: Inbox.Policy) => Layer.Layer<Inbox.Inbox | Inbox.Operations, unknown>
 ): void => {
   describe(`Inbox operations conformance: ${name}`, { timeout: 60_000 }, () => {
-    const run = Math.random().toString(36).slice(2, 8)
-    let counter = 0
-    const ids = (label: string) => {
-      const n = ++counter
-      return { task: `o-${run}-${n}-${label}`, notify: (i: number) => `on-${run}-${n}-${label}-${i}` }
-    }
-    const withInbox = <A, E>(
+    const scenario = scenarios("o")
+    /** Runs `body` on a fresh inbox with `policy`, in a scenario of its own. */
+    const withScenario = <A, E>(
       policy: Inbox.Policy,
-      body: Effect.Effect<A, E, Inbox.Inbox | Inbox.Operations>
-    ): Effect.Effect<A, unknown> => Effect.scoped(Effect.provide(body, make(policy)))
-    const entry = (notifyId: string) =>
-      Effect.flatMap(Inbox.Inbox, (inbox) => inbox.get(notifyId)).pipe(
-        Effect.map(Option.getOrThrowWith(() => new Error(`no entry for ${notifyId}`)))
+      label: string,
+      body: (s: Scenario & { readonly ops: Inbox.Operations }) => Effect.Effect<A, E, Inbox.Inbox>
+    ): Effect.Effect<A, unknown> =>
+      Effect.gen(function* () {
+        const s = yield* scenario(label)
+        return yield* body({ ...s, ops: yield* Inbox.Operations })
+      }).pipe(Effect.provide(make(policy)), Effect.scoped)
+    /** `withScenario` whose `onExhausted` hook records the notify_ids it was told of, in `seen`. */
+    const withExhaustedLog = <A, E>(
+      label: string,
+      body: (
+        s: Scenario & { readonly ops: Inbox.Operations },
+        seen: ReadonlyArray<string>
+      ) => Effect.Effect<A, E, Inbox.Inbox>
+    ): Effect.Effect<A, unknown> => {
+      const seen: Array<string> = []
+      return withScenario({ onExhausted: (e) => Effect.sync(() => void seen.push(e.notifyId)) }, label, (s) =>
+        body(s, seen)
       )
-    const recorder = Effect.gen(function* () {
-      const runs = yield* Ref.make<ReadonlyArray<string>>([])
-      const handler = (n: Notification.Notification) => Ref.update(runs, (r) => [...r, n.notifyId])
-      return { runs, handler }
-    })
-    const failing = (n: Notification.Notification) =>
-      Effect.fail(new Outage({ message: `ledger down for ${n.notifyId}` }))
+    }
 
     it.effect(
       "a failing entry turns exhausted after Alipay's window; sweep reports it once and runs onExhausted",
-      () => {
-        const seen: Array<string> = []
-        return withInbox(
-          { onExhausted: (e) => Effect.sync(() => void seen.push(e.notifyId)) },
+      () =>
+        withExhaustedLog("exhausted", ({ entry, fail, id, inbox, notice, ops }, seen) =>
           Effect.gen(function* () {
-            const inbox = yield* Inbox.Inbox
-            const ops = yield* Inbox.Operations
-            const id = ids("exhausted")
-            const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
-            const ok = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-2") })
-            yield* Effect.flip(inbox.receive(r, failing))
+            const r = yield* notice(1)
+            const ok = yield* notice(2, "s-2")
+            yield* fail(r)
             yield* inbox.receive(ok, () => Effect.void)
             assert.strictEqual((yield* entry(id.notify(1))).status, "failing")
             assert.strictEqual((yield* entry(id.notify(1))).failures, 1)
@@ -89,7 +86,7 @@ export const suite = (
             )
             const swept = yield* ops.sweep
             assert.deepStrictEqual(
-              swept.map((x) => x.notifyId).filter((x) => x.startsWith(`on-${run}`)),
+              swept.filter((x) => x.outerTaskId === id.task).map((x) => x.notifyId),
               [id.notify(1)]
             )
             assert.deepStrictEqual(
@@ -104,21 +101,15 @@ export const suite = (
             assert.strictEqual(seen.filter((x) => x === id.notify(1)).length, 1)
           })
         )
-      }
     )
 
     it.effect(
       "replay runs the handler once on the stored bytes; a second replay does nothing and says so",
       () =>
-        withInbox(
-          {},
+        withScenario({}, "replay", ({ entry, fail, handler, id, inbox, notice, ops, runs }) =>
           Effect.gen(function* () {
-            const inbox = yield* Inbox.Inbox
-            const ops = yield* Inbox.Operations
-            const { handler, runs } = yield* recorder
-            const id = ids("replay")
-            const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1", "88.00") })
-            yield* Effect.flip(inbox.receive(r, failing))
+            const r = yield* notice(1, "s-1", "88.00")
+            yield* fail(r)
             const seen = yield* Ref.make<Option.Option<Notification.Notification>>(Option.none())
             const outcome = yield* ops.replay(id.notify(1), (n) =>
               Effect.zipRight(Ref.set(seen, Option.some(n)), handler(n))
@@ -127,20 +118,13 @@ export const suite = (
             const n = Option.getOrThrow(yield* Ref.get(seen))
             assert.strictEqual(n.notifyId, id.notify(1))
             assert.strictEqual(n.fields["transfer_amount"], "88.00")
-            assert.deepStrictEqual(yield* ops.replay(id.notify(1), handler), {
-              _tag: "AlreadyProcessed",
-              processedNotifyId: id.notify(1)
-            })
+            assert.deepStrictEqual(yield* ops.replay(id.notify(1), handler), alreadyProcessed(id.notify(1)))
             assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
             const e = yield* entry(id.notify(1))
             assert.strictEqual(e.status, "processed")
             assert.strictEqual(e.deliveries, 1, "a replay is not a delivery")
             // Alipay's next retry is a duplicate now.
-            assert.deepStrictEqual(yield* inbox.receive(r, handler), {
-              _tag: "Duplicate",
-              by: "notify_id",
-              processedNotifyId: id.notify(1)
-            })
+            assert.deepStrictEqual(yield* inbox.receive(r, handler), duplicate("notify_id", id.notify(1)))
             const attempts = yield* ops.attempts(id.notify(1))
             assert.deepStrictEqual(
               attempts.map((a) => [a.source, a.outcome, a.verification]),
@@ -160,20 +144,16 @@ export const suite = (
     it.effect(
       "attempts record notify_verify and, when the notification carries it, the key that verified it",
       () =>
-        withInbox(
-          {},
+        withScenario({}, "attempts", ({ fail, id, inbox, notice, ops }) =>
           Effect.gen(function* () {
-            const inbox = yield* Inbox.Inbox
-            const ops = yield* Inbox.Operations
-            const id = ids("attempts")
-            const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+            const r = yield* notice(1)
             // A verifier with a trust list of keys says which one matched (`verifiedBy`).
             const byKey: Inbox.Received = {
               ...r,
               notification: { ...r.notification, verifiedBy: { keyId: "alipay-2026", status: "active" } },
               gatewayConfirmed: true
             }
-            yield* Effect.flip(inbox.receive(byKey, failing))
+            yield* fail(byKey)
             yield* inbox.receive(r, () => Effect.void)
             const attempts = yield* ops.attempts(id.notify(1))
             assert.deepStrictEqual(
@@ -188,17 +168,12 @@ export const suite = (
         )
     )
 
-    it.effect("sweep settles a failed notify_id whose event a re-issue processed: no false alarm", () => {
-      const seen: Array<string> = []
-      return withInbox(
-        { onExhausted: (e) => Effect.sync(() => void seen.push(e.notifyId)) },
+    it.effect("sweep settles a failed notify_id whose event a re-issue processed: no false alarm", () =>
+      withExhaustedLog("reissued", ({ entry, fail, id, inbox, notice, ops }, seen) =>
         Effect.gen(function* () {
-          const inbox = yield* Inbox.Inbox
-          const ops = yield* Inbox.Operations
-          const id = ids("reissued")
-          const first = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
-          const reissue = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-1") })
-          yield* Effect.flip(inbox.receive(first, failing))
+          const first = yield* notice(1)
+          const reissue = yield* notice(2)
+          yield* fail(first)
           assert.deepStrictEqual(yield* inbox.receive(reissue, () => Effect.void), { _tag: "Processed" })
           yield* TestClock.adjust(26 * HOUR)
           assert.deepStrictEqual(
@@ -214,25 +189,16 @@ export const suite = (
           assert.strictEqual(e.duplicateOf, id.notify(2))
         })
       )
-    })
+    )
 
     it.effect("concurrent replays and a live delivery of one failed entry run the handler once", () =>
-      withInbox(
-        {},
+      withScenario({}, "race", ({ fail, handler, id, inbox, notice, ops, runs }) =>
         Effect.gen(function* () {
-          const inbox = yield* Inbox.Inbox
-          const ops = yield* Inbox.Operations
-          const { handler, runs } = yield* recorder
-          const slow = (n: Notification.Notification) =>
-            Effect.zipRight(
-              Effect.forEach([1, 2, 3, 4, 5], () => Effect.yieldNow()),
-              handler(n)
-            )
-          const id = ids("race")
-          const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
-          yield* Effect.flip(inbox.receive(r, failing))
+          const r = yield* notice(1)
+          yield* fail(r)
+          // The handler yields before it records: the three interleave.
           const outcomes = yield* Effect.all(
-            [ops.replay(id.notify(1), slow), ops.replay(id.notify(1), slow), inbox.receive(r, slow)],
+            [ops.replay(id.notify(1), handler), ops.replay(id.notify(1), handler), inbox.receive(r, handler)],
             { concurrency: "unbounded" }
           )
           assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
@@ -244,16 +210,11 @@ export const suite = (
     it.effect(
       "resolve settles an entry by hand: later deliveries, re-issues and replays are duplicates",
       () =>
-        withInbox(
-          {},
+        withScenario({}, "resolve", ({ entry, fail, handler, id, inbox, notice, ops, runs }) =>
           Effect.gen(function* () {
-            const inbox = yield* Inbox.Inbox
-            const ops = yield* Inbox.Operations
-            const { handler, runs } = yield* recorder
-            const id = ids("resolve")
-            const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
-            const reissue = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-1") })
-            yield* Effect.flip(inbox.receive(r, failing))
+            const r = yield* notice(1)
+            const reissue = yield* notice(2)
+            yield* fail(r)
             assert.deepStrictEqual(yield* ops.resolve(id.notify(1), "paid by hand, ticket 42"), {
               _tag: "Resolved"
             })
@@ -261,20 +222,13 @@ export const suite = (
             assert.strictEqual(e.status, "resolved")
             assert.strictEqual(e.resolution, "paid by hand, ticket 42")
             assert.isDefined(e.resolvedAt)
-            assert.deepStrictEqual(yield* ops.resolve(id.notify(1), "again"), {
-              _tag: "AlreadyProcessed",
-              processedNotifyId: id.notify(1)
-            })
-            assert.deepStrictEqual(yield* ops.replay(id.notify(1), handler), {
-              _tag: "AlreadyProcessed",
-              processedNotifyId: id.notify(1)
-            })
+            assert.deepStrictEqual(yield* ops.resolve(id.notify(1), "again"), alreadyProcessed(id.notify(1)))
+            assert.deepStrictEqual(yield* ops.replay(id.notify(1), handler), alreadyProcessed(id.notify(1)))
             assert.strictEqual((yield* inbox.receive(r, handler))._tag, "Duplicate")
-            assert.deepStrictEqual(yield* inbox.receive(reissue, handler), {
-              _tag: "Duplicate",
-              by: "business_key",
-              processedNotifyId: id.notify(1)
-            })
+            assert.deepStrictEqual(
+              yield* inbox.receive(reissue, handler),
+              duplicate("business_key", id.notify(1))
+            )
             assert.deepStrictEqual(yield* Ref.get(runs), [])
             assert.deepStrictEqual(
               (yield* ops.list({ status: "resolved", outerTaskId: id.task })).map((x) => x.notifyId),
@@ -288,14 +242,9 @@ export const suite = (
     it.effect(
       "a permanent failure is acknowledged and parked; deliveries leave it parked, a replay runs it",
       () =>
-        withInbox(
-          {},
+        withScenario({}, "permanent", ({ entry, handler, id, inbox, notice, ops, runs }) =>
           Effect.gen(function* () {
-            const inbox = yield* Inbox.Inbox
-            const ops = yield* Inbox.Operations
-            const { handler, runs } = yield* recorder
-            const id = ids("permanent")
-            const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+            const r = yield* notice(1)
             const outcome = yield* inbox.receive(r, () =>
               Effect.fail(new Inbox.PermanentFailure({ message: "no such task in our books" }))
             )
@@ -324,69 +273,68 @@ export const suite = (
     )
 
     it.effect("a classifier decides which failures are permanent", () =>
-      withInbox(
-        { isPermanent: (e) => e instanceof Outage },
-        Effect.gen(function* () {
-          const inbox = yield* Inbox.Inbox
-          const id = ids("classifier")
-          const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
-          assert.strictEqual((yield* inbox.receive(r, failing))._tag, "Parked")
-          const transient = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-2") })
-          const error = yield* Effect.flip(
-            inbox.receive(transient, () =>
-              Effect.fail(new Inbox.PermanentFailure({ message: "not by this policy" }))
+      withScenario(
+        { isPermanent: (e) => e instanceof BusinessFailure },
+        "classifier",
+        ({ entry, failing, id, inbox, notice }) =>
+          Effect.gen(function* () {
+            const r = yield* notice(1)
+            assert.strictEqual((yield* inbox.receive(r, failing))._tag, "Parked")
+            const transient = yield* notice(2, "s-2")
+            const error = yield* Effect.flip(
+              inbox.receive(transient, () =>
+                Effect.fail(new Inbox.PermanentFailure({ message: "not by this policy" }))
+              )
             )
-          )
-          assert.strictEqual((error as { _tag: string })._tag, "PermanentFailure")
-          assert.strictEqual((yield* entry(id.notify(2))).status, "failing")
-        })
+            assert.strictEqual((error as { _tag: string })._tag, "PermanentFailure")
+            assert.strictEqual((yield* entry(id.notify(2))).status, "failing")
+          })
       )
     )
 
     it.effect("onFailing runs once, after the Nth failed delivery", () => {
       const calls: Array<readonly [string, number]> = []
-      return withInbox(
+      return withScenario(
         { onFailing: { after: 2, run: (e) => Effect.sync(() => void calls.push([e.notifyId, e.failures])) } },
-        Effect.gen(function* () {
-          const inbox = yield* Inbox.Inbox
-          const id = ids("onfailing")
-          const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
-          yield* Effect.flip(inbox.receive(r, failing))
-          assert.deepStrictEqual(calls, [])
-          yield* Effect.flip(inbox.receive(r, failing))
-          assert.deepStrictEqual(calls, [[id.notify(1), 2]])
-          yield* Effect.flip(inbox.receive(r, failing))
-          assert.deepStrictEqual(calls, [[id.notify(1), 2]])
-        })
+        "onfailing",
+        ({ fail, id, notice }) =>
+          Effect.gen(function* () {
+            const r = yield* notice(1)
+            yield* fail(r)
+            assert.deepStrictEqual(calls, [])
+            yield* fail(r)
+            assert.deepStrictEqual(calls, [[id.notify(1), 2]])
+            yield* fail(r)
+            assert.deepStrictEqual(calls, [[id.notify(1), 2]])
+          })
       )
     })
 
     it.effect("a handler past its time limit fails with HandlerTimeout, is recorded, and runs again", () =>
-      withInbox(
+      withScenario(
         { handlerTimeout: "5 seconds" },
-        Effect.gen(function* () {
-          const inbox = yield* Inbox.Inbox
-          const { handler, runs } = yield* recorder
-          const id = ids("timeout")
-          const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
-          const started = yield* Deferred.make<void>()
-          const fiber = yield* Effect.fork(
-            inbox.receive(r, () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never))
-          )
-          yield* Deferred.await(started)
-          yield* TestClock.adjust("4 seconds")
-          assert.isNull(fiber.unsafePoll(), "not before its time")
-          yield* TestClock.adjust("1 second")
-          const exit = yield* Fiber.await(fiber)
-          assert.isTrue(Exit.isFailure(exit))
-          const error = yield* Effect.flip(exit)
-          assert.instanceOf(error, Inbox.HandlerTimeout)
-          const e = yield* entry(id.notify(1))
-          assert.strictEqual(e.status, "failing")
-          assert.include(e.lastError ?? "", "HandlerTimeout")
-          assert.deepStrictEqual(yield* inbox.receive(r, handler), { _tag: "Processed" })
-          assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
-        })
+        "timeout",
+        ({ entry, handler, id, inbox, notice, runs }) =>
+          Effect.gen(function* () {
+            const r = yield* notice(1)
+            const started = yield* Deferred.make<void>()
+            const fiber = yield* Effect.fork(
+              inbox.receive(r, () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never))
+            )
+            yield* Deferred.await(started)
+            yield* TestClock.adjust("4 seconds")
+            assert.isNull(fiber.unsafePoll(), "not before its time")
+            yield* TestClock.adjust("1 second")
+            const exit = yield* Fiber.await(fiber)
+            assert.isTrue(Exit.isFailure(exit))
+            const error = yield* Effect.flip(exit)
+            assert.instanceOf(error, Inbox.HandlerTimeout)
+            const e = yield* entry(id.notify(1))
+            assert.strictEqual(e.status, "failing")
+            assert.include(e.lastError ?? "", "HandlerTimeout")
+            assert.deepStrictEqual(yield* inbox.receive(r, handler), { _tag: "Processed" })
+            assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
+          })
       )
     )
 
@@ -411,27 +359,12 @@ export const suite = (
       "any interleaving of deliveries, replays and resolves runs each event once, or leaves it resolved",
       [FastCheck.array(Step, { maxLength: 10 })],
       ([steps]) =>
-        withInbox(
-          {},
+        withScenario({}, "prop", ({ event, eventOf, failing, handler, id, inbox, ops, runs }) =>
           Effect.gen(function* () {
-            const inbox = yield* Inbox.Inbox
-            const ops = yield* Inbox.Operations
-            const { handler, runs } = yield* recorder
-            const id = ids("prop")
             const resolved = new Set<number>()
-            const cache = new Map<string, Inbox.Received>()
-            const delivery = (event: number, alias: number) =>
-              Effect.gen(function* () {
-                const notifyId = id.notify(event * 10 + alias)
-                const cached = cache.get(notifyId)
-                if (cached) return cached
-                const r = yield* received({ notifyId, payload: assign(id.task, `s-${event}`) })
-                cache.set(notifyId, r)
-                return r
-              })
             const act = (step: Step) =>
               Effect.gen(function* () {
-                const r = yield* delivery(step.event, step.alias)
+                const r = yield* event(step.event, step.alias)
                 const notifyId = r.notification.notifyId
                 const run = step.fails ? failing : handler
                 if (step.kind === "deliver") yield* Effect.either(inbox.receive(r, run))
@@ -450,17 +383,15 @@ export const suite = (
               i = j
             }
             // The operator's last pass: every event delivered once more, then replayed.
-            for (let event = 0; event <= 2; event++) {
-              yield* Effect.either(inbox.receive(yield* delivery(event, 0), handler))
-              for (const alias of [0, 1]) yield* ops.replay(id.notify(event * 10 + alias), handler)
+            for (let e = 0; e <= 2; e++) {
+              yield* Effect.either(inbox.receive(yield* event(e, 0), handler))
+              for (const alias of [0, 1]) yield* ops.replay(id.notify(e * 10 + alias), handler)
             }
-            const done = (yield* Ref.get(runs)).map((notifyId) =>
-              Math.floor(Number(notifyId.split("-").pop()) / 10)
-            )
-            for (let event = 0; event <= 2; event++) {
-              const n = done.filter((e) => e === event).length
-              assert.isAtMost(n, 1, `event ${event} ran ${n} times`)
-              if (n === 0) assert.isTrue(resolved.has(event), `event ${event} neither ran nor was resolved`)
+            const done = (yield* Ref.get(runs)).map(eventOf)
+            for (let e = 0; e <= 2; e++) {
+              const n = done.filter((d) => d === e).length
+              assert.isAtMost(n, 1, `event ${e} ran ${n} times`)
+              if (n === 0) assert.isTrue(resolved.has(e), `event ${e} neither ran nor was resolved`)
             }
             for (const entry of yield* ops.list({ outerTaskId: id.task }))
               assert.include(["processed", "resolved"], entry.status)
@@ -470,17 +401,12 @@ export const suite = (
     )
 
     it.effect("prune empties old settled bodies and old attempts; de-duplication is unchanged", () =>
-      withInbox(
-        {},
+      withScenario({}, "prune", ({ entry, fail, handler, id, inbox, notice, ops, runs }) =>
         Effect.gen(function* () {
-          const inbox = yield* Inbox.Inbox
-          const ops = yield* Inbox.Operations
-          const { handler, runs } = yield* recorder
-          const id = ids("prune")
-          const done = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
-          const open = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-2") })
+          const done = yield* notice(1)
+          const open = yield* notice(2, "s-2")
           yield* inbox.receive(done, handler)
-          yield* Effect.flip(inbox.receive(open, failing))
+          yield* fail(open)
           yield* TestClock.adjust(31 * 24 * HOUR)
           const pruned = yield* ops.prune({ olderThan: "30 days" })
           assert.isAtLeast(pruned.bodies, 1)
@@ -497,53 +423,58 @@ export const suite = (
             "an unsettled body stays for a replay"
           )
           assert.strictEqual((yield* inbox.receive(done, handler))._tag, "Duplicate")
-          const reissue = yield* received({ notifyId: id.notify(3), payload: assign(id.task, "s-1") })
-          assert.deepStrictEqual(yield* inbox.receive(reissue, handler), {
-            _tag: "Duplicate",
-            by: "business_key",
-            processedNotifyId: id.notify(1)
-          })
+          const reissue = yield* notice(3)
+          assert.deepStrictEqual(
+            yield* inbox.receive(reissue, handler),
+            duplicate("business_key", id.notify(1))
+          )
           assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
         })
       )
     )
 
-    it.effect("erase removes a task's bodies (payee ids) and error texts; de-duplication still works", () =>
-      withInbox(
-        {},
-        Effect.gen(function* () {
-          const inbox = yield* Inbox.Inbox
-          const ops = yield* Inbox.Operations
-          const { handler, runs } = yield* recorder
-          const id = ids("erase")
-          const other = ids("erase-other")
-          const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
-          const failed = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-2") })
-          const kept = yield* received({ notifyId: other.notify(1), payload: assign(other.task, "s-1") })
-          yield* inbox.receive(r, handler)
-          yield* Effect.flip(inbox.receive(failed, failing))
-          yield* inbox.receive(kept, handler)
-          assert.strictEqual(yield* ops.erase(id.task), 2)
-          for (const notifyId of [id.notify(1), id.notify(2)]) {
-            const e = yield* entry(notifyId)
-            assert.strictEqual(e.body.length, 0)
-            assert.isDefined(e.bodyRemovedAt)
-            assert.isUndefined(e.lastError)
-            for (const a of yield* ops.attempts(notifyId)) assert.isUndefined(a.error)
-          }
-          assert.isAbove((yield* entry(other.notify(1))).body.length, 0, "another task is untouched")
-          assert.deepStrictEqual(yield* ops.replay(id.notify(2), handler), { _tag: "BodyRemoved" })
-          assert.strictEqual((yield* inbox.receive(r, handler))._tag, "Duplicate")
-          assert.strictEqual(
-            (yield* entry(id.notify(1))).body.length,
-            0,
-            "a late delivery does not store it again"
-          )
-          const reissue = yield* received({ notifyId: id.notify(3), payload: assign(id.task, "s-1") })
-          assert.strictEqual((yield* inbox.receive(reissue, handler))._tag, "Duplicate")
-          assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1), other.notify(1)])
-        })
-      )
+    it.effect(
+      "erase removes a task's bodies (payee ids), error texts and resolution notes; de-duplication still works",
+      () =>
+        withScenario({}, "erase", ({ entry, fail, handler, id, inbox, notice, ops, runs }) =>
+          Effect.gen(function* () {
+            const other = yield* scenario("erase-other")
+            const r = yield* notice(1)
+            const failed = yield* notice(2, "s-2")
+            const settledByHand = yield* notice(4, "s-4")
+            const kept = yield* other.notice(1)
+            yield* inbox.receive(r, handler)
+            yield* fail(failed)
+            yield* fail(settledByHand)
+            // An operator's note is free text: it may name the payee it was paid to by hand.
+            yield* ops.resolve(id.notify(4), "paid by hand to 2088102122524333")
+            yield* inbox.receive(kept, other.handler)
+            assert.strictEqual(yield* ops.erase(id.task), 3)
+            for (const notifyId of [id.notify(1), id.notify(2), id.notify(4)]) {
+              const e = yield* entry(notifyId)
+              assert.strictEqual(e.body.length, 0)
+              assert.isDefined(e.bodyRemovedAt)
+              assert.isUndefined(e.lastError)
+              assert.isUndefined(e.resolution)
+              for (const a of yield* ops.attempts(notifyId)) assert.isUndefined(a.error)
+            }
+            const resolved = yield* entry(id.notify(4))
+            assert.strictEqual(resolved.status, "resolved", "still settled by hand, and when")
+            assert.isDefined(resolved.resolvedAt)
+            assert.isAbove((yield* entry(other.id.notify(1))).body.length, 0, "another task is untouched")
+            assert.deepStrictEqual(yield* ops.replay(id.notify(2), handler), { _tag: "BodyRemoved" })
+            assert.strictEqual((yield* inbox.receive(r, handler))._tag, "Duplicate")
+            assert.strictEqual(
+              (yield* entry(id.notify(1))).body.length,
+              0,
+              "a late delivery does not store it again"
+            )
+            const reissue = yield* notice(3)
+            assert.strictEqual((yield* inbox.receive(reissue, handler))._tag, "Duplicate")
+            assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
+            assert.deepStrictEqual(yield* Ref.get(other.runs), [other.id.notify(1)])
+          })
+        )
     )
   })
 }

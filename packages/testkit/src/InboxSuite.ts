@@ -13,90 +13,27 @@
  * @since 0.1.0
  */
 import { assert, layer as withLayer } from "@effect/vitest"
-import type * as Charset from "@witkey/core/Charset"
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
 import type { Layer } from "effect"
-import { Cause, Deferred, Effect, Exit, FastCheck, Fiber, Option, Ref, Schema, TestClock } from "effect"
-import * as NotificationSigner from "./NotificationSigner.js"
-import * as TestKeys from "./TestKeys.js"
+import { Cause, Deferred, Effect, Exit, FastCheck, Fiber, Option, Ref, TestClock } from "effect"
+import {
+  assign,
+  BusinessFailure,
+  duplicate,
+  platformProfit,
+  received,
+  scenarios,
+  unknownSubType
+} from "./internal/InboxScenario.js"
+
+export { assign, platformProfit, received, unknownSubType } from "./internal/InboxScenario.js"
+export type { Spec } from "./internal/InboxScenario.js"
 
 export interface Options {
   /** Runs of the property test; default 15 (each run is a few dozen inbox calls). */
   readonly numRuns?: number
 }
-
-class BusinessFailure extends Schema.TaggedError<BusinessFailure>()("BusinessFailure", {
-  message: Schema.String
-}) {}
-
-interface Spec {
-  readonly notifyId: string
-  readonly payload: NotificationSigner.Leaves
-  readonly notifyTime?: string
-  readonly charset?: Charset.Charset
-  readonly contentType?: NotificationSigner.ContentTypeStyle
-  readonly extraFields?: ReadonlyArray<readonly [string, string]>
-}
-
-/** Signs a notification as the gateway does and decodes it with core, as a receiver would. */
-export const received = (spec: Spec): Effect.Effect<Inbox.Received> =>
-  Effect.gen(function* () {
-    const signed = yield* NotificationSigner.sign({
-      notifyId: spec.notifyId,
-      notifyTime: spec.notifyTime ?? "2026-11-25 10:30:00",
-      payload: spec.payload,
-      ...(spec.charset ? { charset: spec.charset } : {}),
-      ...(spec.contentType ? { contentType: spec.contentType } : {}),
-      ...(spec.extraFields ? { extraFields: spec.extraFields } : {})
-    }).pipe(Effect.provide(TestKeys.gatewaySigner))
-    const notification = yield* Notification.decode(
-      { body: signed.body, contentType: signed.contentType },
-      { charset: spec.charset ?? "utf-8" }
-    ).pipe(Effect.provide(TestKeys.gatewayVerifier))
-    return { notification, body: signed.body, contentType: signed.contentType }
-  }).pipe(Effect.orDie)
-
-const PAYEE = "2088102122524333"
-const GMT = "20261125103000"
-
-export const assign = (outerTaskId: string, outerTransferNo: string, amount = "120.00") =>
-  NotificationSigner.assign({
-    outerTaskId,
-    outerTransferNo,
-    transferAmount: amount,
-    payeeUserId: PAYEE,
-    gmtTransfer: GMT
-  })
-
-export const platformProfit = (outerTaskId: string) =>
-  NotificationSigner.platformProfit({
-    outerTaskId,
-    transferAmount: "12.00",
-    serviceCharge: "0.60",
-    payeeUserId: TestKeys.platformUserId,
-    gmtTransfer: GMT
-  })
-
-export const unknownSubType = (outerTaskId: string, memo: string): NotificationSigner.Leaves => [
-  ["notify_sub_type", "REFUND_FOR_ANNOUNCE_PAYMENT"],
-  ["outer_task_id", outerTaskId],
-  ["memo", memo]
-]
-
-/** A handler that counts its successful runs and can be told to fail. */
-const counting = Effect.gen(function* () {
-  const runs = yield* Ref.make<ReadonlyArray<string>>([])
-  const handler = (n: Notification.Notification) =>
-    Effect.gen(function* () {
-      // Give concurrent receivers every chance to interleave.
-      for (let i = 0; i < 5; i++) yield* Effect.yieldNow()
-      yield* Ref.update(runs, (r) => [...r, n.notifyId])
-    })
-  const failing = (n: Notification.Notification) =>
-    Effect.fail(new BusinessFailure({ message: `payout row for ${n.notifyId} not written` }))
-  return { runs, handler, failing }
-})
 
 const sameBytes = (actual: Uint8Array, expected: Uint8Array) =>
   assert.deepStrictEqual(Array.from(actual), Array.from(expected))
@@ -104,26 +41,12 @@ const sameBytes = (actual: Uint8Array, expected: Uint8Array) =>
 export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, options: Options = {}): void =>
   withLayer(layer, { timeout: "60 seconds" })(`Inbox conformance: ${name}`, (it) => {
     // Distinct ids per suite run and per test: the storage may be shared with other runs.
-    const run = Math.random().toString(36).slice(2, 8)
-    let counter = 0
-    const ids = (label: string) => {
-      const n = ++counter
-      return {
-        task: `t-${run}-${n}-${label}`,
-        notify: (i: number) => `n-${run}-${n}-${label}-${i}`
-      }
-    }
-    const entry = (notifyId: string) =>
-      Effect.flatMap(Inbox.Inbox, (inbox) => inbox.get(notifyId)).pipe(
-        Effect.map(Option.getOrThrowWith(() => new Error(`no entry for ${notifyId}`)))
-      )
+    const scenario = scenarios("t")
 
     it.effect("the first delivery runs the handler with the notification and records it processed", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const { handler, runs } = yield* counting
-        const id = ids("first")
-        const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+        const { entry, handler, id, inbox, notice, runs } = yield* scenario("first")
+        const r = yield* notice(1)
         const seen = yield* Ref.make<Option.Option<Notification.Notification>>(Option.none())
         const outcome = yield* inbox.receive(r, (n) =>
           Effect.zipRight(Ref.set(seen, Option.some(n)), handler(n))
@@ -150,17 +73,11 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
 
     it.effect("a repeat by notify_id does not run the handler", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const { handler, runs } = yield* counting
-        const id = ids("repeat")
+        const { entry, handler, id, inbox, runs } = yield* scenario("repeat")
         const r = yield* received({ notifyId: id.notify(1), payload: platformProfit(id.task) })
         assert.deepStrictEqual(yield* inbox.receive(r, handler), { _tag: "Processed" })
         for (let i = 0; i < 3; i++)
-          assert.deepStrictEqual(yield* inbox.receive(r, handler), {
-            _tag: "Duplicate",
-            by: "notify_id",
-            processedNotifyId: id.notify(1)
-          })
+          assert.deepStrictEqual(yield* inbox.receive(r, handler), duplicate("notify_id", id.notify(1)))
         assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
         const e = yield* entry(id.notify(1))
         assert.strictEqual(e.deliveries, 4)
@@ -170,10 +87,8 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
 
     it.effect("the same event under a new notify_id is a duplicate, recorded with duplicateOf", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const { handler, runs } = yield* counting
-        const id = ids("business-key")
-        const first = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+        const { entry, handler, id, inbox, notice, runs } = yield* scenario("business-key")
+        const first = yield* notice(1)
         const again = yield* received({
           notifyId: id.notify(2),
           notifyTime: "2026-11-25 10:42:00",
@@ -182,28 +97,19 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
         const profit = yield* received({ notifyId: id.notify(3), payload: platformProfit(id.task) })
         const profitAgain = yield* received({ notifyId: id.notify(4), payload: platformProfit(id.task) })
         assert.deepStrictEqual(yield* inbox.receive(first, handler), { _tag: "Processed" })
-        assert.deepStrictEqual(yield* inbox.receive(again, handler), {
-          _tag: "Duplicate",
-          by: "business_key",
-          processedNotifyId: id.notify(1)
-        })
+        assert.deepStrictEqual(yield* inbox.receive(again, handler), duplicate("business_key", id.notify(1)))
         assert.deepStrictEqual(yield* inbox.receive(profit, handler), { _tag: "Processed" })
-        assert.deepStrictEqual(yield* inbox.receive(profitAgain, handler), {
-          _tag: "Duplicate",
-          by: "business_key",
-          processedNotifyId: id.notify(3)
-        })
+        assert.deepStrictEqual(
+          yield* inbox.receive(profitAgain, handler),
+          duplicate("business_key", id.notify(3))
+        )
         // The duplicate's own repeat names the notify_id the event was processed under.
-        assert.deepStrictEqual(yield* inbox.receive(again, handler), {
-          _tag: "Duplicate",
-          by: "notify_id",
-          processedNotifyId: id.notify(1)
-        })
+        assert.deepStrictEqual(yield* inbox.receive(again, handler), duplicate("notify_id", id.notify(1)))
         assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1), id.notify(3)])
-        const duplicate = yield* entry(id.notify(2))
-        assert.strictEqual(duplicate.duplicateOf, id.notify(1))
-        assert.strictEqual(duplicate.state, "processed")
-        assert.strictEqual(duplicate.deliveries, 2)
+        const second = yield* entry(id.notify(2))
+        assert.strictEqual(second.duplicateOf, id.notify(1))
+        assert.strictEqual(second.state, "processed")
+        assert.strictEqual(second.deliveries, 2)
         assert.strictEqual((yield* entry(id.notify(4))).duplicateOf, id.notify(3))
         assert.isUndefined((yield* entry(id.notify(1))).duplicateOf)
       })
@@ -211,11 +117,9 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
 
     it.effect("different transfers of one task are different events", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const { handler, runs } = yield* counting
-        const id = ids("transfers")
+        const { handler, inbox, notice, runs } = yield* scenario("transfers")
         for (const [i, serial] of ["s-1", "s-2", "s-3"].entries()) {
-          const r = yield* received({ notifyId: id.notify(i), payload: assign(id.task, serial) })
+          const r = yield* notice(i, serial)
           assert.deepStrictEqual(yield* inbox.receive(r, handler), { _tag: "Processed" })
         }
         assert.strictEqual((yield* Ref.get(runs)).length, 3)
@@ -228,9 +132,7 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
       "events that differ only in where the task id ends and the serial begins are all processed",
       () =>
         Effect.gen(function* () {
-          const inbox = yield* Inbox.Inbox
-          const { handler, runs } = yield* counting
-          const id = ids("split")
+          const { entry, handler, id, inbox, notice, runs } = yield* scenario("split")
           const events: ReadonlyArray<readonly [string, string]> = [
             [`${id.task}|Y`, "Z"],
             [id.task, "Y|Z"],
@@ -254,34 +156,27 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
           )
           assert.strictEqual(new Set(entries.map((e) => e.businessKey)).size, events.length)
           // Each is still de-duplicated as itself: a re-issue of the second under a new notify_id.
-          const again = yield* received({ notifyId: id.notify(9), payload: assign(id.task, "Y|Z", "200.00") })
-          assert.deepStrictEqual(yield* inbox.receive(again, handler), {
-            _tag: "Duplicate",
-            by: "business_key",
-            processedNotifyId: id.notify(1)
-          })
+          const again = yield* notice(9, "Y|Z", "200.00")
+          assert.deepStrictEqual(
+            yield* inbox.receive(again, handler),
+            duplicate("business_key", id.notify(1))
+          )
           assert.strictEqual((yield* Ref.get(runs)).length, events.length)
         })
     )
 
     it.effect("a failing handler leaves it unprocessed with its error; the next delivery runs it once", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const { failing, handler, runs } = yield* counting
-        const id = ids("failure")
-        const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
-        const error = yield* Effect.flip(inbox.receive(r, failing))
+        const { entry, fail, handler, id, inbox, notice, runs } = yield* scenario("failure")
+        const r = yield* notice(1)
+        const error = yield* fail(r)
         assert.instanceOf(error, BusinessFailure, "the handler's own error comes back, typed")
         const failed = yield* entry(id.notify(1))
         assert.strictEqual(failed.state, "failed")
         assert.isUndefined(failed.processedAt)
         assert.include(failed.lastError ?? "", "not written")
         assert.deepStrictEqual(yield* inbox.receive(r, handler), { _tag: "Processed" })
-        assert.deepStrictEqual(yield* inbox.receive(r, handler), {
-          _tag: "Duplicate",
-          by: "notify_id",
-          processedNotifyId: id.notify(1)
-        })
+        assert.deepStrictEqual(yield* inbox.receive(r, handler), duplicate("notify_id", id.notify(1)))
         assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
         const e = yield* entry(id.notify(1))
         assert.strictEqual(e.state, "processed")
@@ -292,9 +187,7 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
 
     it.effect("a handler that dies is recorded as failed and runs again on the next delivery", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const { handler, runs } = yield* counting
-        const id = ids("defect")
+        const { entry, handler, id, inbox, runs } = yield* scenario("defect")
         const r = yield* received({ notifyId: id.notify(1), payload: platformProfit(id.task) })
         const exit = yield* Effect.exit(inbox.receive(r, () => Effect.die(new Error("ledger offline"))))
         assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
@@ -310,10 +203,8 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
       "an interrupted receive still records the delivery, and the next delivery runs the handler",
       () =>
         Effect.gen(function* () {
-          const inbox = yield* Inbox.Inbox
-          const { handler, runs } = yield* counting
-          const id = ids("interrupted")
-          const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+          const { entry, handler, id, inbox, notice, runs } = yield* scenario("interrupted")
+          const r = yield* notice(1)
           const started = yield* Deferred.make<void>()
           const fiber = yield* Effect.fork(
             inbox.receive(r, () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never))
@@ -331,25 +222,19 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
 
     it.effect("a delivery notify_verify confirmed is counted once, and handled once", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const { failing, handler, runs } = yield* counting
-        const id = ids("confirmed")
+        const { entry, fail, handler, id, inbox, notice, runs } = yield* scenario("confirmed")
         const r: Inbox.Received = {
-          ...(yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })),
+          ...(yield* notice(1)),
           gatewayConfirmed: true
         }
-        yield* Effect.flip(inbox.receive(r, failing))
+        yield* fail(r)
         const failed = yield* entry(id.notify(1))
         assert.strictEqual(failed.deliveries, 1)
         assert.strictEqual(failed.state, "failed")
         assert.deepStrictEqual(yield* inbox.receive({ ...r, gatewayConfirmed: false }, handler), {
           _tag: "Processed"
         })
-        assert.deepStrictEqual(yield* inbox.receive(r, handler), {
-          _tag: "Duplicate",
-          by: "notify_id",
-          processedNotifyId: id.notify(1)
-        })
+        assert.deepStrictEqual(yield* inbox.receive(r, handler), duplicate("notify_id", id.notify(1)))
         assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1)])
         assert.strictEqual((yield* entry(id.notify(1))).deliveries, 3)
       })
@@ -359,18 +244,12 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
       "an event that failed under one notify_id and succeeded under another is settled for both",
       () =>
         Effect.gen(function* () {
-          const inbox = yield* Inbox.Inbox
-          const { failing, handler, runs } = yield* counting
-          const id = ids("failover")
-          const a = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-9") })
-          const b = yield* received({ notifyId: id.notify(2), payload: assign(id.task, "s-9") })
-          yield* Effect.flip(inbox.receive(a, failing))
+          const { entry, fail, handler, id, inbox, notice, runs } = yield* scenario("failover")
+          const a = yield* notice(1, "s-9")
+          const b = yield* notice(2, "s-9")
+          yield* fail(a)
           assert.deepStrictEqual(yield* inbox.receive(b, handler), { _tag: "Processed" })
-          assert.deepStrictEqual(yield* inbox.receive(a, handler), {
-            _tag: "Duplicate",
-            by: "business_key",
-            processedNotifyId: id.notify(2)
-          })
+          assert.deepStrictEqual(yield* inbox.receive(a, handler), duplicate("business_key", id.notify(2)))
           assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(2)])
           const e = yield* entry(id.notify(1))
           assert.strictEqual(e.state, "processed")
@@ -381,13 +260,11 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
 
     it.effect("deliveries are counted, with the first and last arrival from the Clock", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const { failing, handler } = yield* counting
-        const id = ids("times")
-        const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+        const { entry, fail, handler, id, inbox, notice } = yield* scenario("times")
+        const r = yield* notice(1)
         yield* TestClock.adjust("1 hour")
         const start = yield* TestClock.currentTimeMillis
-        yield* Effect.flip(inbox.receive(r, failing))
+        yield* fail(r)
         yield* TestClock.adjust("2 minutes")
         yield* inbox.receive(r, handler)
         yield* TestClock.adjust("10 minutes")
@@ -402,10 +279,8 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
 
     it.effect("byTask returns the task's audit trail, oldest first, with the raw bytes identical", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const { failing, handler } = yield* counting
-        const id = ids("audit")
-        const other = ids("audit-other")
+        const { fail, handler, id, inbox, notice } = yield* scenario("audit")
+        const other = yield* scenario("audit-other")
         const gbk = yield* received({
           notifyId: id.notify(1),
           payload: assign(id.task, "s-1"),
@@ -419,11 +294,11 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
           payload: unknownSubType(id.task, "退款"),
           contentType: "none"
         })
-        const reissued = yield* received({ notifyId: id.notify(4), payload: assign(id.task, "s-1") })
-        const elsewhere = yield* received({ notifyId: other.notify(1), payload: assign(other.task, "s-1") })
+        const reissued = yield* notice(4)
+        const elsewhere = yield* other.notice(1)
         yield* inbox.receive(gbk, handler)
         yield* TestClock.adjust("1 minute")
-        yield* Effect.flip(inbox.receive(profit, failing))
+        yield* fail(profit)
         yield* inbox.receive(elsewhere, handler)
         // Same instant: arrival order breaks the tie.
         yield* inbox.receive(unknown, handler)
@@ -455,8 +330,8 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
         assert.isTrue(first!.firstReceivedAt < second!.firstReceivedAt)
         assert.isTrue(first!.lastReceivedAt > first!.firstReceivedAt)
         assert.deepStrictEqual(
-          (yield* inbox.byTask(other.task)).map((e) => e.notifyId),
-          [other.notify(1)]
+          (yield* inbox.byTask(other.id.task)).map((e) => e.notifyId),
+          [other.id.notify(1)]
         )
         assert.deepStrictEqual(yield* inbox.byTask(`${id.task}-none`), [])
         assert.isTrue(Option.isNone(yield* inbox.get(`${id.notify(9)}`)))
@@ -465,10 +340,8 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
 
     it.effect("the body is stored byte for byte, whatever the bytes", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const { handler } = yield* counting
-        const id = ids("bytes")
-        const r = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
+        const { entry, handler, id, inbox, notice } = yield* scenario("bytes")
+        const r = yield* notice(1)
         const body = Uint8Array.from({ length: 512 }, (_, i) => (i * 7 + 3) % 256)
         yield* inbox.receive({ ...r, body }, handler)
         body.fill(0) // the inbox keeps its own copy
@@ -481,13 +354,9 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
 
     it.effect("concurrent receives of one event run the handler once", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const { handler, runs } = yield* counting
-        const id = ids("concurrent")
-        const same = yield* received({ notifyId: id.notify(1), payload: assign(id.task, "s-1") })
-        const reissued = yield* Effect.forEach([2, 3, 4], (i) =>
-          received({ notifyId: id.notify(i), payload: assign(id.task, "s-1") })
-        )
+        const { entry, handler, id, inbox, notice, runs } = yield* scenario("concurrent")
+        const same = yield* notice(1)
+        const reissued = yield* Effect.forEach([2, 3, 4], (i) => notice(i))
         const deliveries = [same, same, same, ...reissued, same, ...reissued]
         const outcomes = yield* Effect.forEach(deliveries, (r) => inbox.receive(r, handler), {
           concurrency: "unbounded"
@@ -511,19 +380,13 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
 
     it.effect("unknown sub types de-dup by notify_id only", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const { handler, runs } = yield* counting
-        const id = ids("unknown")
+        const { entry, handler, id, inbox, runs } = yield* scenario("unknown")
         const a = yield* received({ notifyId: id.notify(1), payload: unknownSubType(id.task, "same") })
         const b = yield* received({ notifyId: id.notify(2), payload: unknownSubType(id.task, "same") })
         assert.strictEqual(a.notification.payload._tag, "UnknownSubType")
         assert.deepStrictEqual(yield* inbox.receive(a, handler), { _tag: "Processed" })
         assert.deepStrictEqual(yield* inbox.receive(b, handler), { _tag: "Processed" })
-        assert.deepStrictEqual(yield* inbox.receive(a, handler), {
-          _tag: "Duplicate",
-          by: "notify_id",
-          processedNotifyId: id.notify(1)
-        })
+        assert.deepStrictEqual(yield* inbox.receive(a, handler), duplicate("notify_id", id.notify(1)))
         assert.deepStrictEqual(yield* Ref.get(runs), [id.notify(1), id.notify(2)])
         assert.isUndefined((yield* entry(id.notify(2))).duplicateOf)
       })
@@ -531,8 +394,7 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
 
     it.effect("get and byTask know nothing of what never arrived", () =>
       Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const id = ids("nothing")
+        const { id, inbox } = yield* scenario("nothing")
         assert.isTrue(Option.isNone(yield* inbox.get(id.notify(1))))
         assert.deepStrictEqual(yield* inbox.byTask(id.task), [])
       })
@@ -556,29 +418,14 @@ export const suite = (name: string, layer: Layer.Layer<Inbox.Inbox, unknown>, op
       [Plan],
       ([plan]) =>
         Effect.gen(function* () {
-          const inbox = yield* Inbox.Inbox
-          const { failing, handler, runs } = yield* counting
-          const id = ids("prop")
-          const cache = new Map<string, Inbox.Received>()
-          const delivery = (event: number, alias: number) =>
-            Effect.gen(function* () {
-              const notifyId = id.notify(event * 10 + alias)
-              const cached = cache.get(notifyId)
-              if (cached) return cached
-              const r = yield* received({ notifyId, payload: assign(id.task, `s-${event}`) })
-              cache.set(notifyId, r)
-              return r
-            })
+          const { event, eventOf, failing, handler, inbox, runs } = yield* scenario("prop")
           for (const d of plan.deliveries) {
-            const event = d.event % plan.events
-            const r = yield* delivery(event, d.alias)
+            const r = yield* event(d.event % plan.events, d.alias)
             yield* Effect.either(inbox.receive(r, d.fails ? failing : handler))
           }
           // Alipay's last retries: every event once more, succeeding.
-          for (let event = 0; event < plan.events; event++)
-            yield* inbox.receive(yield* delivery(event, 0), handler)
-          const done = yield* Ref.get(runs)
-          const events = done.map((notifyId) => Math.floor(Number(notifyId.split("-").pop()) / 10))
+          for (let e = 0; e < plan.events; e++) yield* inbox.receive(yield* event(e, 0), handler)
+          const events = (yield* Ref.get(runs)).map(eventOf)
           assert.deepStrictEqual(
             [...events].sort(),
             Array.from({ length: plan.events }, (_, i) => i)

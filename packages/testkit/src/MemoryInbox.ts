@@ -344,7 +344,13 @@ export const make = (policy: Inbox.Policy = {}): Effect.Effect<Inbox.Inbox & Inb
         let erased = 0
         for (const [id, e] of entries)
           if (e.outerTaskId === outerTaskId) {
-            entries.set(id, { ...e, body: new Uint8Array(), bodyRemovedAt: now, lastError: undefined })
+            entries.set(id, {
+              ...e,
+              body: new Uint8Array(),
+              bodyRemovedAt: now,
+              lastError: undefined,
+              resolution: undefined
+            })
             erased++
             for (let i = 0; i < attempts.length; i++)
               if (attempts[i]!.notifyId === id) attempts[i] = { ...attempts[i]!, error: undefined }

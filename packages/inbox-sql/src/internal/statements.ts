@@ -377,7 +377,7 @@ RETURNING notify_id`,
     eraseTask: (outerTaskId: string, now: number) =>
       sql<{
         notify_id: string
-      }>`UPDATE ${N} SET body = ${EMPTY}, body_removed_at = ${now}, last_error = NULL WHERE outer_task_id = ${outerTaskId}
+      }>`UPDATE ${N} SET body = ${EMPTY}, body_removed_at = ${now}, last_error = NULL, resolution = NULL WHERE outer_task_id = ${outerTaskId}
 RETURNING notify_id`,
 
     eraseAttempts: (outerTaskId: string) =>
