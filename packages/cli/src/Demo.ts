@@ -193,8 +193,10 @@ export const run = (
         db: options.db,
         tablePrefix,
         policy: {
+          // Whole milliseconds: PostgreSQL compares the window with a bigint column (a --time-scale that
+          // does not divide Alipay's window evenly left a fraction there, and the query failed).
           exhaustedAfter: Duration.millis(
-            Duration.toMillis(Inbox.DEFAULT_EXHAUSTED_AFTER) / options.timeScale
+            Math.ceil(Duration.toMillis(Inbox.DEFAULT_EXHAUSTED_AFTER) / options.timeScale)
           ),
           onExhausted: (entry) => Effect.sync(() => void swept.push(entry.notifyId))
         }
@@ -368,7 +370,7 @@ export const run = (
       const failing = yield* operations.list({ status: "failing" }).pipe(Effect.mapError(fail("inbox")))
       if (failing.length > 0) {
         // Until the last of them is past the (scaled) window: then the sweep finds them all.
-        const exhaustedAfter = Duration.toMillis(Inbox.DEFAULT_EXHAUSTED_AFTER) / options.timeScale
+        const exhaustedAfter = Math.ceil(Duration.toMillis(Inbox.DEFAULT_EXHAUSTED_AFTER) / options.timeScale)
         const latest = Math.max(...failing.map((e) => e.firstReceivedAt))
         yield* Effect.sleep(Duration.millis(Math.max(0, latest + exhaustedAfter + 5 - Date.now())))
       }

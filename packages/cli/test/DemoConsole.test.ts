@@ -20,7 +20,7 @@ const get = (url: string) =>
 describe("demo --console", () => {
   it.scoped("leaves the sandbox's and the receiver's consoles up after the run", () =>
     Effect.gen(function* () {
-      const demo = yield* start(["demo", "--tasks", "2", "--console"])
+      const demo = yield* start(["demo", "--tasks", "2", "--time-scale", "1000000", "--console"])
       const [sandbox, receiver] = yield* demo.waitFor(({ stderr }) => {
         const m = /the sandbox at (http:\S+), the receiver at (http:\S+);/.exec(stderr)
         return m === null ? undefined : [m[1]!, m[2]!]
