@@ -7,7 +7,10 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect, Logger, LogLevel, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as CliError from "./CliError.js"
 import * as CommonOptions from "./CommonOptions.js"
 import * as DemoConsole from "./DemoConsole.js"

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as CliError from "./CliError.js"
 import * as CommonOptions from "./CommonOptions.js"
 import * as Keys from "./Keys.js"

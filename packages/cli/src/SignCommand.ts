@@ -6,7 +6,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as SigningString from "@witkey/core/SigningString"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as CanonicalCommand from "./CanonicalCommand.js"
 import * as CliError from "./CliError.js"
 import * as CommonOptions from "./CommonOptions.js"
