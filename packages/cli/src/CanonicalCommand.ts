@@ -5,42 +5,24 @@
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
-import * as SigningString from "@witkey/core/SigningString"
-import type * as Charset from "@witkey/core/Charset"
-import { Effect, Either } from "effect"
-import * as CliError from "./CliError.js"
+import * as Effect from "effect/Effect"
 import * as CommonOptions from "./CommonOptions.js"
-import * as Output from "./Output.js"
 
-/** The canonical string's bytes; a parameter the charset cannot represent is bad usage, naming it. */
-export const encode = (
-  params: ReadonlyArray<readonly [string, string]>,
-  charset: Charset.Charset
-): Effect.Effect<Uint8Array, CliError.CliError> =>
-  Either.match(SigningString.encode(params, charset), {
-    onLeft: (e) => CliError.usage(`--param ${e.message}; nothing was signed`),
-    onRight: Effect.succeed
-  })
+export const options = {
+  charset: CommonOptions.charset,
+  params: CommonOptions.params,
+  json: CommonOptions.json
+} as const
 
 export const command = Command.make(
   "canonical",
-  { charset: CommonOptions.charset, params: CommonOptions.params, json: CommonOptions.json },
-  ({ charset, json, params }) =>
-    Effect.gen(function* () {
-      const canonical = SigningString.make(params)
-      const bytes = yield* encode(params, charset)
-      const hex = Buffer.from(bytes).toString("hex")
-      const described = SigningString.describe(bytes, charset)
-      yield* Output.result(json, { canonical, bytes_hex: hex }, () => [
-        canonical,
-        ...Output.table([
-          ["charset", charset],
-          ["bytes", String(bytes.length)],
-          ["sha256 prefix", described.canonicalSha256Prefix],
-          ["hex", hex]
-        ]).map((row) => `# ${row}`)
-      ])
-    })
+  options,
+  // The handler and what it needs load when the command runs, not for --help or the other commands.
+  (config) =>
+    Effect.flatMap(
+      Effect.promise(() => import("./internal/canonical.js")),
+      (handler) => handler.run(config)
+    )
 ).pipe(
   Command.withDescription(
     "Print the canonical string of the given parameters: sign and sign_type and empty values dropped, sorted by name in byte order, joined raw with '&'."

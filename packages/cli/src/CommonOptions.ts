@@ -11,7 +11,7 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as PlatformError from "@effect/platform/Error"
 import * as Charset from "@witkey/core/Charset"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as CliError from "./CliError.js"
 import * as RawArgs from "./RawArgs.js"
 

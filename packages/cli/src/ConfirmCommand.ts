@@ -9,170 +9,43 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Client from "@witkey/core/Client"
-import type * as JournaledClient from "@witkey/core/JournaledClient"
-import type * as PayoutJournal from "@witkey/core/PayoutJournal"
-import * as Signer from "@witkey/core/Signer"
-import * as Transport from "@witkey/core/Transport"
-import * as Verifier from "@witkey/core/Verifier"
-import { Duration, Effect, Option, Schedule } from "effect"
-import * as CliError from "./CliError.js"
+import * as Effect from "effect/Effect"
 import * as CommonOptions from "./CommonOptions.js"
 import * as Database from "./Database.js"
-import * as ExitCode from "./ExitCode.js"
-import * as Keys from "./Keys.js"
-import * as Output from "./Output.js"
 import * as RequestOptions from "./RequestOptions.js"
 
-export type OutcomeName = "confirmed" | "already_confirmed" | "rejected" | "unknown" | "invalid_request"
-
-export interface Report {
-  readonly outcome: OutcomeName
-  readonly code?: string
-  readonly outer_task_id?: string
-  readonly message?: string
-  readonly attempts?: number
-  readonly after_resend?: boolean
-  readonly reason?: string
-}
-
-/**
- * Runs a confirm and reduces every ending to a report and its exit code: 0 confirmed or already confirmed,
- * 1 rejected, unknown, or a signing failure, 2 a request refused locally (bad usage).
- */
-export const confirm = (
-  client: {
-    readonly confirmByPlatform: (
-      input: Client.Input
-    ) => Effect.Effect<Client.Outcome, Client.ConfirmError | PayoutJournal.JournalError>
-  },
-  input: Client.Input
-): Effect.Effect<readonly [Report, ExitCode.ExitCode]> =>
-  client.confirmByPlatform(input).pipe(
-    Effect.map((outcome): Report =>
-      outcome._tag === "Confirmed"
-        ? { outcome: "confirmed", outer_task_id: outcome.outerTaskId, attempts: outcome.attempts }
-        : {
-            outcome: "already_confirmed",
-            code: outcome.code,
-            outer_task_id: outcome.outerTaskId,
-            attempts: outcome.attempts,
-            after_resend: outcome.afterResend
-          }
+export const options = {
+  ...RequestOptions.options,
+  alipayPublicKey: CommonOptions.alipayPublicKey,
+  timeout: Options.integer("timeout").pipe(
+    Options.withDescription("Seconds to wait for each answer (default 15)."),
+    Options.withDefault(15)
+  ),
+  retries: Options.integer("retries").pipe(
+    Options.withDescription(
+      "Re-sends of the identical signed request after an unknown outcome, 1 s, 2 s, 4 s... apart (default 3)."
     ),
-    Effect.catchTags({
-      GatewayRejected: (e) =>
-        Effect.succeed<Report>({
-          outcome: "rejected",
-          code: e.code,
-          outer_task_id: input.outerTaskId,
-          message: e.message
-        }),
-      UnknownOutcome: (e) =>
-        Effect.succeed<Report>({
-          outcome: "unknown",
-          outer_task_id: e.outerTaskId,
-          reason: e.reason,
-          attempts: e.attempts,
-          message: e.mayHaveReached
-            ? `${e.message}; the payout may or may not have happened: re-send the identical request (safe) or reconcile with the notifications`
-            : `${e.message}; the request never left, so nothing was paid: re-send it`
-        }),
-      InvalidRequest: (e) =>
-        Effect.succeed<Report>({ outcome: "invalid_request", message: `${e.message}; nothing was sent` }),
-      JournalError: (e) =>
-        Effect.succeed<Report>({
-          outcome: "unknown",
-          outer_task_id: input.outerTaskId,
-          reason: `journal_${e.reason}`,
-          message: `the payout journal failed: ${e.message}; run witkey payouts list/resume on it`
-        })
-    }),
-    Effect.map((report) => [report, exitCodeOf(report)] as const),
-    Effect.catchTag("SignError", (e) =>
-      Effect.succeed([
-        { outcome: "invalid_request", message: `${e.message}; nothing was sent` } satisfies Report,
-        ExitCode.failure
-      ] as const)
-    )
-  )
-
-const exitCodeOf = (report: Report): ExitCode.ExitCode =>
-  report.outcome === "confirmed" || report.outcome === "already_confirmed"
-    ? ExitCode.ok
-    : report.outcome === "invalid_request"
-      ? ExitCode.usage
-      : ExitCode.failure
+    Options.withDefault(3)
+  ),
+  journal: Options.text("journal").pipe(
+    Options.withDescription(
+      "Record the payout in this journal (a SQLite file or a postgres:// URL, never printed) before it is sent, and its attempts and outcome after; `witkey payouts resume --db` finishes what a crash left. A payout already paid there is not sent again."
+    ),
+    Options.map(Database.parse),
+    Options.optional
+  ),
+  json: CommonOptions.json
+} as const
 
 export const command = Command.make(
   "confirm",
-  {
-    ...RequestOptions.options,
-    alipayPublicKey: CommonOptions.alipayPublicKey,
-    timeout: Options.integer("timeout").pipe(
-      Options.withDescription("Seconds to wait for each answer (default 15)."),
-      Options.withDefault(15)
-    ),
-    retries: Options.integer("retries").pipe(
-      Options.withDescription(
-        "Re-sends of the identical signed request after an unknown outcome, 1 s, 2 s, 4 s... apart (default 3)."
-      ),
-      Options.withDefault(3)
-    ),
-    journal: Options.text("journal").pipe(
-      Options.withDescription(
-        "Record the payout in this journal (a SQLite file or a postgres:// URL, never printed) before it is sent, and its attempts and outcome after; `witkey payouts resume --db` finishes what a crash left. A payout already paid there is not sent again."
-      ),
-      Options.map(Database.parse),
-      Options.optional
-    ),
-    json: CommonOptions.json
-  },
-  (values) =>
-    Effect.gen(function* () {
-      if (values.timeout <= 0) return yield* CliError.usage("--timeout must be a positive number of seconds")
-      if (values.retries < 0) return yield* CliError.usage("--retries must not be negative")
-      yield* CommonOptions.checkGateway(values.gateway)
-      const signer = yield* Keys.signer(values.privateKey)
-      const verifier = yield* Keys.verifier(values.alipayPublicKey)
-      // node:http and its client are loaded only by the commands that talk to a gateway.
-      const HttpTransport = yield* Effect.promise(() => import("@witkey/node-http/HttpTransport"))
-      const separator = Option.getOrUndefined(values.separator)
-      const options: JournaledClient.Options = {
-        partner: values.partner,
-        gateway: values.gateway,
-        charset: values.charset,
-        separator,
-        retry: Schedule.exponential("1 second").pipe(
-          Schedule.intersect(Schedule.recurs(values.retries)),
-          Schedule.asVoid
-        )
-      }
-      const input = RequestOptions.input(values)
-      const result = yield* Effect.gen(function* () {
-        const transport = yield* Transport.Transport
-        if (Option.isNone(values.journal))
-          return yield* confirm(Client.fromServices(options, { signer, verifier, transport }), input)
-        const PayoutsCommand = yield* Effect.promise(() => import("./PayoutsCommand.js"))
-        const client = yield* PayoutsCommand.journaled(options, values.journal.value).pipe(
-          Effect.provideService(Signer.Signer, signer),
-          Effect.provideService(Verifier.Verifier, verifier)
-        )
-        return yield* confirm(client, input)
-      }).pipe(
-        Effect.scoped,
-        Effect.provide(HttpTransport.layerNode({ timeout: Duration.seconds(values.timeout) }))
-      )
-      const [report, code] = result
-      yield* Output.result(values.json, { ...report }, () =>
-        Output.table(Object.entries(report).map(([k, v]) => [k, String(v)] as const))
-      )
-      if (code !== ExitCode.ok)
-        return yield* new CliError.CliError({
-          exitCode: code,
-          message: `${report.outcome}: ${report.message ?? ""}`
-        })
-    })
+  options,
+  // The handler and what it needs load when the command runs, not for --help or the other commands.
+  (config) =>
+    Effect.flatMap(
+      Effect.promise(() => import("./internal/confirm.js")),
+      (handler) => handler.run(config)
+    )
 ).pipe(
   Command.withDescription(
     "Sign and send a payout request, verify the answer, and report: confirmed, already_confirmed, rejected, unknown or invalid_request."

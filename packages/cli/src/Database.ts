@@ -9,7 +9,10 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as PayoutJournal from "@witkey/core/PayoutJournal"
-import { Cause, Effect, Layer, Redacted } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as CliError from "./CliError.js"
 
 export type Database =

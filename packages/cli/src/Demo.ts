@@ -29,19 +29,17 @@ import * as DsaSigner from "@witkey/crypto-dsa/DsaSigner"
 import * as DsaVerifier from "@witkey/crypto-dsa/DsaVerifier"
 import * as Sandbox from "@witkey/testkit/Sandbox"
 import * as TestKeys from "@witkey/testkit/TestKeys"
-import {
-  Context,
-  Deferred,
-  Duration,
-  Effect,
-  Either,
-  Fiber,
-  Random,
-  Redacted,
-  Ref,
-  Schedule,
-  Schema
-} from "effect"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import type * as Database from "./Database.js"
 import * as DemoConsole from "./DemoConsole.js"
 import * as DemoReconciliation from "./DemoReconciliation.js"

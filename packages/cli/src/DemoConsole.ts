@@ -10,7 +10,7 @@ import type * as HttpApp from "@effect/platform/HttpApp"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import * as ReceiverConsole from "@witkey/console/ReceiverConsole"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Output from "./Output.js"
 
 export const option = Options.boolean("console").pipe(

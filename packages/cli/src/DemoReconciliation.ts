@@ -12,7 +12,7 @@ import * as Notification from "@witkey/core/Notification"
 import * as PayoutJournal from "@witkey/core/PayoutJournal"
 import * as Protocol from "@witkey/core/Protocol"
 import type * as Sandbox from "@witkey/testkit/Sandbox"
-import { BigDecimal } from "effect"
+import * as BigDecimal from "effect/BigDecimal"
 
 export interface Input {
   readonly tasks: ReadonlyArray<Sandbox.TaskRegistration>

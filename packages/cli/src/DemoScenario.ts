@@ -8,8 +8,9 @@
 import * as Fault from "@witkey/testkit/Fault"
 import type * as Sandbox from "@witkey/testkit/Sandbox"
 import * as TestKeys from "@witkey/testkit/TestKeys"
-import { Duration, Effect } from "effect"
-import type { Random } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Random from "effect/Random"
 
 const cents = (value: number) => `${Math.floor(value / 100)}.${String(value % 100).padStart(2, "0")}`
 

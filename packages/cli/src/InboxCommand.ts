@@ -13,12 +13,10 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Inbox from "@witkey/core/Inbox"
-import { Duration, Effect, Option } from "effect"
-import * as CliError from "./CliError.js"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as CommonOptions from "./CommonOptions.js"
 import * as Database from "./Database.js"
-import * as Output from "./Output.js"
-import * as ServeHandler from "./ServeHandler.js"
 
 export const STATES: ReadonlyArray<Inbox.Status> = [
   "processed",
@@ -38,217 +36,70 @@ const notifyIdArg = Args.text({ name: "NOTIFY_ID" }).pipe(
   Args.withDescription("The notification's notify_id.")
 )
 
-const iso = (millis: number | undefined) =>
-  millis === undefined ? undefined : new Date(millis).toISOString()
+export const listOptions = {
+  db,
+  state: Options.choice("state", STATES).pipe(
+    Options.withDescription(`Only entries in this state: ${STATES.join(", ")}.`),
+    Options.optional
+  ),
+  task: Options.text("task").pipe(
+    Options.withDescription("Only this task's entries (outer_task_id)."),
+    Options.optional
+  ),
+  json: CommonOptions.json
+}
 
-/** An entry as JSON (the body left out: it holds payee ids; `show --json` has its size). */
-export const entryJson = (e: Inbox.Entry): Record<string, unknown> => ({
-  notify_id: e.notifyId,
-  status: e.status,
-  sub_type: e.subType,
-  outer_task_id: e.outerTaskId,
-  outer_transfer_no: e.outerTransferNo,
-  business_key: e.businessKey,
-  deliveries: e.deliveries,
-  failures: e.failures,
-  first_received_at: iso(e.firstReceivedAt),
-  last_received_at: iso(e.lastReceivedAt),
-  processed_at: iso(e.processedAt),
-  duplicate_of: e.duplicateOf,
-  last_error: e.lastError,
-  resolved_at: iso(e.resolvedAt),
-  resolution: e.resolution,
-  body_bytes: e.body.length,
-  body_removed_at: iso(e.bodyRemovedAt)
-})
-
-export const attemptJson = (a: Inbox.Attempt): Record<string, unknown> => ({
-  at: iso(a.at),
-  source: a.source,
-  verification: a.verification,
-  key: a.verifiedBy,
-  notify_verify: a.notifyVerify,
-  outcome: a.outcome,
-  error: a.error,
-  duration_ms: a.durationMillis
-})
-
-/** Runs `use` with the inbox's services of `--db`. */
-const withInbox = <A, E>(
-  database: Database.Database,
-  use: (ops: Inbox.Operations, inbox: Inbox.Inbox) => Effect.Effect<A, E>
-): Effect.Effect<A, E | CliError.CliError> =>
-  Effect.gen(function* () {
-    return yield* use(yield* Inbox.Operations, yield* Inbox.Inbox)
-  }).pipe(Effect.provide(Database.inbox(database)))
-
-const storage = (e: Inbox.InboxError) => CliError.failure(`inbox: ${e.message}`)
-
-const list = Command.make(
-  "list",
-  {
-    db,
-    state: Options.choice("state", STATES).pipe(
-      Options.withDescription(`Only entries in this state: ${STATES.join(", ")}.`),
-      Options.optional
-    ),
-    task: Options.text("task").pipe(
-      Options.withDescription("Only this task's entries (outer_task_id)."),
-      Options.optional
-    ),
-    json: CommonOptions.json
-  },
-  (values) =>
-    withInbox(values.db, (ops) =>
-      Effect.gen(function* () {
-        const entries = yield* ops
-          .list({
-            status: Option.getOrUndefined(values.state),
-            outerTaskId: Option.getOrUndefined(values.task)
-          })
-          .pipe(Effect.mapError(storage))
-        yield* Output.result(values.json, { entries: entries.map(entryJson) }, () =>
-          entries.length === 0
-            ? ["no entries"]
-            : entries.map((e) =>
-                [
-                  e.notifyId,
-                  e.status,
-                  e.subType,
-                  e.outerTaskId ?? "-",
-                  e.outerTransferNo ?? "-",
-                  `${e.deliveries} deliveries`,
-                  `${e.failures} failures`,
-                  iso(e.firstReceivedAt),
-                  e.lastError ?? ""
-                ].join("  ")
-              )
-        )
-      })
-    )
+const list = Command.make("list", listOptions, (config) =>
+  Effect.flatMap(
+    Effect.promise(() => import("./internal/inbox.js")),
+    (handler) => handler.list(config)
+  )
 ).pipe(
   Command.withDescription(
     "List the inbox's entries, oldest first (e.g. --state exhausted: what needs a replay)."
   )
 )
 
-const show = Command.make("show", { db, notifyId: notifyIdArg, json: CommonOptions.json }, (values) =>
-  withInbox(values.db, (ops, inbox) =>
-    Effect.gen(function* () {
-      const entry = yield* inbox.get(values.notifyId).pipe(Effect.mapError(storage))
-      if (Option.isNone(entry))
-        return yield* CliError.failure(`no notification ${values.notifyId} in the inbox`)
-      const attempts = yield* ops.attempts(values.notifyId).pipe(Effect.mapError(storage))
-      yield* Output.result(
-        values.json,
-        { ...entryJson(entry.value), attempts: attempts.map(attemptJson) },
-        () => [
-          ...Output.table(
-            Object.entries(entryJson(entry.value))
-              .filter(([, v]) => v !== undefined)
-              .map(([k, v]) => [k, String(v)] as const)
-          ),
-          "",
-          "attempts (time, source, verification, key, notify_verify, outcome, duration, error):",
-          ...attempts.map((a) =>
-            [
-              `  ${iso(a.at)}`,
-              a.source,
-              a.verification,
-              a.verifiedBy ?? "-",
-              a.notifyVerify ?? "-",
-              a.outcome,
-              `${a.durationMillis} ms`,
-              a.error ?? ""
-            ].join("  ")
-          )
-        ]
-      )
-    })
+export const showOptions = { db, notifyId: notifyIdArg, json: CommonOptions.json }
+
+const show = Command.make("show", showOptions, (config) =>
+  Effect.flatMap(
+    Effect.promise(() => import("./internal/inbox.js")),
+    (handler) => handler.show(config)
   )
 ).pipe(Command.withDescription("Show one notification and the timeline of its attempts."))
 
-const replay = Command.make(
-  "replay",
-  {
-    db,
-    notifyId: notifyIdArg,
-    charset: CommonOptions.charsetWithDefault(
-      "utf-8",
-      "The charset the stored body is decoded in, as serve's --charset (default utf-8)."
-    )
-  },
-  (values) =>
-    withInbox(values.db, (ops, inbox) =>
-      Effect.gen(function* () {
-        const outcome = yield* ops
-          .replay(values.notifyId, ServeHandler.handler, { charset: values.charset })
-          .pipe(
-            Effect.catchAll((e) =>
-              Effect.fail(
-                e._tag === "InboxError"
-                  ? storage(e)
-                  : CliError.failure(`the handler failed again (${e.message}); the entry stays unsettled`)
-              )
-            )
-          )
-        switch (outcome._tag) {
-          case "NotFound":
-            return yield* CliError.failure(`no notification ${values.notifyId} in the inbox`)
-          case "BodyRemoved":
-            return yield* CliError.failure(
-              `${values.notifyId}: its body was pruned or erased; nothing to replay (resolve it)`
-            )
-          case "AlreadyProcessed":
-            return yield* Output.diagnostic(
-              `${values.notifyId}: already processed (as ${outcome.processedNotifyId}); nothing done`
-            )
-          case "Duplicate":
-            return yield* Output.diagnostic(
-              `${values.notifyId}: its event was processed already as ${outcome.processedNotifyId}; marked a duplicate`
-            )
-          case "Parked":
-            return yield* CliError.failure(
-              `${values.notifyId}: the handler failed permanently: ${outcome.error}`
-            )
-          case "Processed": {
-            const entry = yield* inbox.get(values.notifyId).pipe(Effect.mapError(storage))
-            if (Option.isSome(entry)) {
-              const n = yield* Inbox.decodeStored(entry.value, values.charset).pipe(Effect.option)
-              if (Option.isSome(n)) return yield* ServeHandler.processed(n.value)
-            }
-            return yield* Output.diagnostic(`${values.notifyId}: processed`)
-          }
-        }
-      })
-    )
+export const replayOptions = {
+  db,
+  notifyId: notifyIdArg,
+  charset: CommonOptions.charsetWithDefault(
+    "utf-8",
+    "The charset the stored body is decoded in, as serve's --charset (default utf-8)."
+  )
+}
+
+const replay = Command.make("replay", replayOptions, (config) =>
+  Effect.flatMap(
+    Effect.promise(() => import("./internal/inbox.js")),
+    (handler) => handler.replay(config)
+  )
 ).pipe(
   Command.withDescription(
     "Run serve's handler on a stored notification (exactly once; a processed one is left alone). Prints serve's processed line."
   )
 )
 
-const resolve = Command.make(
-  "resolve",
-  {
-    db,
-    notifyId: notifyIdArg,
-    note: Options.text("note").pipe(Options.withDescription("Why, and how it was handled outside the inbox."))
-  },
-  (values) =>
-    withInbox(values.db, (ops) =>
-      Effect.gen(function* () {
-        if (values.note.trim() === "") return yield* CliError.usage("--note must not be empty")
-        const outcome = yield* ops.resolve(values.notifyId, values.note).pipe(Effect.mapError(storage))
-        if (outcome._tag === "NotFound")
-          return yield* CliError.failure(`no notification ${values.notifyId} in the inbox`)
-        yield* Output.line(
-          outcome._tag === "Resolved"
-            ? `${values.notifyId}: resolved`
-            : `${values.notifyId}: already processed (as ${outcome.processedNotifyId}); nothing done`
-        )
-      })
-    )
+export const resolveOptions = {
+  db,
+  notifyId: notifyIdArg,
+  note: Options.text("note").pipe(Options.withDescription("Why, and how it was handled outside the inbox."))
+}
+
+const resolve = Command.make("resolve", resolveOptions, (config) =>
+  Effect.flatMap(
+    Effect.promise(() => import("./internal/inbox.js")),
+    (handler) => handler.resolve(config)
+  )
 ).pipe(Command.withDescription("Settle a notification handled outside the inbox, with a note."))
 
 /** `30d`, `12h`, `90m`, `45s`: a whole number and a unit. */
@@ -261,33 +112,19 @@ export const parseAge = (text: string): Duration.Duration | undefined => {
   return Duration.decode(`${n} ${unit}`)
 }
 
-const prune = Command.make(
-  "prune",
-  {
-    db,
-    olderThan: Options.text("older-than").pipe(
-      Options.withDescription(
-        "Age past which bodies of settled entries and attempts go: 30d, 12h, 90m or 45s."
-      )
-    ),
-    json: CommonOptions.json
-  },
-  (values) =>
-    Effect.gen(function* () {
-      const age = parseAge(values.olderThan)
-      if (age === undefined)
-        return yield* CliError.usage(
-          `--older-than ${JSON.stringify(values.olderThan)}: not a number and a unit (30d, 12h, 90m, 45s)`
-        )
-      yield* withInbox(values.db, (ops) =>
-        Effect.gen(function* () {
-          const pruned = yield* ops.prune({ olderThan: age }).pipe(Effect.mapError(storage))
-          yield* Output.result(values.json, { ...pruned }, () => [
-            `pruned ${pruned.bodies} bodies and ${pruned.attempts} attempts older than ${values.olderThan} (the keys stay, so duplicates are still recognised)`
-          ])
-        })
-      )
-    })
+export const pruneOptions = {
+  db,
+  olderThan: Options.text("older-than").pipe(
+    Options.withDescription("Age past which bodies of settled entries and attempts go: 30d, 12h, 90m or 45s.")
+  ),
+  json: CommonOptions.json
+}
+
+const prune = Command.make("prune", pruneOptions, (config) =>
+  Effect.flatMap(
+    Effect.promise(() => import("./internal/inbox.js")),
+    (handler) => handler.prune(config)
+  )
 ).pipe(Command.withDescription("Empty the bodies of settled entries and delete attempts older than an age."))
 
 export const command = Command.make("inbox").pipe(

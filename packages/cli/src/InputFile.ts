@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as CliError from "./CliError.js"
 
 /** Stdin is bounded like a gateway body: anything larger is not an answer from it. */

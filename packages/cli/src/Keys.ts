@@ -8,7 +8,8 @@ import type * as Signer from "@witkey/core/Signer"
 import type * as Verifier from "@witkey/core/Verifier"
 import * as DsaSigner from "@witkey/crypto-dsa/DsaSigner"
 import * as DsaVerifier from "@witkey/crypto-dsa/DsaVerifier"
-import { Effect, Redacted } from "effect"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import * as CliError from "./CliError.js"
 
 /** What `Options.fileContent` yields: the path and the bytes. */

@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
 
 /** One JSON object on one line of stdout. */
 export const json = (value: Readonly<Record<string, unknown>>): Effect.Effect<void> =>

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 export interface ProgressBar {
   readonly update: (done: number, total: number, label: string) => Effect.Effect<void>

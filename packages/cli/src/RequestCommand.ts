@@ -4,32 +4,19 @@
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
-import { Effect } from "effect"
-import * as CliError from "./CliError.js"
+import * as Effect from "effect/Effect"
 import * as CommonOptions from "./CommonOptions.js"
-import * as Keys from "./Keys.js"
-import * as Output from "./Output.js"
 import * as RequestOptions from "./RequestOptions.js"
+
+export const options = { ...RequestOptions.options, json: CommonOptions.json } as const
 
 export const command = Command.make(
   "request",
-  { ...RequestOptions.options, json: CommonOptions.json },
-  (values) =>
-    Effect.gen(function* () {
-      yield* CommonOptions.checkGateway(values.gateway)
-      const signer = yield* Keys.signer(values.privateKey)
-      const prepared = yield* Effect.either(RequestOptions.prepare(values, signer))
-      if (prepared._tag === "Left") {
-        const e = prepared.left
-        if (e._tag === "SignError") return yield* CliError.failure(e.message)
-        // One line, every broken rule in it (InvalidRequest's message lists them all).
-        return yield* CliError.usage(`${e.message}; nothing was signed`)
-      }
-      const signed = prepared.right
-      yield* Output.result(
-        values.json,
-        { url: signed.url, canonical: signed.canonical, sign: signed.sign },
-        () => [signed.url]
-      )
-    })
+  options,
+  // The handler and what it needs load when the command runs, not for --help or the other commands.
+  (config) =>
+    Effect.flatMap(
+      Effect.promise(() => import("./internal/request.js")),
+      (handler) => handler.run(config)
+    )
 ).pipe(Command.withDescription("Print the signed GET URL of a payout request; sends nothing."))

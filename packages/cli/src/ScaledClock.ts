@@ -10,7 +10,8 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 
 export interface ScaledClock extends Clock.Clock {
   /** Runs `scale` times faster than the wall clock from now on; sleeping fibers are re-timed. */

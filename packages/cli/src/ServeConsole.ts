@@ -10,7 +10,9 @@ import type * as HttpApp from "@effect/platform/HttpApp"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Charset from "@witkey/core/Charset"
 import type * as PayoutJournal from "@witkey/core/PayoutJournal"
-import { Effect, Option, Redacted } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as CliError from "./CliError.js"
 
 export const options = {

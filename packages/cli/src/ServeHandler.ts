@@ -10,7 +10,7 @@
  * @since 0.2.0
  */
 import type * as Notification from "@witkey/core/Notification"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Output from "./Output.js"
 
 export const handler = (_notification: Notification.Notification): Effect.Effect<void> => Effect.void

@@ -7,7 +7,7 @@
 import type * as GatewayResponse from "@witkey/core/GatewayResponse"
 import type * as Notification from "@witkey/core/Notification"
 import type { SignatureError } from "@witkey/core/SignatureError"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as CliError from "./CliError.js"
 import * as Output from "./Output.js"
 

@@ -2,15 +2,24 @@
 /**
  * The `witkey` executable.
  *
+ * Startup is kept short (`witkey --help` loads only @effect/cli and the command definitions): deep `effect/*`
+ * imports instead of the `effect` barrel, each command's handler loaded when it runs (see Cli.ts), and only the
+ * platform services @effect/cli needs (FileSystem, Path, Terminal), not NodeContext's process and worker
+ * services.
+ *
  * @since 0.1.0
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Effect, Exit } from "effect"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Cli from "./Cli.js"
 
 Cli.run(process.argv).pipe(
-  Effect.provide(NodeContext.layer),
+  Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)),
   NodeRuntime.runMain({
     disableErrorReporting: true,
     disablePrettyLogger: true,
