@@ -6,6 +6,7 @@
  */
 import { Effect, Either, Option, Schema } from "effect"
 import * as Charset from "./Charset.js"
+import * as Decoders from "./internal/decoders.js"
 import * as Form from "./internal/Form.js"
 import * as Xml from "./internal/Xml.js"
 import * as Protocol from "./Protocol.js"
@@ -346,23 +347,20 @@ const decodeSigned = (
 }
 
 /** The payload's leaves, wire text; `<notify>` must be the root. */
-export const payloadFields = (xml: string): Either.Either<Record<string, string>, MalformedNotification> =>
-  Either.gen(function* () {
-    const root = yield* Either.mapLeft(
-      // A byte-order mark before the document is an encoding signature, not text (as for gateway answers).
-      Xml.parse(xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml, {
-        maxDepth: Protocol.Notify.maxPayloadDepth,
-        maxElements: Protocol.Notify.maxPayloadElements
-      }),
-      (f) => malformed("payload", `xml: ${f.message}`)
-    )
-    if (root.name !== Protocol.Notify.payloadRoot)
-      return yield* Either.left(malformed("payload", `xml root is <${root.name}>, expected <notify>`))
-    const leaves = yield* Either.mapLeft(Xml.leaves(root), (name) =>
-      malformed("payload", `xml: <${name}> appears twice`)
-    )
-    return Object.fromEntries(leaves)
+export const payloadFields = (xml: string): Either.Either<Record<string, string>, MalformedNotification> => {
+  // A byte-order mark before the document is an encoding signature, not text (as for gateway answers).
+  const root = Xml.parse(xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml, {
+    maxDepth: Protocol.Notify.maxPayloadDepth,
+    maxElements: Protocol.Notify.maxPayloadElements
   })
+  if (Either.isLeft(root)) return Either.left(malformed("payload", `xml: ${root.left.message}`))
+  if (root.right.name !== Protocol.Notify.payloadRoot)
+    return Either.left(malformed("payload", `xml root is <${root.right.name}>, expected <notify>`))
+  const leaves = Xml.leafRecord(root.right)
+  return Either.isLeft(leaves)
+    ? Either.left(malformed("payload", `xml: <${leaves.left}> appears twice`))
+    : Either.right(leaves.right)
+}
 
 const fieldError = (subType: string) => (e: { readonly message: string }) =>
   malformed("payload", `${subType} payload: ${e.message}`)
@@ -371,10 +369,18 @@ const fieldError = (subType: string) => (e: { readonly message: string }) =>
 export const payloadOf = (fields: Record<string, string>): Either.Either<Payload, MalformedNotification> => {
   const subType = Object.hasOwn(fields, Protocol.Notify.subType) ? fields[Protocol.Notify.subType] : undefined
   if (!subType) return Either.left(malformed("payload", "xml has no notify_sub_type"))
-  if (subType === Protocol.Notify.assign)
-    return Either.mapLeft(decodeAssign(fields, { errors: "all" }), fieldError(subType))
-  if (subType === Protocol.Notify.platformProfit)
-    return Either.mapLeft(decodePlatformProfit(fields, { errors: "all" }), fieldError(subType))
+  if (subType === Protocol.Notify.assign) {
+    const fast = Decoders.assign(fields)
+    return fast !== undefined
+      ? Either.right(fast)
+      : Either.mapLeft(decodeAssign(fields, { errors: "all" }), fieldError(subType))
+  }
+  if (subType === Protocol.Notify.platformProfit) {
+    const fast = Decoders.platformProfit(fields)
+    return fast !== undefined
+      ? Either.right(fast)
+      : Either.mapLeft(decodePlatformProfit(fields, { errors: "all" }), fieldError(subType))
+  }
   const taskId = Protocol.Notify.leaf.outerTaskId
   return Either.right({
     _tag: "UnknownSubType",
