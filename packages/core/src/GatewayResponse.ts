@@ -219,7 +219,7 @@ export const decode = (
               checked: SigningString.describe(bytes, charset)
             })
           )
-        const signed = Object.fromEntries(signedPairs)
+        const signed = Decoders.record(signedPairs)
         const info = decodeTaskInfoFast(signed)
         if (Either.isLeft(info)) return Either.left(info.left)
         return Either.right({

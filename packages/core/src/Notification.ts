@@ -315,8 +315,8 @@ const decodeSigned = (
   charset: Charset.Charset,
   verifiedBy: Verifier.Match
 ): Either.Either<Notification, MalformedNotification> => {
-  // fromEntries defines own properties: a field named `__proto__` stays a field.
-  const form: Record<string, string> = Object.fromEntries(signedPairs)
+  // Own properties: a field named `__proto__` stays a field.
+  const form: Record<string, string> = Decoders.record(signedPairs)
   const notifyId = Object.hasOwn(form, Protocol.Notify.notifyId) ? form[Protocol.Notify.notifyId] : undefined
   const notifyTime = Object.hasOwn(form, Protocol.Notify.notifyTime)
     ? form[Protocol.Notify.notifyTime]

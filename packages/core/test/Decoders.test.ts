@@ -189,3 +189,64 @@ describe("internal/Xml helpers equal their definitions", () => {
     { fastCheck: { numRuns: 2000 } }
   )
 })
+
+describe("internal/decoders.record", () => {
+  it.prop(
+    "is Object.fromEntries, `__proto__`, numeric names and repeats included",
+    [
+      fc.array(
+        fc.tuple(
+          fc.oneof(fc.constantFrom("__proto__", "constructor", "toString", "1", "01", "a", "b"), fc.string()),
+          fc.string({ maxLength: 3 })
+        ),
+        { maxLength: 8 }
+      )
+    ],
+    ([pairs]) => {
+      const ours = Decoders.record(pairs)
+      const expected = Object.fromEntries(pairs)
+      assert.deepStrictEqual(ours, expected)
+      assert.deepStrictEqual(Object.keys(ours), Object.keys(expected))
+      assert.strictEqual(Object.getPrototypeOf(ours), Object.prototype)
+    }
+  )
+})
+
+describe("Xml.declaredEncoding", () => {
+  /** The definition: the first 200 bytes (after a UTF-8 BOM) as latin1, matched whole. */
+  const reference = (bytes: Uint8Array): string | undefined => {
+    const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0
+    const head = Buffer.from(bytes.subarray(start, start + 200)).toString("latin1")
+    return /^\s*<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']/.exec(head)?.[1]
+  }
+  const piece = fc.oneof(
+    fc.constantFrom(
+      "\uFEFF",
+      "<?xml",
+      " ",
+      "\n",
+      'version="1.0"',
+      "encoding",
+      "=",
+      '"gbk"',
+      "'utf-8'",
+      '"x>y"',
+      ">",
+      "?>",
+      "<alipay>",
+      "é"
+    ),
+    fc.string({ maxLength: 4 }),
+    fc.constant("a".repeat(190))
+  )
+  it.prop(
+    "equals the pattern over the first 200 bytes",
+    [fc.array(piece, { maxLength: 10 }), fc.boolean()],
+    ([pieces, latin]) => {
+      const text = pieces.join("")
+      const bytes = latin ? Uint8Array.from(Buffer.from(text, "latin1")) : new TextEncoder().encode(text)
+      assert.strictEqual(Xml.declaredEncoding(bytes), reference(bytes))
+    },
+    { fastCheck: { numRuns: 2000 } }
+  )
+})

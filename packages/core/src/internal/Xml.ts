@@ -40,12 +40,12 @@ const ATTRIBUTES = new RegExp(
   "u"
 )
 /**
- * Names that are members of every object: refused as element names (fast-xml-parser refuses them too), so
- * that no reader of the leaves, ours or a user's, can meet them as keys.
+ * Names that are members of every object (`__proto__`, `constructor`, `prototype`): refused as element names
+ * (fast-xml-parser refuses them too), so that no reader of the leaves, ours or a user's, can meet them as
+ * keys. Compared, not looked up in a set: the name is a fresh string each time, and hashing it costs more.
  */
-const RESERVED: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"])
-/** `RESERVED.has`, with the set asked only for names of a reserved length (hashing a name costs more). */
-const reserved = (name: string) => (name.length === 9 || name.length === 11) && RESERVED.has(name)
+const reserved = (name: string) =>
+  name.length === 9 ? name === "__proto__" || name === "prototype" : name === "constructor"
 
 /** The reference definition of a name, for the property test that holds `validName` to it. */
 export const NAME_PATTERN: RegExp = NAME
@@ -295,12 +295,15 @@ export const child = (element: XmlElement, name: string): XmlElement | undefined
 export const declaredEncoding = (bytes: Uint8Array): string | undefined => {
   let start = 0
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3
-  // latin1: one character per byte, as a loop of String.fromCharCode would give, in one call.
-  const head = Buffer.from(
-    bytes.buffer,
-    bytes.byteOffset + start,
-    Math.max(0, Math.min(bytes.length - start, 200))
-  ).toString("latin1")
+  // One character per byte (latin1), up to the first `>`: the pattern cannot match across one, so its answer
+  // on this head is its answer on the first 200 bytes.
+  const limit = Math.min(bytes.length, start + 200)
+  let end = start
+  while (end < limit && bytes[end] !== 0x3e) end++
+  const head = String.fromCharCode.apply(
+    null,
+    bytes.subarray(start, Math.min(end + 1, limit)) as unknown as Array<number>
+  )
   const decl = /^\s*<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']/.exec(head)
   return decl ? decl[1] : undefined
 }

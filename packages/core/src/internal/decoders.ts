@@ -90,3 +90,24 @@ export const taskInfo = (signed: Readonly<Record<string, string>>): typeof TaskI
     ? { outer_task_id: value }
     : undefined
 }
+
+/**
+ * `Object.fromEntries(pairs)` for a handful of pairs, as a loop of assignments (fromEntries goes through the
+ * iterator protocol and costs more). A field named `__proto__` is defined as an own property, as fromEntries
+ * does, never assigned (which would set the prototype). A property test holds the two equal.
+ */
+export const record = (pairs: ReadonlyArray<readonly [string, string]>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i]!
+    if (pair[0] === "__proto__")
+      Object.defineProperty(out, pair[0], {
+        value: pair[1],
+        writable: true,
+        enumerable: true,
+        configurable: true
+      })
+    else out[pair[0]] = pair[1]
+  }
+  return out
+}
