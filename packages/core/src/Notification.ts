@@ -183,29 +183,31 @@ const decodeForm = (
   body: Uint8Array,
   accepted: ReadonlyArray<Charset.Charset>
 ): Either.Either<
-  { readonly charset: Charset.Charset; readonly pairs: ReadonlyArray<readonly [string, string]> },
+  { readonly charset: Charset.Charset; readonly parsed: Form.Parsed },
   MalformedNotification
 > => {
   let chosen: Charset.Charset | undefined
-  let chosenPairs: ReadonlyArray<readonly [string, string]> = []
+  let chosenForm: Form.Parsed | undefined
   let firstError: string | undefined
   for (let i = 0; i < accepted.length; i++) {
     const charset = accepted[i]!
     // gbk and gb2312 decode alike: one pass for both.
     if (i > 0 && accepted.slice(0, i).some((earlier) => Charset.sameDecoding(earlier, charset))) continue
-    const pairs = Form.parse(body, charset, Protocol.Notify.maxFields)
-    if (Either.isLeft(pairs)) {
-      firstError ??= pairs.left
+    const parsed = Form.parse(body, charset, Protocol.Notify.maxFields)
+    if (Either.isLeft(parsed)) {
+      firstError ??= parsed.left
       continue
     }
-    if (chosen === undefined) {
+    if (chosen === undefined || chosenForm === undefined) {
       chosen = charset
-      chosenPairs = pairs.right
+      chosenForm = parsed.right
       continue
     }
-    const differs = firstDifference(chosenPairs, pairs.right)
+    const chosenPairs = chosenForm.pairs
+    const pairs = parsed.right.pairs
+    const differs = firstDifference(chosenPairs, pairs)
     if (differs >= 0) {
-      const field = (chosenPairs[differs] ?? pairs.right[differs])![0]
+      const field = (chosenPairs[differs] ?? pairs[differs])![0]
       return Either.left(
         malformed(
           "charset_ambiguous",
@@ -214,7 +216,8 @@ const decodeForm = (
       )
     }
   }
-  if (chosen !== undefined) return Either.right({ charset: chosen, pairs: chosenPairs })
+  if (chosen !== undefined && chosenForm !== undefined)
+    return Either.right({ charset: chosen, parsed: chosenForm })
   const m = firstError ?? "no charset to decode in"
   return Either.left(malformed(m.includes("invalid") && m.includes("byte sequence") ? "charset" : "form", m))
 }
@@ -243,19 +246,23 @@ const prepare = (
   if (refusedLabel !== undefined) return Either.left(refusedLabel)
   const decoded = decodeForm(body, accepted)
   if (Either.isLeft(decoded)) return Either.left(decoded.left)
-  const { charset, pairs } = decoded.right
-  const form = new Map<string, string>()
-  for (const [name, value] of pairs) {
-    if (form.has(name))
-      return Either.left(malformed("duplicate_field", `field "${name}" appears more than once`))
-    form.set(name, value)
+  const { charset, parsed } = decoded.right
+  const pairs = parsed.pairs
+  // At most 32 fields: a scan for repeats, no map to build.
+  let sign: string | undefined
+  let declaredType: string | undefined
+  for (let i = 0; i < pairs.length; i++) {
+    const name = pairs[i]![0]
+    for (let k = 0; k < i; k++)
+      if (pairs[k]![0] === name)
+        return Either.left(malformed("duplicate_field", `field "${name}" appears more than once`))
+    if (name === Protocol.Notify.sign) sign = pairs[i]![1]
+    else if (name === Protocol.Notify.signType) declaredType = pairs[i]![1]
   }
-  const sign = form.get(Protocol.Notify.sign)
   if (!sign)
     return Either.left(
       new SignatureError({ reason: "missing", source: "notification", message: "notification has no sign" })
     )
-  const declaredType = form.get(Protocol.Notify.signType)
   if (declaredType !== signType)
     return Either.left(
       new SignatureError({
@@ -264,13 +271,11 @@ const prepare = (
         message: `sign_type is ${declaredType === undefined ? "missing" : `"${declaredType}"`}; only ${signType} is accepted`
       })
     )
-  const signedPairs = SigningString.signedPairs(form)
-  return Either.right({
-    charset,
-    sign,
-    signedPairs,
-    bytes: Charset.encode(SigningString.join(signedPairs), charset)
-  })
+  const order = Form.signedOrder(pairs)
+  const signedPairs: Array<readonly [string, string]> = []
+  for (let k = 0; k < order.length; k++) signedPairs.push(pairs[order[k]!]!)
+  // The bytes that came in, not the decoded text encoded again: the same bytes, since decoding is strict.
+  return Either.right({ charset, sign, signedPairs, bytes: Form.canonicalBytes(parsed, order) })
 }
 
 /**
