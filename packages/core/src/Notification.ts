@@ -6,6 +6,7 @@
  */
 import { Effect, Either, Option, Schema } from "effect"
 import * as Charset from "./Charset.js"
+import * as Decoders from "./internal/decoders.js"
 import * as Form from "./internal/Form.js"
 import * as Xml from "./internal/Xml.js"
 import * as Protocol from "./Protocol.js"
@@ -182,29 +183,31 @@ const decodeForm = (
   body: Uint8Array,
   accepted: ReadonlyArray<Charset.Charset>
 ): Either.Either<
-  { readonly charset: Charset.Charset; readonly pairs: ReadonlyArray<readonly [string, string]> },
+  { readonly charset: Charset.Charset; readonly parsed: Form.Parsed },
   MalformedNotification
 > => {
   let chosen: Charset.Charset | undefined
-  let chosenPairs: ReadonlyArray<readonly [string, string]> = []
+  let chosenForm: Form.Parsed | undefined
   let firstError: string | undefined
   for (let i = 0; i < accepted.length; i++) {
     const charset = accepted[i]!
     // gbk and gb2312 decode alike: one pass for both.
     if (i > 0 && accepted.slice(0, i).some((earlier) => Charset.sameDecoding(earlier, charset))) continue
-    const pairs = Form.parse(body, charset, Protocol.Notify.maxFields)
-    if (Either.isLeft(pairs)) {
-      firstError ??= pairs.left
+    const parsed = Form.parse(body, charset, Protocol.Notify.maxFields)
+    if (Either.isLeft(parsed)) {
+      firstError ??= parsed.left
       continue
     }
-    if (chosen === undefined) {
+    if (chosen === undefined || chosenForm === undefined) {
       chosen = charset
-      chosenPairs = pairs.right
+      chosenForm = parsed.right
       continue
     }
-    const differs = firstDifference(chosenPairs, pairs.right)
+    const chosenPairs = chosenForm.pairs
+    const pairs = parsed.right.pairs
+    const differs = firstDifference(chosenPairs, pairs)
     if (differs >= 0) {
-      const field = (chosenPairs[differs] ?? pairs.right[differs])![0]
+      const field = (chosenPairs[differs] ?? pairs[differs])![0]
       return Either.left(
         malformed(
           "charset_ambiguous",
@@ -213,7 +216,8 @@ const decodeForm = (
       )
     }
   }
-  if (chosen !== undefined) return Either.right({ charset: chosen, pairs: chosenPairs })
+  if (chosen !== undefined && chosenForm !== undefined)
+    return Either.right({ charset: chosen, parsed: chosenForm })
   const m = firstError ?? "no charset to decode in"
   return Either.left(malformed(m.includes("invalid") && m.includes("byte sequence") ? "charset" : "form", m))
 }
@@ -242,19 +246,23 @@ const prepare = (
   if (refusedLabel !== undefined) return Either.left(refusedLabel)
   const decoded = decodeForm(body, accepted)
   if (Either.isLeft(decoded)) return Either.left(decoded.left)
-  const { charset, pairs } = decoded.right
-  const form = new Map<string, string>()
-  for (const [name, value] of pairs) {
-    if (form.has(name))
-      return Either.left(malformed("duplicate_field", `field "${name}" appears more than once`))
-    form.set(name, value)
+  const { charset, parsed } = decoded.right
+  const pairs = parsed.pairs
+  // At most 32 fields: a scan for repeats, no map to build.
+  let sign: string | undefined
+  let declaredType: string | undefined
+  for (let i = 0; i < pairs.length; i++) {
+    const name = pairs[i]![0]
+    for (let k = 0; k < i; k++)
+      if (pairs[k]![0] === name)
+        return Either.left(malformed("duplicate_field", `field "${name}" appears more than once`))
+    if (name === Protocol.Notify.sign) sign = pairs[i]![1]
+    else if (name === Protocol.Notify.signType) declaredType = pairs[i]![1]
   }
-  const sign = form.get(Protocol.Notify.sign)
   if (!sign)
     return Either.left(
       new SignatureError({ reason: "missing", source: "notification", message: "notification has no sign" })
     )
-  const declaredType = form.get(Protocol.Notify.signType)
   if (declaredType !== signType)
     return Either.left(
       new SignatureError({
@@ -263,13 +271,11 @@ const prepare = (
         message: `sign_type is ${declaredType === undefined ? "missing" : `"${declaredType}"`}; only ${signType} is accepted`
       })
     )
-  const signedPairs = SigningString.signedPairs(form)
-  return Either.right({
-    charset,
-    sign,
-    signedPairs,
-    bytes: Charset.encode(SigningString.join(signedPairs), charset)
-  })
+  const order = Form.signedOrder(pairs)
+  const signedPairs: Array<readonly [string, string]> = []
+  for (let k = 0; k < order.length; k++) signedPairs.push(pairs[order[k]!]!)
+  // The bytes that came in, not the decoded text encoded again: the same bytes, since decoding is strict.
+  return Either.right({ charset, sign, signedPairs, bytes: Form.canonicalBytes(parsed, order) })
 }
 
 /**
@@ -314,8 +320,8 @@ const decodeSigned = (
   charset: Charset.Charset,
   verifiedBy: Verifier.Match
 ): Either.Either<Notification, MalformedNotification> => {
-  // fromEntries defines own properties: a field named `__proto__` stays a field.
-  const form: Record<string, string> = Object.fromEntries(signedPairs)
+  // Own properties: a field named `__proto__` stays a field.
+  const form: Record<string, string> = Decoders.record(signedPairs)
   const notifyId = Object.hasOwn(form, Protocol.Notify.notifyId) ? form[Protocol.Notify.notifyId] : undefined
   const notifyTime = Object.hasOwn(form, Protocol.Notify.notifyTime)
     ? form[Protocol.Notify.notifyTime]
@@ -346,23 +352,20 @@ const decodeSigned = (
 }
 
 /** The payload's leaves, wire text; `<notify>` must be the root. */
-export const payloadFields = (xml: string): Either.Either<Record<string, string>, MalformedNotification> =>
-  Either.gen(function* () {
-    const root = yield* Either.mapLeft(
-      // A byte-order mark before the document is an encoding signature, not text (as for gateway answers).
-      Xml.parse(xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml, {
-        maxDepth: Protocol.Notify.maxPayloadDepth,
-        maxElements: Protocol.Notify.maxPayloadElements
-      }),
-      (f) => malformed("payload", `xml: ${f.message}`)
-    )
-    if (root.name !== Protocol.Notify.payloadRoot)
-      return yield* Either.left(malformed("payload", `xml root is <${root.name}>, expected <notify>`))
-    const leaves = yield* Either.mapLeft(Xml.leaves(root), (name) =>
-      malformed("payload", `xml: <${name}> appears twice`)
-    )
-    return Object.fromEntries(leaves)
+export const payloadFields = (xml: string): Either.Either<Record<string, string>, MalformedNotification> => {
+  // A byte-order mark before the document is an encoding signature, not text (as for gateway answers).
+  const root = Xml.parse(xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml, {
+    maxDepth: Protocol.Notify.maxPayloadDepth,
+    maxElements: Protocol.Notify.maxPayloadElements
   })
+  if (Either.isLeft(root)) return Either.left(malformed("payload", `xml: ${root.left.message}`))
+  if (root.right.name !== Protocol.Notify.payloadRoot)
+    return Either.left(malformed("payload", `xml root is <${root.right.name}>, expected <notify>`))
+  const leaves = Xml.leafRecord(root.right)
+  return Either.isLeft(leaves)
+    ? Either.left(malformed("payload", `xml: <${leaves.left}> appears twice`))
+    : Either.right(leaves.right)
+}
 
 const fieldError = (subType: string) => (e: { readonly message: string }) =>
   malformed("payload", `${subType} payload: ${e.message}`)
@@ -371,10 +374,18 @@ const fieldError = (subType: string) => (e: { readonly message: string }) =>
 export const payloadOf = (fields: Record<string, string>): Either.Either<Payload, MalformedNotification> => {
   const subType = Object.hasOwn(fields, Protocol.Notify.subType) ? fields[Protocol.Notify.subType] : undefined
   if (!subType) return Either.left(malformed("payload", "xml has no notify_sub_type"))
-  if (subType === Protocol.Notify.assign)
-    return Either.mapLeft(decodeAssign(fields, { errors: "all" }), fieldError(subType))
-  if (subType === Protocol.Notify.platformProfit)
-    return Either.mapLeft(decodePlatformProfit(fields, { errors: "all" }), fieldError(subType))
+  if (subType === Protocol.Notify.assign) {
+    const fast = Decoders.assign(fields)
+    return fast !== undefined
+      ? Either.right(fast)
+      : Either.mapLeft(decodeAssign(fields, { errors: "all" }), fieldError(subType))
+  }
+  if (subType === Protocol.Notify.platformProfit) {
+    const fast = Decoders.platformProfit(fields)
+    return fast !== undefined
+      ? Either.right(fast)
+      : Either.mapLeft(decodePlatformProfit(fields, { errors: "all" }), fieldError(subType))
+  }
   const taskId = Protocol.Notify.leaf.outerTaskId
   return Either.right({
     _tag: "UnknownSubType",

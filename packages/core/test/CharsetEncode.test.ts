@@ -71,6 +71,17 @@ describe("Charset.canEncode and encodeExact", () => {
   })
 })
 
+describe("Charset.encode", () => {
+  it.prop(
+    "UTF-8 is TextEncoder's answer, short ASCII (copied by a loop) and the rest alike",
+    [fc.oneof(textArb, fc.string({ maxLength: 70 }), fc.stringMatching(/^[ -~]{0,80}$/))],
+    ([text]) => {
+      assert.deepStrictEqual(Charset.encode(text, "utf-8"), new TextEncoder().encode(text))
+    },
+    { fastCheck: { numRuns: 1000 } }
+  )
+})
+
 describe("SigningString.encode", () => {
   it("names the parameter that cannot be represented", () => {
     const result = SigningString.encode(

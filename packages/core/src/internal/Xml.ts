@@ -40,12 +40,48 @@ const ATTRIBUTES = new RegExp(
   "u"
 )
 /**
- * Names that are members of every object: refused as element names (fast-xml-parser refuses them too), so
- * that no reader of the leaves, ours or a user's, can meet them as keys.
+ * Names that are members of every object (`__proto__`, `constructor`, `prototype`): refused as element names
+ * (fast-xml-parser refuses them too), so that no reader of the leaves, ours or a user's, can meet them as
+ * keys. Compared, not looked up in a set: the name is a fresh string each time, and hashing it costs more.
  */
-const RESERVED: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"])
+const reserved = (name: string) =>
+  name.length === 9 ? name === "__proto__" || name === "prototype" : name === "constructor"
 
-const validName = (name: string) => NAME.test(name) && !RESERVED.has(name)
+/** The reference definition of a name, for the property test that holds `validName` to it. */
+export const NAME_PATTERN: RegExp = NAME
+
+/** Per ASCII code: 2 when it may start a name, 1 when it may only continue one, 0 when neither. */
+const ASCII_NAME = Uint8Array.from({ length: 128 }, (_, c) =>
+  /[:A-Z_a-z]/.test(String.fromCharCode(c)) ? 2 : /[-.0-9]/.test(String.fromCharCode(c)) ? 1 : 0
+)
+
+/**
+ * `NAME` and not reserved. An ASCII name (every name the gateway sends) is checked with a table, which is
+ * the regex's own answer for ASCII; a name with anything else goes to the regex.
+ */
+export const validName = (name: string): boolean => {
+  const length = name.length
+  if (length === 0) return false
+  for (let i = 0; i < length; i++) {
+    const c = name.charCodeAt(i)
+    if (c >= 128) return NAME.test(name) && !reserved(name)
+    const kind = ASCII_NAME[c]!
+    if (kind === 0 || (i === 0 && kind === 1)) return false
+  }
+  return !reserved(name)
+}
+
+/** True when `text` holds `name` at `from` (`startsWith` with a position is slower than this loop). */
+const at = (text: string, from: number, name: string): boolean => {
+  for (let k = 0; k < name.length; k++) if (text.charCodeAt(from + k) !== name.charCodeAt(k)) return false
+  return true
+}
+
+/** True when `text[from, to)` holds nothing but what `trim` removes (code points up to U+0020). */
+const blank = (text: string, from: number, to: number): boolean => {
+  for (let k = from; k < to; k++) if (text.charCodeAt(k) > 0x20) return false
+  return true
+}
 
 // A Map, not an object literal: `&constructor;` must not find Object.prototype's members.
 const named: ReadonlyMap<string, string> = new Map([
@@ -167,13 +203,17 @@ export const parse = (input: string, limits: XmlLimits): Either.Either<XmlElemen
     i = j + 1
     if (next === 0x2f /* / */) {
       const end = nameEnd(text, lt + 2, j)
-      const name = text.slice(lt + 2, end)
-      if (!validName(name)) return fail("not_xml", `invalid element name at offset ${lt}`)
-      if (trim(text.slice(end, j)) !== "") return fail("not_xml", `junk in the end tag of <${name}>`)
+      const open = stack[stack.length - 1]
+      // The usual case, the name of the open element, is compared in place: no name to cut, none to check.
+      const same = open !== undefined && end - lt - 2 === open.name.length && at(text, lt + 2, open.name)
+      const name = same ? open.name : text.slice(lt + 2, end)
+      if (!same && !validName(name)) return fail("not_xml", `invalid element name at offset ${lt}`)
+      if (!blank(text, end, j)) return fail("not_xml", `junk in the end tag of <${name}>`)
       const closed = stack.pop()
       if (closed === undefined || closed.name !== name)
         return fail("not_xml", `end tag </${name}> does not match its start tag`)
-      const element: XmlElement = { name, children: closed.children, text: closed.text }
+      // The open element becomes the element: nothing is written to it any more.
+      const element: XmlElement = closed
       const parent = stack[stack.length - 1]
       if (parent === undefined) root = element
       else parent.children.push(element)
@@ -232,6 +272,22 @@ export const leaves = (element: XmlElement): Either.Either<Array<readonly [strin
   return Either.right(out)
 }
 
+/**
+ * `leaves` as a record, built directly: `Object.fromEntries(leaves(element))` without the pairs and the set
+ * (a property test holds the two equal). Plain assignment is safe: `__proto__` is never an element name.
+ */
+export const leafRecord = (element: XmlElement): Either.Either<Record<string, string>, string> => {
+  const out: Record<string, string> = {}
+  const children = element.children
+  for (let i = 0; i < children.length; i++) {
+    const child = children[i]!
+    if (child.children.length > 0) continue
+    if (Object.hasOwn(out, child.name)) return Either.left(child.name)
+    out[child.name] = trim(child.text)
+  }
+  return Either.right(out)
+}
+
 export const child = (element: XmlElement, name: string): XmlElement | undefined =>
   element.children.find((c) => c.name === name)
 
@@ -239,8 +295,15 @@ export const child = (element: XmlElement, name: string): XmlElement | undefined
 export const declaredEncoding = (bytes: Uint8Array): string | undefined => {
   let start = 0
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3
-  let head = ""
-  for (let i = start; i < Math.min(bytes.length, start + 200); i++) head += String.fromCharCode(bytes[i]!)
+  // One character per byte (latin1), up to the first `>`: the pattern cannot match across one, so its answer
+  // on this head is its answer on the first 200 bytes.
+  const limit = Math.min(bytes.length, start + 200)
+  let end = start
+  while (end < limit && bytes[end] !== 0x3e) end++
+  const head = String.fromCharCode.apply(
+    null,
+    bytes.subarray(start, Math.min(end + 1, limit)) as unknown as Array<number>
+  )
   const decl = /^\s*<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']/.exec(head)
   return decl ? decl[1] : undefined
 }
