@@ -14,7 +14,18 @@ import * as Protocol from "@witkey/core/Protocol"
 import * as Transport from "@witkey/core/Transport"
 import type { ConfigError } from "effect/ConfigError"
 import type { Scope } from "effect"
-import { Config, Duration, Effect, Layer, Option, Stream } from "effect"
+import {
+  Clock,
+  Config,
+  Context,
+  DefaultServices,
+  Duration,
+  Effect,
+  Layer,
+  Option,
+  Stream,
+  Tracer
+} from "effect"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Bytes from "./internal/bytes.js"
@@ -313,7 +324,7 @@ export const layer = (
   Layer.effect(Transport.Transport, make(options))
 
 /** Effect's default tracer, which keeps spans in memory only: what runs when no tracer is installed. */
-const NativeTracer = Effect.runSync(Effect.tracer)
+const NativeTracer: Tracer.Tracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
 const nodeFailure = (
   target: Target,
@@ -428,21 +439,27 @@ export const fromNodeAgents = (
   const get = (url: string): Effect.Effect<Transport.RawResponse, Transport.TransportError> => {
     const target = parseTarget(url)
     if (target === undefined) return Effect.fail(invalidUrl)
-    const timed = Effect.clockWith((clock) => {
+    // The Clock and the tracer, read in one step from the fiber's default services.
+    return Effect.withFiberRuntime((fiber) => {
+      const services = fiber.currentDefaultServices
+      const clock = Context.get(services, Clock.Clock)
       // The live Clock's timer is a plain setTimeout inside the call: `Effect.timeoutFail` forks a sleeping
       // fiber per request. Any other Clock (TestClock) gets Effect's timeout.
-      if (LiveClock.isLive(clock)) return exchange(target, true).effect
-      const { effect, phase } = exchange(target, false)
-      return Effect.timeoutFail(effect, {
-        duration: timeout,
-        onTimeout: () => nodeFailure(target, { _tag: "Timeout", phase: phase() }, timeout, maxBytes)
-      })
+      let timed: Effect.Effect<Transport.RawResponse, Transport.TransportError>
+      if (LiveClock.isLive(clock)) timed = exchange(target, true).effect
+      else {
+        const { effect, phase } = exchange(target, false)
+        timed = Effect.timeoutFail(effect, {
+          duration: timeout,
+          onTimeout: () => nodeFailure(target, { _tag: "Timeout", phase: phase() }, timeout, maxBytes)
+        })
+      }
+      // With no tracer installed a span is only a cost (about 15 µs, a third of this call's own work): it is
+      // made only when a tracer would receive it.
+      return Context.get(services, Tracer.Tracer) === NativeTracer
+        ? timed
+        : traced(target, Effect.tap(timed, annotate))
     })
-    // With no tracer installed a span is only a cost (about 15 µs, a third of this call's own work): it is
-    // made only when a tracer would receive it.
-    return Effect.tracerWith((tracer) =>
-      tracer === NativeTracer ? timed : traced(target, Effect.tap(timed, annotate))
-    )
   }
 
   return Transport.make(get)
