@@ -7,9 +7,15 @@
  * that may have reached the gateway. So `ALREADY_PAID` after them is `AlreadyConfirmed { afterResend: true }`,
  * and any other rejection is `UnknownOutcome` `rejected_after_resend`, as `Client.send` says within one call.
  *
+ * Across calls too: a payout recorded with an unknown outcome that a re-send cannot resolve (a `T` that did not
+ * verify, another task's answer: `Client.isResendable`) is not sent again, by `send` or by `resume`. Sending the
+ * identical request again would pay nothing twice (the gateway answers `ALREADY_PAID`), but that unsigned answer
+ * would be recorded as a success and hide a wrong key or a forged answer (PROTOCOL.md §7). `send` fails with the
+ * recorded `UnknownOutcome` instead; fix the configuration and reconcile with the notifications.
+ *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer, Option, Random } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Option, Random, Schema } from "effect"
 import * as Client from "./Client.js"
 import * as GatewayResponse from "./GatewayResponse.js"
 import * as PayoutJournal from "./PayoutJournal.js"
@@ -37,7 +43,10 @@ export type Resumed = {
   | { readonly _tag: "Failed"; readonly error: GatewayResponse.GatewayRejected | Client.UnknownOutcome }
   /** Someone else holds it (sending it now, or died less than a lease ago). */
   | { readonly _tag: "Busy" }
-  /** An unknown outcome that a re-send cannot resolve (`Client.isResendable`): reconcile it. */
+  /**
+   * An unknown outcome that a re-send cannot resolve (`Client.isResendable`), a rejection, or a record that does
+   * not decode (`unreadable: …`): reconcile it.
+   */
   | { readonly _tag: "Held"; readonly reason: string }
 )
 
@@ -47,7 +56,9 @@ export interface JournaledClient {
   readonly owner: string
   /**
    * Records the request (or finds the same payout on record: then its URL is sent, not this one), sends it
-   * unless it is paid already (then the recorded outcome is returned), records the outcome.
+   * unless it is paid already (then the recorded outcome is returned) or its recorded outcome is one a re-send
+   * cannot resolve (then that `UnknownOutcome` is the failure, and nothing is sent), records the outcome. The
+   * same payout with another notify_url, charset or gateway fails `JournalError` `conflict`.
    */
   readonly send: (
     request: SignedRequest.SignedRequest
@@ -66,6 +77,9 @@ export const JournaledClient: Context.Tag<JournaledClient, JournaledClient> =
   Context.GenericTag<JournaledClient>("@witkey/core/JournaledClient")
 
 export const DEFAULT_LEASE: Duration.Duration = Duration.minutes(10)
+
+/** What a journaled client runs on. */
+export type Services = Signer.Signer | Verifier.Verifier | Transport.Transport | PayoutJournal.PayoutJournal
 
 /** The journal failed inside the transport: carried out as a defect (never retried), then failed again. */
 class JournalDefect {
@@ -105,16 +119,42 @@ const earlierMayHavePaid = (entry: PayoutJournal.Entry): boolean =>
     ? entry.attempts.some((a) => a.mayHaveReached)
     : entry.outcome._tag === "Unknown" && entry.outcome.mayHaveReached
 
+const isReason = Schema.is(Client.UnknownOutcome.fields.reason)
+
 /**
- * Why resume must not re-send a payout with this outcome, if it must not: an unknown outcome a re-send cannot
- * resolve (`Client.isResendable`), or a rejection (an answer; sending again is the caller's decision).
+ * A recorded unknown outcome that a re-send cannot resolve, as the client reports it (`Left`: its reason is none
+ * this version knows, so it is not re-sent either); `None` for any other outcome.
  */
-const heldReason = (outcome: PayoutJournal.Outcome): string | undefined =>
-  outcome._tag === "Unknown" && !["transport", "http_status", "malformed"].includes(outcome.reason)
-    ? outcome.reason
-    : outcome._tag === "Rejected"
-      ? `rejected: ${outcome.code}`
-      : undefined
+const unresendable = (
+  entry: PayoutJournal.Entry
+): Option.Option<Either.Either<Client.UnknownOutcome, string>> => {
+  const o = entry.outcome
+  if (o._tag !== "Unknown") return Option.none()
+  if (!isReason(o.reason)) return Option.some(Either.left(o.reason))
+  const unknown = new Client.UnknownOutcome({
+    reason: o.reason,
+    mayHaveReached: o.mayHaveReached,
+    attempts: entry.attempts.length,
+    outerTaskId: entry.outerTaskId,
+    message: `${o.message} (the recorded outcome: not sent again, a re-send would only earn an unsigned ALREADY_PAID and hide this; fix the configuration, then reconcile with the notifications)`
+  })
+  return Client.isResendable(unknown) ? Option.none() : Option.some(Either.right(unknown))
+}
+
+/**
+ * Why resume must not re-send a payout, if it must not: an unknown outcome a re-send cannot resolve
+ * (`unresendable`), or a rejection (an answer; sending again is the caller's decision).
+ */
+const heldReason = (entry: PayoutJournal.Entry): string | undefined =>
+  entry.outcome._tag === "Rejected"
+    ? `rejected: ${entry.outcome.code}`
+    : Option.match(unresendable(entry), {
+        onNone: () => undefined,
+        onSome: Either.match({ onLeft: (reason) => `unknown reason: ${reason}`, onRight: (u) => u.reason })
+      })
+
+/** Settled outcome tags: an unreadable row with one of these needs no re-send. */
+const SETTLED_TAGS: ReadonlySet<string> = new Set(["Confirmed", "AlreadyConfirmed", "Rejected"])
 
 /** A paid payout's recorded outcome, as the client reports it. */
 const fromRecorded = (entry: PayoutJournal.Entry): Option.Option<Client.Outcome> => {
@@ -132,13 +172,7 @@ const fromRecorded = (entry: PayoutJournal.Entry): Option.Option<Client.Outcome>
   return Option.none()
 }
 
-export const make = (
-  options: Options
-): Effect.Effect<
-  JournaledClient,
-  never,
-  Signer.Signer | Verifier.Verifier | Transport.Transport | PayoutJournal.PayoutJournal
-> =>
+export const make = (options: Options): Effect.Effect<JournaledClient, never, Services> =>
   Effect.gen(function* () {
     const signer = yield* Signer.Signer
     const verifier = yield* Verifier.Verifier
@@ -240,6 +274,18 @@ export const make = (
           const { claimed, entry } = yield* journal.record(request, yield* claim)
           const paid = fromRecorded(entry)
           if (Option.isSome(paid)) return paid.value
+          const held = unresendable(entry)
+          if (Option.isSome(held)) {
+            if (claimed) yield* journal.release(entry.id, owner)
+            return yield* Either.match(held.value, {
+              onLeft: (reason) =>
+                new PayoutJournal.JournalError({
+                  reason: "unreadable",
+                  message: `payout "${entry.id}" is recorded with an unknown outcome of reason "${reason}", which this version does not know: not sent again`
+                }),
+              onRight: (unknown) => Effect.fail(unknown)
+            })
+          }
           if (!claimed) return yield* busy(entry.id)
           const result = yield* sendClaimed(entry)
           return result._tag === "Confirmed" || result._tag === "AlreadyConfirmed"
@@ -253,7 +299,7 @@ export const make = (
     const resumeOne = (entry: PayoutJournal.Entry): Effect.Effect<Resumed, PayoutJournal.JournalError> =>
       Effect.gen(function* () {
         const base = { id: entry.id, outerTaskId: entry.outerTaskId }
-        const held = heldReason(entry.outcome)
+        const held = heldReason(entry)
         if (held !== undefined) return { ...base, _tag: "Held", reason: held } as const
         if (!(yield* journal.claim(entry.id, yield* claim))) return { ...base, _tag: "Busy" } as const
         // Read again under the claim (the claim refuses a paid payout): its attempts may have grown meanwhile.
@@ -264,10 +310,10 @@ export const make = (
             message: `payout "${entry.id}" vanished`
           })
         // Another process may have settled it since the list was read (an unverifiable answer, a rejection):
-        // released with the outcome it has, and held, never re-sent by resume.
-        const heldNow = heldReason(current.value.outcome)
+        // released (its outcome and time untouched), and held, never re-sent by resume.
+        const heldNow = heldReason(current.value)
         if (heldNow !== undefined) {
-          yield* journal.finish(entry.id, owner, current.value.outcome)
+          yield* journal.release(entry.id, owner)
           return { ...base, _tag: "Held", reason: heldNow } as const
         }
         const result = yield* sendClaimed(current.value)
@@ -281,22 +327,27 @@ export const make = (
       owner,
       send,
       confirmByPlatform: (input) => Effect.flatMap(client.prepare(input), send),
-      resume: Effect.flatMap(journal.unsettled, (entries) =>
-        Effect.forEach(entries, (entry) =>
+      resume: Effect.gen(function* () {
+        const resumed = yield* Effect.forEach(yield* journal.unsettled, (entry) =>
           alone(
             entry.id,
             resumeOne(entry),
             Effect.succeed<Resumed>({ id: entry.id, outerTaskId: entry.outerTaskId, _tag: "Busy" })
           )
         )
-      )
+        // A row that does not decode may be an unsettled payout: said, never re-sent from what cannot be read.
+        const unreadable = (yield* journal.unreadable)
+          .filter((u) => !SETTLED_TAGS.has(u.outcomeTag))
+          .map((u): Resumed => ({
+            id: u.id,
+            outerTaskId: u.outerTaskId,
+            _tag: "Held",
+            reason: `unreadable: ${u.problem}`
+          }))
+        return [...resumed, ...unreadable]
+      })
     }
   })
 
-export const layer = (
-  options: Options
-): Layer.Layer<
-  JournaledClient,
-  never,
-  Signer.Signer | Verifier.Verifier | Transport.Transport | PayoutJournal.PayoutJournal
-> => Layer.effect(JournaledClient, make(options))
+export const layer = (options: Options): Layer.Layer<JournaledClient, never, Services> =>
+  Layer.effect(JournaledClient, make(options))

@@ -7,7 +7,9 @@
  * notifications, one per paid serial.
  *
  * A payout is identified by its partner, task and serial *set*: preparing the same payout again (a new DSA
- * signature, so a new URL) finds the one on record, whose URL is what gets sent. Writes on a payout are
+ * signature, so a new URL) finds the one on record, whose URL is what gets sent. The same payout with another
+ * notify_url, charset or gateway is refused (`conflict`), not sent as the recorded one: its notifications would
+ * go elsewhere than the caller asked. Writes on a payout are
  * guarded by a claim (an owner and a lease on Effect's Clock), so two processes resuming at once never send or
  * record one payout concurrently. (Re-sending the identical request would be safe on the wire anyway: the
  * gateway answers `ALREADY_PAID`; the claim keeps the record single.)
@@ -86,10 +88,29 @@ export interface Entry {
   readonly outcomeAt: number | undefined
 }
 
+/**
+ * `conflict`: the payout is on record with another notify_url, charset or gateway (`record`). `unreadable`: the
+ * payout's stored row does not decode (`get`); listings leave such rows out and `unreadable` names them.
+ */
 export class JournalError extends Schema.TaggedError<JournalError>()("JournalError", {
-  reason: Schema.Literal("storage", "busy", "not_found"),
+  reason: Schema.Literal("storage", "busy", "not_found", "conflict", "unreadable"),
   message: Schema.String
 }) {}
+
+/**
+ * A stored payout that does not decode (edited by hand, written by a newer version, damaged): what could be read
+ * of it. It is never re-sent; `reconcile` counts it as an alarm.
+ */
+export interface Unreadable {
+  readonly id: string
+  readonly outerTaskId: string
+  readonly transfers: ReadonlyArray<string>
+  /** The stored outcome's tag as written (`Pending`, `Unknown`, …). */
+  readonly outcomeTag: string
+  readonly recordedAt: number
+  /** What did not decode. */
+  readonly problem: string
+}
 
 /** Who holds a payout, and until when (epoch milliseconds). */
 export interface Claim {
@@ -101,7 +122,9 @@ export interface PayoutJournal {
   /**
    * Records a signed request before it is first sent, claimed by `claim.owner`. If the payout (partner, task,
    * serial set) is on record already, nothing is written: the entry on record is returned, and claimed for
-   * the caller if it is not paid and free. `claimed` says whether the caller may send it.
+   * the caller if it is not paid and free. `claimed` says whether the caller may send it. Fails `conflict`
+   * (nothing written or claimed) when the payout on record differs from `request` in notify_url, charset or
+   * gateway (`conflicts`).
    */
   readonly record: (
     request: SignedRequest.SignedRequest,
@@ -115,7 +138,11 @@ export interface PayoutJournal {
    * someone else holds it: only one claim holder at a time sends or writes.
    */
   readonly claim: (id: string, claim: Claim) => Effect.Effect<boolean, JournalError>
-  /** Records that the owner starts an attempt now; its number. Fails `busy` if the owner lost the claim. */
+  /**
+   * Records that the owner starts an attempt now; its number. Fails `busy` if the owner lost the claim or its
+   * lease is over: a lease past its time may be taken over by another sender at any moment (`claim`), so an
+   * attempt begun on it could run beside that sender's.
+   */
   readonly startAttempt: (id: string, owner: string) => Effect.Effect<number, JournalError>
   /** What the transport saw for attempt `n`. */
   readonly finishAttempt: (
@@ -128,13 +155,21 @@ export interface PayoutJournal {
    * a sender whose lease ran out cannot overwrite what the next holder records.
    */
   readonly finish: (id: string, owner: string, outcome: Outcome) => Effect.Effect<boolean, JournalError>
+  /** Gives up the owner's claim, the outcome untouched; false when the owner does not hold it. */
+  readonly release: (id: string, owner: string) => Effect.Effect<boolean, JournalError>
+  /** The payout; fails `unreadable` (naming it) when its row does not decode. */
   readonly get: (id: string) => Effect.Effect<Option.Option<Entry>, JournalError>
-  /** Every payout of a task, oldest first. */
+  /**
+   * Every payout of a task, oldest first. Listings leave out rows that do not decode, with a logged warning
+   * naming each, so that one damaged row never hides the others: `unreadable` lists them.
+   */
   readonly byTask: (outerTaskId: string) => Effect.Effect<ReadonlyArray<Entry>, JournalError>
   /** Every payout whose outcome is not settled (Pending or Unknown), oldest first. */
   readonly unsettled: Effect.Effect<ReadonlyArray<Entry>, JournalError>
   /** Every payout, oldest first. */
   readonly all: Effect.Effect<ReadonlyArray<Entry>, JournalError>
+  /** Every stored payout that does not decode, oldest first. */
+  readonly unreadable: Effect.Effect<ReadonlyArray<Unreadable>, JournalError>
 }
 
 export const PayoutJournal: Context.Tag<PayoutJournal, PayoutJournal> = Context.GenericTag<PayoutJournal>(
@@ -144,6 +179,49 @@ export const PayoutJournal: Context.Tag<PayoutJournal, PayoutJournal> = Context.
 /** A payout's identity: partner, task and the serial set (sorted; serials hold no whitespace, §2). */
 export const payoutId = (request: ConfirmRequest.ConfirmRequest): string =>
   [request.partner, request.outerTaskId, ...[...request.transfers].sort()].join(" ")
+
+/** The endpoint a signed URL goes to: the gateway, without the query. */
+const endpoint = (url: string): string => {
+  const q = url.indexOf("?")
+  return q < 0 ? url : url.slice(0, q)
+}
+
+/**
+ * How `request` differs from the recorded request of the same payout (same partner, task and serial set), in
+ * what the payout's identity leaves out but the gateway acts on: notify_url (where the notifications go),
+ * charset, gateway. Empty when sending the recorded URL does what `request` asks. The serials' order and the
+ * signature may differ: the gateway pays the same.
+ */
+export const conflicts = (
+  recorded: SignedRequest.SignedRequest,
+  request: SignedRequest.SignedRequest
+): ReadonlyArray<string> => {
+  const a = recorded.request
+  const b = request.request
+  const differences: Array<string> = []
+  if (a.notifyUrl !== b.notifyUrl)
+    differences.push(
+      `notify_url ${JSON.stringify(a.notifyUrl ?? null)}, not ${JSON.stringify(b.notifyUrl ?? null)}`
+    )
+  if (a.charset !== b.charset) differences.push(`charset ${a.charset}, not ${b.charset}`)
+  if (endpoint(recorded.url) !== endpoint(request.url))
+    differences.push(`gateway ${endpoint(recorded.url)}, not ${endpoint(request.url)}`)
+  return differences
+}
+
+/** `conflict` for a payout on record whose request differs from `request`, if it does. */
+export const conflictError = (
+  recorded: Entry,
+  request: SignedRequest.SignedRequest
+): JournalError | undefined => {
+  const differences = conflicts(recorded.request, request)
+  return differences.length === 0
+    ? undefined
+    : new JournalError({
+        reason: "conflict",
+        message: `payout "${recorded.id}" is on record with ${differences.join(", ")}: not sent; send it as recorded, or pay other serials`
+      })
+}
 
 /** How a signed request is stored: plain data, checked again when read back. */
 export const SignedRequestJson = Schema.parseJson(
@@ -222,7 +300,9 @@ export interface Reconciliation {
   readonly serials: ReadonlyArray<SerialReport>
   readonly alreadyPaidMismatches: ReadonlyArray<AlreadyPaidMismatch>
   readonly counts: Readonly<Record<SerialState, number>>
-  /** Serials in an alarm state, plus flagged ALREADY_PAID answers. */
+  /** Stored payouts that do not decode: each an alarm (what they sent and how it ended is not known). */
+  readonly unreadable: ReadonlyArray<Unreadable>
+  /** Serials in an alarm state, plus flagged ALREADY_PAID answers, plus unreadable payouts. */
   readonly alarms: number
 }
 
@@ -230,6 +310,8 @@ export interface ReconcileInput {
   readonly payouts: ReadonlyArray<Entry>
   /** The inbox's entries (any state, any sub type: only ASSIGN notifications count). */
   readonly notifications: ReadonlyArray<Inbox.Entry>
+  /** The journal's rows that do not decode (`PayoutJournal.unreadable`); default none. */
+  readonly unreadable?: ReadonlyArray<Unreadable> | undefined
   /** Epoch milliseconds. */
   readonly now: number
   /** Default `NOTIFY_WINDOW`. */
@@ -341,18 +423,21 @@ export const reconcile = (input: ReconcileInput): Reconciliation => {
     unrequested: 0
   } satisfies Record<SerialState, number>
   for (const s of serials) counts[s.state]++
+  const unreadable = input.unreadable ?? []
   return {
     serials,
     alreadyPaidMismatches,
     counts,
-    alarms: serials.filter((s) => s.alarm).length + alreadyPaidMismatches.length
+    unreadable,
+    alarms: serials.filter((s) => s.alarm).length + alreadyPaidMismatches.length + unreadable.length
   }
 }
 
 /**
  * `reconcile` over the services in context: the journal's payouts of `outerTaskIds` (default: every task in
  * the journal) and the inbox's notifications of those tasks, at the Clock's time. A notification nobody
- * requested is found only for the tasks looked at: the inbox is queried by task.
+ * requested is found only for the tasks looked at: the inbox is queried by task. The journal's unreadable rows
+ * (of those tasks) are alarms.
  */
 export const reconcileTasks = (
   options: {
@@ -367,7 +452,17 @@ export const reconcileTasks = (
       options.outerTaskIds === undefined
         ? yield* journal.all
         : (yield* Effect.forEach(options.outerTaskIds, journal.byTask)).flat()
-    const tasks = [...new Set(options.outerTaskIds ?? payouts.map((p) => p.outerTaskId))]
+    const wanted = options.outerTaskIds === undefined ? undefined : new Set(options.outerTaskIds)
+    const unreadable = (yield* journal.unreadable).filter(
+      (u) => wanted === undefined || wanted.has(u.outerTaskId)
+    )
+    const tasks = [...new Set(options.outerTaskIds ?? [...payouts, ...unreadable].map((p) => p.outerTaskId))]
     const notifications = (yield* Effect.forEach(tasks, inbox.byTask)).flat()
-    return reconcile({ payouts, notifications, now: yield* Clock.currentTimeMillis, window: options.window })
+    return reconcile({
+      payouts,
+      notifications,
+      unreadable,
+      now: yield* Clock.currentTimeMillis,
+      window: options.window
+    })
   })

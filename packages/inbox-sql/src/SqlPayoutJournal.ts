@@ -6,9 +6,13 @@
  * Every write is one statement, guarded by the claim: `record` is `INSERT … ON CONFLICT DO NOTHING`; `claim`
  * is `UPDATE … WHERE` the payout is not paid and its claim is free, expired or the caller's own, `RETURNING`
  * the row only if it took; an attempt is inserted only `WHERE` the caller holds the claim, numbered under the
- * primary key `(payout_id, n)`; the outcome is written only `WHERE` the caller holds the claim. On PostgreSQL
+ * primary key `(payout_id, n)` and only while the lease is not over; the outcome is written only `WHERE` the
+ * caller holds the claim. On PostgreSQL
  * (READ COMMITTED) a second `UPDATE` of a row waits for the first to commit and then re-checks its `WHERE`
  * against the committed row, so of two concurrent claimers exactly one gets the row; SQLite has one writer.
+ *
+ * A row that does not decode (edited by hand, damaged) is left out of the listings with a logged warning and
+ * listed by `unreadable`; `get` fails `unreadable` for it. One bad row never hides the other payouts.
  *
  * Every write commits on its own: inside a transaction of the caller's (an inbox handler's, say), where the
  * record would stay uncommitted while the payout is sent, it fails with reason `storage` and nothing is sent.
@@ -119,6 +123,7 @@ interface PayoutRow {
   readonly transfers: string
   readonly request: string
   readonly recorded_at: number | string
+  readonly outcome_tag: string
   readonly outcome: string
   readonly outcome_at: number | string | null
 }
@@ -173,16 +178,21 @@ export const make = (
     const toEntry = (
       row: PayoutRow,
       rows: ReadonlyArray<AttemptRow>
-    ): Either.Either<PayoutJournal.Entry, PayoutJournal.JournalError> => {
+    ): Either.Either<PayoutJournal.Entry, PayoutJournal.Unreadable> => {
       const request = decodeRequest(row.request)
       const outcome = decodeOutcome(row.outcome)
       if (Either.isLeft(request) || Either.isLeft(outcome))
-        return Either.left(
-          new PayoutJournal.JournalError({
-            reason: "storage",
-            message: `payout journal: unreadable row "${row.id}"`
-          })
-        )
+        return Either.left({
+          id: row.id,
+          outerTaskId: row.outer_task_id,
+          transfers: row.transfers.split(" "),
+          outcomeTag: row.outcome_tag,
+          recordedAt: Number(row.recorded_at),
+          problem: [Either.isLeft(request) ? "request" : [], Either.isLeft(outcome) ? "outcome" : []]
+            .flat()
+            .map((column) => `its ${column} does not decode`)
+            .join(", ")
+        })
       return Either.right({
         id: row.id,
         partner: row.partner,
@@ -203,11 +213,12 @@ export const make = (
       })
     }
 
-    const select = (where: ReturnType<typeof sql.and>) =>
+    /** The rows `where` selects, as entries and as the ones that do not decode. */
+    const scan = (where: ReturnType<typeof sql.and>) =>
       Effect.gen(function* () {
         const rows =
-          yield* sql<PayoutRow>`SELECT id, partner, outer_task_id, transfers, request, recorded_at, outcome, outcome_at FROM ${payouts} WHERE ${where} ORDER BY recorded_at, id`
-        if (rows.length === 0) return []
+          yield* sql<PayoutRow>`SELECT id, partner, outer_task_id, transfers, request, recorded_at, outcome_tag, outcome, outcome_at FROM ${payouts} WHERE ${where} ORDER BY recorded_at, id`
+        if (rows.length === 0) return { entries: [], unreadable: [] }
         // The same condition again, not a list of ids: a list is bounded by the driver's parameter limit.
         const attemptRows =
           yield* sql<AttemptRow>`SELECT payout_id, n, at, result, may_have_reached FROM ${attempts} WHERE payout_id IN (SELECT id FROM ${payouts} WHERE ${where}) ORDER BY payout_id, n`
@@ -217,16 +228,45 @@ export const make = (
           if (list) list.push(a)
           else byPayout.set(a.payout_id, [a])
         }
-        return rows.map((r) => toEntry(r, byPayout.get(r.id) ?? []))
-      }).pipe(
-        Effect.mapError(storage("read")),
-        Effect.flatMap((entries) =>
-          Effect.all(entries.map((e) => (Either.isLeft(e) ? Effect.fail(e.left) : Effect.succeed(e.right))))
+        const entries: Array<PayoutJournal.Entry> = []
+        const unreadable: Array<PayoutJournal.Unreadable> = []
+        for (const r of rows) {
+          const entry = toEntry(r, byPayout.get(r.id) ?? [])
+          if (Either.isRight(entry)) entries.push(entry.right)
+          else unreadable.push(entry.left)
+        }
+        return { entries, unreadable }
+      }).pipe(Effect.mapError(storage("read")))
+
+    const unreadableMessage = (u: PayoutJournal.Unreadable) =>
+      `payout journal: payout "${u.id}" (task ${u.outerTaskId}) is unreadable: ${u.problem}`
+
+    /** A listing: the entries that decode; each row that does not is named in a warning, and left out. */
+    const select = (where: ReturnType<typeof sql.and>) =>
+      Effect.flatMap(scan(where), ({ entries, unreadable }) =>
+        Effect.as(
+          Effect.forEach(
+            unreadable,
+            (u) => Effect.logWarning(`${unreadableMessage(u)}; left out of this list`),
+            {
+              discard: true
+            }
+          ),
+          entries
         )
       )
 
     const get: PayoutJournal.PayoutJournal["get"] = (id) =>
-      Effect.map(select(sql.and([sql`id = ${id}`])), (entries) => Option.fromNullable(entries[0]))
+      Effect.flatMap(scan(sql.and([sql`id = ${id}`])), ({ entries, unreadable }) =>
+        unreadable.length > 0
+          ? Effect.fail(
+              new PayoutJournal.JournalError({
+                reason: "unreadable",
+                message: unreadableMessage(unreadable[0]!)
+              })
+            )
+          : Effect.succeed(Option.fromNullable(entries[0]))
+      )
 
     const claimRow = (id: string, claim: PayoutJournal.Claim, now: number) =>
       Effect.map(
@@ -257,10 +297,11 @@ VALUES (${id}, ${request.request.partner}, ${request.request.outerTaskId}, ${req
 ${request.url}, ${encodeRequest(request)}, ${now}, 'Pending', ${encodeOutcome({ _tag: "Pending" })}, NULL,
 ${claim.owner}, ${claim.until})
 ON CONFLICT (id) DO NOTHING RETURNING id`.pipe(Effect.mapError(storage("record")))
-            const created = inserted.length === 1
-            const claimed =
-              created || (yield* claimRow(id, claim, now).pipe(Effect.mapError(storage("claim"))))
-            return { entry: yield* mustGet(id), created, claimed }
+            if (inserted.length === 1) return { entry: yield* mustGet(id), created: true, claimed: true }
+            const conflict = PayoutJournal.conflictError(yield* mustGet(id), request)
+            if (conflict !== undefined) return yield* conflict
+            const claimed = yield* claimRow(id, claim, now).pipe(Effect.mapError(storage("claim")))
+            return { entry: yield* mustGet(id), created: false, claimed }
           })
         ),
       claim: (id, claim) =>
@@ -277,13 +318,13 @@ ON CONFLICT (id) DO NOTHING RETURNING id`.pipe(Effect.mapError(storage("record")
               n: number | string
             }>`INSERT INTO ${attempts} (payout_id, n, at, result, may_have_reached)
 SELECT p.id, (SELECT COALESCE(MAX(a.n), 0) + 1 FROM ${attempts} a WHERE a.payout_id = ${id}), ${now}, NULL, 1
-FROM ${payouts} p WHERE p.id = ${id} AND p.claimed_by = ${owner} RETURNING n`.pipe(
+FROM ${payouts} p WHERE p.id = ${id} AND p.claimed_by = ${owner} AND p.claimed_until > ${now} RETURNING n`.pipe(
               Effect.mapError(storage("record attempt"))
             )
             if (rows.length === 0)
               return yield* new PayoutJournal.JournalError({
                 reason: "busy",
-                message: `payout "${id}" is not held by "${owner}": not sent`
+                message: `payout "${id}" is not held by "${owner}" (or its lease is over): not sent`
               })
             return Number(rows[0]!.n)
           })
@@ -303,10 +344,19 @@ WHERE id = ${id} AND claimed_by = ${owner} RETURNING id`.pipe(Effect.mapError(st
             return rows.length === 1
           })
         ),
+      release: (id, owner) =>
+        committed(
+          sql<{ id: string }>`UPDATE ${payouts} SET claimed_by = NULL, claimed_until = NULL
+WHERE id = ${id} AND claimed_by = ${owner} RETURNING id`.pipe(
+            Effect.map((rows) => rows.length === 1),
+            Effect.mapError(storage("release"))
+          )
+        ),
       get,
       byTask: (outerTaskId) => select(sql.and([sql`outer_task_id = ${outerTaskId}`])),
       unsettled: select(sql.and([sql.in("outcome_tag", UNSETTLED_TAGS)])),
-      all: select(sql.and([]))
+      all: select(sql.and([])),
+      unreadable: Effect.map(scan(sql.and([])), (r) => r.unreadable)
     })
   })
 

@@ -10,14 +10,5 @@ export type { CallOptions, ConfirmInput, ConfirmResult, Options } from "./Witkey
 export type { Key } from "./Configuration.js"
 export type { Handler, InboxOptions, Notification, NotificationListener } from "./NotificationListener.js"
 export type { Options as NotificationListenerOptions } from "./NotificationListener.js"
-export {
-  ClosedError,
-  ConfigurationError,
-  GatewayRejectedError,
-  InboxError,
-  InvalidRequestError,
-  SigningError,
-  UnknownOutcomeError,
-  WitkeyError
-} from "./Errors.js"
-export type { UnknownReason } from "./Errors.js"
+// Every export of Errors.ts is an error class a caller tests with `instanceof` (or its reason type): all public.
+export * from "./Errors.js"

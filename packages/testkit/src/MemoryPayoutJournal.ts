@@ -24,6 +24,10 @@ export const make: Effect.Effect<PayoutJournal.PayoutJournal> = Effect.sync(() =
 
   const holds = (row: Row | undefined, owner: string): row is Row => row?.claim?.owner === owner
 
+  /** Holds it, and the lease is not over: nobody else can have taken it. */
+  const holdsLive = (row: Row | undefined, owner: string, now: number): row is Row =>
+    holds(row, owner) && row.claim!.until > now
+
   const withNow = <A>(f: (now: number) => A): Effect.Effect<A> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => f(now)))
 
@@ -40,13 +44,15 @@ export const make: Effect.Effect<PayoutJournal.PayoutJournal> = Effect.sync(() =
 
   return PayoutJournal.PayoutJournal.of({
     record: (request, claim) =>
-      withNow((now) => {
+      Effect.flatMap(Clock.currentTimeMillis, (now): ReturnType<PayoutJournal.PayoutJournal["record"]> => {
         const id = PayoutJournal.payoutId(request.request)
         const existing = rows.get(id)
         if (existing !== undefined) {
+          const conflict = PayoutJournal.conflictError(existing.entry, request)
+          if (conflict !== undefined) return Effect.fail(conflict)
           const claimed = claimable(existing, claim.owner, now)
           if (claimed) existing.claim = claim
-          return { entry: existing.entry, created: false, claimed }
+          return Effect.succeed({ entry: existing.entry, created: false, claimed })
         }
         const entry: PayoutJournal.Entry = {
           id,
@@ -60,7 +66,7 @@ export const make: Effect.Effect<PayoutJournal.PayoutJournal> = Effect.sync(() =
           outcomeAt: undefined
         }
         rows.set(id, { entry, claim })
-        return { entry, created: true, claimed: true }
+        return Effect.succeed({ entry, created: true, claimed: true })
       }),
     claim: (id, claim) =>
       withNow((now) => {
@@ -73,7 +79,7 @@ export const make: Effect.Effect<PayoutJournal.PayoutJournal> = Effect.sync(() =
       Effect.flatMap(
         withNow((now) => {
           const row = rows.get(id)
-          if (!holds(row, owner)) return undefined
+          if (!holdsLive(row, owner, now)) return undefined
           const n = row.entry.attempts.length + 1
           row.entry = {
             ...row.entry,
@@ -86,7 +92,7 @@ export const make: Effect.Effect<PayoutJournal.PayoutJournal> = Effect.sync(() =
             ? Effect.fail(
                 new PayoutJournal.JournalError({
                   reason: "busy",
-                  message: `payout "${id}" is not held by "${owner}": not sent`
+                  message: `payout "${id}" is not held by "${owner}" (or its lease is over): not sent`
                 })
               )
             : Effect.succeed(n)
@@ -114,10 +120,19 @@ export const make: Effect.Effect<PayoutJournal.PayoutJournal> = Effect.sync(() =
         row.claim = undefined
         return true
       }),
+    release: (id, owner) =>
+      Effect.sync(() => {
+        const row = rows.get(id)
+        if (!holds(row, owner)) return false
+        row.claim = undefined
+        return true
+      }),
     get: (id) => Effect.sync(() => Option.fromNullable(rows.get(id)?.entry)),
     byTask: (outerTaskId) => sorted((e) => e.outerTaskId === outerTaskId),
     unsettled: sorted((e) => !PayoutJournal.isSettled(e.outcome)),
-    all: sorted(() => true)
+    all: sorted(() => true),
+    // Entries are kept as objects, never encoded: nothing can fail to decode.
+    unreadable: Effect.succeed([])
   })
 })
 
