@@ -1,21 +1,8 @@
 // `witkey demo --console`: after the run both consoles stay up, and a line says where (in process, RunCli.ts).
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Http from "node:http"
 import { start } from "./RunCli.js"
-
-const get = (url: string) =>
-  Effect.promise(
-    () =>
-      new Promise<{ status: number; text: string }>((resolve, reject) => {
-        Http.get(url, (res) => {
-          let text = ""
-          res.setEncoding("utf8")
-          res.on("data", (c) => (text += c))
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }))
-        }).on("error", reject)
-      })
-  )
+import { get } from "../../testkit/test/support/Http.js"
 
 describe("demo --console", () => {
   it.scoped("leaves the sandbox's and the receiver's consoles up after the run", () =>

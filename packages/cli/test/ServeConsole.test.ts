@@ -2,24 +2,11 @@
 // Off loopback it does not start without --console-token; with it, the page needs the token.
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Http from "node:http"
 import { join } from "node:path"
 import { assertOneErrorLine, keyPath, removeTempDirs, run, start, tempDir } from "./RunCli.js"
+import { get } from "../../testkit/test/support/Http.js"
 
 afterAll(removeTempDirs)
-
-const get = (url: string, headers: Record<string, string> = {}) =>
-  Effect.promise(
-    () =>
-      new Promise<{ status: number; text: string }>((resolve, reject) => {
-        Http.get(url, { headers }, (res) => {
-          let text = ""
-          res.setEncoding("utf8")
-          res.on("data", (c) => (text += c))
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }))
-        }).on("error", reject)
-      })
-  )
 
 const serveArgs = (host: string) => [
   "serve",

@@ -5,61 +5,24 @@
 // missing and WITKEY_BROWSER_REQUIRED is not set; CI sets it.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { type Browser, chromium } from "playwright-core"
+import * as Browser from "../../testkit/test/support/Browser.js"
 import { serve } from "./Harness.js"
 
-const CHROMIUM = "/usr/bin/chromium"
-const available = Fs.existsSync(CHROMIUM)
-const required = (process.env.WITKEY_BROWSER_REQUIRED ?? "") !== ""
-if (!available && !required)
-  console.warn(
-    `ReceiverConsoleBrowser: skipped, ${CHROMIUM} is missing (set WITKEY_BROWSER_REQUIRED=1 to fail)`
-  )
-
-const launch = Effect.acquireRelease(
-  Effect.promise(() =>
-    chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync"
-      ]
-    })
-  ),
-  (b) => Effect.promise(() => b.close())
-)
-
-/** A page that collects the browser's errors (a CSP violation is one). */
-const open = (browser: Browser) =>
-  Effect.gen(function* () {
-    const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 900 } }))
-    const errors: Array<string> = []
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(`${m.text()} (${m.location().url})`)
-    })
-    page.on("pageerror", (e) => errors.push(e.message))
-    return { page, errors }
-  })
-
-const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
+const runs = Browser.enabled("ReceiverConsoleBrowser")
+const { open, promise } = Browser
 
 describe("receiver console in Chromium", () => {
-  it.live.skipIf(!available && !required)(
+  // One browser for both tests; each has a page (and cookies) of its own.
+  const browser = Browser.forSuite(runs)
+
+  it.live.skipIf(!runs)(
     "replay on an exhausted entry processes it once; a second press says it is already processed",
     () =>
       Effect.gen(function* () {
         const s = yield* serve({})
-        const browser = yield* launch
-        const { page, errors } = yield* open(browser)
+        const { page, errors } = yield* open(browser())
         const navigation = yield* promise(() => page.goto(`${s.url}?status=exhausted`))
         assert.strictEqual(navigation?.status(), 200)
         assert.include(navigation?.headers()["content-security-policy"] ?? "", "default-src 'none'")
@@ -103,12 +66,11 @@ describe("receiver console in Chromium", () => {
       }).pipe(Effect.scoped)
   )
 
-  it.live.skipIf(!available && !required)("off loopback the page needs its token", () =>
+  it.live.skipIf(!runs)("off loopback the page needs its token", () =>
     Effect.gen(function* () {
       const token = "browser-console-token-0123456789"
       const s = yield* serve({ host: "0.0.0.0", token })
-      const browser = yield* launch
-      const { page, errors } = yield* open(browser)
+      const { page, errors } = yield* open(browser())
       const refused = yield* promise(() => page.goto(s.url))
       assert.strictEqual(refused?.status(), 401)
       assert.notInclude(yield* promise(() => page.content()), s.exhausted)

@@ -41,23 +41,7 @@ export const options = (gateway: string, extra: Partial<Options> = {}): Options 
 })
 
 /** Listens on 127.0.0.1 for the life of the scope; the base URL. */
-export const listen = (listener: http.RequestListener) =>
-  Effect.acquireRelease(
-    Effect.async<http.Server>((resume) => {
-      const server = http.createServer(listener)
-      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-    }),
-    (server) =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(
-    Effect.map((server) => {
-      const address = server.address()
-      return `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`
-    })
-  )
+export { listen } from "../../testkit/test/support/Http.js"
 
 /** A free port nobody listens on (bound, then released). */
 export const closedPort = Effect.async<number>((resume) => {

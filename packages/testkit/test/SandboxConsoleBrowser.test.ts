@@ -1,36 +1,43 @@
 // The sandbox console in a real browser: Debian's Chromium driven by playwright-core. A payout through the
 // sandbox's HTTP server shows up on the page, and its notifications' timelines fill in by themselves as the
-// sandbox's (accelerated) clock runs; the buttons work; a POST without the page's token is refused; the browser
-// logs no error (a CSP violation would be one). Skipped only when /usr/bin/chromium is missing and
-// WITKEY_BROWSER_REQUIRED is not set; CI sets it.
+// sandbox's clock moves; the page measures the clock's speed; the buttons work; a POST without the page's token
+// is refused; the browser logs no error (a CSP violation would be one). Skipped only when /usr/bin/chromium is
+// missing and WITKEY_BROWSER_REQUIRED is not set; CI sets it.
 import { assert, describe, it } from "@effect/vitest"
 import * as Client from "@witkey/core/Client"
 import * as Protocol from "@witkey/core/Protocol"
 import { Clock, Duration, Effect, Layer, Schedule } from "effect"
-import * as Fs from "node:fs"
-import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { chromium, type Page } from "playwright-core"
+import type { Page } from "playwright-core"
 import * as Sandbox from "../src/Sandbox.js"
 import * as SandboxServer from "../src/SandboxServer.js"
 import * as TestKeys from "../src/TestKeys.js"
 import { PAYEE_A, PAYEE_B } from "./Harness.js"
 import * as HttpTransport from "./HttpTransport.js"
+import * as Browser from "./support/Browser.js"
+import { post } from "./support/Http.js"
 
-const CHROMIUM = "/usr/bin/chromium"
-const available = Fs.existsSync(CHROMIUM)
-const required = (process.env.WITKEY_BROWSER_REQUIRED ?? "") !== ""
-if (!available && !required)
-  console.warn(
-    `SandboxConsoleBrowser: skipped, ${CHROMIUM} is missing (set WITKEY_BROWSER_REQUIRED=1 to fail)`
-  )
+const runs = Browser.enabled("SandboxConsoleBrowser")
 
-/** The sandbox's clock: `speed` times the wall clock, so the §6 schedule plays in seconds. */
-const scaledClock = (speed: number): Clock.Clock => {
-  const start = Date.now()
-  const now = () => start + (Date.now() - start) * speed
-  return {
+/**
+ * The sandbox's clock: `speed` times the wall clock until the test stops it, then moved forward by hand
+ * (`advance`), waking the sleepers whose time has come. The retries' timing is the test's, not the machine's: a
+ * busy machine can neither skip a state the page should show nor make the test wait for minutes of schedule.
+ */
+const steppedClock = (initialSpeed: number) => {
+  let speed = initialSpeed
+  let anchor = Date.now()
+  let base = anchor
+  const now = () => base + (Date.now() - anchor) * speed
+  const sleepers = new Set<() => void>()
+  const rebase = (nextSpeed: number, by: number) => {
+    base = now() + by
+    anchor = Date.now()
+    speed = nextSpeed
+    for (const wake of [...sleepers]) wake()
+  }
+  const clock: Clock.Clock = {
     [Clock.ClockTypeId]: Clock.ClockTypeId,
     unsafeCurrentTimeMillis: () => Math.floor(now()),
     unsafeCurrentTimeNanos: () => BigInt(Math.floor(now() * 1_000_000)),
@@ -39,15 +46,29 @@ const scaledClock = (speed: number): Clock.Clock => {
     sleep: (duration) =>
       Effect.async<void>((resume) => {
         const target = now() + Duration.toMillis(duration)
-        let timer: ReturnType<typeof setTimeout>
+        let timer: ReturnType<typeof setTimeout> | undefined
         const arm = () => {
+          clearTimeout(timer)
           const left = target - now()
-          if (left <= 0) return resume(Effect.void)
-          timer = setTimeout(arm, Math.min(2 ** 31 - 1, Math.ceil(left / speed)))
+          if (left <= 0) {
+            sleepers.delete(arm)
+            return resume(Effect.void)
+          }
+          // Stopped: only `advance` wakes it.
+          if (speed > 0) timer = setTimeout(arm, Math.min(2 ** 31 - 1, Math.ceil(left / speed)))
         }
+        sleepers.add(arm)
         arm()
-        return Effect.sync(() => clearTimeout(timer))
+        return Effect.sync(() => {
+          sleepers.delete(arm)
+          clearTimeout(timer)
+        })
       })
+  }
+  return {
+    clock,
+    stop: () => rebase(0, 0),
+    advance: (duration: Duration.DurationInput) => rebase(speed, Duration.toMillis(duration))
   }
 }
 
@@ -65,37 +86,22 @@ const flakyReceiver = () => {
   return deliver
 }
 
-const post = (url: string, body: string, headers: Record<string, string>) =>
-  new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const request = Http.request(
-      url,
-      { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers } },
-      (response) => {
-        let text = ""
-        response.setEncoding("utf8")
-        response.on("data", (chunk) => (text += chunk))
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, text }))
-      }
-    )
-    request.on("error", reject)
-    request.end(body)
-  })
-
 const attemptsOf = (page: Page, notifyId: string) =>
   page.locator(`tr[data-notify-id="${notifyId}"] ol.timeline > li`).count()
 
 describe("sandbox console in Chromium", () => {
-  it.live.skipIf(!available && !required)(
-    "lists a paid task, fills in delivery timelines as the clock runs, and refuses a POST without the token",
+  it.live.skipIf(!runs)(
+    "lists a paid task, fills in delivery timelines as the clock moves, and refuses a POST without the token",
     () =>
       Effect.gen(function* () {
-        // 40×: the third attempt (12 minutes after the first) comes 18 s after the payout.
+        // 40× while the page measures the speed; then stopped, and moved by the test from one attempt to the next.
         const speed = 40
+        const time = steppedClock(speed)
         const { sandbox, server } = yield* Effect.gen(function* () {
           const sandbox = yield* Sandbox.make({ deliver: flakyReceiver(), notifyIdPrefix: "console-" })
           const server = yield* SandboxServer.make().pipe(Effect.provideService(Sandbox.Sandbox, sandbox))
           return { sandbox, server }
-        }).pipe(Effect.withClock(scaledClock(speed)))
+        }).pipe(Effect.withClock(time.clock))
         yield* sandbox.registerTask({
           partner: TestKeys.partnerId,
           outerTaskId: "console-task",
@@ -107,30 +113,8 @@ describe("sandbox console in Chromium", () => {
           platformAccount: TestKeys.platformUserId
         })
 
-        const browser = yield* Effect.acquireRelease(
-          Effect.promise(() =>
-            chromium.launch({
-              executablePath: CHROMIUM,
-              args: [
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync"
-              ]
-            })
-          ),
-          (b) => Effect.promise(() => b.close())
-        )
-        const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 1000 } }))
-        const errors: Array<string> = []
-        page.on("console", (m) => {
-          if (m.type() === "error") errors.push(`${m.text()} (${m.location().url})`)
-        })
-        page.on("pageerror", (e) => errors.push(e.message))
+        const browser = yield* Browser.launch
+        const { errors, page } = yield* Browser.open(browser, { width: 1400, height: 1000 })
 
         const navigation = yield* Effect.promise(() => page.goto(server.consoleUrl!))
         assert.strictEqual(navigation?.status(), 200)
@@ -142,6 +126,15 @@ describe("sandbox console in Chromium", () => {
         assert.include(yield* Effect.promise(() => task.innerText()), "console-a")
         assert.strictEqual(yield* Effect.promise(() => task.locator(".ok").count()), 0)
         assert.strictEqual(yield* Effect.promise(() => page.locator("tr[data-notify-id]").count()), 0)
+
+        // The speed the page measured (after half a second) while the clock ran at 40× throughout.
+        const measured = page.locator("#speed", { hasText: "× real time" })
+        yield* Effect.promise(() => measured.waitFor())
+        const speedText = yield* Effect.promise(() => measured.innerText())
+        assert.match(speedText, /^\d+× real time$/)
+        assert.approximately(Number.parseInt(speedText, 10), speed, speed / 3)
+        // From here the clock moves only when the test moves it.
+        time.stop()
 
         // The payout, by the core Client over HTTP (on the real clock).
         const client = Client.layer({
@@ -170,7 +163,8 @@ describe("sandbox console in Chromium", () => {
         yield* Effect.promise(() => task.locator(".ok").nth(2).waitFor({ timeout: 30_000 }))
         assert.strictEqual(yield* Effect.promise(() => task.locator(".ok").count()), 3)
 
-        // The timelines fill in without reloading: first one failed attempt, then three, acknowledged.
+        // The timelines fill in without reloading: first one failed attempt (the clock stands still, so the page
+        // cannot have missed this state), then two, then three, acknowledged.
         const [first] = (yield* sandbox.notifications).map((n) => n.notifyId)
         const row = page.locator(`tr[data-notify-id="${first}"]`)
         yield* Effect.promise(() => row.waitFor())
@@ -178,21 +172,20 @@ describe("sandbox console in Chromium", () => {
         assert.isBelow(early, 3, "the page showed the notification before its third attempt")
         assert.include(yield* Effect.promise(() => row.innerText()), "HTTP 503 busy <b>later</b>")
         // Mid-way, the picture for docs/: failed attempts, the next one scheduled, attempts left.
+        time.advance(Duration.minutes(Protocol.NOTIFY_RETRY_DELAYS_MINUTES[0]!))
         yield* Effect.promise(() => row.locator('li[data-attempt="2"]').waitFor({ timeout: 30_000 }))
         const target =
           (process.env.WITKEY_SCREENSHOTS ?? "") === ""
             ? Path.join(Os.tmpdir(), "console-sandbox.png")
             : Path.resolve(import.meta.dirname, "../../../docs/console-sandbox.png")
         yield* Effect.promise(() => page.screenshot({ path: target, fullPage: true }))
+        time.advance(Duration.minutes(Protocol.NOTIFY_RETRY_DELAYS_MINUTES[1]!))
         yield* Effect.promise(() =>
           page
             .locator(`tr[data-notify-id="${first}"][data-state="acknowledged"]`)
             .waitFor({ timeout: 60_000 })
         )
         assert.strictEqual(yield* Effect.promise(() => attemptsOf(page, first!)), 3)
-        const speedText = yield* Effect.promise(() => page.locator("#speed").innerText())
-        assert.match(speedText, /^\d+× real time$/)
-        assert.approximately(Number.parseInt(speedText, 10), speed, speed / 3)
         // Every notification (two transfers and the fee) ends acknowledged, on the page.
         const acknowledged = page.locator('tr[data-notify-id][data-state="acknowledged"]')
         yield* Effect.promise(() => acknowledged.nth(2).waitFor({ timeout: 60_000 }))
@@ -226,24 +219,23 @@ describe("sandbox console in Chromium", () => {
           `${csrf === undefined ? "" : `csrf=${csrf}&`}outer_task_id=forged&transfers=f-1+${PAYEE_A}+1.00&partner=${TestKeys.partnerId}&platform_account=${TestKeys.platformUserId}`
         const origin = server.url
         const taskUrl = `${server.url}/console/task`
-        const noToken = yield* Effect.promise(() => post(taskUrl, form(undefined), { origin }))
+        const noToken = yield* post(taskUrl, form(undefined), { origin })
         assert.strictEqual(noToken.status, 403)
         assert.include(noToken.text, "CSRF token")
-        const wrongToken = yield* Effect.promise(() => post(taskUrl, form("0".repeat(64)), { origin }))
+        const wrongToken = yield* post(taskUrl, form("0".repeat(64)), { origin })
         assert.strictEqual(wrongToken.status, 403)
-        const foreign = yield* Effect.promise(() =>
-          post(taskUrl, form(token), { origin: "http://evil.example" })
-        )
+        const foreign = yield* post(taskUrl, form(token), { origin: "http://evil.example" })
         assert.strictEqual(foreign.status, 403)
-        const noOrigin = yield* Effect.promise(() => post(taskUrl, form(token), {}))
+        const noOrigin = yield* post(taskUrl, form(token), {})
         assert.strictEqual(noOrigin.status, 403)
-        const rebound = yield* Effect.promise(() =>
-          post(taskUrl, form(token), { origin: "http://evil.example", host: "evil.example" })
-        )
+        const rebound = yield* post(taskUrl, form(token), {
+          origin: "http://evil.example",
+          host: "evil.example"
+        })
         assert.strictEqual(rebound.status, 403)
         assert.isFalse((yield* sandbox.tasks).some((t) => t.outerTaskId === "forged"))
         // The same form with the token and Origin goes through: the refusals above were the defence.
-        const allowed = yield* Effect.promise(() => post(taskUrl, form(token), { origin }))
+        const allowed = yield* post(taskUrl, form(token), { origin })
         assert.strictEqual(allowed.status, 303)
         assert.isTrue((yield* sandbox.tasks).some((t) => t.outerTaskId === "forged"))
 

@@ -11,12 +11,12 @@ import type * as Inbox from "@witkey/core/Inbox"
 import type * as Transport from "@witkey/core/Transport"
 import type { Context, Schedule, Scope } from "effect"
 import { Chunk, Effect, HashMap, Layer, Logger, LogLevel, Redacted, TestClock } from "effect"
-import * as Http from "node:http"
 import * as HttpTransport from "../../src/HttpTransport.js"
 import * as NotificationEndpoint from "../../src/NotificationEndpoint.js"
 import * as FakeGateway from "./FakeGateway.js"
 import * as Keys from "./Keys.js"
 import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
+import * as SharedHttp from "../../../testkit/test/support/Http.js"
 
 export const NOTIFY_PATH = "/alipay/notify"
 
@@ -118,20 +118,4 @@ export const untilSleeping: Effect.Effect<void> = Effect.gen(function* () {
 })
 
 /** A node:http server on 127.0.0.1 running `listener` for the life of the scope; its base URL. */
-export const listenNode = (listener: Http.RequestListener): Effect.Effect<string, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<Http.Server>((resume) => {
-      const server = Http.createServer(listener)
-      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-    }),
-    (server) =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(
-    Effect.map((server) => {
-      const address = server.address()
-      return `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`
-    })
-  )
+export const listenNode = SharedHttp.listen
