@@ -3,7 +3,8 @@
  *
  * @since 0.1.0
  */
-import { Either, Schema } from "effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
 import iconv from "iconv-lite"
 
 /** The canonical (lower-case) names. `gb2312` text is encoded with a GBK-compatible codec (PROTOCOL.md §3). */
