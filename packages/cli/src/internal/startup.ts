@@ -57,18 +57,22 @@ const defer = (from: NodeJS.Require, request: string): void => {
   from.cache[file] = module
 }
 
-const cjsRequire: NodeJS.Require | undefined = typeof require === "function" ? require : undefined
-
-if (cjsRequire !== undefined) {
-  defer(cjsRequire, "effect/FastCheck")
-  let cliRequire: NodeJS.Require | undefined
+/**
+ * Puts the stand-ins in `from`'s cache: `effect/FastCheck` as `from` resolves it, and yaml, toml and ini as
+ * @effect/cli resolves them. Exported for the test that holds the stand-ins to the real modules.
+ */
+export const deferUnusedModules = (from: NodeJS.Require): void => {
+  defer(from, "effect/FastCheck")
+  let cli: NodeJS.Require
   try {
-    cliRequire = NodeModule.createRequire(cjsRequire.resolve("@effect/cli/package.json"))
+    cli = NodeModule.createRequire(from.resolve("@effect/cli/package.json"))
   } catch {
-    cliRequire = undefined
+    return
   }
-  if (cliRequire !== undefined) for (const parser of ["yaml", "toml", "ini"]) defer(cliRequire, parser)
+  for (const parser of ["yaml", "toml", "ini"]) defer(cli, parser)
 }
+
+if (typeof require === "function") deferUnusedModules(require)
 
 // Node >= 22.1; a no-op where it is missing or disabled (NODE_DISABLE_COMPILE_CACHE).
 ;(NodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.()
