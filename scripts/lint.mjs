@@ -25,6 +25,10 @@ const check = (path) => {
       [...text.matchAll(/import (.*) from "node:crypto"/g)].some((m) => m[1] !== "{ createHash }"))
   )
     findings.push(`${path}: core must stay pure (no node I/O; of node:crypto only createHash)`)
+  // The `effect` barrel loads every module of effect (about 0.4 s); the CLI's startup is kept short (issue 14,
+  // packages/cli/test/Startup.test.ts): deep imports, `import * as Effect from "effect/Effect"`.
+  if (/packages\/cli\/src\//.test(path) && /from "effect"/.test(text))
+    findings.push(`${path}: the effect barrel in the CLI; import effect/<Module> instead`)
   // @witkey/node is the Promise API: its contract is named exports (`const { Witkey } = require(...)`).
   if (/packages\/[^/]+\/src\/index\.ts$/.test(path) && !path.includes("packages/node/src/")) {
     for (const line of text.split("\n")) {

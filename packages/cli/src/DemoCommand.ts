@@ -9,10 +9,15 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as CommonOptions from "./CommonOptions.js"
-import * as DemoConsole from "./DemoConsole.js"
 import * as Database from "./Database.js"
 
 export const DEFAULT_SEED = 2026
+
+const consoleOption = Options.boolean("console").pipe(
+  Options.withDescription(
+    "Leave the sandbox's and the receiver's consoles up after the run (Ctrl-C to stop)."
+  )
+)
 
 export const options = {
   tasks: Options.integer("tasks").pipe(
@@ -51,7 +56,7 @@ export const options = {
     Options.optional
   ),
   json: CommonOptions.json,
-  console: DemoConsole.option
+  console: consoleOption
 } as const
 
 export const command = Command.make(

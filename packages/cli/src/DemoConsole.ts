@@ -5,19 +5,12 @@
  *
  * @since 0.1.0
  */
-import * as Options from "@effect/cli/Options"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import type * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import * as ReceiverConsole from "@witkey/console/ReceiverConsole"
 import * as Effect from "effect/Effect"
 import * as Output from "./Output.js"
-
-export const option = Options.boolean("console").pipe(
-  Options.withDescription(
-    "Leave the sandbox's and the receiver's consoles up after the run (Ctrl-C to stop)."
-  )
-)
 
 /** Where the consoles are, and what to do once the run is over (print, then wait). */
 export interface Hold {

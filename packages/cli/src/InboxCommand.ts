@@ -12,7 +12,7 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Inbox from "@witkey/core/Inbox"
+import type * as Inbox from "@witkey/core/Inbox"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as CommonOptions from "./CommonOptions.js"

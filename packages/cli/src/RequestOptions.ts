@@ -5,12 +5,7 @@
  */
 import * as Options from "@effect/cli/Options"
 import type * as Charset from "@witkey/core/Charset"
-import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
 import * as Protocol from "@witkey/core/Protocol"
-import * as SignedRequest from "@witkey/core/SignedRequest"
-import * as Signer from "@witkey/core/Signer"
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as CommonOptions from "./CommonOptions.js"
 import * as RawArgs from "./RawArgs.js"
@@ -45,34 +40,3 @@ export interface Values {
   readonly notifyUrl: Option.Option<string>
   readonly separator: Option.Option<string>
 }
-
-export const input = (values: Values): ConfirmRequest.Input => ({
-  partner: values.partner,
-  outerTaskId: values.task,
-  transfers: values.transfers,
-  charset: values.charset,
-  ...(Option.isSome(values.notifyUrl) ? { notifyUrl: values.notifyUrl.value } : {})
-})
-
-/** Validates every rule (reporting every broken one) and signs; sends nothing. */
-export const prepare = (
-  values: Values,
-  signer: Signer.Signer
-): Effect.Effect<SignedRequest.SignedRequest, ConfirmRequest.InvalidRequest | Signer.SignError> =>
-  Effect.gen(function* () {
-    const separator = Option.getOrUndefined(values.separator)
-    const request = yield* Either.mapLeft(
-      ConfirmRequest.validate(input(values), { separator, defaultCharset: values.charset }),
-      (e) => e
-    )
-    return yield* SignedRequest.make(request, { gateway: values.gateway, separator }).pipe(
-      // validate checked the same text: a refused field reads the same either way.
-      Effect.catchTag("EncodeError", (e) =>
-        Effect.fail(
-          new ConfirmRequest.InvalidRequest({
-            issues: [{ field: e.field, rule: "charset", message: e.message }]
-          })
-        )
-      )
-    )
-  }).pipe(Effect.provideService(Signer.Signer, signer))

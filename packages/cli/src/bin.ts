@@ -5,10 +5,13 @@
  * Startup is kept short (`witkey --help` loads only @effect/cli and the command definitions): deep `effect/*`
  * imports instead of the `effect` barrel, each command's handler loaded when it runs (see Cli.ts), and only the
  * platform services @effect/cli needs (FileSystem, Path, Terminal), not NodeContext's process and worker
- * services.
+ * services. internal/startup.ts comes first: it defers modules nothing needs at startup (fast-check, the
+ * config-file parsers) and turns on Node's compile cache where there is one.
  *
  * @since 0.1.0
  */
+// First: it must run before anything below loads effect or @effect/cli.
+import "./internal/startup.js"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"

@@ -3,7 +3,8 @@
  *
  * @since 0.1.0
  */
-import { Either, Schema } from "effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
 import iconv from "iconv-lite"
 import * as Gbk from "./internal/Gbk.js"
 

@@ -15,8 +15,8 @@ import * as CommonOptions from "../CommonOptions.js"
 import * as ExitCode from "../ExitCode.js"
 import * as Keys from "../Keys.js"
 import * as Output from "../Output.js"
-import * as RequestOptions from "../RequestOptions.js"
 import type * as ConfirmCommand from "../ConfirmCommand.js"
+import * as Request from "./request.js"
 
 export type OutcomeName = "confirmed" | "already_confirmed" | "rejected" | "unknown" | "invalid_request"
 
@@ -118,7 +118,7 @@ export const run = (values: Command.Command.ParseConfig<typeof ConfirmCommand.op
         Schedule.asVoid
       )
     }
-    const input = RequestOptions.input(values)
+    const input = Request.input(values)
     const result = yield* Effect.gen(function* () {
       const transport = yield* Transport.Transport
       if (Option.isNone(values.journal))

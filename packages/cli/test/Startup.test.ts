@@ -1,0 +1,153 @@
+// What `witkey --help` loads (issue 14: the installed CLI starts in a fraction of a second). Counted in modules,
+// never in seconds: the machine's speed does not decide these tests. Each runs a fresh Node process, since this
+// process has loaded everything already.
+import { execFile } from "node:child_process"
+import { readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { removeTempDirs, repoRoot, tempDir, TIMEOUT } from "./RunCli.js"
+
+afterAll(removeTempDirs)
+
+const node = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      args,
+      {
+        cwd: repoRoot,
+        encoding: "utf8",
+        timeout: TIMEOUT,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, NO_COLOR: "1", ...env }
+      },
+      (error, stdout, stderr) =>
+        resolve({
+          code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
+          stdout,
+          stderr
+        })
+    )
+  })
+
+/**
+ * Runs the bin from source (tsx, ESM) with a loader hook that writes every module URL it loads to a file; the
+ * URLs, relative to the repository where they are in it.
+ */
+const loadedBy = async (args: ReadonlyArray<string>) => {
+  const dir = tempDir("startup")
+  const log = join(dir, "modules.log")
+  writeFileSync(log, "")
+  const hooks = join(dir, "hooks.mjs")
+  writeFileSync(
+    hooks,
+    `import { appendFileSync } from "node:fs"
+export async function load(url, context, next) {
+  appendFileSync(${JSON.stringify(log)}, url + "\\n")
+  return next(url, context)
+}
+`
+  )
+  const register = join(dir, "register.mjs")
+  writeFileSync(
+    register,
+    `import { register } from "node:module"\nregister(${JSON.stringify(pathToFileURL(hooks).href)})\n`
+  )
+  const result = await node(["--import", "tsx", "--import", register, "packages/cli/src/bin.ts", ...args])
+  const root = pathToFileURL(repoRoot).href
+  const modules = readFileSync(log, "utf8")
+    .split("\n")
+    .filter((url) => url !== "")
+    .map((url) => (url.startsWith(root) ? url.slice(root.length) : url))
+  return { ...result, modules }
+}
+
+/** What the help path must not load: the handlers, the SDK's protocol code, HTTP, SQL, the effect barrel. */
+const forbidden = (url: string): boolean =>
+  (/packages\/cli\/src\/internal\//.test(url) && !url.includes("/internal/startup.ts")) ||
+  /packages\/cli\/src\/(Demo|DemoWiring|Keys|Verdict|InputFile|ServeHandler)\.ts/.test(url) ||
+  (/packages\/core\/src\//.test(url) && !/\/(Charset|Protocol)\.ts/.test(url)) ||
+  /packages\/(crypto-dsa|console|node-http|inbox-sql|testkit|node)\/src\//.test(url) ||
+  /\/effect\/dist\/esm\/index\.js$/.test(url) ||
+  /@effect\/platform\/dist\/esm\/Http/.test(url) ||
+  /@effect\/(sql|sql-sqlite-node|platform-node)\/dist\/esm\/(Sql|Sqlite|NodeHttp|NodeContext)/.test(url) ||
+  /\/better-sqlite3\//.test(url)
+
+describe("witkey startup", () => {
+  it(
+    "--help and a subcommand's --help load the command definitions only",
+    async () => {
+      // What loads at startup does not depend on the arguments; a handler would load only for its command.
+      for (const args of [["--help"], ["inbox", "replay", "--help"]]) {
+        const result = await loadedBy(args)
+        assert.strictEqual(result.code, 0, `${args.join(" ")}: ${result.stderr}`)
+        assert.notStrictEqual(result.stdout, "")
+        // The hook saw the run: the bin and the command modules.
+        assert.isTrue(result.modules.includes("packages/cli/src/bin.ts"), result.modules.join("\n"))
+        assert.isTrue(result.modules.includes("packages/cli/src/ConfirmCommand.ts"))
+        assert.deepStrictEqual(result.modules.filter(forbidden), [], args.join(" "))
+      }
+    },
+    TIMEOUT
+  )
+
+  it(
+    "a command loads its handler when it runs",
+    async () => {
+      const result = await loadedBy(["canonical", "--charset", "utf-8", "--param", "b=2", "--param", "a=1"])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.strictEqual(result.stdout.split("\n")[0], "a=1&b=2")
+      assert.isTrue(result.modules.includes("packages/cli/src/internal/canonical.ts"))
+      assert.isFalse(result.modules.includes("packages/cli/src/internal/confirm.ts"))
+    },
+    TIMEOUT
+  )
+
+  it(
+    "under CommonJS, fast-check and the config-file parsers wait for their first use, then are the real modules",
+    async () => {
+      const dir = tempDir("startup-cjs")
+      const script = join(dir, "check.mjs")
+      const startup = pathToFileURL(join(repoRoot, "packages/cli/src/internal/startup.ts")).href
+      const cliPackage = join(repoRoot, "packages/cli/package.json")
+      writeFileSync(
+        script,
+        `import { createRequire } from "node:module"
+import { types } from "node:util"
+const { deferUnusedModules } = await import(${JSON.stringify(startup)})
+const require = createRequire(${JSON.stringify(cliPackage)})
+// A stand-in is a proxy in the cache; the real module is not.
+const loaded = (name) =>
+  Object.entries(require.cache).some(
+    ([file, module]) => file.includes("/node_modules/" + name + "/") && !types.isProxy(module.exports)
+  )
+deferUnusedModules(require)
+// What witkey's help path loads: effect/Schema (which imports effect/FastCheck) and @effect/cli's options
+// (which import yaml, toml and ini).
+require("effect/Schema")
+require("@effect/cli/Options")
+require("@effect/cli/Command")
+const before = { fastCheck: loaded("fast-check"), yaml: loaded("yaml"), toml: loaded("toml"), ini: loaded("ini") }
+const Schema = require("effect/Schema")
+const Arbitrary = require("effect/Arbitrary")
+const FastCheck = require("effect/FastCheck")
+const sample = FastCheck.sample(Arbitrary.make(Schema.Literal("x")), 3)
+const yaml = require(createRequire(require.resolve("@effect/cli/package.json")).resolve("yaml"))
+const parsed = yaml.parse("a: 1")
+const realYaml = "parse" in yaml && Object.keys(yaml).includes("parse")
+console.log(JSON.stringify({ before, sample, parsed, realYaml, after: { fastCheck: loaded("fast-check"), yaml: loaded("yaml") } }))
+`
+      )
+      const result = await node(["--import", "tsx", script])
+      assert.strictEqual(result.code, 0, result.stderr)
+      const report = JSON.parse(result.stdout.trim().split("\n").pop()!)
+      assert.deepStrictEqual(report.before, { fastCheck: false, yaml: false, toml: false, ini: false })
+      assert.deepStrictEqual(report.sample, ["x", "x", "x"])
+      assert.deepStrictEqual(report.parsed, { a: 1 })
+      assert.isTrue(report.realYaml)
+      assert.deepStrictEqual(report.after, { fastCheck: true, yaml: true })
+    },
+    TIMEOUT
+  )
+})
