@@ -8,6 +8,7 @@
 import { Either } from "effect"
 import * as Charset from "../Charset.js"
 import { UNSIGNED_PARAMS } from "../Protocol.js"
+import { allocate } from "./allocate.js"
 import { compareNames } from "../SigningString.js"
 
 export interface Parsed {
@@ -123,7 +124,7 @@ export const canonicalBytes = (parsed: Parsed, order: ReadonlyArray<number>): Ui
     const i = order[k]!
     length += ends[2 * i + 1]! - (i === 0 ? 0 : ends[2 * i - 1]!) + 1
   }
-  const out = new Uint8Array(length)
+  const out = allocate(length)
   let at = 0
   for (let k = 0; k < order.length; k++) {
     const i = order[k]!

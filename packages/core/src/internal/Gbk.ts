@@ -5,6 +5,7 @@
 // represent, an invalid or four-byte sequence) gets `undefined`, and the caller takes iconv-lite's reference
 // path, so the answers never differ (test/Gbk.test.ts holds both equal, over every BMP character too).
 import iconv from "iconv-lite"
+import { allocate } from "./allocate.js"
 
 interface Tables {
   /** Code unit → its GBK bytes: `lead << 8 | trail`, or one byte 0x80-0xFF; 0 when not known to round-trip. */
@@ -75,36 +76,30 @@ const build = (): Tables => {
 }
 
 let tables: Tables | undefined
-const get = (): Tables => (tables ??= build())
 
 /** The GBK bytes of `text` when every character is ASCII or in the table; `undefined` otherwise. */
 export const encode = (text: string): Uint8Array | undefined => {
-  const table = get().encode
-  let length = text.length
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code < 0x80) continue
-    const form = table[code]!
-    if (form === 0) return undefined
-    if (form > 0xff) length++
-  }
-  const out = new Uint8Array(length)
+  const table = (tables ??= build()).encode
+  // One pass into room for two bytes a character; the bytes written are returned as a view.
+  const room = allocate(2 * text.length)
   let j = 0
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i)
-    if (code < 0x80) out[j++] = code
-    else {
-      const form = table[code]!
-      if (form > 0xff) out[j++] = form >> 8
-      out[j++] = form & 0xff
+    if (code < 0x80) {
+      room[j++] = code
+      continue
     }
+    const form = table[code]!
+    if (form === 0) return undefined
+    if (form > 0xff) room[j++] = form >> 8
+    room[j++] = form & 0xff
   }
-  return out
+  return j === room.length ? room : new Uint8Array(room.buffer, room.byteOffset, j)
 }
 
 /** True when every character of `text` is ASCII or in the table (so GBK represents it); false says nothing. */
 export const known = (text: string): boolean => {
-  const table = get().encode
+  const table = (tables ??= build()).encode
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i)
     if (code >= 0x80 && table[code] === 0) return false
@@ -117,7 +112,7 @@ let scratch = Buffer.alloc(2048)
 
 /** The text of `bytes` when every sequence is ASCII or a form in the table; `undefined` otherwise. */
 export const decode = (bytes: Uint8Array): string | undefined => {
-  const table = get().decode
+  const table = (tables ??= build()).decode
   if (scratch.length < 2 * bytes.length)
     scratch = Buffer.alloc(Math.max(2 * bytes.length, 2 * scratch.length))
   const out = scratch
