@@ -19,14 +19,24 @@ import * as TestKeys from "./TestKeys.js"
 const GATEWAY = "https://gateway.witkey.invalid/gateway.do"
 const LEASE = 60_000
 
-/** A signed request for a task and serials, as the client would send it (a fresh DSA signature each time). */
+/**
+ * A signed request for a task and serials, as the client would send it (a fresh DSA signature each time); by
+ * default without a notify_url, in utf-8, to the suite's gateway.
+ */
 export const signed = (
   outerTaskId: string,
-  transfers: ReadonlyArray<string>
+  transfers: ReadonlyArray<string>,
+  options: { readonly notifyUrl?: string; readonly charset?: string; readonly gateway?: string } = {}
 ): Effect.Effect<SignedRequest.SignedRequest> =>
   Effect.gen(function* () {
-    const request = yield* ConfirmRequest.validate({ partner: TestKeys.partnerId, outerTaskId, transfers })
-    return yield* SignedRequest.make(request, { gateway: GATEWAY }).pipe(
+    const request = yield* ConfirmRequest.validate({
+      partner: TestKeys.partnerId,
+      outerTaskId,
+      transfers,
+      notifyUrl: options.notifyUrl,
+      charset: options.charset
+    })
+    return yield* SignedRequest.make(request, { gateway: options.gateway ?? GATEWAY }).pipe(
       Effect.provide(TestKeys.partnerSigner)
     )
   }).pipe(Effect.orDie)
@@ -113,6 +123,99 @@ export const suite = (name: string, layer: Layer.Layer<PayoutJournal.PayoutJourn
           assert.isTrue((yield* j.record(second, yield* claimFor("b"))).claimed, "the lease is over")
           assert.strictEqual(mine(t)(yield* j.all).length, 1)
         })
+    )
+
+    it.effect(
+      "the same payout with another notify_url, charset or gateway is refused (conflict), nothing claimed",
+      () =>
+        Effect.gen(function* () {
+          const j = yield* journal
+          const t = task("conflict")
+          const notifyUrl = "https://platform.example/alipay/notify"
+          const { entry } = yield* j.record(
+            yield* signed(t, ["s-1", "s-2"], { notifyUrl }),
+            yield* claimFor("a")
+          )
+          yield* TestClock.adjust(LEASE)
+          const others = [
+            yield* signed(t, ["s-2", "s-1"], { notifyUrl: "https://elsewhere.example/notify" }),
+            yield* signed(t, ["s-1", "s-2"]),
+            yield* signed(t, ["s-1", "s-2"], { notifyUrl, charset: "gbk" }),
+            yield* signed(t, ["s-1", "s-2"], {
+              notifyUrl,
+              gateway: "https://other.witkey.invalid/gateway.do"
+            })
+          ]
+          for (const [i, other] of others.entries()) {
+            const error = yield* Effect.flip(j.record(other, yield* claimFor("b")))
+            assert.strictEqual(error.reason, "conflict", `request ${i}`)
+            assert.include(error.message, entry.id)
+          }
+          assert.include(
+            (yield* Effect.flip(j.record(others[2]!, yield* claimFor("b")))).message,
+            "charset utf-8, not gbk"
+          )
+          assert.strictEqual(
+            (yield* Effect.flip(j.startAttempt(entry.id, "b"))).reason,
+            "busy",
+            "a refused record claims nothing"
+          )
+          const same = yield* j.record(yield* signed(t, ["s-2", "s-1"], { notifyUrl }), yield* claimFor("b"))
+          assert.isFalse(same.created)
+          assert.isTrue(same.claimed, "the same notify_url, charset and gateway: the recorded payout")
+          assert.strictEqual(mine(t)(yield* j.all).length, 1)
+        })
+    )
+
+    it.effect(
+      "a lease past its time is taken over by another sender, and its holder may not start an attempt; a live one holds",
+      () =>
+        Effect.gen(function* () {
+          const j = yield* journal
+          const t = task("lease")
+          const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))
+          yield* TestClock.adjust(LEASE - 1)
+          assert.isFalse(yield* j.claim(entry.id, yield* claimFor("b")), "a live lease is not taken over")
+          assert.strictEqual(yield* j.startAttempt(entry.id, "a"), 1, "its holder sends")
+          yield* TestClock.adjust(1)
+          const late = yield* Effect.flip(j.startAttempt(entry.id, "a"))
+          assert.strictEqual(late.reason, "busy", "over: another sender may take it at any moment")
+          assert.isTrue(yield* j.claim(entry.id, yield* claimFor("b")), "taken over")
+          assert.strictEqual(yield* j.startAttempt(entry.id, "b"), 2)
+          assert.strictEqual((yield* Effect.flip(j.startAttempt(entry.id, "a"))).reason, "busy")
+          assert.isFalse(yield* j.finish(entry.id, "a", { _tag: "Rejected", code: "X" }))
+          assert.deepStrictEqual(
+            Option.getOrThrow(yield* j.get(entry.id)).attempts.map((a) => a.n),
+            [1, 2]
+          )
+        })
+    )
+
+    it.effect("release gives up the holder's claim and nothing else", () =>
+      Effect.gen(function* () {
+        const j = yield* journal
+        const t = task("release")
+        const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))
+        const unknown: PayoutJournal.Outcome = {
+          _tag: "Unknown",
+          reason: "signature",
+          mayHaveReached: true,
+          message: "m"
+        }
+        yield* j.finish(entry.id, "a", unknown)
+        const before = Option.getOrThrow(yield* j.get(entry.id))
+        assert.isTrue(yield* j.claim(entry.id, yield* claimFor("a")))
+        assert.isFalse(yield* j.release(entry.id, "b"), "not b's to release")
+        assert.isFalse(yield* j.claim(entry.id, yield* claimFor("b")))
+        yield* TestClock.adjust("1 second")
+        assert.isTrue(yield* j.release(entry.id, "a"))
+        assert.deepStrictEqual(
+          Option.getOrThrow(yield* j.get(entry.id)),
+          before,
+          "outcome and its time untouched"
+        )
+        assert.isTrue(yield* j.claim(entry.id, yield* claimFor("b")), "free again")
+      })
     )
 
     it.effect(

@@ -211,6 +211,56 @@ describe("JournaledClient on the sandbox", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
+  // PROTOCOL.md §7: a T that does not verify is not a success, and the identical re-send, though it pays nothing
+  // twice (ALREADY_PAID), would be recorded as one and hide the wrong key. Not in one call, not across calls.
+  it.effect(
+    "send does not re-send a payout recorded with an unverifiable answer: the recorded outcome is the failure",
+    () =>
+      Effect.gen(function* () {
+        const { journal, sandbox } = yield* setup("task-unverified-again")
+        const input = { outerTaskId: "task-unverified-again", transfers: ["s-1"] }
+        const a = yield* journaled("a")
+        yield* sandbox.queueAnswerFaults(Fault.wrongSignature)
+        yield* Effect.flip(a.confirmByPlatform(input))
+        const [before] = yield* journal.byTask(input.outerTaskId)
+        yield* TestClock.adjust("1 hour")
+        for (const client of [a, yield* journaled("b")]) {
+          const again = yield* Effect.flip(client.confirmByPlatform(input))
+          assert.isTrue(
+            again._tag === "UnknownOutcome" && again.reason === "signature" && again.mayHaveReached
+          )
+          assert.include(again.message, "not sent again")
+        }
+        assert.strictEqual((yield* payoutCalls(sandbox)).length, 1, "never sent again")
+        const [after] = yield* journal.byTask(input.outerTaskId)
+        assert.deepStrictEqual(after, before, "the record as it was: outcome, its time, attempts")
+        const now = yield* Clock.currentTimeMillis
+        assert.isTrue(yield* journal.claim(after!.id, { owner: "c", until: now + 1 }), "no claim left behind")
+      }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect(
+    "the same payout with another notify_url is refused (conflict), not taken for the recorded one",
+    () =>
+      Effect.gen(function* () {
+        const { sandbox } = yield* setup("task-other-notify-url")
+        const client = yield* journaled("a")
+        const input = { outerTaskId: "task-other-notify-url", transfers: ["s-1"] }
+        assert.strictEqual((yield* client.confirmByPlatform(input))._tag, "Confirmed")
+        const error = yield* Effect.flip(
+          client.confirmByPlatform({ ...input, notifyUrl: "https://elsewhere.example/alipay/notify" })
+        )
+        assert.isTrue(error._tag === "JournalError" && error.reason === "conflict")
+        assert.include(error.message, "elsewhere.example")
+        assert.strictEqual((yield* payoutCalls(sandbox)).length, 1)
+        assert.strictEqual(
+          (yield* client.confirmByPlatform(input))._tag,
+          "Confirmed",
+          "as recorded: its outcome"
+        )
+      }).pipe(Effect.provide(TestLayer))
+  )
+
   it.effect("a second sender of a payout being sent is told it is busy, and sends nothing", () =>
     Effect.gen(function* () {
       const { journal, sandbox } = yield* setup("task-busy")
