@@ -58,31 +58,30 @@ describe("demo", () => {
   // The operator's loop, both halves in one run: Alipay gives up during the outage, the sweep finds what it
   // gave up on, a replay settles each; the paying fiber dies mid-way and the journal resumes what it left
   // unsettled.
-  const operatorLoop = (json: Record<string, unknown>) => {
-    // --outage-hours: notifications Alipay gave up on are swept and replayed, and everything agrees
-    assert.isAbove(json["exhausted"] as number, 0)
-    assert.strictEqual(json["replayed"], json["exhausted"])
-    assert.strictEqual(json["out_of_retries"], json["exhausted"])
-    assert.strictEqual(json["processed"], json["ledger_entries"])
-    // --crash-after 3: the payouts left unsettled are resumed from the journal, none paid twice
-    assert.strictEqual(json["crashed"], true)
-    assert.isAbove(json["resumed"] as number, 0)
-    assert.strictEqual(json["paid_twice"], 0)
-    assert.strictEqual(json["journal_settled"], 5)
-    assert.strictEqual((json["confirmed"] as number) + (json["already_confirmed"] as number), 5)
-    assert.strictEqual(json["agree"], true)
-  }
+  const operatorLoop = (database: "sqlite" | "postgresql", extra: ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      const result = yield* run(["demo", "--tasks", "5", "--json", ...OPERATOR_LOOP, ...extra])
+      assert.strictEqual(result.code, 0, `${result.stdout}\n${result.stderr}`)
+      const json = lastJson(result)
+      assert.strictEqual(json["database"], database)
+      // --outage-hours: notifications Alipay gave up on are swept and replayed, and everything agrees
+      assert.isAbove(json["exhausted"] as number, 0)
+      assert.strictEqual(json["replayed"], json["exhausted"])
+      assert.strictEqual(json["out_of_retries"], json["exhausted"])
+      assert.strictEqual(json["processed"], json["ledger_entries"])
+      // --crash-after 3: the payouts left unsettled are resumed from the journal, none paid twice
+      assert.strictEqual(json["crashed"], true)
+      assert.isAbove(json["resumed"] as number, 0)
+      assert.strictEqual(json["paid_twice"], 0)
+      assert.strictEqual(json["journal_settled"], 5)
+      assert.strictEqual((json["confirmed"] as number) + (json["already_confirmed"] as number), 5)
+      assert.strictEqual(json["agree"], true)
+      return result
+    })
 
   it.effect(
     "--outage-hours and --crash-after 3: what Alipay gave up on is swept and replayed, the payouts left unsettled are resumed from the journal, none paid twice",
-    () =>
-      Effect.gen(function* () {
-        const result = yield* run(["demo", "--tasks", "5", "--json", ...OPERATOR_LOOP])
-        assert.strictEqual(result.code, 0, `${result.stdout}\n${result.stderr}`)
-        const json = lastJson(result)
-        assert.strictEqual(json["database"], "sqlite")
-        operatorLoop(json)
-      }),
+    () => operatorLoop("sqlite", []),
     TIMEOUT
   )
 
@@ -90,13 +89,11 @@ describe("demo", () => {
     "both on PostgreSQL (--db postgres://…), the URL never printed",
     () =>
       Effect.gen(function* () {
-        const url = "postgres://postgres:secret-pw@127.0.0.1:5432/test"
-        const result = yield* run(["demo", "--tasks", "5", "--json", ...OPERATOR_LOOP, "--db", url])
-        assert.strictEqual(result.code, 0, `${result.stdout}\n${result.stderr}`)
+        const result = yield* operatorLoop("postgresql", [
+          "--db",
+          "postgres://postgres:secret-pw@127.0.0.1:5432/test"
+        ])
         assert.notInclude(result.stdout + result.stderr, "secret-pw")
-        const json = lastJson(result)
-        assert.strictEqual(json["database"], "postgresql")
-        operatorLoop(json)
       }),
     TIMEOUT
   )
