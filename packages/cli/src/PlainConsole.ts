@@ -27,11 +27,10 @@ export const make = (
   }
 })
 
+/** Whether to strip what goes to this stream: it is not a terminal, or `NO_COLOR` is set. */
+export const plainFor = (stream: { readonly isTTY?: boolean }): boolean =>
+  (process.env["NO_COLOR"] !== undefined && process.env["NO_COLOR"] !== "") || stream.isTTY !== true
+
 /** Strip where the stream is not a terminal, or everywhere under `NO_COLOR`. */
-export const fromEnvironment = (base: Console.Console): Console.Console => {
-  const noColor = process.env["NO_COLOR"] !== undefined && process.env["NO_COLOR"] !== ""
-  return make(base, {
-    stdout: noColor || process.stdout.isTTY !== true,
-    stderr: noColor || process.stderr.isTTY !== true
-  })
-}
+export const fromEnvironment = (base: Console.Console): Console.Console =>
+  make(base, { stdout: plainFor(process.stdout), stderr: plainFor(process.stderr) })
