@@ -154,6 +154,9 @@ const checkLabels = (
   accepted: ReadonlyArray<Charset.Charset>
 ): MalformedNotification | undefined => {
   if (typeof contentType !== "string") return undefined
+  // A sender sends the same Content-Type every time: the last one that passed, with the same accepted
+  // charsets, passes again without the regex (a string comparison).
+  if (contentType === passed.contentType && sameCharsets(accepted, passed.accepted)) return undefined
   for (const match of contentType.matchAll(Protocol.NotifyCharset.parameter)) {
     const label = match[2]!
     const charset = Charset.parse(label)
@@ -163,7 +166,19 @@ const checkLabels = (
         `Content-Type charset ${JSON.stringify(label)} is not one this receiver accepts (${names(accepted)}): the label is not signed, so configuration chooses the charset`
       )
   }
+  passed = { contentType, accepted: accepted.slice() }
   return undefined
+}
+
+let passed: { readonly contentType: string; readonly accepted: ReadonlyArray<Charset.Charset> } = {
+  contentType: "",
+  accepted: []
+}
+
+const sameCharsets = (a: ReadonlyArray<Charset.Charset>, b: ReadonlyArray<Charset.Charset>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 const firstDifference = (
@@ -278,41 +293,49 @@ const prepare = (
   return Either.right({ charset, sign, signedPairs, bytes: Form.canonicalBytes(parsed, order) })
 }
 
+const noOptions: Options = {}
+
 /**
  * Verifies the raw body, then decodes what was signed. One Effect step (the Verifier's); everything around it
  * is plain code, which keeps a decode cheap next to the signature check it cannot avoid.
  */
 export const decode = (
   raw: RawNotification,
-  options: Options = {}
+  options: Options = noOptions
 ): Effect.Effect<Notification, DecodeError, Verifier.Verifier> =>
-  Effect.flatMap(Verifier.Verifier, (verifier) => decodeWith(verifier, raw, options))
+  Effect.flatMap(Verifier.Verifier, (verifier) => verifyAndDecode(verifier, raw, options))
 
 /** `decode` with the Verifier given directly: for callers that hold it already (the Client does). */
 export const decodeWith = (
   verifier: Verifier.Verifier,
   raw: RawNotification,
-  options: Options = {}
-): Effect.Effect<Notification, DecodeError> =>
-  Effect.suspend(() => {
-    const prepared = prepare(raw, options, verifier.signType)
-    if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
-    const { bytes, charset, sign, signedPairs } = prepared.right
-    return Effect.flatMap(
-      verifier.match(bytes, sign),
-      (verifiedBy): Effect.Effect<Notification, DecodeError> =>
-        Option.isSome(verifiedBy)
-          ? decodeSigned(signedPairs, charset, verifiedBy.value)
-          : Either.left(
-              new SignatureError({
-                reason: "mismatch",
-                source: "notification",
-                message: `signature does not match the canonical string of the form fields (${charset}, ${bytes.length} bytes); check the Alipay public key and charset`,
-                checked: SigningString.describe(bytes, charset)
-              })
-            )
-    )
-  })
+  options: Options = noOptions
+): Effect.Effect<Notification, DecodeError> => Effect.suspend(() => verifyAndDecode(verifier, raw, options))
+
+/** The work of `decode`, run when the effect runs (inside `flatMap` or `suspend`). */
+const verifyAndDecode = (
+  verifier: Verifier.Verifier,
+  raw: RawNotification,
+  options: Options
+): Effect.Effect<Notification, DecodeError> => {
+  const prepared = prepare(raw, options, verifier.signType)
+  if (Either.isLeft(prepared)) return Either.left(prepared.left)
+  const { bytes, charset, sign, signedPairs } = prepared.right
+  return Effect.flatMap(
+    verifier.match(bytes, sign),
+    (verifiedBy): Effect.Effect<Notification, DecodeError> =>
+      Option.isSome(verifiedBy)
+        ? decodeSigned(signedPairs, charset, verifiedBy.value)
+        : Either.left(
+            new SignatureError({
+              reason: "mismatch",
+              source: "notification",
+              message: `signature does not match the canonical string of the form fields (${charset}, ${bytes.length} bytes); check the Alipay public key and charset`,
+              checked: SigningString.describe(bytes, charset)
+            })
+          )
+  )
+}
 
 // Verified: from here on, only signed content is read.
 const decodeSigned = (

@@ -123,6 +123,24 @@ describe("Notification.decode", () => {
       })
     )
 
+    it.effect(
+      "a Content-Type that passed for one receiver is still checked for another (the pass is remembered per charsets)",
+      () =>
+        Effect.gen(function* () {
+          const body = post(base(xml(chinese)), "utf-8")
+          const contentType = `${FORM}; charset=utf-8`
+          for (let i = 0; i < 3; i++) {
+            assert.isTrue(Either.isRight(yield* decode(body, contentType)))
+            assert.strictEqual(
+              reasonOf(yield* withCharsets(body, contentType, ["gbk"])),
+              "charset_not_allowed"
+            )
+            // A relabelled header right after a pass is not taken for the same one.
+            assert.strictEqual(reasonOf(yield* decode(body, `${FORM}; charset=gbk`)), "charset_not_allowed")
+          }
+        })
+    )
+
     it.effect("no label, or a Content-Type without one, reads in the configured charset", () =>
       Effect.gen(function* () {
         const body = post(base(xml(chinese)), "gbk")

@@ -7,7 +7,7 @@
 // was decoded from (test/Form.test.ts holds `canonicalBytes` equal to encoding the canonical string).
 import { Either } from "effect"
 import * as Charset from "../Charset.js"
-import { UNSIGNED_PARAMS } from "../Protocol.js"
+import { Param } from "../Protocol.js"
 import { allocate } from "./allocate.js"
 import { compareNames } from "../SigningString.js"
 
@@ -151,7 +151,8 @@ export const signedOrder = (pairs: ReadonlyArray<readonly [string, string]>): Ar
   const order: Array<number> = []
   for (let i = 0; i < pairs.length; i++) {
     const pair = pairs[i]!
-    if (pair[1] === "" || UNSIGNED_PARAMS.has(pair[0])) continue
+    // `UNSIGNED_PARAMS.has`, compared rather than hashed (a fresh string each time).
+    if (pair[1] === "" || pair[0] === Param.sign || pair[0] === Param.signType) continue
     // An insertion sort, stable as signedPairs' (at most 32 fields).
     let j = order.length
     order.push(i)

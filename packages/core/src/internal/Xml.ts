@@ -189,42 +189,72 @@ export const parse = (input: string, limits: XmlLimits): Either.Either<XmlElemen
       i = end + 2
       continue
     }
-    // An element tag: find its end, skipping quoted attribute values.
-    let j = lt + 1
-    let quote = 0
-    for (; j < text.length; j++) {
-      const c = text.charCodeAt(j)
-      if (quote !== 0) {
-        if (c === quote) quote = 0
-      } else if (c === 0x22 || c === 0x27) quote = c
-      else if (c === 0x3e /* > */) break
+    // The usual tags are read without the general scan below, which gives the same answer for them: an end tag
+    // `</name>` of the open element, and a start tag `<name>` with an ASCII name and no attributes.
+    let j = -1
+    let name: string | undefined
+    if (next === 0x2f /* / */) {
+      const open = stack[stack.length - 1]
+      const close = open === undefined ? -1 : lt + 2 + open.name.length
+      if (open !== undefined && text.charCodeAt(close) === 0x3e && at(text, lt + 2, open.name)) {
+        stack.pop()
+        // The open element becomes the element: nothing is written to it any more.
+        const parent = stack[stack.length - 1]
+        if (parent === undefined) root = open
+        else parent.children.push(open)
+        i = close + 1
+        continue
+      }
+    } else if (ASCII_NAME[next] === 2) {
+      let k = lt + 2
+      for (; k < text.length; k++) {
+        const c = text.charCodeAt(k)
+        if (c >= 128 || ASCII_NAME[c] === 0) break
+      }
+      if (text.charCodeAt(k) === 0x3e) {
+        const candidate = text.slice(lt + 1, k)
+        if (!reserved(candidate)) {
+          name = candidate
+          j = k
+        }
+      }
     }
-    if (j >= text.length) return fail("not_xml", "unterminated tag")
+    if (j < 0) {
+      // An element tag: find its end, skipping quoted attribute values.
+      j = lt + 1
+      let quote = 0
+      for (; j < text.length; j++) {
+        const c = text.charCodeAt(j)
+        if (quote !== 0) {
+          if (c === quote) quote = 0
+        } else if (c === 0x22 || c === 0x27) quote = c
+        else if (c === 0x3e /* > */) break
+      }
+      if (j >= text.length) return fail("not_xml", "unterminated tag")
+    }
     i = j + 1
     if (next === 0x2f /* / */) {
       const end = nameEnd(text, lt + 2, j)
-      const open = stack[stack.length - 1]
-      // The usual case, the name of the open element, is compared in place: no name to cut, none to check.
-      const same = open !== undefined && end - lt - 2 === open.name.length && at(text, lt + 2, open.name)
-      const name = same ? open.name : text.slice(lt + 2, end)
-      if (!same && !validName(name)) return fail("not_xml", `invalid element name at offset ${lt}`)
+      const name = text.slice(lt + 2, end)
+      if (!validName(name)) return fail("not_xml", `invalid element name at offset ${lt}`)
       if (!blank(text, end, j)) return fail("not_xml", `junk in the end tag of <${name}>`)
       const closed = stack.pop()
       if (closed === undefined || closed.name !== name)
         return fail("not_xml", `end tag </${name}> does not match its start tag`)
-      // The open element becomes the element: nothing is written to it any more.
-      const element: XmlElement = closed
       const parent = stack[stack.length - 1]
-      if (parent === undefined) root = element
-      else parent.children.push(element)
+      if (parent === undefined) root = closed
+      else parent.children.push(closed)
       continue
     }
-    const selfClosing = text.charCodeAt(j - 1) === 0x2f
-    const end = nameEnd(text, lt + 1, selfClosing ? j - 1 : j)
-    const name = text.slice(lt + 1, end)
-    if (!validName(name)) return fail("not_xml", `invalid element name at offset ${lt}`)
-    if (end < j - (selfClosing ? 1 : 0) && !ATTRIBUTES.test(text.slice(end, selfClosing ? j - 1 : j)))
-      return fail("not_xml", `malformed attributes in <${name}>`)
+    let selfClosing = false
+    if (name === undefined) {
+      selfClosing = text.charCodeAt(j - 1) === 0x2f
+      const end = nameEnd(text, lt + 1, selfClosing ? j - 1 : j)
+      name = text.slice(lt + 1, end)
+      if (!validName(name)) return fail("not_xml", `invalid element name at offset ${lt}`)
+      if (end < j - (selfClosing ? 1 : 0) && !ATTRIBUTES.test(text.slice(end, selfClosing ? j - 1 : j)))
+        return fail("not_xml", `malformed attributes in <${name}>`)
+    }
     if (stack.length === 0 && root !== undefined) return fail("not_xml", "more than one root element")
     if (++elements > limits.maxElements) return fail("too_deep", `more than ${limits.maxElements} elements`)
     if (selfClosing) {

@@ -2,7 +2,7 @@
 // input passes, field for field, and `undefined` otherwise (the caller then decodes with the schema, which says
 // what is wrong). Decoding with the schema cost as much as the rest of a notification; a property test holds
 // each decoder equal to its schema (test/Decoders.test.ts).
-import { BigDecimal, Option } from "effect"
+import { BigDecimal } from "effect"
 import type { TaskInfo } from "../GatewayResponse.js"
 import type { Assign, PlatformProfit } from "../Notification.js"
 import * as Protocol from "../Protocol.js"
@@ -22,8 +22,14 @@ const wireText = (fields: Record<string, string>, name: keyof typeof Protocol.No
 const amount = (fields: Record<string, string>, name: keyof typeof Protocol.Notify.leaf) => {
   const value = own(fields, Protocol.Notify.leaf[name])
   if (value === undefined || !Protocol.Notify.amountPattern.test(value)) return undefined
-  const decimal = BigDecimal.fromString(value)
-  return Option.isSome(decimal) ? BigDecimal.normalize(decimal.value) : undefined
+  // What BigDecimal.fromString makes of such a string (digits without the point, scale the places), without
+  // its general parsing (exponents, signs).
+  const point = value.indexOf(".")
+  return BigDecimal.normalize(
+    point < 0
+      ? BigDecimal.make(BigInt(value), 0)
+      : BigDecimal.make(BigInt(value.slice(0, point) + value.slice(point + 1)), value.length - point - 1)
+  )
 }
 
 const gmtTransfer = (fields: Record<string, string>) => {
