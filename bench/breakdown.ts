@@ -1,5 +1,5 @@
 // Where the time of rows 1 and 3 goes: each step on its own, best of many short runs (the least disturbed
-// by other load). Not part of `pnpm bench`; run it with `pnpm --filter @witkey/bench exec tsx breakdown.ts`.
+// by other load). Not part of `pnpm bench`; run it with `pnpm --filter @witkey/bench breakdown`.
 // Each step runs alone and warm: run next to the provider call, the same JavaScript costs more (caches), so the
 // steps do not add up to the whole.
 import * as Charset from "@witkey/core/Charset"

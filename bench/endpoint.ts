@@ -1,5 +1,5 @@
 // Where the time of row 7 goes. Not part of `pnpm bench`; run it with
-// `pnpm --filter @witkey/bench exec tsx endpoint.ts`.
+// `pnpm --filter @witkey/bench endpoint`.
 //
 // Part 1, over HTTP with the row's own client loop (32 in flight, keep-alive, unique signed notifications),
 // one server process after the other: node:http doing nothing but answer, the row's bare handler (verify plus

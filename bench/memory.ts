@@ -1,6 +1,6 @@
 // Memory check: 100k notifications through verify and decode (Notification.decode with the crypto-dsa
 // Verifier). RSS after must be within 50 MB of RSS before; exits 1 if not. Run with --expose-gc for a
-// settled reading (`pnpm bench` does): node --expose-gc --import tsx memory.ts
+// settled reading (`pnpm bench` does): `pnpm --filter @witkey/bench memory`
 import * as Notification from "@witkey/core/Notification"
 import * as Verifier from "@witkey/core/Verifier"
 import { Effect } from "effect"
