@@ -10,6 +10,11 @@
 // better-sqlite3 (the same statements and settings as `SqlInbox.receive`; keep them in step), against
 // `SqlInbox.receive` (one at a time, and 32 in flight, where SQLite deliveries share commits) and the bare
 // insert, and the decode the endpoint runs first.
+//
+// Part 3, PostgreSQL (row 7b; skipped with a line saying why when no server answers): the same HTTP ladder
+// at 16 in flight with pools of 16 (the bare handler's one `pg` INSERT, the SDK endpoint with `PgInbox`), then
+// in process `PgInbox`'s `receive` against one bare `pg` INSERT, 1 and 16 in flight, wall and CPU time per
+// delivery, three alternating rounds (CPU time is the steadier reading on a busy machine).
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
 import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
@@ -22,6 +27,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { notification, verifier } from "./src/Inputs.js"
 import { drive, request, startChild } from "./src/Load.js"
+import { PG_URL, urlFor, withSchemas } from "./src/rows/Endpoint.js"
+import * as PgInbox from "@witkey/inbox-sql/PgInbox"
+import { createRequire } from "node:module"
 
 const dir = mkdtempSync(join(tmpdir(), "witkey-endpoint-"))
 const out = (line: string) => process.stdout.write(`${line}\n`)
@@ -188,4 +196,116 @@ const rows: Array<readonly [string, number]> = [
 ]
 for (const [name, value] of rows) out(`  ${name.padEnd(50)} ${value.toFixed(0).padStart(6)} µs`)
 raw.close()
+
+// --- part 3 ------------------------------------------------------------------------------------------------
+
+const PG_POOL = 16
+const pgPart = async () => {
+  const tag = process.pid
+  const schemas = {
+    sdk: `bench_pg_sdk_${tag}`,
+    bare: `bench_pg_bare_${tag}`,
+    inproc: `bench_pg_inproc_${tag}`
+  }
+  await withSchemas(Object.values(schemas), async () => {
+    out("")
+    out(`PostgreSQL, over HTTP, ${PG_POOL} in flight, pools of ${PG_POOL} (requests/s; higher is better)`)
+    const pgAgent = new Http.Agent({ keepAlive: true, maxSockets: PG_POOL })
+    for (const mode of ["noop", "bare-pg", "memory", "sdk-pg"] as const) {
+      const target = mode === "sdk-pg" ? urlFor(schemas.sdk) : mode === "bare-pg" ? urlFor(schemas.bare) : ""
+      const server = await startChild<{ url: string }>(
+        new URL("./src/servers/EndpointProcess.ts", import.meta.url),
+        [mode, target, String(PG_POOL)]
+      )
+      try {
+        const batch = Array.from({ length: PER_SERVER }, () => notification(next++))
+        const post = (k: number) =>
+          request(server.info.url, {
+            agent: pgAgent,
+            method: "POST",
+            body: batch[k]!.body,
+            contentType: batch[k]!.contentType
+          }).then((answer) => {
+            if (answer.body !== "success") throw new Error(`${mode} answered ${answer.status} ${answer.body}`)
+          })
+        await drive({ count: 300 }, PG_POOL, post)
+        const hz = await drive({ count: PER_SERVER - 300 }, PG_POOL, (k) => post(300 + k))
+        out(`  ${mode.padEnd(8)} ${hz.toFixed(0).padStart(6)} /s`)
+      } finally {
+        await server.stop()
+      }
+    }
+    pgAgent.destroy()
+
+    const fromInbox = createRequire(new URL("../packages/inbox-sql/package.json", import.meta.url))
+    const Pg = createRequire(fromInbox.resolve("@effect/sql-pg/PgClient"))("pg") as {
+      Pool: new (options: { connectionString: string; max: number }) => {
+        query: (text: string, values?: ReadonlyArray<unknown>) => Promise<unknown>
+        end: () => Promise<void>
+      }
+    }
+    const pool = new Pg.Pool({ connectionString: urlFor(schemas.inproc), max: PG_POOL })
+    await pool.query(
+      "CREATE TABLE bare (notify_id TEXT PRIMARY KEY, body BYTEA NOT NULL, received_at BIGINT NOT NULL)"
+    )
+    const bare = (r: Inbox.Received) =>
+      pool.query(
+        "INSERT INTO bare (notify_id, body, received_at) VALUES ($1, $2, $3) ON CONFLICT (notify_id) DO NOTHING",
+        [r.notification.notifyId, r.body, Date.now()]
+      )
+    let fresh = 3_000_000
+    const M = 800
+    const timed = async (inFlight: number, run: (r: Inbox.Received) => Promise<unknown>) => {
+      const batch = Array.from({ length: M }, () => received(fresh++))
+      let k = 0
+      const cpu = process.cpuUsage()
+      const start = performance.now()
+      await Promise.all(
+        Array.from({ length: inFlight }, async () => {
+          while (k < batch.length) await run(batch[k++]!)
+        })
+      )
+      const used = process.cpuUsage(cpu)
+      return { wall: ((performance.now() - start) * 1000) / M, cpu: (used.user + used.system) / M }
+    }
+    out("")
+    out("PostgreSQL, in process (µs per delivery, median of 3 alternating rounds; lower is better)")
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const inbox = yield* Inbox.Inbox
+        const sdk = (r: Inbox.Received) => Effect.runPromise(inbox.receive(r, () => Effect.void))
+        yield* Effect.promise(async () => {
+          await timed(PG_POOL, sdk)
+          await timed(PG_POOL, bare)
+          for (const inFlight of [1, PG_POOL]) {
+            const got = {
+              sdk: [] as Array<{ wall: number; cpu: number }>,
+              bare: [] as Array<{ wall: number; cpu: number }>
+            }
+            for (let round = 0; round < 3; round++) {
+              got.sdk.push(await timed(inFlight, sdk))
+              got.bare.push(await timed(inFlight, bare))
+            }
+            const med = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[1]!
+            for (const [name, side] of [
+              ["bare pg INSERT (pool.query, autocommit)", got.bare],
+              ["PgInbox receive (2 round trips, no-op handler)", got.sdk]
+            ] as const)
+              out(
+                `  ${`${name}, ${inFlight} in flight`.padEnd(62)} ${med(side.map((x) => x.wall))
+                  .toFixed(0)
+                  .padStart(6)} µs wall ${med(side.map((x) => x.cpu))
+                  .toFixed(0)
+                  .padStart(6)} µs CPU`
+              )
+          }
+        })
+      }).pipe(Effect.provide(PgInbox.layer({ url: urlFor(schemas.inproc), maxConnections: PG_POOL })))
+    )
+    await pool.end()
+  })
+}
+await pgPart().catch((error: unknown) =>
+  out(`PostgreSQL part not measured (${PG_URL}): ${error instanceof Error ? error.message : String(error)}`)
+)
 rmSync(dir, { recursive: true, force: true })

@@ -157,10 +157,7 @@ export const urlFor = (schema: string): string => {
 }
 
 /** Creates `schemas` (names unique to this process), runs `f`, drops them whatever happens. */
-export const withSchemas = async <A>(
-  schemas: ReadonlyArray<string>,
-  f: () => Promise<A>
-): Promise<A> => {
+export const withSchemas = async <A>(schemas: ReadonlyArray<string>, f: () => Promise<A>): Promise<A> => {
   const admin = pgClient()
   await admin.connect()
   try {
@@ -240,7 +237,10 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
             })
             if (pool === SCALING_POOL)
               for (const inFlight of SCALING)
-                scaling.push({ inbox: "PostgreSQL", ...(await compareAt(sdk, bare, inFlight, SCALING_SLICE_MS)) })
+                scaling.push({
+                  inbox: "PostgreSQL",
+                  ...(await compareAt(sdk, bare, inFlight, SCALING_SLICE_MS))
+                })
           })
         }
       })

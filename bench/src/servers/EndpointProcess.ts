@@ -23,6 +23,8 @@ import * as crypto from "node:crypto"
 import * as Http from "node:http"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 
 const [mode, filename] = [process.argv[2], process.argv[3]!]
 /** Pool size of the PostgreSQL modes. */
@@ -39,13 +41,23 @@ interface PgModule {
   }
 }
 
-// `GET /__cpu`: this process's CPU time so far, µs (the bench reads it around each slice).
+// For `memory.ts`: `gc()` without `--expose-gc` on the command line (the bench starts children without flags).
+setFlagsFromString("--expose-gc")
+const gc = runInNewContext("gc") as () => void
+
+// `GET /__cpu`: this process's CPU time so far, µs (the bench reads it around each slice). `GET /__memory`:
+// RSS and heap used after three `gc()` calls, bytes, as JSON (`memory.ts`).
 const listen = (listener: Http.RequestListener) => {
   const server = Http.createServer((req, res) => {
     if (req.url === "/__cpu") {
       const used = process.cpuUsage()
       res.writeHead(200, { "content-type": "text/plain" })
       res.end(String(used.user + used.system))
+    } else if (req.url === "/__memory") {
+      for (let i = 0; i < 3; i++) gc()
+      const { rss, heapUsed } = process.memoryUsage()
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(JSON.stringify({ rss, heapUsed }))
     } else listener(req, res)
   })
   server.keepAliveTimeout = 30_000
@@ -125,7 +137,8 @@ if (mode === "noop") {
         res.writeHead(200, { "content-type": "text/plain" })
         res.end(text)
       }
-      if (ok) insert(fields.get("notify_id")!, body, (error) => answer(error === undefined ? "success" : "fail"))
+      if (ok)
+        insert(fields.get("notify_id")!, body, (error) => answer(error === undefined ? "success" : "fail"))
       else answer("fail")
     })
   })

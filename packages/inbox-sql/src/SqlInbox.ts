@@ -68,9 +68,11 @@ export interface Options extends Inbox.Policy {
   /** Prefix of the inbox's tables (letters, digits, underscores). Default `witkey_`. */
   readonly tablePrefix?: string | undefined
   /**
-   * PostgreSQL: the inbox's own statements as named prepared statements, parsed and planned once per
-   * connection. Default true; turn off behind a pooler that cannot keep them (PgBouncer in transaction mode
-   * before 1.21).
+   * PostgreSQL: the inbox's own statements prepared once per connection (`PREPARE`) and run by `EXECUTE`
+   * with their values written as literals, BEGIN and COMMIT in the same message: two round trips per delivery.
+   * Default true. Turn it off behind a pooler that cannot keep prepared statements (PgBouncer in transaction
+   * mode), or if PostgreSQL's log of failing statements must never show values (the raw body is one): then
+   * the values are bound parameters, in four round trips.
    */
   readonly preparedStatements?: boolean | undefined
 }

@@ -55,4 +55,3 @@ export const toInboxError =
           reason: isBusy(e) ? "busy" : "storage",
           message: `inbox ${what}: ${causeMessage(e)}`
         })
-

@@ -1,17 +1,20 @@
 /**
- * The runner for PostgreSQL: a transaction per unit, with as few round trips and as little per-statement work
- * as the guarantees allow. The unit is `settle`'s: record and claim (one statement), the handler, mark
- * processed (one statement), commit.
+ * The runner for PostgreSQL: a transaction per unit, in two round trips when the handler itself sends
+ * nothing: `BEGIN; EXECUTE <record and claim>`, the handler, `EXECUTE <mark processed>; COMMIT`.
  *
  * - BEGIN goes out with the unit's first statement, and COMMIT with its last (`exec(…, { commit: true })`),
- *   queued on the connection together (the driver sends the second when the first is answered): one wait
- *   for the fiber, no Effect work in between. COMMIT after a failed statement is answered `ROLLBACK` by
- *   PostgreSQL (the transaction is aborted), and the last statement fails when its claim no longer stands
- *   (`statements.ts`), so nothing commits that `settle` would not have committed; the command tag is checked
- *   too, so a COMMIT that rolled back is never taken for a commit.
- * - The inbox's statements go to the pooled `pg` client directly (what `@effect/sql-pg` would call, without
- *   its per-statement span and fiber), as named prepared statements: parsed and planned once per connection.
- *   A client without that shape (another driver) gets the same statements through `@effect/sql`'s connection.
+ *   in one Query message of the simple protocol each. A statement that fails ends its message: the COMMIT
+ *   behind it never runs, the runner rolls back. The last statement fails when its claim no longer stands
+ *   (`statements.ts`), and the COMMIT's command tag is checked, so nothing commits that `settle` would not.
+ * - Each inbox statement is prepared once per connection (`PREPARE`, a round trip of its own the first time)
+ *   and run with `EXECUTE`, its parameters written as literals (quoted as `pg` quotes them, bytes as
+ *   `decode(hex)`): parsed and planned once per connection. A literal sits in the statement's text, so
+ *   PostgreSQL's log of a failing statement (`log_min_error_statement`) shows it, the raw body included.
+ *   With `prepared` off (a pooler that cannot keep prepared statements), the statements go through the
+ *   extended protocol with their parameters bound, BEGIN and COMMIT queued right behind (four round trips).
+ * - The statements go to the pooled `pg` client directly (what `@effect/sql-pg` calls, without its
+ *   per-statement span and fiber); a client without that shape (another driver) gets the same statements
+ *   through `@effect/sql`'s connection, one at a time.
  * - The handler runs with the reserved connection as `SqlClient.TransactionConnection`, so its statements
  *   (and its nested `withTransaction`, a savepoint) join the transaction, as with `withTransaction`.
  *
@@ -73,7 +76,113 @@ type Send = (steps: ReadonlyArray<Step>) => Effect.Effect<ReadonlyArray<Result>,
 
 const pgClientOf = (connection: SqlConnection.Connection): PgClientLike | undefined => {
   const pg = (connection as { readonly pg?: unknown }).pg
-  return Predicate.hasProperty(pg, "query") && Predicate.isFunction(pg.query) ? (pg as PgClientLike) : undefined
+  return Predicate.hasProperty(pg, "query") && Predicate.isFunction(pg.query)
+    ? (pg as PgClientLike)
+    : undefined
+}
+
+/** Text and values through the extended protocol: one round trip per step, queued together. */
+const extendedSender =
+  (pg: PgClientLike): Send =>
+  (steps) =>
+    Effect.async<ReadonlyArray<Result>, SqlError>((resume) => {
+      const results: Array<Result> = []
+      let firstError: unknown = undefined
+      let answered = 0
+      for (const step of steps)
+        pg.query(
+          step.values.length === 0
+            ? { text: step.text }
+            : { text: step.text, values: step.values as Array<unknown> },
+          (error, result) => {
+            if (error) firstError ??= error
+            else results.push({ rows: result.rows ?? [], command: result.command })
+            if (++answered === steps.length)
+              resume(firstError === undefined ? Effect.succeed(results) : Effect.fail(failed(firstError)))
+          }
+        )
+    })
+
+/** A string as a PostgreSQL literal, whatever `standard_conforming_strings` says (as `pg`'s `escapeLiteral`). */
+const quote = (value: string): string => {
+  let backslash = false
+  let out = "'"
+  for (const c of value) {
+    if (c === "'") out += "''"
+    else if (c === "\\") {
+      out += "\\\\"
+      backslash = true
+    } else out += c
+  }
+  return backslash ? `E${out}'` : `${out}'`
+}
+
+/** A parameter as a literal of an `EXECUTE`, or undefined for a value of a kind the inbox never binds. */
+const literal = (value: unknown): string | undefined => {
+  if (value === null || value === undefined) return "NULL"
+  switch (typeof value) {
+    case "string":
+      return quote(value)
+    case "number":
+      return Number.isFinite(value) ? String(value) : undefined
+    case "bigint":
+      return value.toString()
+    case "boolean":
+      return value ? "TRUE" : "FALSE"
+  }
+  return value instanceof Uint8Array
+    ? `decode('${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}', 'hex')`
+    : undefined
+}
+
+/**
+ * The statements in one Query message of the simple protocol: `BEGIN; EXECUTE …` and `EXECUTE …; COMMIT`,
+ * one round trip each. Each inbox statement is prepared once per connection (`PREPARE`, its own round trip,
+ * the first time only; prepared statements outlive a rollback) and run by `EXECUTE` with its parameters
+ * written as literals (quoted as `pg` quotes them; bytes as `decode(hex)`). A statement that fails ends the
+ * message there: nothing after it runs, so a COMMIT behind a failed statement is never even attempted (the
+ * runner then rolls back).
+ */
+const preparedOn = new WeakMap<PgClientLike, Set<string>>()
+
+const simpleSender = (pg: PgClientLike): Send => {
+  const extended = extendedSender(pg)
+  let prepared = preparedOn.get(pg)
+  if (prepared === undefined) preparedOn.set(pg, (prepared = new Set()))
+  const known = prepared
+  return (steps) =>
+    Effect.suspend(() => {
+      const parts: Array<string> = []
+      const toPrepare: Array<Step> = []
+      for (const step of steps) {
+        if (!step.prepared) {
+          parts.push(step.text)
+          continue
+        }
+        const args = step.values.map(literal)
+        if (args.some((a) => a === undefined)) return extended(steps)
+        const name = nameOf(step.text)
+        if (!known.has(name))
+          toPrepare.push({ text: `PREPARE ${name} AS ${step.text}`, values: [], prepared: false })
+        parts.push(args.length === 0 ? `EXECUTE ${name}` : `EXECUTE ${name}(${args.join(", ")})`)
+      }
+      const run = Effect.async<ReadonlyArray<Result>, SqlError>((resume) => {
+        pg.query({ text: parts.join("; ") }, (error, result) => {
+          if (error) return resume(Effect.fail(failed(error)))
+          const all = Array.isArray(result) ? (result as Array<typeof result>) : [result]
+          resume(Effect.succeed(all.map((r) => ({ rows: r.rows ?? [], command: r.command }))))
+        })
+      })
+      if (toPrepare.length === 0) return run
+      return Effect.zipRight(
+        Effect.tap(extended(toPrepare), () =>
+          Effect.sync(() => {
+            for (const step of steps) if (step.prepared) known.add(nameOf(step.text))
+          })
+        ),
+        run
+      )
+    })
 }
 
 const sender = (connection: SqlConnection.Connection, prepared: boolean): Send => {
@@ -86,26 +195,7 @@ const sender = (connection: SqlConnection.Connection, prepared: boolean): Send =
           return { rows: r.rows ?? [], command: r.command }
         })
       )
-  return (steps) =>
-    Effect.async<ReadonlyArray<Result>, SqlError>((resume) => {
-      const results: Array<Result> = []
-      let firstError: unknown = undefined
-      let answered = 0
-      for (const step of steps) {
-        const config =
-          prepared && step.prepared
-            ? { name: nameOf(step.text), text: step.text, values: step.values as Array<unknown> }
-            : step.values.length === 0
-              ? { text: step.text }
-              : { text: step.text, values: step.values as Array<unknown> }
-        pg.query(config, (error, result) => {
-          if (error) firstError ??= error
-          else results.push({ rows: result.rows ?? [], command: result.command })
-          if (++answered === steps.length)
-            resume(firstError === undefined ? Effect.succeed(results) : Effect.fail(failed(firstError)))
-        })
-      }
-    })
+  return prepared ? simpleSender(pg) : extendedSender(pg)
 }
 
 const lostAtCommit = () =>
@@ -127,9 +217,7 @@ export const make = (sql: SqlClient.SqlClient, options: { readonly prepared: boo
             const send = sender(connection, options.prepared)
             let state = "idle" as "idle" | "open" | "done"
             const commitChecked = (results: ReadonlyArray<Result>) =>
-              results[results.length - 1]?.command === "COMMIT"
-                ? Effect.void
-                : Effect.fail(lostAtCommit())
+              results[results.length - 1]?.command === "COMMIT" ? Effect.void : Effect.fail(lostAtCommit())
             const exec: Exec = <A extends object>(
               what: string,
               statement: Parameters<Exec>[1],
@@ -158,7 +246,10 @@ export const make = (sql: SqlClient.SqlClient, options: { readonly prepared: boo
             if (Exit.isSuccess(result)) {
               if (state === "open") {
                 state = "done"
-                yield* send([COMMIT]).pipe(Effect.mapError(toInboxError("commit")), Effect.flatMap(commitChecked))
+                yield* send([COMMIT]).pipe(
+                  Effect.mapError(toInboxError("commit")),
+                  Effect.flatMap(commitChecked)
+                )
               }
               return result.value
             }

@@ -137,7 +137,10 @@ export const settle = <E, R>(
     }> = yield* recordAndClaim !== undefined
       ? exec("record delivery", recordAndClaim(received, keys, now, counted))
       : delivery.source === "alipay"
-        ? exec("record delivery", statements.upsertDelivery(received, keys, now, { failure: undefined, counted }))
+        ? exec(
+            "record delivery",
+            statements.upsertDelivery(received, keys, now, { failure: undefined, counted })
+          )
         : exec("lock entry", statements.lockRow(notifyId))
     const entry = entries[0]
     if (entry === undefined)
