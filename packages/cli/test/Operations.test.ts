@@ -178,8 +178,10 @@ describe("inbox and payouts commands", () => {
         const request = yield* client.prepare({ outerTaskId: task.outer_task_id, transfers: task.transfers })
         yield* Effect.gen(function* () {
           const journal = yield* PayoutJournal.PayoutJournal
-          const { entry } = yield* journal.record(request, { owner: "dead", until: 0 })
+          const { entry } = yield* journal.record(request, { owner: "dead", until: Number.MAX_SAFE_INTEGER })
           yield* journal.startAttempt(entry.id, "dead")
+          // Its lease ran out long ago (an attempt needs a live one: the journal's own claim, set back).
+          yield* journal.claim(entry.id, { owner: "dead", until: 0 })
         }).pipe(Effect.scoped, Effect.provide(Database.inboxAndJournal(Database.parse(db))))
 
         const before = lastJson(yield* run(["payouts", "list", "--db", db, "--json"]))["payouts"] as Array<

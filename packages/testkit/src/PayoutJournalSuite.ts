@@ -73,6 +73,14 @@ export const suite = (name: string, layer: Layer.Layer<PayoutJournal.PayoutJourn
     const journal = PayoutJournal.PayoutJournal
     const claimFor = (owner: string) =>
       Effect.map(Clock.currentTimeMillis, (now): PayoutJournal.Claim => ({ owner, until: now + LEASE }))
+    /** The journal, a task of the test's own, and its payout of `s-1`, recorded and claimed by `owner`. */
+    const recordedPayout = (label: string, owner = "a") =>
+      Effect.gen(function* () {
+        const j = yield* journal
+        const t = task(label)
+        const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor(owner))
+        return { entry, j, t }
+      })
     const mine = (t: string) => (entries: ReadonlyArray<PayoutJournal.Entry>) =>
       entries.filter((e) => e.outerTaskId === t)
 
@@ -171,9 +179,7 @@ export const suite = (name: string, layer: Layer.Layer<PayoutJournal.PayoutJourn
       "a lease past its time is taken over by another sender, and its holder may not start an attempt; a live one holds",
       () =>
         Effect.gen(function* () {
-          const j = yield* journal
-          const t = task("lease")
-          const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))
+          const { entry, j } = yield* recordedPayout("lease")
           yield* TestClock.adjust(LEASE - 1)
           assert.isFalse(yield* j.claim(entry.id, yield* claimFor("b")), "a live lease is not taken over")
           assert.strictEqual(yield* j.startAttempt(entry.id, "a"), 1, "its holder sends")
@@ -193,9 +199,7 @@ export const suite = (name: string, layer: Layer.Layer<PayoutJournal.PayoutJourn
 
     it.effect("release gives up the holder's claim and nothing else", () =>
       Effect.gen(function* () {
-        const j = yield* journal
-        const t = task("release")
-        const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))
+        const { entry, j } = yield* recordedPayout("release")
         const unknown: PayoutJournal.Outcome = {
           _tag: "Unknown",
           reason: "signature",
@@ -222,10 +226,8 @@ export const suite = (name: string, layer: Layer.Layer<PayoutJournal.PayoutJourn
       "attempts are numbered, written only by the holder, and finished with what the transport saw",
       () =>
         Effect.gen(function* () {
-          const j = yield* journal
-          const t = task("attempts")
+          const { entry, j } = yield* recordedPayout("attempts")
           const start = yield* Clock.currentTimeMillis
-          const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))
           yield* TestClock.adjust("5 seconds")
           assert.strictEqual(yield* j.startAttempt(entry.id, "a"), 1)
           yield* j.finishAttempt(entry.id, 1, { text: "transport connect: refused", mayHaveReached: false })
@@ -245,10 +247,8 @@ export const suite = (name: string, layer: Layer.Layer<PayoutJournal.PayoutJourn
       "finish writes the outcome and frees the claim, only for the holder; a paid payout is never claimed",
       () =>
         Effect.gen(function* () {
-          const j = yield* journal
-          const t = task("finish")
+          const { entry, j, t } = yield* recordedPayout("finish")
           const start = yield* Clock.currentTimeMillis
-          const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))
           assert.isFalse(yield* j.finish(entry.id, "b", { _tag: "Rejected", code: "X" }))
           assert.deepStrictEqual(Option.getOrThrow(yield* j.get(entry.id)).outcome, { _tag: "Pending" })
           yield* TestClock.adjust("3 seconds")
@@ -272,9 +272,7 @@ export const suite = (name: string, layer: Layer.Layer<PayoutJournal.PayoutJourn
 
     it.effect("a rejected payout can be claimed and sent again; an unknown one too", () =>
       Effect.gen(function* () {
-        const j = yield* journal
-        const t = task("rejected")
-        const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))
+        const { entry, j } = yield* recordedPayout("rejected")
         yield* j.finish(entry.id, "a", { _tag: "Rejected", code: "WITKEY_TASK_NOT_EXIST" })
         assert.isTrue(yield* j.claim(entry.id, yield* claimFor("b")))
         yield* j.finish(entry.id, "b", {
@@ -321,9 +319,7 @@ export const suite = (name: string, layer: Layer.Layer<PayoutJournal.PayoutJourn
 
     it.effect("of many concurrent claimers of one payout, exactly one gets it", () =>
       Effect.gen(function* () {
-        const j = yield* journal
-        const t = task("race")
-        const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("first"))
+        const { entry, j } = yield* recordedPayout("race", "first")
         yield* TestClock.adjust(LEASE)
         const owners = Array.from({ length: 8 }, (_, i) => `owner-${i}`)
         const claims = yield* Effect.forEach(
@@ -350,9 +346,7 @@ export const suite = (name: string, layer: Layer.Layer<PayoutJournal.PayoutJourn
       [outcome],
       ([o]) =>
         Effect.gen(function* () {
-          const j = yield* journal
-          const t = task("outcome")
-          const { entry } = yield* j.record(yield* signed(t, ["s-1"]), yield* claimFor("a"))
+          const { entry, j } = yield* recordedPayout("outcome")
           assert.isTrue(yield* j.finish(entry.id, "a", o))
           assert.deepStrictEqual(Option.getOrThrow(yield* j.get(entry.id)).outcome, o)
         }),
