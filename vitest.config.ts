@@ -10,19 +10,29 @@ import { defineConfig } from "vitest/config"
  */
 const SLOWEST_FIRST = [
   "packages/inbox-sql/test/SqlInbox.pg.test.ts",
+  "packages/cli/test/Demo.test.ts",
+  "packages/inbox-sql/test/JournalCrash.test.ts",
   "packages/inbox-sql/test/TwoReceivers.test.ts",
+  "packages/core/test/Properties.test.ts",
+  "packages/console/test/ReceiverConsoleBrowser.test.ts",
   "packages/inbox-sql/test/CrashRecovery.test.ts",
   "packages/testkit/test/SandboxConsoleBrowser.test.ts",
-  "packages/crypto-dsa/test/Properties.test.ts",
+  "packages/core/test/Notification.fuzz.ts",
   "packages/inbox-sql/test/SqlInbox.sqlite.test.ts",
-  "packages/crypto-dsa/test/Conformance.test.ts",
-  "packages/core/test/Properties.test.ts",
+  "packages/crypto-dsa/test/Properties.test.ts",
+  "packages/inbox-sql/test/ReplayCrash.test.ts",
   "packages/cli/test/Usage.test.ts",
-  "packages/node-http/test/HttpTransport.test.ts",
-  "packages/inbox-sql/test/Upgrade.test.ts",
   "packages/cli/test/Keys.test.ts",
+  "packages/crypto-dsa/test/Conformance.test.ts",
+  "packages/node-http/test/HttpTransport.test.ts",
+  "packages/core/test/ConfirmRequest.fuzz.ts",
+  "packages/core/test/GatewayResponse.fuzz.ts",
+  "packages/inbox-sql/test/Upgrade.test.ts",
+  "packages/inbox-sql/test/Operators.test.ts",
   "packages/testkit/test/Sandbox.test.ts",
-  "packages/inbox-sql/test/ReplayCrash.test.ts"
+  "packages/node-http/test/NotificationEndpoint.test.ts",
+  "packages/inbox-sql/test/GroupCommit.test.ts",
+  "packages/core/test/SigningString.fuzz.ts"
 ]
 
 class SlowestFirst extends BaseSequencer {
