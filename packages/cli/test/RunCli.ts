@@ -1,8 +1,9 @@
 // Runs `witkey` two ways. `run` and `start` run the command line in this process (Cli.run is an Effect), with
 // stdout and stderr captured and the exit code returned, exactly as bin.ts does minus the process: most tests
-// use these. `runProcess` starts the real binary (node --import tsx packages/cli/src/bin.ts), which takes
-// seconds each on a busy machine: a handful of tests use it, for what only a process shows (argv as the shell
-// passes it, the exit code, the streams).
+// use these. `runProcess` starts the real binary, src/bin.ts bundled into one JavaScript file and run by plain
+// `node`: a handful of tests use it, for what only a process shows (argv as the shell passes it, the exit code,
+// the streams). `node --import tsx` would transform the workspace's sources on every start, seconds of
+// processor time each; the bundle is built once per test worker (about a second).
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -13,11 +14,12 @@ import { inspect } from "node:util"
 import { assert } from "@effect/vitest"
 import { Clock, Effect } from "effect"
 import type * as Console from "effect/Console"
+import * as Bundle from "../../inbox-sql/test/Bundle.js"
 import * as Cli from "../src/Cli.js"
 
 /**
- * Per-test bound for tests that start the CLI as a process: each starts a TypeScript runtime, which takes
- * seconds on a busy 2-core machine. A bound against hangs, not a claim about speed.
+ * Per-test bound for tests that start the CLI (or a demo) and may wait on a busy 2-core machine. A bound against
+ * hangs, not a claim about speed.
  */
 export const TIMEOUT = 120_000
 
@@ -78,26 +80,28 @@ export const run = (args: ReadonlyArray<string>): Effect.Effect<Result> =>
     Effect.map(run, (code) => ({ code, stdout: out.stdout, stderr: out.stderr }))
   )
 
-/** Runs the real `witkey` binary as a subprocess. */
+/** Runs the real `witkey` binary (bundled, see above) as a subprocess. */
 export const runProcess = (args: ReadonlyArray<string>, options: { readonly timeoutMs?: number } = {}) =>
-  Effect.async<Result>((resume) => {
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", bin, ...args],
-      {
-        cwd: repoRoot,
-        encoding: "utf8",
-        timeout: options.timeoutMs ?? TIMEOUT,
-        maxBuffer: 16 * 1024 * 1024,
-        env: { ...process.env, NO_COLOR: "1" }
-      },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-        resume(Effect.succeed({ code, stdout, stderr }))
-      }
-    )
-    return Effect.sync(() => child.kill())
-  })
+  Effect.flatMap(Bundle.bundled(bin), (script) =>
+    Effect.async<Result>((resume) => {
+      const child = execFile(
+        process.execPath,
+        [script, ...args],
+        {
+          cwd: repoRoot,
+          encoding: "utf8",
+          timeout: options.timeoutMs ?? TIMEOUT,
+          maxBuffer: 16 * 1024 * 1024,
+          env: { ...process.env, NO_COLOR: "1" }
+        },
+        (error, stdout, stderr) => {
+          const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
+          resume(Effect.succeed({ code, stdout, stderr }))
+        }
+      )
+      return Effect.sync(() => child.kill())
+    })
+  )
 
 /** Exactly one line on stderr, starting `witkey:`, and nothing on stdout. */
 export const assertOneErrorLine = (result: { stdout: string; stderr: string }, pattern: RegExp) => {

@@ -1,8 +1,9 @@
-// A test script (receiver.ts, replayer.ts) as one JavaScript file, bundled once per worker (about a second): a
-// child then starts with plain `node` in a third of the time `node --import tsx` takes, which transforms the
-// workspace's sources and resolves every import through its loader thread on each of the many restarts.
-// better-sqlite3 (native) stays outside the bundle, imported by its absolute path; `require` is provided for
-// the bundled CommonJS modules (pg) and pg's optional native binding, which is never loaded.
+// A test script (receiver.ts, replayer.ts, journaler.ts, the CLI's bin.ts) as one JavaScript file, bundled once
+// per worker (about a second): a child then starts with plain `node` in a fraction of the time `node --import
+// tsx` takes, which transforms the workspace's sources and resolves every import through its loader thread on
+// each of the many restarts. better-sqlite3 (native) stays outside the bundle, imported by its absolute path;
+// `require` is provided for the bundled CommonJS modules (pg) and pg's optional native binding, which is never
+// loaded.
 import { Effect } from "effect"
 import * as esbuild from "esbuild"
 import * as fs from "node:fs"

@@ -561,10 +561,13 @@ const nodeServer = (tls?: typeof TLS): Effect.Effect<NodeServer, never, Scope.Sc
     }
   })
 
-/** Waits (bounded, in real time) until `n` fibers sleep on the TestClock: the calls' timeouts have started. */
+/**
+ * Waits until `n` fibers sleep on the TestClock: the calls' timeouts have started. Bounded (at least 60 s of real
+ * time) only to tell a hang: a busy machine may take seconds to get a request out.
+ */
 const sleepers = (n: number) =>
   Effect.gen(function* () {
-    for (let i = 0; i < 1000; i++) {
+    for (let i = 0; i < 12_000; i++) {
       if (Chunk.size(yield* TestClock.sleeps()) >= n) return
       yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
     }
