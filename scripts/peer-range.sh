@@ -54,6 +54,8 @@ sed -i "s#ROOT#$root#" tsconfig.json
 node smoke.mjs
 node smoke.cjs
 npx witkey --help >/dev/null
+# --help is printed without @effect/cli (packages/cli/README.md, Startup): a command runs through it.
+npx witkey canonical --charset utf-8 --param a=1 >/dev/null
 npm ls --depth=0 | grep -E "effect|witkey/cli"
 copies="$(npm ls effect --all --parseable 2>/dev/null | xargs -I{} node -p 'require("{}/package.json").version' | sort -u)"
 echo "effect installed: $copies"

@@ -15,6 +15,7 @@ import * as PlainConsole from "./PlainConsole.js"
 import * as HelpText from "./internal/HelpText.js"
 
 const known = HelpText.lookup(process.argv.slice(2))
+// console.log, as @effect/cli's Console.log: it adds the newline and ignores a closed pipe (`witkey --help | head`).
 if (known !== undefined)
-  process.stdout.write(`${PlainConsole.plainFor(process.stdout) ? PlainConsole.strip(known) : known}\n`)
+  console.log(PlainConsole.plainFor(process.stdout) ? PlainConsole.strip(known) : known)
 else void import("./internal/main.js").then((run) => run.main(process.argv))

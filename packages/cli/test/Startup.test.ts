@@ -150,7 +150,12 @@ export const help: Readonly<Record<string, string>> = ${JSON.stringify(help, nul
         const formatted = yield* Effect.promise(() =>
           prettier.format(text, { ...options, filepath: dataFile })
         )
-        yield* Effect.promise(() => expect(formatted).toMatchFileSnapshot(dataFile))
+        yield* Effect.promise(() =>
+          expect(formatted).toMatchFileSnapshot(
+            dataFile,
+            "regenerate: npx vitest run -u packages/cli/test/Startup.test.ts"
+          )
+        )
         // And what bin.ts does with them: the same bytes as the run through @effect/cli and PlainConsole.
         for (const args of [["--help"], ["inbox", "replay", "--help"], ["sign", "-h"], ["--version"]]) {
           const known = HelpText.lookup(args)
