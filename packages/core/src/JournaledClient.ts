@@ -29,7 +29,8 @@ export interface Options extends Client.Options {
   readonly owner?: string | undefined
   /**
    * How long a claim holds: longer than one send with all its re-sends (default 10 minutes). A payout whose
-   * sender died is resumable once its lease is over.
+   * sender died is resumable once its lease is over; no attempt starts on a lease that is over (the send fails
+   * `JournalError` `busy`, and the payout stays unsettled for `resume`).
    */
   readonly lease?: Duration.DurationInput | undefined
 }

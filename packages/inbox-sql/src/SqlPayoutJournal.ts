@@ -7,9 +7,10 @@
  * is `UPDATE … WHERE` the payout is not paid and its claim is free, expired or the caller's own, `RETURNING`
  * the row only if it took; an attempt is inserted only `WHERE` the caller holds the claim, numbered under the
  * primary key `(payout_id, n)` and only while the lease is not over; the outcome is written only `WHERE` the
- * caller holds the claim. On PostgreSQL
- * (READ COMMITTED) a second `UPDATE` of a row waits for the first to commit and then re-checks its `WHERE`
- * against the committed row, so of two concurrent claimers exactly one gets the row; SQLite has one writer.
+ * caller holds the claim. On PostgreSQL (READ COMMITTED) a second `UPDATE` of a row waits for the first to
+ * commit and then re-checks its `WHERE` against the committed row, so of two concurrent claimers exactly one
+ * gets the row; SQLite has one writer. `record` of a payout on record compares the request with the recorded
+ * one first (`PayoutJournal.conflicts`) and claims nothing on a conflict.
  *
  * A row that does not decode (edited by hand, damaged) is left out of the listings with a logged warning and
  * listed by `unreadable`; `get` fails `unreadable` for it. One bad row never hides the other payouts.
