@@ -2,7 +2,7 @@
 // work per operation with the signature check or signature taken out (a verifier or signer that answers at
 // once), 20 per runtime entry as the rows run; (2) rows 2b, 3b, 6a and 6b again as processor-time ratios,
 // alternating batches, with the ratio of the best batches (the least disturbed) beside the median.
-// `npx tsx decode.ts` in bench/. Not part of `pnpm bench`.
+// `pnpm --filter @witkey/bench decode`. Not part of `pnpm bench`.
 import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
 import * as GatewayResponse from "@witkey/core/GatewayResponse"
 import * as Notification from "@witkey/core/Notification"
