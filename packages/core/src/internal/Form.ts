@@ -9,6 +9,7 @@ import { Either } from "effect"
 import * as Charset from "../Charset.js"
 import { Param } from "../Protocol.js"
 import { allocate } from "./allocate.js"
+import { hexValue } from "./percent.js"
 import { compareNames } from "../SigningString.js"
 
 export interface Parsed {
@@ -21,15 +22,7 @@ export interface Parsed {
 }
 
 /** Per byte: its value as a hex digit, or -1. */
-const HEX = Int8Array.from({ length: 256 }, (_, c) =>
-  c >= 0x30 && c <= 0x39
-    ? c - 0x30
-    : c >= 0x41 && c <= 0x46
-      ? c - 0x37
-      : c >= 0x61 && c <= 0x66
-        ? c - 0x57
-        : -1
-)
+const HEX = Int8Array.from({ length: 256 }, (_, c) => hexValue(c))
 
 /**
  * One name or value, `body[start, end)`: percent-unescaped into `out` from `at` (where it ends is pushed on
