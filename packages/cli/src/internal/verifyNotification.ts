@@ -1,14 +1,11 @@
 /** The handler of `VerifyNotificationCommand`, loaded when the command runs. @internal */
 import type * as Command from "@effect/cli/Command"
 import * as Notification from "@witkey/core/Notification"
-import * as Verifier from "@witkey/core/Verifier"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as InputFile from "../InputFile.js"
-import * as Keys from "../Keys.js"
 import * as Output from "../Output.js"
-import * as Verdict from "../Verdict.js"
 import type * as VerifyNotificationCommand from "../VerifyNotificationCommand.js"
+import { decodeFile } from "./verifyFile.js"
 
 /** The success object: form ids first, then every payload leaf by wire name, the sub type as `sub_type`. */
 export const toJson = (n: Notification.Notification): Record<string, unknown> => {
@@ -17,24 +14,16 @@ export const toJson = (n: Notification.Notification): Record<string, unknown> =>
   return { ...head, ...Object.fromEntries(rest) }
 }
 
-export const run = ({
-  alipayPublicKey,
-  charset,
-  contentType,
-  file,
-  json
-}: Command.Command.ParseConfig<typeof VerifyNotificationCommand.options>) =>
+export const run = (options: Command.Command.ParseConfig<typeof VerifyNotificationCommand.options>) =>
   Effect.gen(function* () {
-    const verifier = yield* Keys.verifier(alipayPublicKey)
-    const body = yield* InputFile.read(file)
-    const decoded = yield* Notification.decode(
-      { body, contentType: Option.getOrUndefined(contentType) },
-      { charset: Option.getOrUndefined(charset) }
-    ).pipe(Effect.provideService(Verifier.Verifier, verifier), Effect.either)
-    if (decoded._tag === "Left") return yield* Verdict.fail(json, decoded.left)
-    const n = decoded.right
+    const n = yield* decodeFile(options, (body) =>
+      Notification.decode(
+        { body, contentType: Option.getOrUndefined(options.contentType) },
+        { charset: Option.getOrUndefined(options.charset) }
+      )
+    )
     const value = toJson(n)
-    yield* Output.result(json, value, () => [
+    yield* Output.result(options.json, value, () => [
       `OK: a verified notification (${n.charset}, signature valid)`,
       ...Output.table(
         Object.entries(value)
