@@ -76,7 +76,8 @@ const forbidden = (url: string): boolean =>
     !/\/internal\/(startup|main|HelpText|HelpTextData)\.ts$/.test(url)) ||
   /packages\/cli\/src\/(Demo|DemoWiring|Keys|Verdict|InputFile|ServeHandler)\.ts/.test(url) ||
   // Charset's own byte helpers come with it (the GBK table itself is built at the first GBK use, not on load).
-  (/packages\/core\/src\//.test(url) && !/\/(Charset|Protocol|internal\/Gbk|internal\/allocate)\.ts/.test(url)) ||
+  (/packages\/core\/src\//.test(url) &&
+    !/\/(Charset|Protocol|internal\/Gbk|internal\/allocate)\.ts/.test(url)) ||
   /packages\/(crypto-dsa|console|node-http|inbox-sql|testkit|node)\/src\//.test(url) ||
   /\/effect\/dist\/esm\/index\.js$/.test(url) ||
   /@effect\/platform\/dist\/esm\/Http/.test(url) ||
