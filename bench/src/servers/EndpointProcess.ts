@@ -7,9 +7,9 @@
 //                  better-sqlite3 insert, with the SQLite settings the inbox uses (WAL, synchronous = FULL)
 //   memory        : the sdk endpoint with testkit's in-memory inbox (no storage): for `endpoint.ts` only
 //   noop          : node:http reading the body and answering `success`, nothing else: for `endpoint.ts` only
-//   sdk-pg  <url> <pool>: the sdk endpoint with the PostgreSQL inbox (`PgInbox`, `pool` connections) on the
+//   sdk-pg  <url> <pool> [idle ms]: the sdk endpoint with the PostgreSQL inbox (`PgInbox`, `pool` connections) on the
 //                  database (and schema, through the URL's search_path) of `url`: row 7b
-//   bare-pg <url> <pool>: the bare handler with one `pg` INSERT (the driver `@effect/sql-pg` uses, a
+//   bare-pg <url> <pool> [idle ms]: the bare handler with one `pg` INSERT (the driver `@effect/sql-pg` uses, a
 //                  `pg.Pool` of `pool` connections, autocommit) instead of better-sqlite3: row 7b's baseline
 import * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import { DsaVerifier } from "@witkey/crypto-dsa"
@@ -27,8 +27,9 @@ import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 
 const [mode, filename] = [process.argv[2], process.argv[3]!]
-/** Pool size of the PostgreSQL modes. */
+/** Pool size of the PostgreSQL modes, and how long an idle pooled connection stays open (ms). */
 const pool = Number(process.argv[4] ?? 16)
+const idleMillis = Number(process.argv[5] ?? 10_000)
 // Killed by the bench when its row is done: exit normally, so SQLite closes and --cpu-prof can write.
 for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => process.exit(0))
 const keys = new URL("../../../fixtures/vectors/keys/", import.meta.url)
@@ -98,7 +99,7 @@ if (mode === "noop") {
     // The very `pg` that `@effect/sql-pg` loads (the bench does not depend on `pg` itself).
     const fromInbox = createRequire(new URL("../../../packages/inbox-sql/package.json", import.meta.url))
     const Pg = createRequire(fromInbox.resolve("@effect/sql-pg/PgClient"))("pg") as PgModule
-    const db = new Pg.Pool({ connectionString: filename, max: pool, idleTimeoutMillis: 300 })
+    const db = new Pg.Pool({ connectionString: filename, max: pool, idleTimeoutMillis: idleMillis })
     await db.query(
       "CREATE TABLE IF NOT EXISTS inbox (notify_id TEXT PRIMARY KEY, body BYTEA NOT NULL, received_at BIGINT NOT NULL)"
     )
@@ -148,7 +149,7 @@ if (mode === "noop") {
     mode === "memory"
       ? MemoryInbox.layer
       : mode === "sdk-pg"
-        ? PgInbox.layer({ url: filename, maxConnections: pool, idleTimeout: "300 millis" })
+        ? PgInbox.layer({ url: filename, maxConnections: pool, idleTimeout: idleMillis })
         : SqliteInbox.layer({ filename })
   ).pipe(
     Layer.provide(
