@@ -69,10 +69,12 @@ export interface Options extends Inbox.Policy {
   readonly tablePrefix?: string | undefined
   /**
    * PostgreSQL: the inbox's own statements prepared once per connection (`PREPARE`) and run by `EXECUTE`
-   * with their values written as literals, BEGIN and COMMIT in the same message: two round trips per delivery.
-   * Default true. Turn it off behind a pooler that cannot keep prepared statements (PgBouncer in transaction
-   * mode), or if PostgreSQL's log of failing statements must never show values (the raw body is one): then
-   * the values are bound parameters, in four round trips.
+   * with their values written into the statement as quoted literals, BEGIN and COMMIT in the same message: two
+   * round trips per delivery instead of four. Default false: by default every value is a bound parameter, so
+   * nothing a notification carries is ever part of SQL text. Turn it on for throughput only where the
+   * connection's `client_encoding` is UTF8 (what `pg` sets; the quoting relies on it, as `pg`'s escapeLiteral
+   * does), no pooler drops prepared statements (PgBouncer in transaction mode does), and PostgreSQL's log of a
+   * failing statement may show the values (the raw body is one).
    */
   readonly preparedStatements?: boolean | undefined
 }
@@ -102,7 +104,7 @@ export const make = (
     const grouped =
       dialect === "sqlite"
         ? GroupCommit.runner(yield* GroupCommit.make(sql))
-        : PgTransaction.make(sql, { prepared: options.preparedStatements !== false })
+        : PgTransaction.make(sql, { prepared: options.preparedStatements === true })
     // The SQLite client shares one connection and holds its lock only while handing it out, so a lone
     // statement can run inside another fiber's open transaction (and be rolled back with it, or read its
     // uncommitted rows). Its own transaction makes it wait for the connection like a transaction does.
