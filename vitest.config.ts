@@ -13,6 +13,7 @@ const SLOWEST_FIRST = [
   "packages/cli/test/Demo.test.ts",
   "packages/inbox-sql/test/JournalCrash.test.ts",
   "packages/inbox-sql/test/TwoReceivers.test.ts",
+  "packages/cli/test/Startup.test.ts",
   "packages/core/test/Properties.test.ts",
   "packages/console/test/ReceiverConsoleBrowser.test.ts",
   "packages/inbox-sql/test/CrashRecovery.test.ts",
