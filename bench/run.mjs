@@ -1,6 +1,6 @@
 // The bench's runner (`pnpm bench` and the other scripts of bench/package.json):
 //
-//   node run.mjs [node options] <entry> [arguments]      entry: index | memory | breakdown | endpoint
+//   node run.mjs [node options] <entry> [arguments]      entry: index | memory | breakdown | endpoint | payout | decode
 //
 // Builds first (`tsc -b tsconfig.build.json`: the packages' ESM dist it references, then the bench into
 // bench/dist/bench; incremental, a few seconds when nothing changed), then runs the compiled entry on the

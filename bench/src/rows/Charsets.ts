@@ -25,7 +25,7 @@ import type { Row } from "../Report.js"
 
 /**
  * Validation inside the timed effect: `Effect.suspend` runs `validate` each time the effect runs, as an
- * application validates each payout it is handed (row 1's `build` validates once, when it is built).
+ * application validates each payout it is handed (as row 1 does through `Client.prepare`, since issue 17).
  */
 const buildPerRequest = (input: ReturnType<typeof requestInput>) =>
   Effect.suspend(() =>

@@ -282,7 +282,8 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   }
 }
 
-// `npx tsx src/rows/Endpoint.ts`: rows 7 and 7b alone, for working on them.
+// Run as a script, rows 7 and 7b alone on the TypeScript sources (`node --import tsx src/rows/Endpoint.ts` in
+// bench/), for working on them; numbers come from the built dist: `WITKEY_BENCH_ROWS=7 pnpm bench`.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { loadavg } = await import("node:os")
   process.stdout.write(`load average ${loadavg()[0]!.toFixed(2)} at start\n`)

@@ -46,7 +46,7 @@ export class GatewayRejected extends Schema.TaggedError<GatewayRejected>()("Gate
 
 /** The signed content of a success: `task_info`'s leaves. */
 export const TaskInfo = Schema.Struct({
-  outer_task_id: Schema.NonEmptyTrimmedString
+  [Protocol.Param.outerTaskId]: Schema.NonEmptyTrimmedString
 })
 
 const decodeTaskInfo = Schema.decodeUnknownEither(TaskInfo)

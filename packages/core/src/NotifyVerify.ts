@@ -23,18 +23,18 @@ export const url = (gateway: string, partner: string, notifyId: string): string 
     gateway,
     SignedRequest.toQuery(
       [
-        ["service", Protocol.NotifyVerify.service],
-        ["partner", partner],
-        ["notify_id", notifyId]
+        [Protocol.NotifyVerify.params.service, Protocol.NotifyVerify.service],
+        [Protocol.NotifyVerify.params.partner, partner],
+        [Protocol.NotifyVerify.params.notifyId, notifyId]
       ],
-      "utf-8"
+      Protocol.NotifyVerify.charset
     )
   )
 
 /** Interprets a raw answer: only the body `true` (surrounding whitespace tolerated) confirms. */
 export const interpret = (response: Transport.RawResponse): Answer | undefined => {
   if (response.status !== 200) return undefined
-  const text = Charset.decode(response.body, "utf-8")
+  const text = Charset.decode(response.body, Protocol.NotifyVerify.charset)
   if (text._tag === "Left") return undefined
   const body = text.right.trim()
   return body === "true" || body === "false" || body === "invalid" ? body : undefined

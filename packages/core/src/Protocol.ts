@@ -145,6 +145,10 @@ export const NOTIFY_RETRY_WINDOW_MILLIS: number =
 /** [classic] `notify_verify`: `GET <gateway>?service=notify_verify&partner=<partner>&notify_id=<id>`. */
 export const NotifyVerify = {
   service: "notify_verify",
+  /** the query's parameters: `service` and `partner` as in `Param`, and the notification's `notify_id` */
+  params: { service: "service", partner: "partner", notifyId: "notify_id" },
+  /** the charset of the query and of the answer (every byte of them is ASCII in practice) */
+  charset: "utf-8",
   /** only this body confirms; `false` and `invalid` do not */
   confirmed: "true",
   denied: "false",

@@ -1,5 +1,5 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -286,7 +286,20 @@ describe("HttpTransport", () => {
     assert.notInclude(HttpTransport.classify(leaky).detail, "sign=")
   })
 
-  for (const [name, make] of [transports[0]!, transports[2]!])
+  /** `fromClient` called directly on a client (what `layer` and `make` build on). */
+  const fromClient: Make = (options) =>
+    Layer.effect(
+      Transport.Transport,
+      Effect.map(HttpClient.HttpClient, (client) => HttpTransport.fromClient(client, options))
+    ).pipe(Layer.provide(FetchHttpClient.layer))
+
+  // Every transport skips its span when no tracer is installed: an installed one still receives it.
+  for (const [name, make] of [
+    transports[0]!,
+    transports[2]!,
+    transports[4]!,
+    ["fromClient on fetch", fromClient] as const
+  ])
     it.effect(`its span names host, path and task, never the query; no full-URL span (${name})`, () =>
       run(
         Effect.gen(function* () {

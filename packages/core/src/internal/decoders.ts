@@ -91,9 +91,9 @@ export const platformProfit = (fields: Record<string, string>): PlatformProfit |
 
 /** `GatewayResponse.TaskInfo` by hand: a non-empty string with no whitespace at either end. */
 export const taskInfo = (signed: Readonly<Record<string, string>>): typeof TaskInfo.Type | undefined => {
-  const value = own(signed, "outer_task_id")
+  const value = own(signed, Protocol.Param.outerTaskId)
   return value !== undefined && value.length > 0 && value.trim() === value
-    ? { outer_task_id: value }
+    ? { [Protocol.Param.outerTaskId]: value }
     : undefined
 }
 

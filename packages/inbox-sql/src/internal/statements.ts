@@ -136,6 +136,15 @@ export const toEntry = (
 export type Statements = ReturnType<typeof make>
 
 /** One attempt's row, as `insertAttempt` writes it. */
+/** What the delivery upsert, a replay's lock and PostgreSQL's record-and-claim read back of the entry's row. */
+export interface LockedRow {
+  state: string
+  duplicate_of: string | null
+  parked_at: number | string | bigint | null
+  last_error: string | null
+  failures: number | string | bigint
+}
+
 export interface AttemptValues {
   readonly notifyId: string
   readonly at: number
@@ -223,13 +232,7 @@ VALUES (${n.notifyId}, ${keys.eventKey}, ${keys.businessKey ?? null}, ${n.payloa
         options.failure === undefined
           ? arrival
           : sql`${arrival}, state = CASE WHEN ${N}.state = 'processed' THEN ${N}.state ELSE 'failed' END, last_error = CASE WHEN ${N}.state = 'processed' THEN ${N}.last_error ELSE excluded.last_error END, failures = CASE WHEN ${N}.state = 'processed' THEN ${N}.failures ELSE ${N}.failures + 1 END${options.parked === true ? sql`, parked_at = CASE WHEN ${N}.state = 'processed' THEN ${N}.parked_at ELSE ${now} END` : sql``}`
-      return sql<{
-        state: string
-        duplicate_of: string | null
-        parked_at: number | string | bigint | null
-        last_error: string | null
-        failures: number | string | bigint
-      }>`${deliveryRow(received, keys, now, options.failure, options.parked === true)}
+      return sql<LockedRow>`${deliveryRow(received, keys, now, options.failure, options.parked === true)}
 ON CONFLICT (notify_id) DO UPDATE SET ${onConflict}
 RETURNING state, duplicate_of, parked_at, last_error, failures`
     },
@@ -239,14 +242,9 @@ RETURNING state, duplicate_of, parked_at, last_error, failures`
      * and reads what the unit needs, like the delivery upsert.
      */
     lockRow: (notifyId: string) =>
-      sql<{
-        state: string
-        duplicate_of: string | null
-        parked_at: number | string | bigint | null
-        last_error: string | null
-        failures: number | string | bigint
-        event_key: string
-      }>`UPDATE ${N} SET deliveries = deliveries WHERE notify_id = ${notifyId}
+      sql<
+        LockedRow & { event_key: string }
+      >`UPDATE ${N} SET deliveries = deliveries WHERE notify_id = ${notifyId}
 RETURNING state, duplicate_of, parked_at, last_error, failures, event_key`,
 
     /** The first delivery's row, or nothing if the notify_id is on record: returns the row it inserted. */
@@ -314,14 +312,9 @@ SELECT (SELECT notify_id FROM marked) AS notify_id, 1 / CAST((SELECT count(*) FR
     recordAndClaim:
       dialect === "pg"
         ? (received: Inbox.Received, keys: Keys, now: number, counted: boolean) =>
-            sql<{
-              state: string
-              duplicate_of: string | null
-              parked_at: number | string | bigint | null
-              last_error: string | null
-              failures: number | string | bigint
-              claimed_by: string | null
-            }>`WITH delivery AS (${deliveryRow(received, keys, now, undefined)}
+            sql<
+              LockedRow & { claimed_by: string | null }
+            >`WITH delivery AS (${deliveryRow(received, keys, now, undefined)}
 ON CONFLICT (notify_id) DO UPDATE SET deliveries = ${N}.deliveries + ${counted ? 1 : 0}, last_received_at = excluded.last_received_at
 RETURNING state, duplicate_of, parked_at, last_error, failures),
 claim AS (INSERT INTO ${E} (event_key, processed_notify_id, processed_at) SELECT CAST(${keys.eventKey} AS TEXT), CAST(${received.notification.notifyId} AS TEXT), CAST(${now} AS BIGINT) FROM delivery WHERE delivery.state <> 'processed' AND delivery.parked_at IS NULL

@@ -2,9 +2,9 @@
  * The one place that knows which package provides the durable inbox for each driver. It is loaded with a
  * dynamic import when a listener is made, so an application that only pays never loads SQL at all.
  *
- * Today both drivers come from `@witkey/inbox-sql`, whose `SqlInbox` module imports the SQLite and the
- * PostgreSQL clients, so a PostgreSQL user still needs `better-sqlite3` installed. When the inbox is split by
- * driver (issue 14, item 2), each branch below imports its own package and nothing else changes.
+ * Each branch imports its own entry of `@witkey/inbox-sql` (`SqliteInbox` or `PgInbox`), which loads only its
+ * own driver: `@effect/sql-sqlite-node` (better-sqlite3) is an optional peer of this package, needed only for
+ * `{ sqlite }`, and a missing one fails here with an `InboxError` naming the driver.
  */
 import type * as Inbox from "@witkey/core/Inbox"
 import type { Layer } from "effect"
