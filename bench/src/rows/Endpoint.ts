@@ -170,7 +170,7 @@ interface PgClientLike {
   end: () => Promise<void>
 }
 const pgClient = (): PgClientLike => {
-  const fromInbox = createRequire(new URL("../../../packages/inbox-sql/package.json", import.meta.url))
+  const fromInbox = createRequire(createRequire(import.meta.url).resolve("@witkey/inbox-sql/package.json"))
   const Pg = createRequire(fromInbox.resolve("@effect/sql-pg/PgClient"))("pg") as {
     Client: new (options: { connectionString: string }) => PgClientLike
   }

@@ -97,7 +97,7 @@ if (mode === "noop") {
     }
   } else {
     // The very `pg` that `@effect/sql-pg` loads (the bench does not depend on `pg` itself).
-    const fromInbox = createRequire(new URL("../../../packages/inbox-sql/package.json", import.meta.url))
+    const fromInbox = createRequire(createRequire(import.meta.url).resolve("@witkey/inbox-sql/package.json"))
     const Pg = createRequire(fromInbox.resolve("@effect/sql-pg/PgClient"))("pg") as PgModule
     const db = new Pg.Pool({ connectionString: filename, max: pool, idleTimeoutMillis: idleMillis })
     await db.query(
