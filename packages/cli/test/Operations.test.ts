@@ -17,7 +17,16 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import * as Database from "../src/Database.js"
 import * as InboxCommand from "../src/InboxCommand.js"
-import { assertOneErrorLine, lastJson, removeTempDirs, run, start, tempDir, TIMEOUT } from "./RunCli.js"
+import {
+  assertOneErrorLine,
+  lastJson,
+  removeTempDirs,
+  run,
+  sandboxAndServe,
+  start,
+  tempDir,
+  TIMEOUT
+} from "./RunCli.js"
 
 afterAll(removeTempDirs)
 
@@ -27,13 +36,7 @@ describe("inbox and payouts commands", () => {
     () =>
       Effect.gen(function* () {
         const db = join(tempDir("ops"), "witkey.db")
-        const sandbox = yield* start(["sandbox", "--port", "0", "--tasks", "1", "--json"])
-        const info = yield* sandbox.waitFor(({ stdout }) => {
-          const line = stdout.split("\n").find((l) => l.startsWith("{"))
-          return line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>)
-        })
-        const gateway = String(info["gateway"])
-        const task = (info["tasks"] as Array<{ outer_task_id: string; transfers: Array<string> }>)[0]!
+        const { gateway, info, receiver, serve, task } = yield* sandboxAndServe(db)
         const keys = [
           "--gateway",
           gateway,
@@ -44,22 +47,6 @@ describe("inbox and payouts commands", () => {
           "--alipay-public-key",
           String(info["alipay_public_key"])
         ]
-        const serve = yield* start([
-          "serve",
-          "--port",
-          "0",
-          "--db",
-          db,
-          "--alipay-public-key",
-          String(info["alipay_public_key"]),
-          "--partner",
-          String(info["partner"]),
-          "--gateway",
-          gateway
-        ])
-        const receiver = yield* serve.waitFor(
-          ({ stderr }) => /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)?.[1]
-        )
         const confirm = [
           "confirm",
           ...keys,

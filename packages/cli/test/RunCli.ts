@@ -219,3 +219,35 @@ export const start = (args: ReadonlyArray<string>) =>
       () => ended
     )
   })
+
+/**
+ * `witkey sandbox` with one task and `witkey serve` on `db` against it, both in process: what the tests of the
+ * three commands together start with. `receiver` is serve's notify URL.
+ */
+export const sandboxAndServe = (db: string) =>
+  Effect.gen(function* () {
+    const sandbox = yield* start(["sandbox", "--port", "0", "--tasks", "1", "--json"])
+    const info = yield* sandbox.waitFor(({ stdout }) => {
+      const line = stdout.split("\n").find((l) => l.startsWith("{"))
+      return line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>)
+    })
+    const gateway = String(info["gateway"])
+    const task = (info["tasks"] as Array<{ outer_task_id: string; transfers: Array<string> }>)[0]!
+    const serve = yield* start([
+      "serve",
+      "--port",
+      "0",
+      "--db",
+      db,
+      "--alipay-public-key",
+      String(info["alipay_public_key"]),
+      "--partner",
+      String(info["partner"]),
+      "--gateway",
+      gateway
+    ])
+    const receiver = yield* serve.waitFor(
+      ({ stderr }) => /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)?.[1]
+    )
+    return { sandbox, info, gateway, task, serve, receiver }
+  })

@@ -4,7 +4,7 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { join } from "node:path"
-import { lastJson, removeTempDirs, run, start, tempDir, TIMEOUT } from "./RunCli.js"
+import { lastJson, removeTempDirs, run, sandboxAndServe, tempDir, TIMEOUT } from "./RunCli.js"
 
 afterAll(removeTempDirs)
 
@@ -28,29 +28,8 @@ describe("sandbox, serve and confirm", () => {
     "a payout over HTTP, its notifications processed once, the re-send already confirmed",
     () =>
       Effect.gen(function* () {
-        const sandbox = yield* start(["sandbox", "--port", "0", "--tasks", "1", "--json"])
-        const info = yield* sandbox.waitFor(({ stdout }) => {
-          const line = stdout.split("\n").find((l) => l.startsWith("{"))
-          return line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>)
-        })
-        const gateway = String(info["gateway"])
-        const task = (info["tasks"] as Array<{ outer_task_id: string; transfers: Array<string> }>)[0]!
-
-        const serve = yield* start([
-          "serve",
-          "--port",
-          "0",
-          "--db",
-          join(tempDir("serve"), "inbox.db"),
-          "--alipay-public-key",
-          String(info["alipay_public_key"]),
-          "--partner",
-          String(info["partner"]),
-          "--gateway",
-          gateway
-        ])
-        const receiver = yield* serve.waitFor(
-          ({ stderr }) => /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)?.[1]
+        const { gateway, info, receiver, serve, task } = yield* sandboxAndServe(
+          join(tempDir("serve"), "inbox.db")
         )
 
         const confirm = [
