@@ -56,6 +56,23 @@ const twoOperators = (policy: Inbox.Policy = {}) =>
 const failing = (n: Notification.Notification) =>
   Effect.fail(new Outage({ message: `down for ${n.notifyId}` }))
 
+/** Five events, each delivered under two notify_ids (a re-issue), every delivery failed once through `a`. */
+const failedPairs = (t: Effect.Effect.Success<ReturnType<typeof twoOperators>>, prefix: string) =>
+  Effect.gen(function* () {
+    const deliveries = yield* Effect.forEach(
+      Array.from({ length: 5 }, (_, i) => i),
+      (i) =>
+        Effect.forEach([1, 2], (alias) =>
+          InboxSuite.received({
+            notifyId: `${prefix}-${i}-${alias}`,
+            payload: InboxSuite.assign(`${prefix}-${i}`, "s-1")
+          })
+        )
+    )
+    for (const r of deliveries.flat()) yield* Effect.flip(t.on(t.a, (inbox) => inbox.receive(r, failing)))
+    return deliveries
+  })
+
 if (unavailable !== undefined) {
   console.warn(PgTest.skipMessage(unavailable))
   if (PgTest.required)
@@ -71,20 +88,8 @@ if (unavailable !== undefined) {
       () =>
         Effect.gen(function* () {
           const t = yield* twoOperators()
-          const events = 5
-          const deliveries = yield* Effect.forEach(
-            Array.from({ length: events }, (_, i) => i),
-            (i) =>
-              Effect.forEach([1, 2], (alias) =>
-                InboxSuite.received({
-                  notifyId: `op-${i}-${alias}`,
-                  payload: InboxSuite.assign(`op-${i}`, "s-1")
-                })
-              )
-          )
           // Every notification failed once: both are failing entries of one event.
-          for (const r of deliveries.flat())
-            yield* Effect.flip(t.on(t.a, (inbox) => inbox.receive(r, failing)))
+          const deliveries = yield* failedPairs(t, "op")
           const racing = deliveries.flatMap(([first, reissue]) => [
             t.on(t.a, (inbox) => inbox.replay(first!.notification.notifyId, t.handler("a"))),
             t.on(t.b, (inbox) => inbox.replay(first!.notification.notifyId, t.handler("b"))),
@@ -93,9 +98,9 @@ if (unavailable !== undefined) {
             t.on(t.b, (inbox) => inbox.receive(reissue!, t.handler("b")))
           ])
           const outcomes = yield* Effect.all(racing, { concurrency: "unbounded" })
-          assert.strictEqual(outcomes.filter((o) => o._tag === "Processed").length, events)
+          assert.strictEqual(outcomes.filter((o) => o._tag === "Processed").length, deliveries.length)
           const counts = yield* t.payouts
-          assert.strictEqual(counts.size, events)
+          assert.strictEqual(counts.size, deliveries.length)
           for (const [, n] of counts) assert.strictEqual(n, 1)
           for (const r of deliveries.flat()) {
             const e = yield* t.on(t.b, (inbox) => inbox.get(r.notification.notifyId))
@@ -139,19 +144,7 @@ if (unavailable !== undefined) {
       () =>
         Effect.gen(function* () {
           const t = yield* twoOperators()
-          const events = 5
-          const deliveries = yield* Effect.forEach(
-            Array.from({ length: events }, (_, i) => i),
-            (i) =>
-              Effect.forEach([1, 2], (alias) =>
-                InboxSuite.received({
-                  notifyId: `pr-${i}-${alias}`,
-                  payload: InboxSuite.assign(`pr-${i}`, "s-1")
-                })
-              )
-          )
-          for (const r of deliveries.flat())
-            yield* Effect.flip(t.on(t.a, (inbox) => inbox.receive(r, failing)))
+          const deliveries = yield* failedPairs(t, "pr")
           // Settled entries, prunable from the start.
           const settled = yield* Effect.forEach([0, 1, 2], (i) =>
             InboxSuite.received({
@@ -178,7 +171,7 @@ if (unavailable !== undefined) {
             "prune empties settled entries only"
           )
           const counts = yield* t.payouts
-          assert.strictEqual(counts.size, events + settled.length)
+          assert.strictEqual(counts.size, deliveries.length + settled.length)
           for (const [key, n] of counts) assert.strictEqual(n, 1, key)
 
           // Everything settled and, an hour on, pruned: every notify_id and every event still de-duplicates.
