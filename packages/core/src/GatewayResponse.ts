@@ -49,7 +49,8 @@ export const TaskInfo = Schema.Struct({
   [Protocol.Param.outerTaskId]: Schema.NonEmptyTrimmedString
 })
 
-const decodeTaskInfo = Schema.decodeUnknownEither(TaskInfo)
+// `exact`: a field is read only from the signed set itself, never from a prototype (as the fast decoder reads it).
+const decodeTaskInfo = Schema.decodeUnknownEither(TaskInfo, { exact: true })
 
 /** A verified `is_success=T`, carrying only signed fields. */
 export interface Confirmed {

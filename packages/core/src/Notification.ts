@@ -83,8 +83,9 @@ export const PlatformProfit = Schema.Struct({
 export interface PlatformProfit extends Schema.Schema.Type<typeof PlatformProfit> {}
 
 // Compiled once: building a decoder per call would dominate the cost of a notification.
-const decodeAssign = Schema.decodeUnknownEither(Assign)
-const decodePlatformProfit = Schema.decodeUnknownEither(PlatformProfit)
+// `exact`: a leaf is read only from the payload itself, never from a prototype (as the fast decoders read it).
+const decodeAssign = Schema.decodeUnknownEither(Assign, { exact: true })
+const decodePlatformProfit = Schema.decodeUnknownEither(PlatformProfit, { exact: true })
 
 /**
  * A sub type this SDK does not know, delivered as such: its sub type and task id (when it names one). Its

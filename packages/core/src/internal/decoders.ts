@@ -7,7 +7,10 @@ import type { TaskInfo } from "../GatewayResponse.js"
 import type { Assign, PlatformProfit } from "../Notification.js"
 import * as Protocol from "../Protocol.js"
 
-/** An own string property of `fields`, as a Schema struct reads one; `undefined` when there is none. */
+/**
+ * An own string property of `fields`, as a Schema struct decoded with `exact: true` reads one (without `exact`, a
+ * struct also reads a missing key's inherited value); `undefined` when there is none.
+ */
 const own = (fields: Readonly<Record<string, string>>, name: string): string | undefined => {
   if (!Object.hasOwn(fields, name)) return undefined
   const value: unknown = fields[name]
@@ -37,8 +40,16 @@ const gmtTransfer = (fields: Record<string, string>) => {
   return value !== undefined && Protocol.Notify.gmtTransferPattern.test(value) ? value : undefined
 }
 
+/**
+ * Whether `fields` carries `subType` as its own sub type: `payloadOf` has already dispatched on it, but each
+ * decoder checks it again so that it equals its schema on any input, not only on what its one caller passes.
+ */
+const hasSubType = (fields: Record<string, string>, subType: string) =>
+  own(fields, Protocol.Notify.subType) === subType
+
 /** `Notification.Assign` by hand. */
 export const assign = (fields: Record<string, string>): Assign | undefined => {
+  if (!hasSubType(fields, Protocol.Notify.assign)) return undefined
   const outerTaskId = wireText(fields, "outerTaskId")
   const outerTransferNo = wireText(fields, "outerTransferNo")
   const transferAmount = amount(fields, "transferAmount")
@@ -65,6 +76,7 @@ export const assign = (fields: Record<string, string>): Assign | undefined => {
 
 /** `PlatformProfit` by hand, as `assign`. */
 export const platformProfit = (fields: Record<string, string>): PlatformProfit | undefined => {
+  if (!hasSubType(fields, Protocol.Notify.platformProfit)) return undefined
   const outerTaskId = wireText(fields, "outerTaskId")
   const transferAmount = amount(fields, "transferAmount")
   const serviceCharge = amount(fields, "serviceCharge")
