@@ -68,13 +68,12 @@ export interface Options extends Inbox.Policy {
   /** Prefix of the inbox's tables (letters, digits, underscores). Default `witkey_`. */
   readonly tablePrefix?: string | undefined
   /**
-   * PostgreSQL: the inbox's own statements prepared once per connection (`PREPARE`) and run by `EXECUTE`
-   * with their values written into the statement as quoted literals, BEGIN and COMMIT in the same message: two
-   * round trips per delivery instead of four. Default false: by default every value is a bound parameter, so
-   * nothing a notification carries is ever part of SQL text. Turn it on for throughput only where the
-   * connection's `client_encoding` is UTF8 (what `pg` sets; the quoting relies on it, as `pg`'s escapeLiteral
-   * does), no pooler drops prepared statements (PgBouncer in transaction mode does), and PostgreSQL's log of a
-   * failing statement may show the values (the raw body is one).
+   * PostgreSQL: the inbox's own statements parsed once per connection under a name (prepared statements of
+   * the extended protocol), then only bound and executed: less work for PostgreSQL per delivery. Default
+   * false (unnamed statements, parsed on each use), which works through any pooler. Either way every value is
+   * a bound parameter, never SQL text, and a delivery costs two round trips (`BEGIN` and `COMMIT` travel with
+   * the inbox's first and last statement). Turn it on only where no pooler drops prepared statements
+   * (PgBouncer in transaction mode before 1.21 does).
    */
   readonly preparedStatements?: boolean | undefined
 }

@@ -1,17 +1,17 @@
 /**
  * The runner for PostgreSQL: a transaction per unit, in two round trips when the handler itself sends
- * nothing: `BEGIN; EXECUTE <record and claim>`, the handler, `EXECUTE <mark processed>; COMMIT`.
+ * nothing: `BEGIN` + record and claim, the handler, mark processed + `COMMIT`.
  *
  * - BEGIN goes out with the unit's first statement, and COMMIT with its last (`exec(…, { commit: true })`),
- *   in one Query message of the simple protocol each. A statement that fails ends its message: the COMMIT
- *   behind it never runs, the runner rolls back. The last statement fails when its claim no longer stands
- *   (`statements.ts`), and the COMMIT's command tag is checked, so nothing commits that `settle` would not.
- * - Each inbox statement is prepared once per connection (`PREPARE`, a round trip of its own the first time)
- *   and run with `EXECUTE`, its parameters written as literals (quoted as `pg` quotes them, bytes as
- *   `decode(hex)`): parsed and planned once per connection. A literal sits in the statement's text, so
- *   PostgreSQL's log of a failing statement (`log_min_error_statement`) shows it, the raw body included.
- *   With `prepared` off (a pooler that cannot keep prepared statements), the statements go through the
- *   extended protocol with their parameters bound, BEGIN and COMMIT queued right behind (four round trips).
+ *   in one round trip of the extended protocol each (`pgPipeline.ts`: Parse/Bind/Execute per statement, one
+ *   Sync), every value a bound parameter. A statement that fails makes PostgreSQL skip the rest up to the
+ *   Sync: the COMMIT behind it never runs, the runner rolls back. The last statement fails when its claim no
+ *   longer stands (`statements.ts`), and the COMMIT's command tag is checked, so nothing commits that `settle`
+ *   would not.
+ * - By default the statements are unnamed (parsed by PostgreSQL on each use), which works through any
+ *   pooler. With `prepared` each inbox statement is parsed once per connection under a name and only bound
+ *   and executed afterwards (a pooler that moves sessions between server connections, PgBouncer in
+ *   transaction mode before 1.21, cannot keep them).
  * - The statements go to the pooled `pg` client directly (what `@effect/sql-pg` calls, without its
  *   per-statement span and fiber); a client without that shape (another driver) gets the same statements
  *   through `@effect/sql`'s connection, one at a time.
@@ -29,12 +29,13 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
 import { Effect, Exit, Predicate } from "effect"
 import { toInboxError } from "./SqlErrors.js"
+import * as Pipeline from "./pgPipeline.js"
 import { type Exec, recordable, type Runner } from "./unit.js"
 
 interface Step {
   readonly text: string
   readonly values: ReadonlyArray<unknown>
-  /** Prepared under a name (statements with parameters; not BEGIN/COMMIT). */
+  /** An inbox statement (named when `prepared`), not BEGIN/COMMIT/ROLLBACK. */
   readonly prepared: boolean
 }
 
@@ -43,12 +44,15 @@ interface Result {
   readonly command: string | undefined
 }
 
-/** The part of a `pg` client the runner uses. */
+/** The part of a `pg` client the runner uses: a query, or a submittable (`pgPipeline.ts`). */
 interface PgClientLike {
-  readonly query: (
-    config: { readonly name?: string; readonly text: string; readonly values?: Array<unknown> },
-    callback: (error: Error | null | undefined, result: { rows?: Array<any>; command?: string }) => void
-  ) => void
+  readonly query: {
+    (
+      config: { readonly name?: string; readonly text: string; readonly values?: Array<unknown> },
+      callback: (error: Error | null | undefined, result: { rows?: Array<any>; command?: string }) => void
+    ): void
+    (submittable: Pipeline.Pipeline): void
+  }
 }
 
 const BEGIN: Step = { text: "BEGIN", values: [], prepared: false }
@@ -56,14 +60,15 @@ const COMMIT: Step = { text: "COMMIT", values: [], prepared: false }
 const ROLLBACK: Step = { text: "ROLLBACK", values: [], prepared: false }
 
 /**
- * One name per statement text, for the whole process: `pg` prepares a name once per connection and refuses
- * the same name with another text. The texts are the inbox's own, a handful per table prefix.
+ * One name per statement text, for the whole process (with `prepared`): `pg` keeps a connection's parsed
+ * statements by name, and a name must never stand for two texts. The texts are the inbox's own, a handful per
+ * table prefix.
  */
 const names = new Map<string, string>()
 const nameOf = (text: string): string => {
   let name = names.get(text)
   if (name === undefined) {
-    name = `witkey_inbox_${names.size + 1}`
+    name = `witkey_inbox_b${names.size + 1}`
     names.set(text, name)
   }
   return name
@@ -103,85 +108,28 @@ const extendedSender =
         )
     })
 
-/** A string as a PostgreSQL literal, whatever `standard_conforming_strings` says (as `pg`'s `escapeLiteral`). */
-const quote = (value: string): string => {
-  let backslash = false
-  let out = "'"
-  for (const c of value) {
-    if (c === "'") out += "''"
-    else if (c === "\\") {
-      out += "\\\\"
-      backslash = true
-    } else out += c
-  }
-  return backslash ? `E${out}'` : `${out}'`
-}
-
-/** A parameter as a literal of an `EXECUTE`, or undefined for a value of a kind the inbox never binds. */
-const literal = (value: unknown): string | undefined => {
-  if (value === null || value === undefined) return "NULL"
-  switch (typeof value) {
-    case "string":
-      return quote(value)
-    case "number":
-      return Number.isFinite(value) ? String(value) : undefined
-    case "bigint":
-      return value.toString()
-    case "boolean":
-      return value ? "TRUE" : "FALSE"
-  }
-  return value instanceof Uint8Array
-    ? `decode('${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}', 'hex')`
-    : undefined
-}
-
 /**
- * The statements in one Query message of the simple protocol: `BEGIN; EXECUTE …` and `EXECUTE …; COMMIT`,
- * one round trip each. Each inbox statement is prepared once per connection (`PREPARE`, its own round trip,
- * the first time only; prepared statements outlive a rollback) and run by `EXECUTE` with its parameters
- * written as literals (quoted as `pg` quotes them; bytes as `decode(hex)`). A statement that fails ends the
- * message there: nothing after it runs, so a COMMIT behind a failed statement is never even attempted (the
- * runner then rolls back).
+ * The default: the steps in one round trip of the extended protocol (`pgPipeline.ts`), the values bound, each
+ * inbox statement parsed once per connection. A value of a kind it does not map goes the `extendedSender` way.
  */
-const preparedOn = new WeakMap<PgClientLike, Set<string>>()
-
-const simpleSender = (pg: PgClientLike): Send => {
+const pipelineSender = (pg: PgClientLike, named: boolean): Send => {
   const extended = extendedSender(pg)
-  let prepared = preparedOn.get(pg)
-  if (prepared === undefined) preparedOn.set(pg, (prepared = new Set()))
-  const known = prepared
   return (steps) =>
     Effect.suspend(() => {
-      const parts: Array<string> = []
-      const toPrepare: Array<Step> = []
-      for (const step of steps) {
-        if (!step.prepared) {
-          parts.push(step.text)
-          continue
-        }
-        const args = step.values.map(literal)
-        if (args.some((a) => a === undefined)) return extended(steps)
-        const name = nameOf(step.text)
-        if (!known.has(name))
-          toPrepare.push({ text: `PREPARE ${name} AS ${step.text}`, values: [], prepared: false })
-        parts.push(args.length === 0 ? `EXECUTE ${name}` : `EXECUTE ${name}(${args.join(", ")})`)
-      }
-      const run = Effect.async<ReadonlyArray<Result>, SqlError>((resume) => {
-        pg.query({ text: parts.join("; ") }, (error, result) => {
-          if (error) return resume(Effect.fail(failed(error)))
-          const all = Array.isArray(result) ? (result as Array<typeof result>) : [result]
-          resume(Effect.succeed(all.map((r) => ({ rows: r.rows ?? [], command: r.command }))))
-        })
+      const statements = steps.map((step): Pipeline.Statement => ({
+        text: step.text,
+        values: step.values,
+        name: named && step.prepared ? nameOf(step.text) : undefined
+      }))
+      const values = Pipeline.wireValues(statements)
+      if (values === undefined) return extended(steps)
+      return Effect.async<ReadonlyArray<Result>, SqlError>((resume) => {
+        pg.query(
+          new Pipeline.Pipeline(statements, values, (error, results) =>
+            resume(error === undefined ? Effect.succeed(results!) : Effect.fail(failed(error)))
+          )
+        )
       })
-      if (toPrepare.length === 0) return run
-      return Effect.zipRight(
-        Effect.tap(extended(toPrepare), () =>
-          Effect.sync(() => {
-            for (const step of steps) if (step.prepared) known.add(nameOf(step.text))
-          })
-        ),
-        run
-      )
     })
 }
 
@@ -195,7 +143,7 @@ const sender = (connection: SqlConnection.Connection, prepared: boolean): Send =
           return { rows: r.rows ?? [], command: r.command }
         })
       )
-  return prepared ? simpleSender(pg) : extendedSender(pg)
+  return pipelineSender(pg, prepared)
 }
 
 const lostAtCommit = () =>
