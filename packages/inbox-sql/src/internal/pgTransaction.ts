@@ -8,10 +8,11 @@
  *   Sync: the COMMIT behind it never runs, the runner rolls back. The last statement fails when its claim no
  *   longer stands (`statements.ts`), and the COMMIT's command tag is checked, so nothing commits that `settle`
  *   would not.
- * - By default the statements are unnamed (parsed by PostgreSQL on each use), which works through any
- *   pooler. With `prepared` each inbox statement is parsed once per connection under a name and only bound
- *   and executed afterwards (a pooler that moves sessions between server connections, PgBouncer in
- *   transaction mode before 1.21, cannot keep them).
+ * - With `prepared` (the default) each inbox statement is parsed once per connection under a name and then
+ *   only bound and executed: parsing and planning the inbox's statements on each use about doubled
+ *   PostgreSQL's CPU time per delivery. Without it (a pooler that moves sessions between server connections
+ *   and does not keep prepared statements) they are unnamed, parsed on each use; a named statement reported
+ *   gone switches the runner to that for good.
  * - The statements go to the pooled `pg` client directly (what `@effect/sql-pg` calls, without its
  *   per-statement span and fiber); a client without that shape (another driver) gets the same statements
  *   through `@effect/sql`'s connection, one at a time.
@@ -108,14 +109,29 @@ const extendedSender =
         )
     })
 
+/** Whether the inbox's statements are named; turned off for good when PostgreSQL forgets them (a pooler). */
+interface Naming {
+  named: boolean
+}
+
+/** PostgreSQL's `invalid_sql_statement_name`: a named statement this connection was thought to hold is gone. */
+const STATEMENT_GONE = "26000"
+
+const statementGone = (error: unknown) =>
+  Predicate.hasProperty(error, "code") && error.code === STATEMENT_GONE
+
 /**
- * The default: the steps in one round trip of the extended protocol (`pgPipeline.ts`), the values bound, each
- * inbox statement parsed once per connection. A value of a kind it does not map goes the `extendedSender` way.
+ * The steps in one round trip of the extended protocol (`pgPipeline.ts`), every value bound. Inbox statements
+ * are named (parsed once per connection) while `naming.named`; if PostgreSQL ever answers that a named
+ * statement does not exist (a pooler that hands the session another server connection, or one that discards
+ * them), the delivery fails (Alipay delivers it again) and the inbox goes on with unnamed statements, parsed on
+ * each use. A value of a kind the pipeline does not map goes the `extendedSender` way.
  */
-const pipelineSender = (pg: PgClientLike, named: boolean): Send => {
+const pipelineSender = (pg: PgClientLike, naming: Naming): Send => {
   const extended = extendedSender(pg)
   return (steps) =>
     Effect.suspend(() => {
+      const named = naming.named
       const statements = steps.map((step): Pipeline.Statement => ({
         text: step.text,
         values: step.values,
@@ -123,17 +139,29 @@ const pipelineSender = (pg: PgClientLike, named: boolean): Send => {
       }))
       const values = Pipeline.wireValues(statements)
       if (values === undefined) return extended(steps)
-      return Effect.async<ReadonlyArray<Result>, SqlError>((resume) => {
+      const run = Effect.async<ReadonlyArray<Result>, SqlError>((resume) => {
         pg.query(
           new Pipeline.Pipeline(statements, values, (error, results) =>
             resume(error === undefined ? Effect.succeed(results!) : Effect.fail(failed(error)))
           )
         )
       })
+      return named
+        ? Effect.tapError(run, (error) =>
+            statementGone(error.cause) && naming.named
+              ? Effect.zipRight(
+                  Effect.sync(() => void (naming.named = false)),
+                  Effect.logWarning(
+                    "witkey inbox: PostgreSQL lost a prepared statement of this connection (a pooler in transaction mode?); the inbox parses its statements on each use from now on (preparedStatements: false avoids this)"
+                  )
+                )
+              : Effect.void
+          )
+        : run
     })
 }
 
-const sender = (connection: SqlConnection.Connection, prepared: boolean): Send => {
+const sender = (connection: SqlConnection.Connection, naming: Naming): Send => {
   const pg = pgClientOf(connection)
   if (pg === undefined)
     return (steps) =>
@@ -143,7 +171,7 @@ const sender = (connection: SqlConnection.Connection, prepared: boolean): Send =
           return { rows: r.rows ?? [], command: r.command }
         })
       )
-  return pipelineSender(pg, prepared)
+  return pipelineSender(pg, naming)
 }
 
 const lostAtCommit = () =>
@@ -154,60 +182,63 @@ const lostAtCommit = () =>
   })
 
 /** `prepared`: the inbox's statements as named prepared statements (off for poolers that cannot keep them). */
-export const make = (sql: SqlClient.SqlClient, options: { readonly prepared: boolean }): Runner => ({
-  record: (effect, restore) => restore(effect),
-  run: (unit, restore, onFailure) =>
-    Effect.gen(function* () {
-      const exit = yield* Effect.exit(
-        Effect.scoped(
-          Effect.gen(function* () {
-            const connection = yield* Effect.mapError(sql.reserve, toInboxError("begin"))
-            const send = sender(connection, options.prepared)
-            let state = "idle" as "idle" | "open" | "done"
-            const commitChecked = (results: ReadonlyArray<Result>) =>
-              results[results.length - 1]?.command === "COMMIT" ? Effect.void : Effect.fail(lostAtCommit())
-            const exec: Exec = <A extends object>(
-              what: string,
-              statement: Parameters<Exec>[1],
-              execOptions?: { readonly commit?: boolean }
-            ) =>
-              Effect.suspend(() => {
-                const [text, values] = statement.compile()
-                const opening = state === "idle"
-                const committing = execOptions?.commit === true
-                const steps: Array<Step> = opening ? [BEGIN] : []
-                steps.push({ text, values, prepared: true })
-                if (committing) steps.push(COMMIT)
-                state = committing ? "done" : "open"
-                return send(steps).pipe(
-                  Effect.mapError(toInboxError(committing ? `${what} and commit` : what)),
-                  Effect.flatMap((results) =>
-                    committing
-                      ? Effect.as(commitChecked(results), results[opening ? 1 : 0]!.rows)
-                      : Effect.succeed(results[opening ? 1 : 0]!.rows)
+export const make = (sql: SqlClient.SqlClient, options: { readonly prepared: boolean }): Runner => {
+  const naming: Naming = { named: options.prepared }
+  return {
+    record: (effect, restore) => restore(effect),
+    run: (unit, restore, onFailure) =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(
+          Effect.scoped(
+            Effect.gen(function* () {
+              const connection = yield* Effect.mapError(sql.reserve, toInboxError("begin"))
+              const send = sender(connection, naming)
+              let state = "idle" as "idle" | "open" | "done"
+              const commitChecked = (results: ReadonlyArray<Result>) =>
+                results[results.length - 1]?.command === "COMMIT" ? Effect.void : Effect.fail(lostAtCommit())
+              const exec: Exec = <A extends object>(
+                what: string,
+                statement: Parameters<Exec>[1],
+                execOptions?: { readonly commit?: boolean }
+              ) =>
+                Effect.suspend(() => {
+                  const [text, values] = statement.compile()
+                  const opening = state === "idle"
+                  const committing = execOptions?.commit === true
+                  const steps: Array<Step> = opening ? [BEGIN] : []
+                  steps.push({ text, values, prepared: true })
+                  if (committing) steps.push(COMMIT)
+                  state = committing ? "done" : "open"
+                  return send(steps).pipe(
+                    Effect.mapError(toInboxError(committing ? `${what} and commit` : what)),
+                    Effect.flatMap((results) =>
+                      committing
+                        ? Effect.as(commitChecked(results), results[opening ? 1 : 0]!.rows)
+                        : Effect.succeed(results[opening ? 1 : 0]!.rows)
+                    )
                   )
-                )
-              }).pipe(Effect.uninterruptible) as Effect.Effect<ReadonlyArray<A>, Inbox.InboxError>
-            const result = yield* Effect.exit(
-              restore(Effect.provideService(unit(exec), SqlClient.TransactionConnection, [connection, 0]))
-            )
-            if (Exit.isSuccess(result)) {
-              if (state === "open") {
-                state = "done"
-                yield* send([COMMIT]).pipe(
-                  Effect.mapError(toInboxError("commit")),
-                  Effect.flatMap(commitChecked)
-                )
+                }).pipe(Effect.uninterruptible) as Effect.Effect<ReadonlyArray<A>, Inbox.InboxError>
+              const result = yield* Effect.exit(
+                restore(Effect.provideService(unit(exec), SqlClient.TransactionConnection, [connection, 0]))
+              )
+              if (Exit.isSuccess(result)) {
+                if (state === "open") {
+                  state = "done"
+                  yield* send([COMMIT]).pipe(
+                    Effect.mapError(toInboxError("commit")),
+                    Effect.flatMap(commitChecked)
+                  )
+                }
+                return result.value
               }
-              return result.value
-            }
-            // Harmless outside a transaction (PostgreSQL only warns): sent whenever one may still be open.
-            if (state !== "idle") yield* Effect.ignore(send([ROLLBACK]))
-            return yield* result
-          })
+              // Harmless outside a transaction (PostgreSQL only warns): sent whenever one may still be open.
+              if (state !== "idle") yield* Effect.ignore(send([ROLLBACK]))
+              return yield* result
+            })
+          )
         )
-      )
-      if (Exit.isFailure(exit) && recordable(exit.cause)) yield* onFailure(exit.cause)
-      return yield* exit
-    })
-})
+        if (Exit.isFailure(exit) && recordable(exit.cause)) yield* onFailure(exit.cause)
+        return yield* exit
+      })
+  }
+}
