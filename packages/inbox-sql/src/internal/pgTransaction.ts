@@ -28,6 +28,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlConnection from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
+import type { Cause } from "effect"
 import { Effect, Exit, Predicate } from "effect"
 import { toInboxError } from "./SqlErrors.js"
 import * as Pipeline from "./pgPipeline.js"
@@ -77,8 +78,16 @@ const nameOf = (text: string): string => {
 
 const failed = (cause: unknown) => new SqlError({ cause, message: "Failed to execute statement" })
 
-/** Runs steps in order on one connection; fails with the first failure, after every step was answered. */
-type Send = (steps: ReadonlyArray<Step>) => Effect.Effect<ReadonlyArray<Result>, SqlError>
+/**
+ * Runs steps in order on one connection and answers with `then` of their results, or with the first failure
+ * as the inbox's error (`what` it was doing). One `Effect.async` per round trip on the pipeline: this runs twice
+ * per delivery.
+ */
+type Send = <A>(
+  steps: ReadonlyArray<Step>,
+  what: string,
+  then: (results: ReadonlyArray<Result>) => Effect.Effect<A, Inbox.InboxError>
+) => Effect.Effect<A, Inbox.InboxError>
 
 const pgClientOf = (connection: SqlConnection.Connection): PgClientLike | undefined => {
   const pg = (connection as { readonly pg?: unknown }).pg
@@ -88,9 +97,9 @@ const pgClientOf = (connection: SqlConnection.Connection): PgClientLike | undefi
 }
 
 /** Text and values through the extended protocol: one round trip per step, queued together. */
-const extendedSender =
-  (pg: PgClientLike): Send =>
-  (steps) =>
+const extendedSteps =
+  (pg: PgClientLike) =>
+  (steps: ReadonlyArray<Step>): Effect.Effect<ReadonlyArray<Result>, SqlError> =>
     Effect.async<ReadonlyArray<Result>, SqlError>((resume) => {
       const results: Array<Result> = []
       let firstError: unknown = undefined
@@ -128,8 +137,14 @@ const statementGone = (error: unknown) =>
  * each use. A value of a kind the pipeline does not map goes the `extendedSender` way.
  */
 const pipelineSender = (pg: PgClientLike, naming: Naming): Send => {
-  const extended = extendedSender(pg)
-  return (steps) =>
+  const extended = extendedSteps(pg)
+  const forgotten = Effect.zipRight(
+    Effect.sync(() => void (naming.named = false)),
+    Effect.logWarning(
+      "witkey inbox: PostgreSQL lost a prepared statement of this connection (a pooler in transaction mode?); the inbox parses its statements on each use from now on (preparedStatements: false avoids this)"
+    )
+  )
+  return (steps, what, then) =>
     Effect.suspend(() => {
       const named = naming.named
       const statements = steps.map((step): Pipeline.Statement => ({
@@ -138,39 +153,33 @@ const pipelineSender = (pg: PgClientLike, naming: Naming): Send => {
         name: named && step.prepared ? nameOf(step.text) : undefined
       }))
       const values = Pipeline.wireValues(statements)
-      if (values === undefined) return extended(steps)
-      const run = Effect.async<ReadonlyArray<Result>, SqlError>((resume) => {
+      if (values === undefined)
+        return Effect.flatMap(Effect.mapError(extended(steps), toInboxError(what)), then)
+      return Effect.async<any, Inbox.InboxError>((resume) => {
         pg.query(
-          new Pipeline.Pipeline(statements, values, (error, results) =>
-            resume(error === undefined ? Effect.succeed(results!) : Effect.fail(failed(error)))
-          )
+          new Pipeline.Pipeline(statements, values, (error, results) => {
+            if (error === undefined) return resume(then(results!))
+            const failure = Effect.fail(toInboxError(what)(failed(error)))
+            resume(
+              named && naming.named && statementGone(error) ? Effect.zipRight(forgotten, failure) : failure
+            )
+          })
         )
       })
-      return named
-        ? Effect.tapError(run, (error) =>
-            statementGone(error.cause) && naming.named
-              ? Effect.zipRight(
-                  Effect.sync(() => void (naming.named = false)),
-                  Effect.logWarning(
-                    "witkey inbox: PostgreSQL lost a prepared statement of this connection (a pooler in transaction mode?); the inbox parses its statements on each use from now on (preparedStatements: false avoids this)"
-                  )
-                )
-              : Effect.void
-          )
-        : run
     })
 }
 
+/** Another driver: the same statements through `@effect/sql`'s connection, one at a time. */
 const sender = (connection: SqlConnection.Connection, naming: Naming): Send => {
   const pg = pgClientOf(connection)
   if (pg === undefined)
-    return (steps) =>
+    return (steps, what, then) =>
       Effect.forEach(steps, (step) =>
         Effect.map(connection.executeRaw(step.text, step.values), (raw): Result => {
           const r = raw as { rows?: ReadonlyArray<any>; command?: string }
           return { rows: r.rows ?? [], command: r.command }
         })
-      )
+      ).pipe(Effect.mapError(toInboxError(what)), Effect.flatMap(then))
   return pipelineSender(pg, naming)
 }
 
@@ -181,64 +190,68 @@ const lostAtCommit = () =>
       "inbox commit: PostgreSQL rolled the transaction back instead of committing it (a statement inside it failed); answered fail"
   })
 
+const committed = (results: ReadonlyArray<Result>) =>
+  results[results.length - 1]?.command === "COMMIT" ? Effect.void : Effect.fail(lostAtCommit())
+
 /** `prepared`: the inbox's statements as named prepared statements (off for poolers that cannot keep them). */
 export const make = (sql: SqlClient.SqlClient, options: { readonly prepared: boolean }): Runner => {
   const naming: Naming = { named: options.prepared }
+  const reserve = Effect.mapError(sql.reserve, toInboxError("begin"))
   return {
     record: (effect, restore) => restore(effect),
-    run: (unit, restore, onFailure) =>
-      Effect.gen(function* () {
-        const exit = yield* Effect.exit(
-          Effect.scoped(
-            Effect.gen(function* () {
-              const connection = yield* Effect.mapError(sql.reserve, toInboxError("begin"))
-              const send = sender(connection, naming)
-              let state = "idle" as "idle" | "open" | "done"
-              const commitChecked = (results: ReadonlyArray<Result>) =>
-                results[results.length - 1]?.command === "COMMIT" ? Effect.void : Effect.fail(lostAtCommit())
-              const exec: Exec = <A extends object>(
-                what: string,
-                statement: Parameters<Exec>[1],
-                execOptions?: { readonly commit?: boolean }
-              ) =>
-                Effect.suspend(() => {
-                  const [text, values] = statement.compile()
-                  const opening = state === "idle"
-                  const committing = execOptions?.commit === true
-                  const steps: Array<Step> = opening ? [BEGIN] : []
-                  steps.push({ text, values, prepared: true })
-                  if (committing) steps.push(COMMIT)
-                  state = committing ? "done" : "open"
-                  return send(steps).pipe(
-                    Effect.mapError(toInboxError(committing ? `${what} and commit` : what)),
-                    Effect.flatMap((results) =>
-                      committing
-                        ? Effect.as(commitChecked(results), results[opening ? 1 : 0]!.rows)
-                        : Effect.succeed(results[opening ? 1 : 0]!.rows)
-                    )
-                  )
-                }).pipe(Effect.uninterruptible) as Effect.Effect<ReadonlyArray<A>, Inbox.InboxError>
-              const result = yield* Effect.exit(
-                restore(Effect.provideService(unit(exec), SqlClient.TransactionConnection, [connection, 0]))
+    run: <A, E, R>(
+      unit: (exec: Exec) => Effect.Effect<A, E, R>,
+      restore: <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) => Effect.Effect<X, E2, R2>,
+      onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
+    ): Effect.Effect<A, E | Inbox.InboxError, R> => {
+      // Plain flatMaps rather than generators: this runs on every delivery.
+      const transaction = Effect.flatMap(reserve, (connection) => {
+        const send = sender(connection, naming)
+        let state = "idle" as "idle" | "open" | "done"
+        const exec: Exec = <Row extends object>(
+          what: string,
+          statement: Parameters<Exec>[1],
+          execOptions?: { readonly commit?: boolean }
+        ) =>
+          Effect.uninterruptible(
+            Effect.suspend(() => {
+              const [text, values] = statement.compile()
+              const opening = state === "idle"
+              const committing = execOptions?.commit === true
+              const steps: Array<Step> = opening ? [BEGIN] : []
+              steps.push({ text, values, prepared: true })
+              if (committing) steps.push(COMMIT)
+              state = committing ? "done" : "open"
+              const at = opening ? 1 : 0
+              return send(
+                steps,
+                committing ? `${what} and commit` : what,
+                committing
+                  ? (results) => Effect.as(committed(results), results[at]!.rows as ReadonlyArray<Row>)
+                  : (results) => Effect.succeed(results[at]!.rows as ReadonlyArray<Row>)
               )
-              if (Exit.isSuccess(result)) {
-                if (state === "open") {
-                  state = "done"
-                  yield* send([COMMIT]).pipe(
-                    Effect.mapError(toInboxError("commit")),
-                    Effect.flatMap(commitChecked)
-                  )
-                }
-                return result.value
-              }
-              // Harmless outside a transaction (PostgreSQL only warns): sent whenever one may still be open.
-              if (state !== "idle") yield* Effect.ignore(send([ROLLBACK]))
-              return yield* result
             })
           )
+        return Effect.flatMap(
+          Effect.exit(
+            restore(Effect.provideService(unit(exec), SqlClient.TransactionConnection, [connection, 0]))
+          ),
+          (result): Effect.Effect<A, E | Inbox.InboxError> => {
+            if (Exit.isSuccess(result)) {
+              if (state !== "open") return result
+              state = "done"
+              return Effect.as(send([COMMIT], "commit", committed), result.value)
+            }
+            // Harmless outside a transaction (PostgreSQL only warns): sent whenever one may still be open.
+            return state === "idle"
+              ? result
+              : Effect.zipRight(Effect.ignore(send([ROLLBACK], "rollback", () => Effect.void)), result)
+          }
         )
-        if (Exit.isFailure(exit) && recordable(exit.cause)) yield* onFailure(exit.cause)
-        return yield* exit
       })
+      return Effect.flatMap(Effect.exit(Effect.scoped(transaction)), (exit) =>
+        Exit.isFailure(exit) && recordable(exit.cause) ? Effect.zipRight(onFailure(exit.cause), exit) : exit
+      )
+    }
   }
 }
