@@ -13,14 +13,17 @@
 //
 // Part 3, PostgreSQL (row 7b; skipped with a line saying why when no server answers): the same HTTP ladder
 // at 16 in flight with pools of 16 (the bare handler's one `pg` INSERT, the SDK endpoint with `PgInbox`), then
-// in process `PgInbox`'s `receive` against one bare `pg` INSERT, 1 and 16 in flight, wall and CPU time per
-// delivery, three alternating rounds (CPU time is the steadier reading on a busy machine).
+// in process `PgInbox`'s `receive` (named statements, the default, and `preparedStatements: false`) against one
+// bare `pg` INSERT, 1 and 16 in flight, wall and CPU time per delivery, three alternating rounds (CPU time is
+// the steadier reading on a busy machine), and the CPU time of the PostgreSQL server's processes per delivery
+// when it runs on this machine (read from /proc; other clients of the server count too): on a machine of two
+// cores, PostgreSQL's work per delivery competes with the endpoint's.
 import * as Inbox from "@witkey/core/Inbox"
 import * as Notification from "@witkey/core/Notification"
 import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
 import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
 import Database from "better-sqlite3"
-import { Effect, Either, Layer } from "effect"
+import { Context, Effect, Either, Layer } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import * as Http from "node:http"
 import { tmpdir } from "node:os"
@@ -30,6 +33,7 @@ import { drive, request, startChild } from "./src/Load.js"
 import { PG_URL, urlFor, withSchemas } from "./src/rows/Endpoint.js"
 import * as PgInbox from "@witkey/inbox-sql/PgInbox"
 import { createRequire } from "node:module"
+import { readdirSync, readFileSync } from "node:fs"
 
 const dir = mkdtempSync(join(tmpdir(), "witkey-endpoint-"))
 const out = (line: string) => process.stdout.write(`${line}\n`)
@@ -200,12 +204,39 @@ raw.close()
 // --- part 3 ------------------------------------------------------------------------------------------------
 
 const PG_POOL = 16
+
+/**
+ * CPU time so far of the PostgreSQL server's processes on this machine (Linux `/proc`, `postgres` processes
+ * readable by this user), µs; 0 where it cannot be read (another OS, a remote server).
+ */
+const postgresMicros = (): number => {
+  let ticks = 0
+  try {
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+        const end = stat.lastIndexOf(")")
+        if (!stat.slice(0, end).includes("(postgres")) continue
+        const fields = stat.slice(end + 2).split(" ")
+        ticks += Number(fields[11]) + Number(fields[12])
+      } catch {
+        // The process ended meanwhile.
+      }
+    }
+  } catch {
+    return 0
+  }
+  // Clock ticks of 10 ms (USER_HZ is 100 on Linux).
+  return ticks * 10_000
+}
 const pgPart = async () => {
   const tag = process.pid
   const schemas = {
     sdk: `bench_pg_sdk_${tag}`,
     bare: `bench_pg_bare_${tag}`,
-    inproc: `bench_pg_inproc_${tag}`
+    inproc: `bench_pg_inproc_${tag}`,
+    unnamed: `bench_pg_unnamed_${tag}`
   }
   await withSchemas(Object.values(schemas), async () => {
     out("")
@@ -237,7 +268,8 @@ const pgPart = async () => {
     }
     pgAgent.destroy()
 
-    const fromInbox = createRequire(new URL("../packages/inbox-sql/package.json", import.meta.url))
+    // The very `pg` that `@effect/sql-pg` loads, found from the inbox package (compiled or not).
+    const fromInbox = createRequire(createRequire(import.meta.url).resolve("@witkey/inbox-sql/package.json"))
     const Pg = createRequire(fromInbox.resolve("@effect/sql-pg/PgClient"))("pg") as {
       Pool: new (options: { connectionString: string; max: number }) => {
         query: (text: string, values?: ReadonlyArray<unknown>) => Promise<unknown>
@@ -259,6 +291,7 @@ const pgPart = async () => {
       const batch = Array.from({ length: M }, () => received(fresh++))
       let k = 0
       const cpu = process.cpuUsage()
+      const server = postgresMicros()
       const start = performance.now()
       await Promise.all(
         Array.from({ length: inFlight }, async () => {
@@ -266,41 +299,61 @@ const pgPart = async () => {
         })
       )
       const used = process.cpuUsage(cpu)
-      return { wall: ((performance.now() - start) * 1000) / M, cpu: (used.user + used.system) / M }
+      return {
+        wall: ((performance.now() - start) * 1000) / M,
+        cpu: (used.user + used.system) / M,
+        server: (postgresMicros() - server) / M
+      }
     }
     out("")
-    out("PostgreSQL, in process (µs per delivery, median of 3 alternating rounds; lower is better)")
+    out(
+      `PostgreSQL, in process (µs per delivery, median of 3 alternating rounds; lower is better${postgresMicros() > 0 ? "; server: the PostgreSQL processes' CPU" : ""})`
+    )
+    type Reading = { wall: number; cpu: number; server: number }
+    const receiver = (prepared: boolean) =>
+      Effect.map(
+        Layer.build(
+          PgInbox.layer({
+            url: urlFor(prepared ? schemas.inproc : schemas.unnamed),
+            maxConnections: PG_POOL,
+            preparedStatements: prepared
+          })
+        ),
+        (context) => {
+          const inbox = Context.get(context, Inbox.Inbox)
+          return (r: Inbox.Received) => Effect.runPromise(inbox.receive(r, () => Effect.void))
+        }
+      )
     await Effect.runPromise(
-      Effect.gen(function* () {
-        const inbox = yield* Inbox.Inbox
-        const sdk = (r: Inbox.Received) => Effect.runPromise(inbox.receive(r, () => Effect.void))
-        yield* Effect.promise(async () => {
-          await timed(PG_POOL, sdk)
-          await timed(PG_POOL, bare)
-          for (const inFlight of [1, PG_POOL]) {
-            const got = {
-              sdk: [] as Array<{ wall: number; cpu: number }>,
-              bare: [] as Array<{ wall: number; cpu: number }>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const sides = [
+            ["bare pg INSERT (pool.query, autocommit)", bare],
+            ["PgInbox receive (named statements, no-op handler)", yield* receiver(true)],
+            ["PgInbox receive (preparedStatements: false)", yield* receiver(false)]
+          ] as const
+          yield* Effect.promise(async () => {
+            for (const [, run] of sides) await timed(PG_POOL, run)
+            for (const inFlight of [1, PG_POOL]) {
+              const got = sides.map(() => [] as Array<Reading>)
+              for (let round = 0; round < 3; round++)
+                for (const [i, [, run]] of sides.entries()) got[i]!.push(await timed(inFlight, run))
+              const med = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[1]!
+              for (const [i, [name]] of sides.entries()) {
+                const side = got[i]!
+                const server = med(side.map((x) => x.server))
+                out(
+                  `  ${`${name}, ${inFlight} in flight`.padEnd(62)} ${med(side.map((x) => x.wall))
+                    .toFixed(0)
+                    .padStart(6)} µs wall ${med(side.map((x) => x.cpu))
+                    .toFixed(0)
+                    .padStart(6)} µs CPU${server > 0 ? ` ${server.toFixed(0).padStart(6)} µs server` : ""}`
+                )
+              }
             }
-            for (let round = 0; round < 3; round++) {
-              got.sdk.push(await timed(inFlight, sdk))
-              got.bare.push(await timed(inFlight, bare))
-            }
-            const med = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[1]!
-            for (const [name, side] of [
-              ["bare pg INSERT (pool.query, autocommit)", got.bare],
-              ["PgInbox receive (2 round trips, no-op handler)", got.sdk]
-            ] as const)
-              out(
-                `  ${`${name}, ${inFlight} in flight`.padEnd(62)} ${med(side.map((x) => x.wall))
-                  .toFixed(0)
-                  .padStart(6)} µs wall ${med(side.map((x) => x.cpu))
-                  .toFixed(0)
-                  .padStart(6)} µs CPU`
-              )
-          }
+          })
         })
-      }).pipe(Effect.provide(PgInbox.layer({ url: urlFor(schemas.inproc), maxConnections: PG_POOL })))
+      )
     )
     await pool.end()
   })

@@ -68,13 +68,14 @@ export interface Options extends Inbox.Policy {
   /** Prefix of the inbox's tables (letters, digits, underscores). Default `witkey_`. */
   readonly tablePrefix?: string | undefined
   /**
-   * PostgreSQL: the inbox's own statements prepared once per connection (`PREPARE`) and run by `EXECUTE`
-   * with their values written into the statement as quoted literals, BEGIN and COMMIT in the same message: two
-   * round trips per delivery instead of four. Default false: by default every value is a bound parameter, so
-   * nothing a notification carries is ever part of SQL text. Turn it on for throughput only where the
-   * connection's `client_encoding` is UTF8 (what `pg` sets; the quoting relies on it, as `pg`'s escapeLiteral
-   * does), no pooler drops prepared statements (PgBouncer in transaction mode does), and PostgreSQL's log of a
-   * failing statement may show the values (the raw body is one).
+   * PostgreSQL: the inbox's own statements parsed once per connection under a name (prepared statements of
+   * the extended protocol), then only bound and executed. Default true: parsing and planning its statements
+   * on each use about doubled PostgreSQL's CPU time per delivery (BENCHMARKS.md, row 7b). Either way every
+   * value is a bound parameter, never SQL text, and a delivery costs two round trips (`BEGIN` and `COMMIT`
+   * travel with the inbox's first and last statement). Set it to false behind a pooler that does not keep
+   * prepared statements (PgBouncer in transaction mode before 1.21, or with `max_prepared_statements = 0`); if
+   * PostgreSQL ever reports a statement gone, the inbox fails that delivery, logs a warning and goes on
+   * without names.
    */
   readonly preparedStatements?: boolean | undefined
 }
@@ -104,7 +105,7 @@ export const make = (
     const grouped =
       dialect === "sqlite"
         ? GroupCommit.runner(yield* GroupCommit.make(sql))
-        : PgTransaction.make(sql, { prepared: options.preparedStatements === true })
+        : PgTransaction.make(sql, { prepared: options.preparedStatements !== false })
     // The SQLite client shares one connection and holds its lock only while handing it out, so a lone
     // statement can run inside another fiber's open transaction (and be rolled back with it, or read its
     // uncommitted rows). Its own transaction makes it wait for the connection like a transaction does.

@@ -177,6 +177,46 @@ if (unavailable !== undefined) {
         })
     )
 
+    // Named statements (the default) that PostgreSQL forgot, as behind a pooler that does not keep them: that
+    // delivery fails and commits nothing, and the inbox goes on with unnamed statements.
+    it.scoped(
+      "prepared statements that PostgreSQL forgot fail one delivery, then the inbox goes on without",
+      () =>
+        Effect.gen(function* () {
+          const url = yield* PgTest.scopedSchema("forgot")
+          const context = yield* Layer.build(PgInbox.layer({ url, maxConnections: 1 }))
+          const sql = Context.get(context, SqlClient.SqlClient)
+          const inbox = Context.get(context, Inbox.Inbox)
+          yield* sql`CREATE TABLE payouts (id TEXT NOT NULL)`
+          const [a, b] = yield* Effect.all([
+            InboxSuite.received({ notifyId: "forgot-a", payload: InboxSuite.assign("forgot-a", "s-1") }),
+            InboxSuite.received({ notifyId: "forgot-b", payload: InboxSuite.assign("forgot-b", "s-1") })
+          ])
+          const pay = (r: Inbox.Received) => sql`INSERT INTO payouts VALUES (${r.notification.notifyId})`
+          // The one connection now holds the inbox's statements.
+          assert.deepStrictEqual(yield* inbox.receive(a, () => pay(a)), { _tag: "Processed" })
+          const forget = Effect.zipRight(sql.unsafe("DEALLOCATE ALL"), pay(b))
+          const exit = yield* Effect.exit(inbox.receive(b, () => forget))
+          assert.isTrue(Exit.isFailure(exit), "answered fail")
+          const paid = sql<{ id: string }>`SELECT id FROM payouts ORDER BY id`
+          assert.deepStrictEqual(
+            (yield* paid).map((row) => row.id),
+            ["forgot-a"],
+            "nothing of b committed"
+          )
+          assert.deepStrictEqual(yield* inbox.receive(b, () => forget), { _tag: "Processed" })
+          assert.deepStrictEqual(yield* inbox.receive(b, () => pay(b)), {
+            _tag: "Duplicate",
+            by: "notify_id",
+            processedNotifyId: "forgot-b"
+          })
+          assert.deepStrictEqual(
+            (yield* paid).map((row) => row.id),
+            ["forgot-a", "forgot-b"]
+          )
+        })
+    )
+
     it.scoped("a handler's nested transaction is a savepoint of the delivery's", () =>
       Effect.gen(function* () {
         const url = yield* PgTest.scopedSchema("nested")

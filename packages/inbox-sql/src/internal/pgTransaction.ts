@@ -1,17 +1,18 @@
 /**
  * The runner for PostgreSQL: a transaction per unit, in two round trips when the handler itself sends
- * nothing: `BEGIN; EXECUTE <record and claim>`, the handler, `EXECUTE <mark processed>; COMMIT`.
+ * nothing: `BEGIN` + record and claim, the handler, mark processed + `COMMIT`.
  *
  * - BEGIN goes out with the unit's first statement, and COMMIT with its last (`exec(…, { commit: true })`),
- *   in one Query message of the simple protocol each. A statement that fails ends its message: the COMMIT
- *   behind it never runs, the runner rolls back. The last statement fails when its claim no longer stands
- *   (`statements.ts`), and the COMMIT's command tag is checked, so nothing commits that `settle` would not.
- * - Each inbox statement is prepared once per connection (`PREPARE`, a round trip of its own the first time)
- *   and run with `EXECUTE`, its parameters written as literals (quoted as `pg` quotes them, bytes as
- *   `decode(hex)`): parsed and planned once per connection. A literal sits in the statement's text, so
- *   PostgreSQL's log of a failing statement (`log_min_error_statement`) shows it, the raw body included.
- *   With `prepared` off (a pooler that cannot keep prepared statements), the statements go through the
- *   extended protocol with their parameters bound, BEGIN and COMMIT queued right behind (four round trips).
+ *   in one round trip of the extended protocol each (`pgPipeline.ts`: Parse/Bind/Execute per statement, one
+ *   Sync), every value a bound parameter. A statement that fails makes PostgreSQL skip the rest up to the
+ *   Sync: the COMMIT behind it never runs, the runner rolls back. The last statement fails when its claim no
+ *   longer stands (`statements.ts`), and the COMMIT's command tag is checked, so nothing commits that `settle`
+ *   would not.
+ * - With `prepared` (the default) each inbox statement is parsed once per connection under a name and then
+ *   only bound and executed: parsing and planning the inbox's statements on each use about doubled
+ *   PostgreSQL's CPU time per delivery. Without it (a pooler that moves sessions between server connections
+ *   and does not keep prepared statements) they are unnamed, parsed on each use; a named statement reported
+ *   gone switches the runner to that for good.
  * - The statements go to the pooled `pg` client directly (what `@effect/sql-pg` calls, without its
  *   per-statement span and fiber); a client without that shape (another driver) gets the same statements
  *   through `@effect/sql`'s connection, one at a time.
@@ -27,14 +28,16 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlConnection from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
+import type { Cause } from "effect"
 import { Effect, Exit, Predicate } from "effect"
 import { toInboxError } from "./SqlErrors.js"
+import * as Pipeline from "./pgPipeline.js"
 import { type Exec, recordable, type Runner } from "./unit.js"
 
 interface Step {
   readonly text: string
   readonly values: ReadonlyArray<unknown>
-  /** Prepared under a name (statements with parameters; not BEGIN/COMMIT). */
+  /** An inbox statement (named when `prepared`), not BEGIN/COMMIT/ROLLBACK. */
   readonly prepared: boolean
 }
 
@@ -43,12 +46,15 @@ interface Result {
   readonly command: string | undefined
 }
 
-/** The part of a `pg` client the runner uses. */
+/** The part of a `pg` client the runner uses: a query, or a submittable (`pgPipeline.ts`). */
 interface PgClientLike {
-  readonly query: (
-    config: { readonly name?: string; readonly text: string; readonly values?: Array<unknown> },
-    callback: (error: Error | null | undefined, result: { rows?: Array<any>; command?: string }) => void
-  ) => void
+  readonly query: {
+    (
+      config: { readonly name?: string; readonly text: string; readonly values?: Array<unknown> },
+      callback: (error: Error | null | undefined, result: { rows?: Array<any>; command?: string }) => void
+    ): void
+    (submittable: Pipeline.Pipeline): void
+  }
 }
 
 const BEGIN: Step = { text: "BEGIN", values: [], prepared: false }
@@ -56,14 +62,15 @@ const COMMIT: Step = { text: "COMMIT", values: [], prepared: false }
 const ROLLBACK: Step = { text: "ROLLBACK", values: [], prepared: false }
 
 /**
- * One name per statement text, for the whole process: `pg` prepares a name once per connection and refuses
- * the same name with another text. The texts are the inbox's own, a handful per table prefix.
+ * One name per statement text, for the whole process (with `prepared`): `pg` keeps a connection's parsed
+ * statements by name, and a name must never stand for two texts. The texts are the inbox's own, a handful per
+ * table prefix.
  */
 const names = new Map<string, string>()
 const nameOf = (text: string): string => {
   let name = names.get(text)
   if (name === undefined) {
-    name = `witkey_inbox_${names.size + 1}`
+    name = `witkey_inbox_b${names.size + 1}`
     names.set(text, name)
   }
   return name
@@ -71,8 +78,16 @@ const nameOf = (text: string): string => {
 
 const failed = (cause: unknown) => new SqlError({ cause, message: "Failed to execute statement" })
 
-/** Runs steps in order on one connection; fails with the first failure, after every step was answered. */
-type Send = (steps: ReadonlyArray<Step>) => Effect.Effect<ReadonlyArray<Result>, SqlError>
+/**
+ * Runs steps in order on one connection and answers with `then` of their results, or with the first failure
+ * as the inbox's error (`what` it was doing). One `Effect.async` per round trip on the pipeline: this runs twice
+ * per delivery.
+ */
+type Send = <A>(
+  steps: ReadonlyArray<Step>,
+  what: string,
+  then: (results: ReadonlyArray<Result>) => Effect.Effect<A, Inbox.InboxError>
+) => Effect.Effect<A, Inbox.InboxError>
 
 const pgClientOf = (connection: SqlConnection.Connection): PgClientLike | undefined => {
   const pg = (connection as { readonly pg?: unknown }).pg
@@ -82,9 +97,9 @@ const pgClientOf = (connection: SqlConnection.Connection): PgClientLike | undefi
 }
 
 /** Text and values through the extended protocol: one round trip per step, queued together. */
-const extendedSender =
-  (pg: PgClientLike): Send =>
-  (steps) =>
+const extendedSteps =
+  (pg: PgClientLike) =>
+  (steps: ReadonlyArray<Step>): Effect.Effect<ReadonlyArray<Result>, SqlError> =>
     Effect.async<ReadonlyArray<Result>, SqlError>((resume) => {
       const results: Array<Result> = []
       let firstError: unknown = undefined
@@ -103,99 +118,69 @@ const extendedSender =
         )
     })
 
-/** A string as a PostgreSQL literal, whatever `standard_conforming_strings` says (as `pg`'s `escapeLiteral`). */
-const quote = (value: string): string => {
-  let backslash = false
-  let out = "'"
-  for (const c of value) {
-    if (c === "'") out += "''"
-    else if (c === "\\") {
-      out += "\\\\"
-      backslash = true
-    } else out += c
-  }
-  return backslash ? `E${out}'` : `${out}'`
+/** Whether the inbox's statements are named; turned off for good when PostgreSQL forgets them (a pooler). */
+interface Naming {
+  named: boolean
 }
 
-/** A parameter as a literal of an `EXECUTE`, or undefined for a value of a kind the inbox never binds. */
-const literal = (value: unknown): string | undefined => {
-  if (value === null || value === undefined) return "NULL"
-  switch (typeof value) {
-    case "string":
-      return quote(value)
-    case "number":
-      return Number.isFinite(value) ? String(value) : undefined
-    case "bigint":
-      return value.toString()
-    case "boolean":
-      return value ? "TRUE" : "FALSE"
-  }
-  return value instanceof Uint8Array
-    ? `decode('${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}', 'hex')`
-    : undefined
-}
+/** PostgreSQL's `invalid_sql_statement_name`: a named statement this connection was thought to hold is gone. */
+const STATEMENT_GONE = "26000"
+
+const statementGone = (error: unknown) =>
+  Predicate.hasProperty(error, "code") && error.code === STATEMENT_GONE
 
 /**
- * The statements in one Query message of the simple protocol: `BEGIN; EXECUTE …` and `EXECUTE …; COMMIT`,
- * one round trip each. Each inbox statement is prepared once per connection (`PREPARE`, its own round trip,
- * the first time only; prepared statements outlive a rollback) and run by `EXECUTE` with its parameters
- * written as literals (quoted as `pg` quotes them; bytes as `decode(hex)`). A statement that fails ends the
- * message there: nothing after it runs, so a COMMIT behind a failed statement is never even attempted (the
- * runner then rolls back).
+ * The steps in one round trip of the extended protocol (`pgPipeline.ts`), every value bound. Inbox statements
+ * are named (parsed once per connection) while `naming.named`; if PostgreSQL ever answers that a named
+ * statement does not exist (a pooler that hands the session another server connection, or one that discards
+ * them), the delivery fails (Alipay delivers it again) and the inbox goes on with unnamed statements, parsed on
+ * each use. A value of a kind the pipeline does not map goes the `extendedSender` way.
  */
-const preparedOn = new WeakMap<PgClientLike, Set<string>>()
-
-const simpleSender = (pg: PgClientLike): Send => {
-  const extended = extendedSender(pg)
-  let prepared = preparedOn.get(pg)
-  if (prepared === undefined) preparedOn.set(pg, (prepared = new Set()))
-  const known = prepared
-  return (steps) =>
+const pipelineSender = (pg: PgClientLike, naming: Naming): Send => {
+  const extended = extendedSteps(pg)
+  const forgotten = Effect.zipRight(
+    Effect.sync(() => void (naming.named = false)),
+    Effect.logWarning(
+      "witkey inbox: PostgreSQL lost a prepared statement of this connection (a pooler in transaction mode?); the inbox parses its statements on each use from now on (preparedStatements: false avoids this)"
+    )
+  )
+  return (steps, what, then) =>
     Effect.suspend(() => {
-      const parts: Array<string> = []
-      const toPrepare: Array<Step> = []
-      for (const step of steps) {
-        if (!step.prepared) {
-          parts.push(step.text)
-          continue
-        }
-        const args = step.values.map(literal)
-        if (args.some((a) => a === undefined)) return extended(steps)
-        const name = nameOf(step.text)
-        if (!known.has(name))
-          toPrepare.push({ text: `PREPARE ${name} AS ${step.text}`, values: [], prepared: false })
-        parts.push(args.length === 0 ? `EXECUTE ${name}` : `EXECUTE ${name}(${args.join(", ")})`)
-      }
-      const run = Effect.async<ReadonlyArray<Result>, SqlError>((resume) => {
-        pg.query({ text: parts.join("; ") }, (error, result) => {
-          if (error) return resume(Effect.fail(failed(error)))
-          const all = Array.isArray(result) ? (result as Array<typeof result>) : [result]
-          resume(Effect.succeed(all.map((r) => ({ rows: r.rows ?? [], command: r.command }))))
-        })
-      })
-      if (toPrepare.length === 0) return run
-      return Effect.zipRight(
-        Effect.tap(extended(toPrepare), () =>
-          Effect.sync(() => {
-            for (const step of steps) if (step.prepared) known.add(nameOf(step.text))
+      const named = naming.named
+      const statements = steps.map((step): Pipeline.Statement => ({
+        text: step.text,
+        values: step.values,
+        name: named && step.prepared ? nameOf(step.text) : undefined
+      }))
+      const values = Pipeline.wireValues(statements)
+      if (values === undefined)
+        return Effect.flatMap(Effect.mapError(extended(steps), toInboxError(what)), then)
+      return Effect.async<any, Inbox.InboxError>((resume) => {
+        pg.query(
+          new Pipeline.Pipeline(statements, values, (error, results) => {
+            if (error === undefined) return resume(then(results!))
+            const failure = Effect.fail(toInboxError(what)(failed(error)))
+            resume(
+              named && naming.named && statementGone(error) ? Effect.zipRight(forgotten, failure) : failure
+            )
           })
-        ),
-        run
-      )
+        )
+      })
     })
 }
 
-const sender = (connection: SqlConnection.Connection, prepared: boolean): Send => {
+/** Another driver: the same statements through `@effect/sql`'s connection, one at a time. */
+const sender = (connection: SqlConnection.Connection, naming: Naming): Send => {
   const pg = pgClientOf(connection)
   if (pg === undefined)
-    return (steps) =>
+    return (steps, what, then) =>
       Effect.forEach(steps, (step) =>
         Effect.map(connection.executeRaw(step.text, step.values), (raw): Result => {
           const r = raw as { rows?: ReadonlyArray<any>; command?: string }
           return { rows: r.rows ?? [], command: r.command }
         })
-      )
-  return prepared ? simpleSender(pg) : extendedSender(pg)
+      ).pipe(Effect.mapError(toInboxError(what)), Effect.flatMap(then))
+  return pipelineSender(pg, naming)
 }
 
 const lostAtCommit = () =>
@@ -205,61 +190,68 @@ const lostAtCommit = () =>
       "inbox commit: PostgreSQL rolled the transaction back instead of committing it (a statement inside it failed); answered fail"
   })
 
+const committed = (results: ReadonlyArray<Result>) =>
+  results[results.length - 1]?.command === "COMMIT" ? Effect.void : Effect.fail(lostAtCommit())
+
 /** `prepared`: the inbox's statements as named prepared statements (off for poolers that cannot keep them). */
-export const make = (sql: SqlClient.SqlClient, options: { readonly prepared: boolean }): Runner => ({
-  record: (effect, restore) => restore(effect),
-  run: (unit, restore, onFailure) =>
-    Effect.gen(function* () {
-      const exit = yield* Effect.exit(
-        Effect.scoped(
-          Effect.gen(function* () {
-            const connection = yield* Effect.mapError(sql.reserve, toInboxError("begin"))
-            const send = sender(connection, options.prepared)
-            let state = "idle" as "idle" | "open" | "done"
-            const commitChecked = (results: ReadonlyArray<Result>) =>
-              results[results.length - 1]?.command === "COMMIT" ? Effect.void : Effect.fail(lostAtCommit())
-            const exec: Exec = <A extends object>(
-              what: string,
-              statement: Parameters<Exec>[1],
-              execOptions?: { readonly commit?: boolean }
-            ) =>
-              Effect.suspend(() => {
-                const [text, values] = statement.compile()
-                const opening = state === "idle"
-                const committing = execOptions?.commit === true
-                const steps: Array<Step> = opening ? [BEGIN] : []
-                steps.push({ text, values, prepared: true })
-                if (committing) steps.push(COMMIT)
-                state = committing ? "done" : "open"
-                return send(steps).pipe(
-                  Effect.mapError(toInboxError(committing ? `${what} and commit` : what)),
-                  Effect.flatMap((results) =>
-                    committing
-                      ? Effect.as(commitChecked(results), results[opening ? 1 : 0]!.rows)
-                      : Effect.succeed(results[opening ? 1 : 0]!.rows)
-                  )
-                )
-              }).pipe(Effect.uninterruptible) as Effect.Effect<ReadonlyArray<A>, Inbox.InboxError>
-            const result = yield* Effect.exit(
-              restore(Effect.provideService(unit(exec), SqlClient.TransactionConnection, [connection, 0]))
-            )
+export const make = (sql: SqlClient.SqlClient, options: { readonly prepared: boolean }): Runner => {
+  const naming: Naming = { named: options.prepared }
+  const reserve = Effect.mapError(sql.reserve, toInboxError("begin"))
+  return {
+    record: (effect, restore) => restore(effect),
+    run: <A, E, R>(
+      unit: (exec: Exec) => Effect.Effect<A, E, R>,
+      restore: <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) => Effect.Effect<X, E2, R2>,
+      onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
+    ): Effect.Effect<A, E | Inbox.InboxError, R> => {
+      // Plain flatMaps rather than generators: this runs on every delivery.
+      const transaction = Effect.flatMap(reserve, (connection) => {
+        const send = sender(connection, naming)
+        let state = "idle" as "idle" | "open" | "done"
+        const exec: Exec = <Row extends object>(
+          what: string,
+          statement: Parameters<Exec>[1],
+          execOptions?: { readonly commit?: boolean }
+        ) =>
+          Effect.uninterruptible(
+            Effect.suspend(() => {
+              const [text, values] = statement.compile()
+              const opening = state === "idle"
+              const committing = execOptions?.commit === true
+              const steps: Array<Step> = opening ? [BEGIN] : []
+              steps.push({ text, values, prepared: true })
+              if (committing) steps.push(COMMIT)
+              state = committing ? "done" : "open"
+              const at = opening ? 1 : 0
+              return send(
+                steps,
+                committing ? `${what} and commit` : what,
+                committing
+                  ? (results) => Effect.as(committed(results), results[at]!.rows as ReadonlyArray<Row>)
+                  : (results) => Effect.succeed(results[at]!.rows as ReadonlyArray<Row>)
+              )
+            })
+          )
+        return Effect.flatMap(
+          Effect.exit(
+            restore(Effect.provideService(unit(exec), SqlClient.TransactionConnection, [connection, 0]))
+          ),
+          (result): Effect.Effect<A, E | Inbox.InboxError> => {
             if (Exit.isSuccess(result)) {
-              if (state === "open") {
-                state = "done"
-                yield* send([COMMIT]).pipe(
-                  Effect.mapError(toInboxError("commit")),
-                  Effect.flatMap(commitChecked)
-                )
-              }
-              return result.value
+              if (state !== "open") return result
+              state = "done"
+              return Effect.as(send([COMMIT], "commit", committed), result.value)
             }
             // Harmless outside a transaction (PostgreSQL only warns): sent whenever one may still be open.
-            if (state !== "idle") yield* Effect.ignore(send([ROLLBACK]))
-            return yield* result
-          })
+            return state === "idle"
+              ? result
+              : Effect.zipRight(Effect.ignore(send([ROLLBACK], "rollback", () => Effect.void)), result)
+          }
         )
+      })
+      return Effect.flatMap(Effect.exit(Effect.scoped(transaction)), (exit) =>
+        Exit.isFailure(exit) && recordable(exit.cause) ? Effect.zipRight(onFailure(exit.cause), exit) : exit
       )
-      if (Exit.isFailure(exit) && recordable(exit.cause)) yield* onFailure(exit.cause)
-      return yield* exit
-    })
-})
+    }
+  }
+}
