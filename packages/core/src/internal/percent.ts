@@ -2,6 +2,7 @@
 // from the buffer the writer holds at that moment, so growing it can never leave a stale buffer to read (the
 // bug a module-level buffer caused, fixed in 812011d).
 import * as Charset from "../Charset.js"
+import { allocate } from "./allocate.js"
 
 const hex = "0123456789ABCDEF"
 const HEX_CODES = Uint8Array.from(hex, (c) => c.charCodeAt(0))
@@ -131,6 +132,51 @@ export class Writer {
     }
     this.end = at
     return this
+  }
+  /**
+   * For canonical pairs (`SigningString.signedPairs`' output) that are all ASCII, as a request's nearly always
+   * are: writes their query (`name=value` percent-encoded, joined with `&`) and returns their canonical bytes
+   * (`name=value` raw, joined with `&`; ASCII is the same bytes in every charset here), both from one scan,
+   * where encoding, checking and escaping each walked the text again. `undefined`, with nothing written, at
+   * the first character beyond ASCII or a name or value that is not a string: the caller takes the byte
+   * definition then.
+   */
+  asciiPairs(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array | undefined {
+    let length = pairs.length === 0 ? 0 : pairs.length - 1
+    for (let p = 0; p < pairs.length; p++) {
+      const pair = pairs[p]!
+      const name: unknown = pair[0]
+      const value: unknown = pair[1]
+      if (typeof name !== "string" || typeof value !== "string") return undefined
+      length += name.length + 1 + value.length
+    }
+    // Every byte of the query is at most three.
+    this.reserve(3 * length)
+    const buffer = this.buffer
+    const bytes = allocate(length)
+    let at = this.end
+    let b = 0
+    for (let p = 0; p < pairs.length; p++) {
+      const pair = pairs[p]!
+      if (p > 0) buffer[at++] = bytes[b++] = 0x26
+      for (let k = 0; k < 2; k++) {
+        if (k === 1) buffer[at++] = bytes[b++] = 0x3d
+        const text = pair[k]!
+        for (let i = 0; i < text.length; i++) {
+          const code = text.charCodeAt(i)
+          if (code >= 128) return undefined
+          bytes[b++] = code
+          if (UNRESERVED_ASCII[code] === 1) buffer[at++] = code
+          else {
+            buffer[at++] = 0x25
+            buffer[at++] = HEX_CODES[code >> 4]!
+            buffer[at++] = HEX_CODES[code & 15]!
+          }
+        }
+      }
+    }
+    this.end = at
+    return bytes
   }
   /** Writes text that is already ASCII (an encoding's output, a separator). */
   ascii(text: string): this {

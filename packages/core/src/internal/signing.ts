@@ -1,0 +1,83 @@
+// A signed request in two steps, for the request path (`SignedRequest.makeWith`, `Client.prepare`): what the
+// signature does not change first (the canonical pairs, string and bytes, the query of those pairs), then the
+// signature appended. Beside one DSA signature every microsecond shows (BENCHMARKS.md row 1): an ASCII
+// request (nearly every one) is scanned once for its bytes and its query, where encoding, the charset check and
+// percent-encoding each walked it again.
+import * as Charset from "../Charset.js"
+import * as ConfirmRequest from "../ConfirmRequest.js"
+import * as Protocol from "../Protocol.js"
+import type { SignedRequest } from "../SignedRequest.js"
+import * as SigningString from "../SigningString.js"
+import * as Percent from "./percent.js"
+
+// One writer for the request path (synchronous: each use resets, writes and reads with nothing in between).
+export const writer = new Percent.Writer()
+
+/** The query of `params` (no leading `?`): each name and value percent-encoded from its `charset` bytes. */
+export const query = (params: ReadonlyArray<readonly [string, string]>, charset: Charset.Charset): string => {
+  writer.reset()
+  for (let i = 0; i < params.length; i++) {
+    const pair = params[i]!
+    if (i > 0) writer.ascii("&")
+    // `String`: a value that is not a string (from untyped code) is written as its text, as a template would.
+    writer.encoded(String(pair[0]), charset).ascii("=").encoded(String(pair[1]), charset)
+  }
+  return writer.read()
+}
+
+/** Joins the gateway URL and a query, whether or not the gateway URL already has a query of its own. */
+export const url = (gateway: string, query: string): string =>
+  `${gateway}${gateway.includes("?") ? (gateway.endsWith("?") || gateway.endsWith("&") ? "" : "&") : "?"}${query}`
+
+/** A request before its signature. */
+export interface Unsigned {
+  /** The signed pairs, in canonical order. */
+  readonly pairs: ReadonlyArray<readonly [string, string]>
+  readonly canonical: string
+  /** What is signed: the canonical string in the request's charset. */
+  readonly bytes: Uint8Array
+  /** The query of `pairs`. */
+  readonly query: string
+}
+
+/**
+ * The request's canonical pairs, string, bytes and query; an EncodeError naming the parameter its charset
+ * cannot represent (a validated request always can; one built past `validate` may not).
+ */
+export const unsigned = (
+  request: ConfirmRequest.ConfirmRequest,
+  separator?: string | undefined
+): Unsigned | Charset.EncodeError => {
+  const pairs = SigningString.signedPairs(ConfirmRequest.toParams(request, separator))
+  const canonical = SigningString.join(pairs)
+  const ascii = writer.reset().asciiPairs(pairs)
+  if (ascii !== undefined) return { pairs, canonical, bytes: ascii, query: writer.read() }
+  const exact = SigningString.encodePairs(pairs, request.charset)
+  if (exact._tag === "Left") return exact.left
+  return { pairs, canonical, bytes: exact.right, query: query(pairs, request.charset) }
+}
+
+/** The signed request: `sign` and `sign_type` after the pairs, in `params` and in the URL's query. */
+export const signed = (
+  request: ConfirmRequest.ConfirmRequest,
+  unsigned: Unsigned,
+  sign: string,
+  signType: string,
+  gateway: string
+): SignedRequest => {
+  const charset = request.charset
+  writer.reset()
+  if (unsigned.query !== "") writer.ascii("&")
+  const tail = writer
+    .encoded(Protocol.Param.sign, charset)
+    .ascii("=")
+    .encoded(String(sign), charset)
+    .ascii("&")
+    .encoded(Protocol.Param.signType, charset)
+    .ascii("=")
+    .encoded(String(signType), charset)
+    .read()
+  const params: Array<readonly [string, string]> = unsigned.pairs.slice()
+  params.push([Protocol.Param.sign, sign], [Protocol.Param.signType, signType])
+  return { request, params, canonical: unsigned.canonical, sign, url: url(gateway, unsigned.query + tail) }
+}
