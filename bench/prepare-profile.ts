@@ -33,7 +33,8 @@ const fixedSign = crypto
 
 const clientWith = (s: Signer.Signer) =>
   Client.fromServices({ partner: PARTNER, gateway: GATEWAY }, { signer: s, verifier, transport: unused })
-const sdkOnly = clientWith(Signer.make(() => Effect.succeed(fixedSign)))
+// Synchronous, as crypto-dsa's Signer is (`Signer.makeSync`): the path row 1 takes.
+const sdkOnly = clientWith(Signer.makeSync(() => fixedSign))
 const whole = clientWith(signer)
 
 const loop = <A, E>(effect: Effect.Effect<A, E, never>) =>

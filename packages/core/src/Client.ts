@@ -168,6 +168,8 @@ export const fromServices = (
   const verifySpan = () => ({ captureStackTrace: false })
 
   const validateOptions: ConfirmRequest.Options = { separator: options.separator, defaultCharset: charset }
+  const signer = services.signer
+  const signSync = Signer.syncOf(signer)
   // Unreachable after validate (it checks the same text); typed all the same, as a refused field.
   const refuseUnencodable = (e: Charset.EncodeError): ConfirmRequest.InvalidRequest =>
     new ConfirmRequest.InvalidRequest({ issues: [{ field: e.field, rule: "charset", message: e.message }] })
@@ -205,13 +207,20 @@ export const fromServices = (
       const validated = ConfirmRequest.validate(merged, validateOptions)
       if (Either.isLeft(validated)) return Effect.fail(validated.left)
       const request = validated.right
-      const signing = sign(request)
-      return isDefaultTracer(fiber.currentTracer)
-        ? signing
-        : Effect.withSpan(signing, "witkey.sign", {
-            captureStackTrace: false,
-            attributes: { "witkey.outer_task_id": request.outerTaskId }
-          })
+      if (isDefaultTracer(fiber.currentTracer)) {
+        // No span to make: a synchronous signer (`Signer.makeSync`, crypto-dsa's) is called right here.
+        if (signSync === undefined) return sign(request)
+        const unsigned = Signing.unsigned(request, options.separator)
+        if (unsigned instanceof Charset.EncodeError) return Effect.fail(refuseUnencodable(unsigned))
+        const signature = signSync(unsigned.bytes)
+        return typeof signature === "string"
+          ? Effect.succeed(Signing.signed(request, unsigned, signature, signer.signType, options.gateway))
+          : Effect.fail(signature)
+      }
+      return Effect.withSpan(sign(request), "witkey.sign", {
+        captureStackTrace: false,
+        attributes: { "witkey.outer_task_id": request.outerTaskId }
+      })
     })
 
   /** `SignedRequest.makeWith`, its EncodeError as a refused field, without a step of the fiber for that. */
@@ -220,8 +229,8 @@ export const fromServices = (
   ): Effect.Effect<SignedRequest.SignedRequest, ConfirmRequest.InvalidRequest | Signer.SignError> => {
     const unsigned = Signing.unsigned(request, options.separator)
     if (unsigned instanceof Charset.EncodeError) return Effect.fail(refuseUnencodable(unsigned))
-    return Effect.flatMap(services.signer.sign(unsigned.bytes), (signature) =>
-      Effect.succeed(Signing.signed(request, unsigned, signature, services.signer.signType, options.gateway))
+    return Effect.flatMap(signer.sign(unsigned.bytes), (signature) =>
+      Effect.succeed(Signing.signed(request, unsigned, signature, signer.signType, options.gateway))
     )
   }
 
