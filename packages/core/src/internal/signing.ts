@@ -25,9 +25,44 @@ export const query = (params: ReadonlyArray<readonly [string, string]>, charset:
   return writer.read()
 }
 
+/** What goes before a query: the gateway URL and `?`, or `&` when it has a query of its own already. */
+const urlPrefix = (gateway: string): string =>
+  `${gateway}${gateway.includes("?") ? (gateway.endsWith("?") || gateway.endsWith("&") ? "" : "&") : "?"}`
+
+// The last gateway's prefix: a client sends to one gateway.
+let lastGateway: string | undefined
+let lastPrefix = ""
+
 /** Joins the gateway URL and a query, whether or not the gateway URL already has a query of its own. */
-export const url = (gateway: string, query: string): string =>
-  `${gateway}${gateway.includes("?") ? (gateway.endsWith("?") || gateway.endsWith("&") ? "" : "&") : "?"}${query}`
+export const url = (gateway: string, query: string): string => {
+  if (gateway !== lastGateway) {
+    lastPrefix = urlPrefix(gateway)
+    lastGateway = gateway
+  }
+  return lastPrefix + query
+}
+
+/**
+ * `SigningString.signedPairs(ConfirmRequest.toParams(request, separator))`, built in canonical order directly:
+ * a request's parameter names are fixed, and so is their byte order, so there is nothing to sort (and no
+ * second array). Tied to that definition by a property test.
+ */
+export const canonicalPairs = (
+  request: ConfirmRequest.ConfirmRequest,
+  separator: string = Protocol.DEFAULT_TRANSFER_SEPARATOR
+): Array<readonly [string, string]> => {
+  const pairs: Array<readonly [string, string]> = []
+  // Empty values are not signed (a validated request has none; one built past `validate` may).
+  if ((request.charset as string) !== "") pairs.push([Protocol.Param.inputCharset, request.charset])
+  if (request.notifyUrl !== undefined && request.notifyUrl !== "")
+    pairs.push([Protocol.Param.notifyUrl, request.notifyUrl])
+  if (request.outerTaskId !== "") pairs.push([Protocol.Param.outerTaskId, request.outerTaskId])
+  if (request.partner !== "") pairs.push([Protocol.Param.partner, request.partner])
+  pairs.push([Protocol.Param.service, Protocol.SERVICE])
+  const detail = request.transfers.join(separator)
+  if (detail !== "") pairs.push([Protocol.Param.transferDetail, detail])
+  return pairs
+}
 
 /** A request before its signature. */
 export interface Unsigned {
@@ -48,7 +83,7 @@ export const unsigned = (
   request: ConfirmRequest.ConfirmRequest,
   separator?: string | undefined
 ): Unsigned | Charset.EncodeError => {
-  const pairs = SigningString.signedPairs(ConfirmRequest.toParams(request, separator))
+  const pairs = canonicalPairs(request, separator)
   const canonical = SigningString.join(pairs)
   const ascii = writer.reset().asciiPairs(pairs)
   if (ascii !== undefined) return { pairs, canonical, bytes: ascii, query: writer.read() }
@@ -66,15 +101,12 @@ export const signed = (
   gateway: string
 ): SignedRequest => {
   const charset = request.charset
-  writer.reset()
-  if (unsigned.query !== "") writer.ascii("&")
+  // The names are the protocol's, unreserved: written as they are.
   const tail = writer
-    .encoded(Protocol.Param.sign, charset)
-    .ascii("=")
+    .reset()
+    .ascii(unsigned.query === "" ? "sign=" : "&sign=")
     .encoded(String(sign), charset)
-    .ascii("&")
-    .encoded(Protocol.Param.signType, charset)
-    .ascii("=")
+    .ascii("&sign_type=")
     .encoded(String(signType), charset)
     .read()
   const params: Array<readonly [string, string]> = unsigned.pairs.slice()
