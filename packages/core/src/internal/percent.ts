@@ -2,7 +2,6 @@
 // from the buffer the writer holds at that moment, so growing it can never leave a stale buffer to read (the
 // bug a module-level buffer caused, fixed in 812011d).
 import * as Charset from "../Charset.js"
-import { allocate } from "./allocate.js"
 
 const hex = "0123456789ABCDEF"
 const HEX_CODES = Uint8Array.from(hex, (c) => c.charCodeAt(0))
@@ -139,9 +138,10 @@ export class Writer {
    * (`name=value` raw, joined with `&`; ASCII is the same bytes in every charset here), both from one scan,
    * where encoding, checking and escaping each walked the text again. `undefined`, with nothing written, at
    * the first character beyond ASCII or a name or value that is not a string: the caller takes the byte
-   * definition then.
+   * definition then. The bytes are a Buffer (a slice of Node's pool, `Buffer.allocUnsafe`), from which the
+   * caller reads the canonical string too, whole, where joining the pairs made a string of many pieces.
    */
-  asciiPairs(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array | undefined {
+  asciiPairs(pairs: ReadonlyArray<readonly [string, string]>): Buffer | undefined {
     let length = pairs.length === 0 ? 0 : pairs.length - 1
     for (let p = 0; p < pairs.length; p++) {
       const pair = pairs[p]!
@@ -153,7 +153,7 @@ export class Writer {
     // Every byte of the query is at most three.
     this.reserve(3 * length)
     const buffer = this.buffer
-    const bytes = allocate(length)
+    const bytes = Buffer.allocUnsafe(length)
     let at = this.end
     let b = 0
     for (let p = 0; p < pairs.length; p++) {

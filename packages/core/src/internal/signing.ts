@@ -84,12 +84,24 @@ export const unsigned = (
   separator?: string | undefined
 ): Unsigned | Charset.EncodeError => {
   const pairs = canonicalPairs(request, separator)
-  const canonical = SigningString.join(pairs)
   const ascii = writer.reset().asciiPairs(pairs)
-  if (ascii !== undefined) return { pairs, canonical, bytes: ascii, query: writer.read() }
+  if (ascii !== undefined)
+    return {
+      pairs,
+      // ASCII: the canonical string is its bytes read one to a character.
+      canonical: ascii.toString("latin1"),
+      // A plain Uint8Array, as the other charsets' bytes are, over the same memory.
+      bytes: new Uint8Array(ascii.buffer, ascii.byteOffset, ascii.length),
+      query: writer.read()
+    }
   const exact = SigningString.encodePairs(pairs, request.charset)
   if (exact._tag === "Left") return exact.left
-  return { pairs, canonical, bytes: exact.right, query: query(pairs, request.charset) }
+  return {
+    pairs,
+    canonical: SigningString.join(pairs),
+    bytes: exact.right,
+    query: query(pairs, request.charset)
+  }
 }
 
 /** The signed request: `sign` and `sign_type` after the pairs, in `params` and in the URL's query. */
