@@ -210,7 +210,7 @@ export const fromServices = (
       if (isDefaultTracer(fiber.currentTracer)) {
         // No span to make: a synchronous signer (`Signer.makeSync`, crypto-dsa's) is called right here.
         if (signSync === undefined) return sign(request)
-        const unsigned = Signing.unsigned(request, options.separator)
+        const unsigned = Signing.unsigned(request, options.separator, true)
         if (unsigned instanceof Charset.EncodeError) return Effect.fail(refuseUnencodable(unsigned))
         const signature = signSync(unsigned.bytes)
         return typeof signature === "string"

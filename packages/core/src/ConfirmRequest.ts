@@ -193,6 +193,9 @@ export interface Options {
   readonly defaultCharset?: Charset.Charset | undefined
 }
 
+/** The default separator, which is known to pass its check (the configured one is checked each time). */
+const acceptedSeparator: string = Protocol.DEFAULT_TRANSFER_SEPARATOR
+
 /** Checks every rule and reports every broken one at once. */
 export const validate = (
   input: unknown,
@@ -224,7 +227,7 @@ export const validate = (
   const raw = shape.right
   const issues: Array<Issue> = []
   // The separator is configuration, but it lands in the signed transfer_detail: the same rules apply.
-  if (separator === "" || Protocol.FORBIDDEN_ID_CHARS.test(separator))
+  if (separator !== acceptedSeparator && (separator === "" || Protocol.FORBIDDEN_ID_CHARS.test(separator)))
     issues.push(
       issue(
         "separator",
@@ -233,8 +236,10 @@ export const validate = (
       )
     )
   const charsetName = raw.charset ?? options.defaultCharset ?? "utf-8"
-  const charset = Charset.parse(charsetName)
-  if (charset === undefined || raw.charset?.trim() !== raw.charset)
+  // A canonical name (nearly always) is itself: no trimming and lower-casing to find that out.
+  const canonicalName = charsetName === "utf-8" || charsetName === "gbk" || charsetName === "gb2312"
+  const charset = canonicalName ? charsetName : Charset.parse(charsetName)
+  if (charset === undefined || (!canonicalName && raw.charset?.trim() !== raw.charset))
     issues.push(
       issue("_input_charset", "enum", `must be one of ${Charset.values.join(", ")}, got "${charsetName}"`)
     )

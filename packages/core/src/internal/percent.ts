@@ -83,9 +83,19 @@ export class Writer {
   constructor(size = 1024) {
     this.buffer = Buffer.alloc(size)
   }
+  private sessions = 0
   reset(): this {
     this.end = 0
+    this.sessions++
     return this
+  }
+  /** Which writing session this is (each `reset` starts one): whether what was written is still there. */
+  get session(): number {
+    return this.sessions
+  }
+  /** How many bytes were written since `reset`. */
+  get length(): number {
+    return this.end
   }
   /** The text written since `reset`. */
   read(): string {

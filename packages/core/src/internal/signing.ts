@@ -71,17 +71,21 @@ export interface Unsigned {
   readonly canonical: string
   /** What is signed: the canonical string in the request's charset. */
   readonly bytes: Uint8Array
-  /** The query of `pairs`. */
-  readonly query: string
+  /** The query of `pairs`; `undefined` when it was left in the writer, in `session`. */
+  readonly query: string | undefined
+  readonly session: number
 }
 
 /**
  * The request's canonical pairs, string, bytes and query; an EncodeError naming the parameter its charset
- * cannot represent (a validated request always can; one built past `validate` may not).
+ * cannot represent (a validated request always can; one built past `validate` may not). With `leaveQuery`,
+ * for a caller that signs synchronously right away, the query stays in the writer and `signed` goes on
+ * writing after it: the URL is read out once.
  */
 export const unsigned = (
   request: ConfirmRequest.ConfirmRequest,
-  separator?: string | undefined
+  separator?: string | undefined,
+  leaveQuery = false
 ): Unsigned | Charset.EncodeError => {
   const pairs = canonicalPairs(request, separator)
   const ascii = writer.reset().asciiPairs(pairs)
@@ -92,15 +96,18 @@ export const unsigned = (
       canonical: ascii.toString("latin1"),
       // A plain Uint8Array, as the other charsets' bytes are, over the same memory.
       bytes: new Uint8Array(ascii.buffer, ascii.byteOffset, ascii.length),
-      query: writer.read()
+      query: leaveQuery ? undefined : writer.read(),
+      session: writer.session
     }
   const exact = SigningString.encodePairs(pairs, request.charset)
   if (exact._tag === "Left") return exact.left
+  const written = query(pairs, request.charset)
   return {
     pairs,
     canonical: SigningString.join(pairs),
     bytes: exact.right,
-    query: query(pairs, request.charset)
+    query: leaveQuery ? undefined : written,
+    session: writer.session
   }
 }
 
@@ -113,15 +120,18 @@ export const signed = (
   gateway: string
 ): SignedRequest => {
   const charset = request.charset
+  // The query left in the writer, if nothing else wrote there since (a signer that encodes something).
+  const inWriter = unsigned.query === undefined && writer.session === unsigned.session
+  const head = inWriter ? "" : (unsigned.query ?? query(unsigned.pairs, charset))
+  if (!inWriter) writer.reset()
   // The names are the protocol's, unreserved: written as they are.
-  const tail = writer
-    .reset()
-    .ascii(unsigned.query === "" ? "sign=" : "&sign=")
+  const rest = writer
+    .ascii((inWriter ? writer.length === 0 : head === "") ? "sign=" : "&sign=")
     .encoded(String(sign), charset)
     .ascii("&sign_type=")
     .encoded(String(signType), charset)
     .read()
   const params: Array<readonly [string, string]> = unsigned.pairs.slice()
   params.push([Protocol.Param.sign, sign], [Protocol.Param.signType, signType])
-  return { request, params, canonical: unsigned.canonical, sign, url: url(gateway, unsigned.query + tail) }
+  return { request, params, canonical: unsigned.canonical, sign, url: url(gateway, head + rest) }
 }
