@@ -238,3 +238,41 @@ describe("Signer.makeSync", () => {
     })
   )
 })
+
+describe("ConfirmRequest.quick", () => {
+  const allPass = (rows: ReadonlyArray<ConfirmRequest.Rule>, value: string, separator: string) =>
+    rows.every((row) => row.test(value, separator))
+  const value = fc.oneof(
+    text,
+    arb.partner,
+    arb.id(60),
+    arb.notifyUrl,
+    fc.string({ unit: fc.constantFrom("2", "0", "8", "1", "9") }),
+    fc.string({ minLength: 180, maxLength: 1100, unit: fc.constantFrom("a", "/", ":", "h") })
+  )
+  it.prop(
+    "each field's fast check is exactly its rows",
+    [value, fc.constantFrom("~*~", ",", "|", "ab")],
+    ([v, separator]) => {
+      assert.strictEqual(ConfirmRequest.quick.partner(v), allPass(ConfirmRequest.rules.partner, v, separator))
+      assert.strictEqual(
+        ConfirmRequest.quick.outerTaskId(v),
+        allPass(ConfirmRequest.rules.outerTaskId, v, separator)
+      )
+      assert.strictEqual(
+        ConfirmRequest.quick.transferSerial(v, separator),
+        allPass(ConfirmRequest.rules.transferSerial, v, separator)
+      )
+      assert.strictEqual(
+        ConfirmRequest.quick.notifyUrl(v),
+        allPass(ConfirmRequest.rules.notifyUrl, v, separator)
+      )
+      for (const url of [`http://${v}`, `https://a.example/${v}`])
+        assert.strictEqual(
+          ConfirmRequest.quick.notifyUrl(url),
+          allPass(ConfirmRequest.rules.notifyUrl, url, separator)
+        )
+    },
+    { fastCheck: { numRuns: 300 } }
+  )
+})
