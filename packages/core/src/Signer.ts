@@ -50,6 +50,8 @@ export const makeSync = (signSync: SignSync): Signer => {
 
 /** The synchronous function of a Signer built by `makeSync` (and whose `sign` is still its own), if any. */
 export const syncOf = (signer: Signer): SignSync | undefined => {
+  // Untyped callers may hand over anything: no function, no synchronous path (and no throw here).
+  if (typeof signer?.sign !== "function") return undefined
   const signSync = (signer.sign as { readonly [SignSync]?: unknown })[SignSync]
   return typeof signSync === "function" ? (signSync as SignSync) : undefined
 }
