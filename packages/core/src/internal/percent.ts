@@ -2,6 +2,7 @@
 // from the buffer the writer holds at that moment, so growing it can never leave a stale buffer to read (the
 // bug a module-level buffer caused, fixed in 812011d).
 import * as Charset from "../Charset.js"
+import { allocate } from "./allocate.js"
 
 const hex = "0123456789ABCDEF"
 const HEX_CODES = Uint8Array.from(hex, (c) => c.charCodeAt(0))
@@ -79,6 +80,8 @@ export const encodeBytes = (text: string, charset: Charset.Charset): string => {
  */
 export class Writer {
   private buffer: Buffer
+  /** The canonical bytes `asciiPairs` writes. */
+  private scratch: Buffer = Buffer.alloc(256)
   private end = 0
   constructor(size = 1024) {
     this.buffer = Buffer.alloc(size)
@@ -144,26 +147,27 @@ export class Writer {
   }
   /**
    * For canonical pairs (`SigningString.signedPairs`' output) that are all ASCII, as a request's nearly always
-   * are: writes their query (`name=value` percent-encoded, joined with `&`) and returns their canonical bytes
-   * (`name=value` raw, joined with `&`; ASCII is the same bytes in every charset here), both from one scan,
-   * where encoding, checking and escaping each walked the text again. `undefined`, with nothing written, at
-   * the first character beyond ASCII or a name or value that is not a string: the caller takes the byte
-   * definition then. The bytes are a Buffer (a slice of Node's pool, `Buffer.allocUnsafe`), from which the
-   * caller reads the canonical string too, whole, where joining the pairs made a string of many pieces.
+   * are: writes their query (`name=value` percent-encoded, joined with `&`) and, into a scratch buffer of its
+   * own, their canonical bytes (`name=value` raw, joined with `&`; ASCII is the same bytes in every charset
+   * here), both from one scan, where encoding, checking and escaping each walked the text again. Returns the
+   * number of canonical bytes, read with `scratchText`, `scratchBytes`, `scratchCopy`; -1, with nothing
+   * written, at the first character beyond ASCII or a name or value that is not a string: the caller takes the
+   * byte definition then.
    */
-  asciiPairs(pairs: ReadonlyArray<readonly [string, string]>): Buffer | undefined {
+  asciiPairs(pairs: ReadonlyArray<readonly [string, string]>): number {
     let length = pairs.length === 0 ? 0 : pairs.length - 1
     for (let p = 0; p < pairs.length; p++) {
       const pair = pairs[p]!
       const name: unknown = pair[0]
       const value: unknown = pair[1]
-      if (typeof name !== "string" || typeof value !== "string") return undefined
+      if (typeof name !== "string" || typeof value !== "string") return -1
       length += name.length + 1 + value.length
     }
     // Every byte of the query is at most three.
     this.reserve(3 * length)
+    if (this.scratch.length < length) this.scratch = Buffer.alloc(Math.max(length, 2 * this.scratch.length))
     const buffer = this.buffer
-    const bytes = Buffer.allocUnsafe(length)
+    const bytes = this.scratch
     let at = this.end
     let b = 0
     for (let p = 0; p < pairs.length; p++) {
@@ -174,7 +178,7 @@ export class Writer {
         const text = pair[k]!
         for (let i = 0; i < text.length; i++) {
           const code = text.charCodeAt(i)
-          if (code >= 128) return undefined
+          if (code >= 128) return -1
           bytes[b++] = code
           if (UNRESERVED_ASCII[code] === 1) buffer[at++] = code
           else {
@@ -186,7 +190,25 @@ export class Writer {
       }
     }
     this.end = at
-    return bytes
+    return length
+  }
+  /** The first `length` scratch bytes (ASCII, as `asciiPairs` wrote them) as text. */
+  scratchText(length: number): string {
+    return this.scratch.toString("latin1", 0, length)
+  }
+  /**
+   * The first `length` scratch bytes themselves, lent: the next `asciiPairs` overwrites them. For a caller that
+   * is done with them before anything else runs (a synchronous signature): a fresh array per request cost more
+   * beside the signature than writing the bytes (BENCHMARKS.md row 1).
+   */
+  scratchBytes(length: number): Uint8Array {
+    return new Uint8Array(this.scratch.buffer, this.scratch.byteOffset, length)
+  }
+  /** A copy of the first `length` scratch bytes, the caller's to keep. */
+  scratchCopy(length: number): Uint8Array {
+    const copy = allocate(length)
+    copy.set(this.scratchBytes(length))
+    return copy
   }
   /** Writes text that is already ASCII (an encoding's output, a separator). */
   ascii(text: string): this {
