@@ -258,7 +258,8 @@ export const validate = (
       issue("_input_charset", "enum", `must be one of ${Charset.values.join(", ")}, got "${charsetName}"`)
     )
   // The full checks (each returns a list) only for values that fail the quick ones.
-  if (!quick.partner(raw.partner)) issues.push(...checkPartner(raw.partner))
+  const partnerOk = quick.partner(raw.partner)
+  if (!partnerOk) issues.push(...checkPartner(raw.partner))
   if (!quick.outerTaskId(raw.outerTaskId)) issues.push(...checkOuterTaskId(raw.outerTaskId))
   if (raw.notifyUrl !== undefined && !quick.notifyUrl(raw.notifyUrl))
     issues.push(...checkNotifyUrl(raw.notifyUrl))
@@ -331,7 +332,8 @@ export const validate = (
       )
     )
   if (charset !== undefined) {
-    checkEncodable(issues, "partner", raw.partner, charset)
+    // A well-formed partner id is ASCII digits, which every charset here represents.
+    if (!partnerOk) checkEncodable(issues, "partner", raw.partner, charset)
     checkEncodable(issues, "outer_task_id", raw.outerTaskId, charset)
     checkEncodable(issues, "transfer_detail", detail, charset)
     if (raw.notifyUrl !== undefined) checkEncodable(issues, "notify_url", raw.notifyUrl, charset)
