@@ -16,7 +16,8 @@ import * as SignedRequest from "./SignedRequest.js"
 import * as Transport from "./Transport.js"
 import * as Verifier from "./Verifier.js"
 import * as Resend from "./internal/resend.js"
-import { withSpanIfTraced } from "./internal/span.js"
+import * as Signing from "./internal/signing.js"
+import { isDefaultTracer, withSpanIfTraced } from "./internal/span.js"
 
 /** The gateway confirmed this request with a verified signature. */
 export interface Confirmed {
@@ -167,22 +168,19 @@ export const fromServices = (
   const verifySpan = () => ({ captureStackTrace: false })
 
   const validateOptions: ConfirmRequest.Options = { separator: options.separator, defaultCharset: charset }
-  const signOptions = { gateway: options.gateway, separator: options.separator }
+  const signer = services.signer
+  const signSync = Signer.syncOf(signer)
   // Unreachable after validate (it checks the same text); typed all the same, as a refused field.
-  const refuseUnencodable = (
-    e: Signer.SignError | Charset.EncodeError
-  ): Signer.SignError | ConfirmRequest.InvalidRequest =>
-    e._tag === "EncodeError"
-      ? new ConfirmRequest.InvalidRequest({
-          issues: [{ field: e.field, rule: "charset", message: e.message }]
-        })
-      : e
+  const refuseUnencodable = (e: Charset.EncodeError): ConfirmRequest.InvalidRequest =>
+    new ConfirmRequest.InvalidRequest({ issues: [{ field: e.field, rule: "charset", message: e.message }] })
 
   // The payout path is written with plain combinators, no generators, and builds a span only when a tracer
   // receives it (`internal/span.ts`): beside one DSA signature and one verification, every microsecond of
   // Effect machinery shows (BENCHMARKS.md rows 1 and 5).
   const prepare: Client["prepare"] = (input) =>
-    Effect.suspend(() => {
+    // One step of the fiber reads the input, validates, encodes and checks the tracer (`withFiberRuntime`: a
+    // `suspend` that also hands over the fiber, whose current tracer decides whether the span is made).
+    Effect.withFiberRuntime((fiber) => {
       // The caller's object is read here (a getter may throw): malformed input, not a defect.
       let merged: ConfirmRequest.Input
       try {
@@ -209,14 +207,32 @@ export const fromServices = (
       const validated = ConfirmRequest.validate(merged, validateOptions)
       if (Either.isLeft(validated)) return Effect.fail(validated.left)
       const request = validated.right
-      return SignedRequest.makeWith(services.signer, request, signOptions).pipe(
-        Effect.mapError(refuseUnencodable),
-        withSpanIfTraced("witkey.sign", () => ({
-          captureStackTrace: false,
-          attributes: { "witkey.outer_task_id": request.outerTaskId }
-        }))
-      )
+      if (isDefaultTracer(fiber.currentTracer)) {
+        // No span to make: a synchronous signer (`Signer.makeSync`, crypto-dsa's) is called right here.
+        if (signSync === undefined) return sign(request)
+        const unsigned = Signing.unsigned(request, options.separator, true)
+        if (unsigned instanceof Charset.EncodeError) return Effect.fail(refuseUnencodable(unsigned))
+        const signature = signSync(unsigned.bytes)
+        return typeof signature === "string"
+          ? Effect.succeed(Signing.signed(request, unsigned, signature, signer.signType, options.gateway))
+          : Effect.fail(signature)
+      }
+      return Effect.withSpan(sign(request), "witkey.sign", {
+        captureStackTrace: false,
+        attributes: { "witkey.outer_task_id": request.outerTaskId }
+      })
     })
+
+  /** `SignedRequest.makeWith`, its EncodeError as a refused field, without a step of the fiber for that. */
+  const sign = (
+    request: ConfirmRequest.ConfirmRequest
+  ): Effect.Effect<SignedRequest.SignedRequest, ConfirmRequest.InvalidRequest | Signer.SignError> => {
+    const unsigned = Signing.unsigned(request, options.separator)
+    if (unsigned instanceof Charset.EncodeError) return Effect.fail(refuseUnencodable(unsigned))
+    return Effect.flatMap(signer.sign(unsigned.bytes), (signature) =>
+      Effect.succeed(Signing.signed(request, unsigned, signature, signer.signType, options.gateway))
+    )
+  }
 
   /** One attempt, its answer as a value: `Confirmed`, `GatewayRejected` or `UnknownOutcome`. */
   const attempt = (request: SignedRequest.SignedRequest, attempts: number): Effect.Effect<Resend.Answer> => {

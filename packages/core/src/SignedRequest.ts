@@ -8,9 +8,8 @@ import { Effect, Either } from "effect"
 import * as Charset from "./Charset.js"
 import * as ConfirmRequest from "./ConfirmRequest.js"
 import * as Percent from "./internal/percent.js"
-import * as Protocol from "./Protocol.js"
+import * as Signing from "./internal/signing.js"
 import * as Signer from "./Signer.js"
-import * as SigningString from "./SigningString.js"
 
 export interface SignedRequest {
   readonly request: ConfirmRequest.ConfirmRequest
@@ -24,14 +23,11 @@ export interface SignedRequest {
 
 const UNRESERVED_ONLY = /^[A-Za-z0-9._~-]*$/
 
-// One writer for the request path (synchronous: each use resets, writes and reads with nothing in between).
-const writer = new Percent.Writer()
-
 /** Percent-encodes the bytes of `text` in `charset`; only RFC 3986 unreserved bytes stay as they are. */
 export const percentEncode = (text: string, charset: Charset.Charset): string => {
   // Every charset here is ASCII-compatible, and request values are mostly ASCII.
   if (UNRESERVED_ONLY.test(text)) return text
-  return writer.reset().encoded(text, charset).read()
+  return Signing.writer.reset().encoded(text, charset).read()
 }
 
 /**
@@ -46,23 +42,11 @@ export const percentDecode = (encoded: string): Either.Either<Uint8Array, string
 }
 
 /** The query string (no leading `?`). */
-export const toQuery = (
-  params: ReadonlyArray<readonly [string, string]>,
-  charset: Charset.Charset
-): string => {
-  writer.reset()
-  for (let i = 0; i < params.length; i++) {
-    const pair = params[i]!
-    if (i > 0) writer.ascii("&")
-    // `String`: a value that is not a string (from untyped code) is written as its text, as a template would.
-    writer.encoded(String(pair[0]), charset).ascii("=").encoded(String(pair[1]), charset)
-  }
-  return writer.read()
-}
+export const toQuery: (params: ReadonlyArray<readonly [string, string]>, charset: Charset.Charset) => string =
+  Signing.query
 
 /** Joins the gateway URL and a query, whether or not the gateway URL already has a query of its own. */
-export const toUrl = (gateway: string, query: string): string =>
-  `${gateway}${gateway.includes("?") ? (gateway.endsWith("?") || gateway.endsWith("&") ? "" : "&") : "?"}${query}`
+export const toUrl: (gateway: string, query: string) => string = Signing.url
 
 /** Signs a validated request with the injected Signer and builds its URL. */
 export const make = (
@@ -77,17 +61,11 @@ export const makeWith = (
   request: ConfirmRequest.ConfirmRequest,
   options: { readonly gateway: string; readonly separator?: string | undefined }
 ): Effect.Effect<SignedRequest, Signer.SignError | Charset.EncodeError> => {
-  const pairs = SigningString.signedPairs(ConfirmRequest.toParams(request, options.separator))
-  const canonical = SigningString.join(pairs)
   // A validated request is representable; one built past `validate` may not be, and is refused unsigned.
-  const bytes = SigningString.encodePairs(pairs, request.charset)
-  if (Either.isLeft(bytes)) return Effect.fail(bytes.left)
-  return Effect.map(signer.sign(bytes.right), (sign) => {
-    const params = [
-      ...pairs,
-      [Protocol.Param.sign, sign] as const,
-      [Protocol.Param.signType, signer.signType] as const
-    ]
-    return { request, params, canonical, sign, url: toUrl(options.gateway, toQuery(params, request.charset)) }
-  })
+  const unsigned = Signing.unsigned(request, options.separator)
+  if (unsigned instanceof Charset.EncodeError) return Effect.fail(unsigned)
+  // flatMap and succeed: `Effect.map` is a flatMap and a sync, one step more of the fiber per request.
+  return Effect.flatMap(signer.sign(unsigned.bytes), (sign) =>
+    Effect.succeed(Signing.signed(request, unsigned, sign, signer.signType, options.gateway))
+  )
 }

@@ -4,8 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { Effect } from "effect"
-import { Context, Schema } from "effect"
+import { Context, Effect, Schema } from "effect"
 
 /** Signing failed inside the implementation (for example a key the crypto provider refuses at use time). */
 export class SignError extends Schema.TaggedError<SignError>()("SignError", {
@@ -23,3 +22,39 @@ export const Signer: Context.Tag<Signer, Signer> = Context.GenericTag<Signer>("@
 
 /** Builds a Signer from a function; for adapters and tests. */
 export const make = (sign: Signer["sign"]): Signer => ({ signType: "DSA", sign })
+
+/** Where a Signer built by `makeSync` keeps its synchronous function: on its `sign` function itself. */
+const SignSync: unique symbol = Symbol.for("@witkey/core/Signer/signSync")
+
+/**
+ * A signature computed synchronously: the Base64 text, or the SignError. Never throws. `message` is lent for the
+ * call (the client's request path writes the next request's bytes over it): copy it to keep it.
+ */
+export type SignSync = (message: Uint8Array) => string | SignError
+
+/**
+ * Builds a Signer whose signature is computed synchronously (a call into the crypto provider, no I/O). Its
+ * `sign` is the Effect of that call, as for any Signer; the client's request path, with no tracer installed,
+ * calls the function directly instead: beside a signature of about 90 µs the Effect's steps showed
+ * (BENCHMARKS.md row 1). The function hangs on `sign` itself, so a Signer that replaces or wraps `sign`
+ * (`{ ...signer, sign }`, `make((m) => signer.sign(m))`) is always called through its own `sign`.
+ */
+export const makeSync = (signSync: SignSync): Signer => {
+  const sign: Signer["sign"] & { readonly [SignSync]?: SignSync } = Object.assign(
+    (message: Uint8Array) =>
+      Effect.suspend(() => {
+        const signature = signSync(message)
+        return typeof signature === "string" ? Effect.succeed(signature) : Effect.fail(signature)
+      }),
+    { [SignSync]: signSync }
+  )
+  return { signType: "DSA", sign }
+}
+
+/** The synchronous function of a Signer built by `makeSync` (and whose `sign` is still its own), if any. */
+export const syncOf = (signer: Signer): SignSync | undefined => {
+  // Untyped callers may hand over anything: no function, no synchronous path (and no throw here).
+  if (typeof signer?.sign !== "function") return undefined
+  const signSync = (signer.sign as { readonly [SignSync]?: unknown })[SignSync]
+  return typeof signSync === "function" ? (signSync as SignSync) : undefined
+}
