@@ -26,10 +26,7 @@ export const make = (sign: Signer["sign"]): Signer => ({ signType: "DSA", sign }
 /** Where a Signer built by `makeSync` keeps its synchronous function: on its `sign` function itself. */
 const SignSync: unique symbol = Symbol.for("@witkey/core/Signer/signSync")
 
-/**
- * A signature computed synchronously: the Base64 text, or the SignError. Never throws. `message` is lent for the
- * call (the client's request path writes the next request's bytes over it): copy it to keep it.
- */
+/** A signature computed synchronously: the Base64 text, or the SignError. Never throws. */
 export type SignSync = (message: Uint8Array) => string | SignError
 
 /**

@@ -2,7 +2,6 @@
 // from the buffer the writer holds at that moment, so growing it can never leave a stale buffer to read (the
 // bug a module-level buffer caused, fixed in 812011d).
 import * as Charset from "../Charset.js"
-import { allocate } from "./allocate.js"
 
 const hex = "0123456789ABCDEF"
 const HEX_CODES = Uint8Array.from(hex, (c) => c.charCodeAt(0))
@@ -80,8 +79,6 @@ export const encodeBytes = (text: string, charset: Charset.Charset): string => {
  */
 export class Writer {
   private buffer: Buffer
-  /** The canonical bytes `asciiPairs` writes. */
-  private scratch: Buffer = Buffer.alloc(256)
   private end = 0
   constructor(size = 1024) {
     this.buffer = Buffer.alloc(size)
@@ -147,27 +144,26 @@ export class Writer {
   }
   /**
    * For canonical pairs (`SigningString.signedPairs`' output) that are all ASCII, as a request's nearly always
-   * are: writes their query (`name=value` percent-encoded, joined with `&`) and, into a scratch buffer of its
-   * own, their canonical bytes (`name=value` raw, joined with `&`; ASCII is the same bytes in every charset
-   * here), both from one scan, where encoding, checking and escaping each walked the text again. Returns the
-   * number of canonical bytes, read with `scratchText`, `scratchBytes`, `scratchCopy`; -1, with nothing
-   * written, at the first character beyond ASCII or a name or value that is not a string: the caller takes the
-   * byte definition then.
+   * are: writes their query (`name=value` percent-encoded, joined with `&`) and returns their canonical bytes
+   * (`name=value` raw, joined with `&`; ASCII is the same bytes in every charset here), both from one scan,
+   * where encoding, checking and escaping each walked the text again. `undefined`, with nothing written, at
+   * the first character beyond ASCII or a name or value that is not a string: the caller takes the byte
+   * definition then. The bytes are a Buffer (a slice of Node's pool, `Buffer.allocUnsafe`), from which the
+   * caller reads the canonical string too, whole, where joining the pairs made a string of many pieces.
    */
-  asciiPairs(pairs: ReadonlyArray<readonly [string, string]>): number {
+  asciiPairs(pairs: ReadonlyArray<readonly [string, string]>): Buffer | undefined {
     let length = pairs.length === 0 ? 0 : pairs.length - 1
     for (let p = 0; p < pairs.length; p++) {
       const pair = pairs[p]!
       const name: unknown = pair[0]
       const value: unknown = pair[1]
-      if (typeof name !== "string" || typeof value !== "string") return -1
+      if (typeof name !== "string" || typeof value !== "string") return undefined
       length += name.length + 1 + value.length
     }
     // Every byte of the query is at most three.
     this.reserve(3 * length)
-    if (this.scratch.length < length) this.scratch = Buffer.alloc(Math.max(length, 2 * this.scratch.length))
     const buffer = this.buffer
-    const bytes = this.scratch
+    const bytes = Buffer.allocUnsafe(length)
     let at = this.end
     let b = 0
     for (let p = 0; p < pairs.length; p++) {
@@ -178,7 +174,7 @@ export class Writer {
         const text = pair[k]!
         for (let i = 0; i < text.length; i++) {
           const code = text.charCodeAt(i)
-          if (code >= 128) return -1
+          if (code >= 128) return undefined
           bytes[b++] = code
           if (UNRESERVED_ASCII[code] === 1) buffer[at++] = code
           else {
@@ -190,25 +186,7 @@ export class Writer {
       }
     }
     this.end = at
-    return length
-  }
-  /** The first `length` scratch bytes (ASCII, as `asciiPairs` wrote them) as text. */
-  scratchText(length: number): string {
-    return this.scratch.toString("latin1", 0, length)
-  }
-  /**
-   * The first `length` scratch bytes themselves, lent: the next `asciiPairs` overwrites them. For a caller that
-   * is done with them before anything else runs (a synchronous signature): a fresh array per request cost more
-   * beside the signature than writing the bytes (BENCHMARKS.md row 1).
-   */
-  scratchBytes(length: number): Uint8Array {
-    return new Uint8Array(this.scratch.buffer, this.scratch.byteOffset, length)
-  }
-  /** A copy of the first `length` scratch bytes, the caller's to keep. */
-  scratchCopy(length: number): Uint8Array {
-    const copy = allocate(length)
-    copy.set(this.scratchBytes(length))
-    return copy
+    return bytes
   }
   /** Writes text that is already ASCII (an encoding's output, a separator). */
   ascii(text: string): this {

@@ -78,25 +78,25 @@ export interface Unsigned {
 
 /**
  * The request's canonical pairs, string, bytes and query; an EncodeError naming the parameter its charset
- * cannot represent (a validated request always can; one built past `validate` may not). With `forSync`, for a
- * caller that signs synchronously right away: the query stays in the writer, and `signed` goes on writing
- * after it (the URL is read out once), and an ASCII request's bytes are lent (the writer's scratch bytes,
- * overwritten by the next request), not a fresh array.
+ * cannot represent (a validated request always can; one built past `validate` may not). With `leaveQuery`,
+ * for a caller that signs synchronously right away, the query stays in the writer and `signed` goes on
+ * writing after it: the URL is read out once.
  */
 export const unsigned = (
   request: ConfirmRequest.ConfirmRequest,
   separator?: string | undefined,
-  forSync = false
+  leaveQuery = false
 ): Unsigned | Charset.EncodeError => {
   const pairs = canonicalPairs(request, separator)
-  const length = writer.reset().asciiPairs(pairs)
-  if (length >= 0)
+  const ascii = writer.reset().asciiPairs(pairs)
+  if (ascii !== undefined)
     return {
       pairs,
       // ASCII: the canonical string is its bytes read one to a character.
-      canonical: writer.scratchText(length),
-      bytes: forSync ? writer.scratchBytes(length) : writer.scratchCopy(length),
-      query: forSync ? undefined : writer.read(),
+      canonical: ascii.toString("latin1"),
+      // A plain Uint8Array, as the other charsets' bytes are, over the same memory.
+      bytes: new Uint8Array(ascii.buffer, ascii.byteOffset, ascii.length),
+      query: leaveQuery ? undefined : writer.read(),
       session: writer.session
     }
   const exact = SigningString.encodePairs(pairs, request.charset)
@@ -106,7 +106,7 @@ export const unsigned = (
     pairs,
     canonical: SigningString.join(pairs),
     bytes: exact.right,
-    query: forSync ? undefined : written,
+    query: leaveQuery ? undefined : written,
     session: writer.session
   }
 }
