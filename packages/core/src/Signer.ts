@@ -23,8 +23,13 @@ export const Signer: Context.Tag<Signer, Signer> = Context.GenericTag<Signer>("@
 /** Builds a Signer from a function; for adapters and tests. */
 export const make = (sign: Signer["sign"]): Signer => ({ signType: "DSA", sign })
 
-/** Where a Signer built by `makeSync` keeps its synchronous function: on its `sign` function itself. */
-const SignSync: unique symbol = Symbol.for("@witkey/core/Signer/signSync")
+/**
+ * The synchronous function of each `sign` built by `makeSync`, keyed by that exact function: not a property on
+ * it, which a wrapper copying statics (`Object.assign(wrapper, sign)`) or a `Proxy` would pass on, and then the
+ * wrapper's own logging or limits would be skipped. (A second copy of this module, as in a dual ESM/CommonJS
+ * load, finds nothing and takes the Effect path: slower, never wrong.)
+ */
+const syncFunctions = new WeakMap<Signer["sign"], SignSync>()
 
 /** A signature computed synchronously: the Base64 text, or the SignError. Never throws. */
 export type SignSync = (message: Uint8Array) => string | SignError
@@ -33,25 +38,23 @@ export type SignSync = (message: Uint8Array) => string | SignError
  * Builds a Signer whose signature is computed synchronously (a call into the crypto provider, no I/O). Its
  * `sign` is the Effect of that call, as for any Signer; the client's request path, with no tracer installed,
  * calls the function directly instead: beside a signature of about 90 µs the Effect's steps showed
- * (BENCHMARKS.md row 1). The function hangs on `sign` itself, so a Signer that replaces or wraps `sign`
- * (`{ ...signer, sign }`, `make((m) => signer.sign(m))`) is always called through its own `sign`.
+ * (BENCHMARKS.md row 1). Only that exact `sign` function is known to have one, so a Signer that replaces or
+ * wraps `sign` (`{ ...signer, sign }`, `make((m) => signer.sign(m))`, a `Proxy`, a wrapper with the original's
+ * properties copied on) is always called through its own `sign`.
  */
 export const makeSync = (signSync: SignSync): Signer => {
-  const sign: Signer["sign"] & { readonly [SignSync]?: SignSync } = Object.assign(
-    (message: Uint8Array) =>
-      Effect.suspend(() => {
-        const signature = signSync(message)
-        return typeof signature === "string" ? Effect.succeed(signature) : Effect.fail(signature)
-      }),
-    { [SignSync]: signSync }
-  )
+  const sign: Signer["sign"] = (message) =>
+    Effect.suspend(() => {
+      const signature = signSync(message)
+      return typeof signature === "string" ? Effect.succeed(signature) : Effect.fail(signature)
+    })
+  syncFunctions.set(sign, signSync)
   return { signType: "DSA", sign }
 }
 
 /** The synchronous function of a Signer built by `makeSync` (and whose `sign` is still its own), if any. */
 export const syncOf = (signer: Signer): SignSync | undefined => {
   // Untyped callers may hand over anything: no function, no synchronous path (and no throw here).
-  if (typeof signer?.sign !== "function") return undefined
-  const signSync = (signer.sign as { readonly [SignSync]?: unknown })[SignSync]
-  return typeof signSync === "function" ? (signSync as SignSync) : undefined
+  const sign: unknown = signer?.sign
+  return typeof sign === "function" ? syncFunctions.get(sign as Signer["sign"]) : undefined
 }

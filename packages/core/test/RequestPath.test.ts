@@ -185,6 +185,31 @@ describe("Signer.makeSync", () => {
       // A replaced or wrapped sign has no synchronous function: it is always called through itself.
       assert.isUndefined(Signer.syncOf({ ...ok, sign: () => Effect.succeed("b3RoZXI=") }))
       assert.isUndefined(Signer.syncOf(Signer.make((m) => ok.sign(m))))
+      // Nor does a wrapper that copies the original's properties, or a Proxy around it: only the exact function.
+      const calls: Array<string> = []
+      const logged = Object.assign((m: Uint8Array) => {
+        calls.push("logged")
+        return ok.sign(m)
+      }, ok.sign)
+      assert.isUndefined(Signer.syncOf({ ...ok, sign: logged }))
+      const proxied = new Proxy(ok.sign, {
+        apply: (target, self, args: [Uint8Array]) => {
+          calls.push("proxied")
+          return Reflect.apply(target, self, args)
+        }
+      })
+      assert.isUndefined(Signer.syncOf({ ...ok, sign: proxied }))
+      // And such a wrapper is called by prepare, not bypassed.
+      for (const sign of [logged, proxied])
+        yield* Client.fromServices(
+          { partner: "2088101012352995", gateway: "https://gw.example/gateway.do" },
+          {
+            signer: { ...ok, sign },
+            verifier: Verifier.make(() => Effect.succeed(true)),
+            transport: Transport.make(() => Effect.dieMessage("nothing is sent"))
+          }
+        ).prepare({ outerTaskId: "wf301111010000977", transfers: ["89944ID1"] })
+      assert.deepStrictEqual(calls, ["logged", "proxied"])
     })
   )
 

@@ -30,6 +30,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
 import type { Cause } from "effect"
 import { Effect, Exit, Predicate } from "effect"
+import { createHash } from "node:crypto"
 import { toInboxError } from "./SqlErrors.js"
 import * as Pipeline from "./pgPipeline.js"
 import { type Exec, recordable, type Runner } from "./unit.js"
@@ -46,8 +47,9 @@ interface Result {
   readonly command: string | undefined
 }
 
-/** The part of a `pg` client the runner uses: a query, or a submittable (`pgPipeline.ts`). */
+/** The part of a `pg` client the runner uses: a query, or a submittable (`pgPipeline.ts`); `end` to discard it. */
 interface PgClientLike {
+  readonly end?: () => unknown
   readonly query: {
     (
       config: { readonly name?: string; readonly text: string; readonly values?: Array<unknown> },
@@ -62,15 +64,18 @@ const COMMIT: Step = { text: "COMMIT", values: [], prepared: false }
 const ROLLBACK: Step = { text: "ROLLBACK", values: [], prepared: false }
 
 /**
- * One name per statement text, for the whole process (with `prepared`): `pg` keeps a connection's parsed
- * statements by name, and a name must never stand for two texts. The texts are the inbox's own, a handful per
- * table prefix.
+ * A statement's name, from its text alone (`prepared`): `pg` keeps a connection's parsed statements by name, so
+ * a name must never stand for two texts, in this process or in another one. Behind a pooler in transaction mode
+ * the server connection under a client may have been used by another instance of the application (another
+ * SDK version, another table prefix, another order of first use): a name numbered by first use here could be
+ * another statement there, run with these values. A digest of the text names the same statement everywhere.
  */
 const names = new Map<string, string>()
-const nameOf = (text: string): string => {
+export const nameOf = (text: string): string => {
   let name = names.get(text)
   if (name === undefined) {
-    name = `witkey_inbox_b${names.size + 1}`
+    // 96 bits of SHA-256: far below PostgreSQL's 63-byte limit, and no two of a handful of texts collide.
+    name = `witkey_inbox_${createHash("sha256").update(text).digest("hex").slice(0, 24)}`
     names.set(text, name)
   }
   return name
@@ -183,6 +188,21 @@ const sender = (connection: SqlConnection.Connection, naming: Naming): Send => {
   return pipelineSender(pg, naming)
 }
 
+/**
+ * A connection whose ROLLBACK failed may still hold an open (or aborted) transaction: it must not go back to
+ * the pool, where the next delivery's BEGIN would join it. Ending a `pg` client marks it so that the pool
+ * removes it when it is released. (Another driver: its own pool's rules apply.)
+ */
+const discard = (connection: SqlConnection.Connection) =>
+  Effect.sync(() => {
+    const pg = pgClientOf(connection)
+    try {
+      pg?.end?.()
+    } catch {
+      // Already ending or gone: either way it is not handed out again.
+    }
+  })
+
 const lostAtCommit = () =>
   new Inbox.InboxError({
     reason: "lost",
@@ -245,7 +265,13 @@ export const make = (sql: SqlClient.SqlClient, options: { readonly prepared: boo
             // Harmless outside a transaction (PostgreSQL only warns): sent whenever one may still be open.
             return state === "idle"
               ? result
-              : Effect.zipRight(Effect.ignore(send([ROLLBACK], "rollback", () => Effect.void)), result)
+              : Effect.zipRight(
+                  Effect.catchAll(
+                    send([ROLLBACK], "rollback", () => Effect.void),
+                    () => discard(connection)
+                  ),
+                  result
+                )
           }
         )
       })
