@@ -163,7 +163,8 @@ const pipelineSender = (pg: PgClientLike, naming: Naming): Send => {
       return Effect.async<any, Inbox.InboxError>((resume) => {
         pg.query(
           new Pipeline.Pipeline(statements, values, (error, results) => {
-            if (error === undefined) return resume(then(results!))
+            // Suspended: a throw in `then` stays in this Effect, never in pg's message handler.
+            if (error === undefined) return resume(Effect.suspend(() => then(results!)))
             const failure = Effect.fail(toInboxError(what)(failed(error)))
             resume(
               named && naming.named && statementGone(error) ? Effect.zipRight(forgotten, failure) : failure
