@@ -15,6 +15,7 @@ import * as Transport from "@witkey/core/Transport"
 import type { ConfigError } from "effect/ConfigError"
 import type { Scope } from "effect"
 import {
+  Cause,
   Clock,
   Config,
   Context,
@@ -412,35 +413,39 @@ export const fromNodeAgents = (
   const timeoutMillis = Duration.toMillis(timeout)
   const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
 
-  const exchange = (target: Target, timer: boolean) => {
-    // Read by the Clock's timeout below when the timer is not ours.
-    let call: NodeGet.Call | undefined
-    const effect = Effect.async<Transport.RawResponse, Transport.TransportError>((resume) => {
-      call = new NodeGet.Call(
-        {
-          request: target.https ? Https.request : Http.request,
-          options: {
-            method: "GET",
-            hostname: target.hostname,
-            port: target.port,
-            path: target.pathAndQuery,
-            agent: target.https ? agents.https : agents.http
-          },
-          maxBytes,
-          timerMillis: timer ? timeoutMillis : undefined
-        },
-        (result, ok) =>
-          resume(
-            ok
-              ? Effect.succeed(result as NodeGet.Answer)
-              : Effect.fail(nodeFailure(target, result as NodeGet.Failure, timeout, maxBytes))
+  /**
+   * The call as an interruptible effect: interruption destroys the request (and its socket). This is
+   * `Effect.async` with a canceler (`onInterrupt`) without the success path's no-op cleanup step.
+   */
+  const exchange = (
+    target: Target,
+    call: NodeGet.Call
+  ): Effect.Effect<Transport.RawResponse, Transport.TransportError> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.matchCauseEffect(
+        restore(
+          Effect.async<Transport.RawResponse, Transport.TransportError>((resume) =>
+            call.start((result, ok) =>
+              resume(
+                ok
+                  ? Effect.succeed(result as NodeGet.Answer)
+                  : Effect.fail(nodeFailure(target, result as NodeGet.Failure, timeout, maxBytes))
+              )
+            )
           )
+        ),
+        {
+          onFailure: (cause) =>
+            Cause.isInterruptedOnly(cause)
+              ? Effect.zipRight(
+                  Effect.sync(() => call.abort()),
+                  Effect.failCause(cause)
+                )
+              : Effect.failCause(cause),
+          onSuccess: Effect.succeed
+        }
       )
-      call.start()
-      return Effect.sync(() => call!.abort())
-    })
-    return { effect, phase: () => call?.phase ?? NodeGet.Unsent }
-  }
+    )
 
   const get = (url: string): Effect.Effect<Transport.RawResponse, Transport.TransportError> => {
     const target = parseTarget(url)
@@ -448,18 +453,27 @@ export const fromNodeAgents = (
     // The Clock and the tracer, read in one step from the fiber's default services.
     return Effect.withFiberRuntime((fiber) => {
       const services = fiber.currentDefaultServices
-      const clock = Context.get(services, Clock.Clock)
       // The live Clock's timer is a plain setTimeout inside the call: `Effect.timeoutFail` forks a sleeping
       // fiber per request. Any other Clock (TestClock) gets Effect's timeout.
-      let timed: Effect.Effect<Transport.RawResponse, Transport.TransportError>
-      if (LiveClock.isLive(clock)) timed = exchange(target, true).effect
-      else {
-        const { effect, phase } = exchange(target, false)
-        timed = Effect.timeoutFail(effect, {
-          duration: timeout,
-          onTimeout: () => nodeFailure(target, { _tag: "Timeout", phase: phase() }, timeout, maxBytes)
-        })
-      }
+      const live = LiveClock.isLive(Context.get(services, Clock.Clock))
+      const call = new NodeGet.Call(
+        target.https ? Https.request : Http.request,
+        {
+          method: "GET",
+          hostname: target.hostname,
+          port: target.port,
+          path: target.pathAndQuery,
+          agent: target.https ? agents.https : agents.http
+        },
+        maxBytes,
+        live ? timeoutMillis : undefined
+      )
+      const timed = live
+        ? exchange(target, call)
+        : Effect.timeoutFail(exchange(target, call), {
+            duration: timeout,
+            onTimeout: () => nodeFailure(target, { _tag: "Timeout", phase: call.phase }, timeout, maxBytes)
+          })
       // With no tracer installed the span is skipped (`traced`): here it was a third of this call's own work.
       return Context.get(services, Tracer.Tracer) === NativeTracer
         ? timed
