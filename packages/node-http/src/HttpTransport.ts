@@ -32,6 +32,7 @@ import * as Https from "node:https"
 import * as Bytes from "./internal/bytes.js"
 import * as LiveClock from "./internal/liveClock.js"
 import * as NodeGet from "./internal/NodeGet.js"
+import * as TargetUrl from "./internal/target.js"
 
 export interface Options {
   /** Time for the whole exchange: connect, answer and body. Default 15 seconds. Measured with Effect's Clock. */
@@ -150,58 +151,10 @@ export const classify = (
   return { reason: notSent ? "connect" : "network", detail }
 }
 
-interface Target {
-  readonly url: string
-  readonly https: boolean
-  readonly hostname: string
-  readonly port: number | undefined
-  /** Path and query as sent. */
-  readonly pathAndQuery: string
-  readonly host: string
-  readonly path: string
-  /** The parsed URL: its query is read only for span attributes. */
-  readonly parsed: URL
-}
-
-/** The path and query of an absolute URL as written (no fragment), `/` when there is no path. */
-const rawPathAndQuery = (url: string): string => {
-  const scheme = url.indexOf("//")
-  let start = scheme + 2
-  while (start < url.length) {
-    const c = url.charCodeAt(start)
-    if (c === 47 || c === 63 || c === 35) break // "/", "?", "#"
-    start++
-  }
-  const hash = url.indexOf("#", start)
-  const rest = url.slice(start, hash < 0 ? url.length : hash)
-  return rest.length === 0 || rest.charCodeAt(0) !== 47 ? `/${rest}` : rest
-}
+type Target = TargetUrl.Target
 
 /** What may be said about a request in spans and errors: host and path, the service and the task, never `sign`. */
-const parseTarget = (url: string): Target | undefined => {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    return undefined
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return undefined
-  // The gateway must see the bytes that were signed: a URL the parser would normalise (a space, a dot segment,
-  // a backslash) is refused rather than sent altered.
-  const pathAndQuery = parsed.pathname + parsed.search
-  if (rawPathAndQuery(url) !== pathAndQuery) return undefined
-  const hostname = parsed.hostname
-  return {
-    url,
-    https: parsed.protocol === "https:",
-    hostname: hostname.startsWith("[") ? hostname.slice(1, -1) : hostname,
-    port: parsed.port === "" ? undefined : Number(parsed.port),
-    pathAndQuery,
-    host: parsed.host,
-    path: parsed.pathname,
-    parsed
-  }
-}
+const parseTarget = TargetUrl.parse
 
 const fail = (reason: Transport.TransportError["reason"], mayHaveReached: boolean, message: string) =>
   new Transport.TransportError({ reason, mayHaveReached, message })
@@ -244,8 +197,10 @@ const traced = (
   target: Target,
   effect: Effect.Effect<Transport.RawResponse, Transport.TransportError>
 ): Effect.Effect<Transport.RawResponse, Transport.TransportError> => {
-  const service = target.parsed.searchParams.get(Protocol.Param.service)
-  const outerTaskId = target.parsed.searchParams.get(Protocol.Param.outerTaskId)
+  // Parsed again here, only for a span: the transport itself reads the URL by hand (`internal/target.ts`).
+  const query = new URL(target.url).searchParams
+  const service = query.get(Protocol.Param.service)
+  const outerTaskId = query.get(Protocol.Param.outerTaskId)
   return effect.pipe(
     Effect.tapError((e) => Effect.annotateCurrentSpan({ "witkey.transport.error": e.reason })),
     Effect.withSpan("witkey.http.get", {
