@@ -95,7 +95,10 @@ export class Call {
     this.settled = true
     if (this.timer !== undefined) clearTimeout(this.timer)
     if (!ok) this.req?.destroy()
-    this.done!(result, ok)
+    const done = this.done!
+    this.done = undefined
+    this.req = undefined
+    done(result, ok)
   }
 
   private readonly onTimeout = (): void => {
@@ -139,6 +142,7 @@ export class Call {
     res.on("end", () => {
       ended = true
       const body = Bytes.concat(chunks, size)
+      chunks.length = 0
       this.finish({ status: res.statusCode ?? 0, body, contentType: res.headers["content-type"] }, true)
     })
     res.on("error", (error) => this.finish({ _tag: "Error", phase: Answered, error, reused: false }, false))
