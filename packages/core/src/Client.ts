@@ -279,7 +279,7 @@ export const fromServices = (
         onFailure: (e) => next(lost(e)),
         onSuccess: answered
       })
-    // Traced: the send span ends with the attempt's outcome as its error, as the transport's failure is seen.
+    // Traced: the send span wraps the GET, and ends failed with the attempt's UnknownOutcome, as before.
     const get = services.transport.get(request.url).pipe(
       Effect.mapError(lost),
       Effect.withSpan("witkey.send", {
