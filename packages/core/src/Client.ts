@@ -17,7 +17,7 @@ import * as Transport from "./Transport.js"
 import * as Verifier from "./Verifier.js"
 import * as Resend from "./internal/resend.js"
 import * as Signing from "./internal/signing.js"
-import { isDefaultTracer, withSpanIfTraced } from "./internal/span.js"
+import { isDefaultTracer } from "./internal/span.js"
 
 /** The gateway confirmed this request with a verified signature. */
 export interface Confirmed {
@@ -163,9 +163,7 @@ export const fromServices = (
   const charset = options.charset ?? "utf-8"
   const retry = options.retry ?? defaultRetry
   const notificationOptions: Notification.Options = { charset }
-  const withVerifier = Effect.provideService(Verifier.Verifier, services.verifier)
   const withTransport = Effect.provideService(Transport.Transport, services.transport)
-  const verifySpan = () => ({ captureStackTrace: false })
 
   const validateOptions: ConfirmRequest.Options = { separator: options.separator, defaultCharset: charset }
   const signer = services.signer
@@ -234,54 +232,78 @@ export const fromServices = (
     )
   }
 
-  /** One attempt, its answer as a value: `Confirmed`, `GatewayRejected` or `UnknownOutcome`. */
-  const attempt = (request: SignedRequest.SignedRequest, attempts: number): Effect.Effect<Resend.Answer> => {
+  /**
+   * One attempt: its answer (`Confirmed`, `GatewayRejected` or `UnknownOutcome`) is handed to `next` from the
+   * attempt's own handlers, so no frame waits for it. `traced` says whether a tracer receives spans: read once
+   * per payout by `send`, so an untraced payout asks for the tracer once, not once per span.
+   */
+  const attempt = (
+    request: SignedRequest.SignedRequest,
+    attempts: number,
+    traced: boolean,
+    next: (answer: Resend.Answer) => Effect.Effect<Outcome, GatewayResponse.GatewayRejected | UnknownOutcome>
+  ): Effect.Effect<Outcome, GatewayResponse.GatewayRejected | UnknownOutcome> => {
     const outerTaskId = request.request.outerTaskId
+    const charset = request.request.charset
     const unknown = (reason: UnknownOutcome["reason"], message: string, mayHaveReached = true) =>
       new UnknownOutcome({ reason, mayHaveReached, attempts, outerTaskId, message })
-    const get = services.transport.get(request.url).pipe(
-      Effect.mapError((e) => unknown("transport", describeTransport(e), e.mayHaveReached)),
-      withSpanIfTraced("witkey.send", () => ({
-        captureStackTrace: false,
-        attributes: { "witkey.outer_task_id": outerTaskId, "witkey.attempt": attempts }
-      }))
-    )
-    const decoded = (decoded: GatewayResponse.Confirmed): Resend.Answer =>
-      decoded.outerTaskId !== outerTaskId
-        ? unknown(
-            "mismatched_task",
-            `the signed answer names task "${decoded.outerTaskId}", not "${outerTaskId}"`
-          )
-        : ({
-            _tag: "Confirmed",
-            outerTaskId,
-            attempts,
-            request,
-            verifiedBy: decoded.verifiedBy
-          } satisfies Confirmed as Confirmed)
-    const refused = (e: GatewayResponse.DecodeError): Resend.Answer => {
+    const lost = (e: Transport.TransportError) => unknown("transport", describeTransport(e), e.mayHaveReached)
+    const decoded = (decoded: GatewayResponse.Confirmed) =>
+      next(
+        decoded.outerTaskId !== outerTaskId
+          ? unknown(
+              "mismatched_task",
+              `the signed answer names task "${decoded.outerTaskId}", not "${outerTaskId}"`
+            )
+          : ({
+              _tag: "Confirmed",
+              outerTaskId,
+              attempts,
+              request,
+              verifiedBy: decoded.verifiedBy
+            } satisfies Confirmed as Confirmed)
+      )
+    const refused = (e: GatewayResponse.DecodeError) => {
       switch (e._tag) {
         case "MalformedResponse":
-          return unknown("malformed", e.message)
+          return next(unknown("malformed", e.message))
         case "SignatureError":
-          return unknown("signature", e.message)
+          return next(unknown("signature", e.message))
         case "GatewayRejected":
-          return e
+          return next(e)
       }
     }
-    return Effect.matchEffect(get, {
-      onFailure: Effect.succeed,
-      onSuccess: (response) =>
-        response.status < 200 || response.status > 299
-          ? Effect.succeed(unknown("http_status", `the gateway answered HTTP ${response.status}`))
-          : Effect.match(
-              GatewayResponse.decode(response, request.request.charset).pipe(
-                withSpanIfTraced("witkey.verify_response", verifySpan),
-                withVerifier
-              ),
-              { onFailure: refused, onSuccess: decoded }
-            )
-    })
+    // The verifier is passed, not provided: `Effect.provideService` per answer copied the fiber's references
+    // twice, more than the rest of the decode costs between network events.
+    const answered = (response: Transport.RawResponse) =>
+      response.status < 200 || response.status > 299
+        ? next(unknown("http_status", `the gateway answered HTTP ${response.status}`))
+        : Effect.matchEffect(
+            traced
+              ? Effect.withSpan(
+                  GatewayResponse.decodeWith(services.verifier, response, charset),
+                  "witkey.verify_response",
+                  {
+                    captureStackTrace: false
+                  }
+                )
+              : GatewayResponse.decodeWith(services.verifier, response, charset),
+            { onFailure: refused, onSuccess: decoded }
+          )
+    if (!traced)
+      return Effect.matchEffect(services.transport.get(request.url), {
+        onFailure: (e) => next(lost(e)),
+        onSuccess: answered
+      })
+    // Traced: the send span wraps the GET, and ends failed with the attempt's UnknownOutcome, as before.
+    const get = services.transport.get(request.url).pipe(
+      Effect.mapError(lost),
+      Effect.withSpan("witkey.send", {
+        captureStackTrace: false,
+        attributes: { "witkey.outer_task_id": outerTaskId, "witkey.attempt": attempts }
+      })
+    )
+    return Effect.matchEffect(get, { onFailure: next, onSuccess: answered })
   }
 
   const failWith = (
@@ -295,36 +317,40 @@ export const fromServices = (
   // The rules are `Resend.nextStep`'s (PROTOCOL.md §7); this loop only sends, asks the schedule and waits. The
   // schedule's driver is made at the first re-send, as it would have been at the start: its state is the
   // schedule's initial one either way, and a driver reads the Clock only when asked for the next step.
-  const send: Client["send"] = (request) => {
-    const loop = (
-      history: Resend.History,
-      driver: Schedule.ScheduleDriver<unknown, UnknownOutcome> | undefined
-    ): Effect.Effect<Outcome, GatewayResponse.GatewayRejected | UnknownOutcome> =>
-      Effect.flatMap(attempt(request, history.resentAfter.length + 1), (answer) => {
-        const step = Resend.nextStep(history, answer)
-        switch (step._tag) {
-          case "Done":
-            return Effect.succeed(step.outcome)
-          case "Fail":
-            return failWith(step.error)
-          case "Resend":
-            return Effect.flatMap(
-              driver === undefined ? Schedule.driver(retry) : Effect.succeed(driver),
-              (schedule) =>
-                Effect.matchEffect(schedule.next(step.unknown), {
-                  onFailure: () => failWith(step.otherwise),
-                  onSuccess: () => loop(step.history, schedule)
-                })
-            )
-        }
-      })
-    return Effect.suspend(() => loop(Resend.start(request), undefined)).pipe(
-      withSpanIfTraced("witkey.confirm", () => ({
-        captureStackTrace: false,
-        attributes: { "witkey.outer_task_id": request.request.outerTaskId }
-      }))
-    )
-  }
+  const send: Client["send"] = (request) =>
+    Effect.tracerWith((tracer) => {
+      // Spans only when a tracer receives them (`internal/span.ts`), decided once for the payout.
+      const traced = !isDefaultTracer(tracer)
+      const loop = (
+        history: Resend.History,
+        driver: Schedule.ScheduleDriver<unknown, UnknownOutcome> | undefined
+      ): Effect.Effect<Outcome, GatewayResponse.GatewayRejected | UnknownOutcome> =>
+        attempt(request, history.resentAfter.length + 1, traced, (answer) => {
+          const step = Resend.nextStep(history, answer)
+          switch (step._tag) {
+            case "Done":
+              return Effect.succeed(step.outcome)
+            case "Fail":
+              return failWith(step.error)
+            case "Resend":
+              return Effect.flatMap(
+                driver === undefined ? Schedule.driver(retry) : Effect.succeed(driver),
+                (schedule) =>
+                  Effect.matchEffect(schedule.next(step.unknown), {
+                    onFailure: () => failWith(step.otherwise),
+                    onSuccess: () => loop(step.history, schedule)
+                  })
+              )
+          }
+        })
+      const payout = loop(Resend.start(request), undefined)
+      return traced
+        ? Effect.withSpan(payout, "witkey.confirm", {
+            captureStackTrace: false,
+            attributes: { "witkey.outer_task_id": request.request.outerTaskId }
+          })
+        : payout
+    })
 
   return {
     options,

@@ -204,31 +204,46 @@ export const decode = (
   answer: RawAnswer,
   charset: Charset.Charset
 ): Effect.Effect<Confirmed, DecodeError, Verifier.Verifier> =>
-  Effect.flatMap(Verifier.Verifier, (verifier) => {
-    const checked = check(answer, charset, verifier.signType)
-    if (Either.isLeft(checked)) return Either.left(checked.left)
-    const { bytes, inner, sign, signedPairs } = checked.right
-    return Effect.flatMap(
-      verifier.match(bytes, sign),
-      (verifiedBy): Effect.Effect<Confirmed, DecodeError> => {
-        if (Option.isNone(verifiedBy))
-          return Either.left(
-            new SignatureError({
-              reason: "mismatch",
-              source: "response",
-              message: `signature does not match the canonical string of <${inner.name}> (${charset}, ${bytes.length} bytes); check the Alipay public key and charset`,
-              checked: SigningString.describe(bytes, charset)
-            })
-          )
-        const signed = Decoders.record(signedPairs)
-        const info = decodeTaskInfoFast(signed)
-        if (Either.isLeft(info)) return Either.left(info.left)
-        return Either.right({
-          isSuccess: "T" as const,
-          outerTaskId: info.right.outer_task_id,
-          signed,
-          verifiedBy: verifiedBy.value
+  Effect.flatMap(Verifier.Verifier, (verifier) => verifyAndDecode(verifier, answer, charset))
+
+/**
+ * `decode` with the Verifier given directly, for callers that hold it already (the Client does): providing it
+ * per answer (`Effect.provideService`) copies the fiber's references twice, which cost more than the rest of
+ * the decode between network events (BENCHMARKS.md row 5).
+ */
+export const decodeWith = (
+  verifier: Verifier.Verifier,
+  answer: RawAnswer,
+  charset: Charset.Charset
+): Effect.Effect<Confirmed, DecodeError> => Effect.suspend(() => verifyAndDecode(verifier, answer, charset))
+
+/** The work of `decode`, run when the effect runs (inside `flatMap` or `suspend`). */
+const verifyAndDecode = (
+  verifier: Verifier.Verifier,
+  answer: RawAnswer,
+  charset: Charset.Charset
+): Effect.Effect<Confirmed, DecodeError> => {
+  const checked = check(answer, charset, verifier.signType)
+  if (Either.isLeft(checked)) return Either.left(checked.left)
+  const { bytes, inner, sign, signedPairs } = checked.right
+  return Effect.flatMap(verifier.match(bytes, sign), (verifiedBy): Effect.Effect<Confirmed, DecodeError> => {
+    if (Option.isNone(verifiedBy))
+      return Either.left(
+        new SignatureError({
+          reason: "mismatch",
+          source: "response",
+          message: `signature does not match the canonical string of <${inner.name}> (${charset}, ${bytes.length} bytes); check the Alipay public key and charset`,
+          checked: SigningString.describe(bytes, charset)
         })
-      }
-    )
+      )
+    const signed = Decoders.record(signedPairs)
+    const info = decodeTaskInfoFast(signed)
+    if (Either.isLeft(info)) return Either.left(info.left)
+    return Either.right({
+      isSuccess: "T" as const,
+      outerTaskId: info.right.outer_task_id,
+      signed,
+      verifiedBy: verifiedBy.value
+    })
   })
+}

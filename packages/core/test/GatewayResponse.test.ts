@@ -4,6 +4,7 @@ import * as crypto from "node:crypto"
 import * as Charset from "../src/Charset.js"
 import * as GatewayResponse from "../src/GatewayResponse.js"
 import * as SigningString from "../src/SigningString.js"
+import * as Verifier from "../src/Verifier.js"
 import { gatewayVerifier, keyPem } from "./fixtures.js"
 
 const key = crypto.createPrivateKey(keyPem("gateway_private"))
@@ -125,6 +126,26 @@ describe("GatewayResponse.decode", () => {
           misread.left._tag === "MalformedResponse" &&
           misread.left.reason === "charset"
       )
+    })
+  )
+})
+
+describe("GatewayResponse.decodeWith", () => {
+  it.effect("answers what decode answers with the same Verifier in context", () =>
+    Effect.gen(function* () {
+      const verifier = yield* Effect.provide(Verifier.Verifier, gatewayVerifier)
+      const s = sign([["outer_task_id", "t1"]])
+      for (const xml of [
+        `<alipay><is_success>T</is_success><response><task_info><outer_task_id>t1</outer_task_id></task_info></response><sign>${s}</sign><sign_type>DSA</sign_type></alipay>`,
+        `<alipay><is_success>T</is_success><response><task_info><outer_task_id>t2</outer_task_id></task_info></response><sign>${s}</sign><sign_type>DSA</sign_type></alipay>`,
+        `<alipay><is_success>F</is_success><error>ILLEGAL_SIGN</error></alipay>`,
+        `<alipay><is_success>T</is_success></alipay>`,
+        `not xml`
+      ]) {
+        const answer = { body: new TextEncoder().encode(xml), contentType: "text/xml" }
+        const given = yield* Effect.either(GatewayResponse.decodeWith(verifier, answer, "utf-8"))
+        assert.deepStrictEqual(given, yield* decode(xml, "utf-8", "text/xml"), xml)
+      }
     })
   )
 })

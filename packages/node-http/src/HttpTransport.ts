@@ -15,6 +15,7 @@ import * as Transport from "@witkey/core/Transport"
 import type { ConfigError } from "effect/ConfigError"
 import type { Scope } from "effect"
 import {
+  Cause,
   Clock,
   Config,
   Context,
@@ -31,6 +32,7 @@ import * as Https from "node:https"
 import * as Bytes from "./internal/bytes.js"
 import * as LiveClock from "./internal/liveClock.js"
 import * as NodeGet from "./internal/NodeGet.js"
+import * as TargetUrl from "./internal/target.js"
 
 export interface Options {
   /** Time for the whole exchange: connect, answer and body. Default 15 seconds. Measured with Effect's Clock. */
@@ -149,58 +151,10 @@ export const classify = (
   return { reason: notSent ? "connect" : "network", detail }
 }
 
-interface Target {
-  readonly url: string
-  readonly https: boolean
-  readonly hostname: string
-  readonly port: number | undefined
-  /** Path and query as sent. */
-  readonly pathAndQuery: string
-  readonly host: string
-  readonly path: string
-  /** The parsed URL: its query is read only for span attributes. */
-  readonly parsed: URL
-}
-
-/** The path and query of an absolute URL as written (no fragment), `/` when there is no path. */
-const rawPathAndQuery = (url: string): string => {
-  const scheme = url.indexOf("//")
-  let start = scheme + 2
-  while (start < url.length) {
-    const c = url.charCodeAt(start)
-    if (c === 47 || c === 63 || c === 35) break // "/", "?", "#"
-    start++
-  }
-  const hash = url.indexOf("#", start)
-  const rest = url.slice(start, hash < 0 ? url.length : hash)
-  return rest.length === 0 || rest.charCodeAt(0) !== 47 ? `/${rest}` : rest
-}
+type Target = TargetUrl.Target
 
 /** What may be said about a request in spans and errors: host and path, the service and the task, never `sign`. */
-const parseTarget = (url: string): Target | undefined => {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    return undefined
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return undefined
-  // The gateway must see the bytes that were signed: a URL the parser would normalise (a space, a dot segment,
-  // a backslash) is refused rather than sent altered.
-  const pathAndQuery = parsed.pathname + parsed.search
-  if (rawPathAndQuery(url) !== pathAndQuery) return undefined
-  const hostname = parsed.hostname
-  return {
-    url,
-    https: parsed.protocol === "https:",
-    hostname: hostname.startsWith("[") ? hostname.slice(1, -1) : hostname,
-    port: parsed.port === "" ? undefined : Number(parsed.port),
-    pathAndQuery,
-    host: parsed.host,
-    path: parsed.pathname,
-    parsed
-  }
-}
+const parseTarget = TargetUrl.parse
 
 const fail = (reason: Transport.TransportError["reason"], mayHaveReached: boolean, message: string) =>
   new Transport.TransportError({ reason, mayHaveReached, message })
@@ -243,8 +197,10 @@ const traced = (
   target: Target,
   effect: Effect.Effect<Transport.RawResponse, Transport.TransportError>
 ): Effect.Effect<Transport.RawResponse, Transport.TransportError> => {
-  const service = target.parsed.searchParams.get(Protocol.Param.service)
-  const outerTaskId = target.parsed.searchParams.get(Protocol.Param.outerTaskId)
+  // Parsed again here, only for a span: the transport itself reads the URL by hand (`internal/target.ts`).
+  const query = new URL(target.url).searchParams
+  const service = query.get(Protocol.Param.service)
+  const outerTaskId = query.get(Protocol.Param.outerTaskId)
   return effect.pipe(
     Effect.tapError((e) => Effect.annotateCurrentSpan({ "witkey.transport.error": e.reason })),
     Effect.withSpan("witkey.http.get", {
@@ -412,35 +368,39 @@ export const fromNodeAgents = (
   const timeoutMillis = Duration.toMillis(timeout)
   const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
 
-  const exchange = (target: Target, timer: boolean) => {
-    // Read by the Clock's timeout below when the timer is not ours.
-    let call: NodeGet.Call | undefined
-    const effect = Effect.async<Transport.RawResponse, Transport.TransportError>((resume) => {
-      call = new NodeGet.Call(
-        {
-          request: target.https ? Https.request : Http.request,
-          options: {
-            method: "GET",
-            hostname: target.hostname,
-            port: target.port,
-            path: target.pathAndQuery,
-            agent: target.https ? agents.https : agents.http
-          },
-          maxBytes,
-          timerMillis: timer ? timeoutMillis : undefined
-        },
-        (result, ok) =>
-          resume(
-            ok
-              ? Effect.succeed(result as NodeGet.Answer)
-              : Effect.fail(nodeFailure(target, result as NodeGet.Failure, timeout, maxBytes))
+  /**
+   * The call as an interruptible effect: interruption destroys the request (and its socket). This is
+   * `Effect.async` with a canceler (`onInterrupt`) without the success path's no-op cleanup step.
+   */
+  const exchange = (
+    target: Target,
+    call: NodeGet.Call
+  ): Effect.Effect<Transport.RawResponse, Transport.TransportError> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.matchCauseEffect(
+        restore(
+          Effect.async<Transport.RawResponse, Transport.TransportError>((resume) =>
+            call.start((result, ok) =>
+              resume(
+                ok
+                  ? Effect.succeed(result as NodeGet.Answer)
+                  : Effect.fail(nodeFailure(target, result as NodeGet.Failure, timeout, maxBytes))
+              )
+            )
           )
+        ),
+        {
+          onFailure: (cause) =>
+            Cause.isInterruptedOnly(cause)
+              ? Effect.zipRight(
+                  Effect.sync(() => call.abort()),
+                  Effect.failCause(cause)
+                )
+              : Effect.failCause(cause),
+          onSuccess: Effect.succeed
+        }
       )
-      call.start()
-      return Effect.sync(() => call!.abort())
-    })
-    return { effect, phase: () => call?.phase ?? NodeGet.Unsent }
-  }
+    )
 
   const get = (url: string): Effect.Effect<Transport.RawResponse, Transport.TransportError> => {
     const target = parseTarget(url)
@@ -448,18 +408,27 @@ export const fromNodeAgents = (
     // The Clock and the tracer, read in one step from the fiber's default services.
     return Effect.withFiberRuntime((fiber) => {
       const services = fiber.currentDefaultServices
-      const clock = Context.get(services, Clock.Clock)
       // The live Clock's timer is a plain setTimeout inside the call: `Effect.timeoutFail` forks a sleeping
       // fiber per request. Any other Clock (TestClock) gets Effect's timeout.
-      let timed: Effect.Effect<Transport.RawResponse, Transport.TransportError>
-      if (LiveClock.isLive(clock)) timed = exchange(target, true).effect
-      else {
-        const { effect, phase } = exchange(target, false)
-        timed = Effect.timeoutFail(effect, {
-          duration: timeout,
-          onTimeout: () => nodeFailure(target, { _tag: "Timeout", phase: phase() }, timeout, maxBytes)
-        })
-      }
+      const live = LiveClock.isLive(Context.get(services, Clock.Clock))
+      const call = new NodeGet.Call(
+        target.https ? Https.request : Http.request,
+        {
+          method: "GET",
+          hostname: target.hostname,
+          port: target.port,
+          path: target.pathAndQuery,
+          agent: target.https ? agents.https : agents.http
+        },
+        maxBytes,
+        live ? timeoutMillis : undefined
+      )
+      const timed = live
+        ? exchange(target, call)
+        : Effect.timeoutFail(exchange(target, call), {
+            duration: timeout,
+            onTimeout: () => nodeFailure(target, { _tag: "Timeout", phase: call.phase }, timeout, maxBytes)
+          })
       // With no tracer installed the span is skipped (`traced`): here it was a third of this call's own work.
       return Context.get(services, Tracer.Tracer) === NativeTracer
         ? timed

@@ -39,16 +39,11 @@ export type Failure =
   | { readonly _tag: "Timeout"; readonly phase: Phase }
   | { readonly _tag: "Truncated" }
 
-export interface Spec {
-  readonly request: typeof Http.request
-  readonly options: Http.RequestOptions
-  readonly maxBytes: number
-  /** Milliseconds for the whole exchange, or undefined when the caller times it (a non-live Clock). */
-  readonly timerMillis: number | undefined
-}
-
 /** Largest delay `setTimeout` honours (about 24.8 days); past it Node fires at once. */
 export const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/** What a call reports once: an `Answer` when `ok`, a `Failure` otherwise. */
+export type Done = (result: Answer | Failure, ok: boolean) => void
 
 /** A GET in flight: `phase` is readable by a caller that times the exchange itself. */
 export class Call {
@@ -56,25 +51,30 @@ export class Call {
   private settled = false
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
   private req: Http.ClientRequest | undefined = undefined
+  private done: Done | undefined = undefined
 
+  /** `timerMillis`: for the whole exchange, or undefined when the caller times it (a non-live Clock). */
   constructor(
-    private readonly spec: Spec,
-    private readonly done: (result: Answer | Failure, ok: boolean) => void
+    private readonly request: typeof Http.request,
+    private readonly options: Http.RequestOptions,
+    private readonly maxBytes: number,
+    private readonly timerMillis: number | undefined
   ) {}
 
-  start(): void {
-    const { spec } = this
+  /** Sends the GET; `done` is called once, unless the call is aborted first. */
+  start(done: Done): void {
+    this.done = done
     let req: Http.ClientRequest
     try {
-      req = spec.request(spec.options)
+      req = this.request(this.options)
     } catch (error) {
       // Thrown before a socket exists (an invalid header or path, an agent of the wrong protocol).
       this.finish({ _tag: "Error", phase: Unsent, error, reused: false }, false)
       return
     }
     this.req = req
-    if (spec.timerMillis !== undefined && spec.timerMillis <= MAX_TIMER_MILLIS)
-      this.timer = setTimeout(this.onTimeout, spec.timerMillis)
+    if (this.timerMillis !== undefined && this.timerMillis <= MAX_TIMER_MILLIS)
+      this.timer = setTimeout(this.onTimeout, this.timerMillis)
     req.on("socket", this.onSocket)
     req.on("response", this.onResponse)
     // Stays attached for the request's life: a destroy after settling must not become an unhandled 'error'.
@@ -95,7 +95,10 @@ export class Call {
     this.settled = true
     if (this.timer !== undefined) clearTimeout(this.timer)
     if (!ok) this.req?.destroy()
-    this.done(result, ok)
+    const done = this.done!
+    this.done = undefined
+    this.req = undefined
+    done(result, ok)
   }
 
   private readonly onTimeout = (): void => {
@@ -122,7 +125,7 @@ export class Call {
 
   private readonly onResponse = (res: Http.IncomingMessage): void => {
     this.phase = Answered
-    const { maxBytes } = this.spec
+    const { maxBytes } = this
     const declared = Bytes.declaredLength(res.headers["content-length"])
     if (declared !== undefined && declared > maxBytes) {
       this.finish({ _tag: "TooLarge", declared }, false)
@@ -139,6 +142,7 @@ export class Call {
     res.on("end", () => {
       ended = true
       const body = Bytes.concat(chunks, size)
+      chunks.length = 0
       this.finish({ status: res.statusCode ?? 0, body, contentType: res.headers["content-type"] }, true)
     })
     res.on("error", (error) => this.finish({ _tag: "Error", phase: Answered, error, reused: false }, false))
