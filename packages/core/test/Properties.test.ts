@@ -8,6 +8,7 @@ import * as Notification from "../src/Notification.js"
 import * as SignedRequest from "../src/SignedRequest.js"
 import * as SigningString from "../src/SigningString.js"
 import * as arb from "./arbitraries.js"
+import { percentDefinition } from "./definitions.js"
 import { gatewayVerifier, partnerSigner, partnerVerifier } from "./fixtures.js"
 import * as Verifier from "../src/Verifier.js"
 
@@ -125,16 +126,6 @@ describe("canonical string laws", () => {
     for (let i = 1; i < names.length; i++) assert.isAtMost(Buffer.compare(names[i - 1]!, names[i]!), 0)
   })
 })
-
-/** The definition: every byte of the text in its charset, unreserved ones as they are, others `%XX`. */
-const percentDefinition = (text: string, charset: Charset.Charset) => {
-  let out = ""
-  for (const byte of Charset.encode(text, charset))
-    out += /[A-Za-z0-9._~-]/.test(String.fromCharCode(byte))
-      ? String.fromCharCode(byte)
-      : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`
-  return out
-}
 
 describe("query encoding laws", () => {
   const text = fc.oneof(

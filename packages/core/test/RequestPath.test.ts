@@ -15,16 +15,7 @@ import * as SigningString from "../src/SigningString.js"
 import * as Transport from "../src/Transport.js"
 import * as Verifier from "../src/Verifier.js"
 import * as arb from "./arbitraries.js"
-
-/** The definition: every byte of the text in its charset, unreserved ones as they are, others `%XX`. */
-const percentDefinition = (text: string, charset: Charset.Charset) => {
-  let out = ""
-  for (const byte of Charset.encode(text, charset))
-    out += /[A-Za-z0-9._~-]/.test(String.fromCharCode(byte))
-      ? String.fromCharCode(byte)
-      : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`
-  return out
-}
+import { percentDefinition } from "./definitions.js"
 
 const queryDefinition = (pairs: ReadonlyArray<readonly [string, string]>, charset: Charset.Charset) =>
   pairs.map(([n, v]) => `${percentDefinition(n, charset)}=${percentDefinition(v, charset)}`).join("&")
