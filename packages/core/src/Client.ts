@@ -168,6 +168,7 @@ export const fromServices = (
   const validateOptions: ConfirmRequest.Options = { separator: options.separator, defaultCharset: charset }
   const signer = services.signer
   const signSync = Signer.syncOf(signer)
+  const signOptions = { gateway: options.gateway, separator: options.separator }
   // Unreachable after validate (it checks the same text); typed all the same, as a refused field.
   const refuseUnencodable = (e: Charset.EncodeError): ConfirmRequest.InvalidRequest =>
     new ConfirmRequest.InvalidRequest({ issues: [{ field: e.field, rule: "charset", message: e.message }] })
@@ -221,16 +222,13 @@ export const fromServices = (
       })
     })
 
-  /** `SignedRequest.makeWith`, its EncodeError as a refused field, without a step of the fiber for that. */
+  /** `SignedRequest.makeWith` (any signer, or under a span), its EncodeError as a refused field. */
   const sign = (
     request: ConfirmRequest.ConfirmRequest
-  ): Effect.Effect<SignedRequest.SignedRequest, ConfirmRequest.InvalidRequest | Signer.SignError> => {
-    const unsigned = Signing.unsigned(request, options.separator)
-    if (unsigned instanceof Charset.EncodeError) return Effect.fail(refuseUnencodable(unsigned))
-    return Effect.flatMap(signer.sign(unsigned.bytes), (signature) =>
-      Effect.succeed(Signing.signed(request, unsigned, signature, signer.signType, options.gateway))
+  ): Effect.Effect<SignedRequest.SignedRequest, ConfirmRequest.InvalidRequest | Signer.SignError> =>
+    Effect.mapError(SignedRequest.makeWith(signer, request, signOptions), (e) =>
+      e._tag === "EncodeError" ? refuseUnencodable(e) : e
     )
-  }
 
   /**
    * One attempt: its answer (`Confirmed`, `GatewayRejected` or `UnknownOutcome`) is handed to `next` from the

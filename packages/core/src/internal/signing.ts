@@ -111,6 +111,11 @@ export const unsigned = (
   }
 }
 
+// The names are the protocol's, unreserved: written as they are.
+const SIGN_FIRST = `${Protocol.Param.sign}=`
+const SIGN_AFTER = `&${SIGN_FIRST}`
+const SIGN_TYPE_AFTER = `&${Protocol.Param.signType}=`
+
 /** The signed request: `sign` and `sign_type` after the pairs, in `params` and in the URL's query. */
 export const signed = (
   request: ConfirmRequest.ConfirmRequest,
@@ -124,11 +129,10 @@ export const signed = (
   const inWriter = unsigned.query === undefined && writer.session === unsigned.session
   const head = inWriter ? "" : (unsigned.query ?? query(unsigned.pairs, charset))
   if (!inWriter) writer.reset()
-  // The names are the protocol's, unreserved: written as they are.
   const rest = writer
-    .ascii((inWriter ? writer.length === 0 : head === "") ? "sign=" : "&sign=")
+    .ascii((inWriter ? writer.length === 0 : head === "") ? SIGN_FIRST : SIGN_AFTER)
     .encoded(String(sign), charset)
-    .ascii("&sign_type=")
+    .ascii(SIGN_TYPE_AFTER)
     .encoded(String(signType), charset)
     .read()
   const params: Array<readonly [string, string]> = unsigned.pairs.slice()
