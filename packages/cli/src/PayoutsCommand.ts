@@ -4,8 +4,8 @@
  * crash left unsettled (it needs the keys and the gateway, like `confirm`); `reconcile` matches the journal
  * with the inbox's ASSIGN notifications (core's `PayoutJournal.reconcileTasks`), one per paid serial.
  *
- * Exit codes: 0 done (`resume`: everything settled; `reconcile`: no alarm), 1 a payout still unsettled or an
- * alarm, 2 bad usage.
+ * Exit codes: 0 done (`list`: every row decodes; `resume`: everything settled; `reconcile`: no alarm), 1 a
+ * payout that does not decode, still unsettled or an alarm, 2 bad usage.
  *
  * @since 0.2.0
  */
@@ -22,7 +22,11 @@ const list = Command.make("list", listOptions, (config) =>
     Effect.promise(() => import("./internal/payouts.js")),
     (handler) => handler.list(config)
   )
-).pipe(Command.withDescription("List the journal's payouts, oldest first, with their outcomes."))
+).pipe(
+  Command.withDescription(
+    "List the journal's payouts, oldest first, with their outcomes, then the rows that do not decode (exit 1 if any)."
+  )
+)
 
 export const resumeOptions = {
   db: InboxCommand.db,

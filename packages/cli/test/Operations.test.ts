@@ -13,6 +13,8 @@ import * as SqliteInbox from "@witkey/inbox-sql/SqliteInbox"
 import * as NotificationSigner from "@witkey/testkit/NotificationSigner"
 import * as TestKeys from "@witkey/testkit/TestKeys"
 import { Duration, Effect, Redacted } from "effect"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import * as Database from "../src/Database.js"
@@ -133,6 +135,29 @@ describe("inbox and payouts commands", () => {
         assert.strictEqual(bad.code, 2)
         assertOneErrorLine(bad, /--older-than/)
         assert.strictEqual((yield* run(["inbox", "list", "--db", db, "--state", "lost"])).code, 2)
+
+        // A journal row damaged by hand: `payouts list` still lists it, apart, and exits 1 with one line.
+        yield* Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) => sql`UPDATE witkey_payouts SET outcome = ${'{"_tag":"Paid"}'}`
+        ).pipe(Effect.provide(SqliteClient.layer({ filename: db })))
+        const broken = yield* run(["payouts", "list", "--db", db, "--json"])
+        assert.strictEqual(broken.code, 1, broken.stderr)
+        const errorLines = broken.stderr.split("\n").filter((l) => l !== "")
+        assert.strictEqual(errorLines.length, 1, broken.stderr)
+        assert.match(errorLines[0]!, /^witkey: 1 payout\(s\) in the journal do not decode/)
+        assert.deepStrictEqual(lastJson(broken)["payouts"], [])
+        const unreadable = lastJson(broken)["unreadable"] as Array<Record<string, unknown>>
+        assert.deepStrictEqual(
+          unreadable.map((u) => [u["outer_task_id"], u["stored_outcome"], u["problem"]]),
+          [[task.outer_task_id, "Confirmed", "its outcome does not decode"]]
+        )
+        const text = yield* run(["payouts", "list", "--db", db])
+        assert.strictEqual(text.code, 1)
+        assert.match(
+          text.stdout,
+          new RegExp(`^UNREADABLE  ${task.outer_task_id}  .*its outcome does not decode$`, "m")
+        )
       }),
     TIMEOUT
   )

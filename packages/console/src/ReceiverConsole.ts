@@ -166,7 +166,11 @@ export const make = <E, R>(
         const journal =
           options.journal === undefined
             ? undefined
-            : yield* Effect.map(options.journal.all, (payouts) => ({ payouts, notifications: all }))
+            : yield* Effect.map(
+                // The rows that do not decode are shown too: left out, a damaged payout would be invisible here.
+                Effect.all([options.journal.all, options.journal.unreadable]),
+                ([payouts, unreadable]) => ({ payouts, unreadable, notifications: all })
+              )
         const now = yield* Clock.currentTimeMillis
         return {
           prefix,
@@ -183,6 +187,7 @@ export const make = <E, R>(
               ? undefined
               : {
                   payouts: journal.payouts,
+                  unreadable: journal.unreadable,
                   reconciliation: PayoutJournal.reconcile({ ...journal, now })
                 }
         } satisfies Page.View

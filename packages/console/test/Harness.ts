@@ -7,6 +7,7 @@ import * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import { assign, received } from "@witkey/testkit/InboxSuite"
 import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
+import type * as PayoutJournal from "@witkey/core/PayoutJournal"
 import * as MemoryPayoutJournal from "@witkey/testkit/MemoryPayoutJournal"
 import { signed } from "@witkey/testkit/PayoutJournalSuite"
 import { Effect, Redacted, Ref, type Scope } from "effect"
@@ -27,6 +28,8 @@ export interface Served {
 export const serve = (options: {
   readonly host?: string
   readonly token?: string
+  /** Journal rows that do not decode, as the journal would report them. */
+  readonly unreadable?: ReadonlyArray<PayoutJournal.Unreadable>
 }): Effect.Effect<Served, unknown, Scope.Scope> =>
   Effect.gen(function* () {
     const inbox = yield* MemoryInbox.make({ exhaustedAfter: "1 millis" })
@@ -63,7 +66,10 @@ export const serve = (options: {
         host,
         port,
         handler,
-        journal,
+        journal:
+          options.unreadable === undefined
+            ? journal
+            : { ...journal, unreadable: Effect.succeed(options.unreadable) },
         token: options.token === undefined ? undefined : Redacted.make(options.token)
       },
       Effect.succeed(HttpServerResponse.text("endpoint"))

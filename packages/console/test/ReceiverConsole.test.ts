@@ -104,6 +104,39 @@ describe("ReceiverConsole", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("lists the journal's unreadable payouts, escaped, and counts each as an alarm", () =>
+    Effect.gen(function* () {
+      const plain = yield* request((yield* serve({})).url)
+      assert.notInclude(plain.text, "unreadable-payouts")
+      assert.include(plain.text, "no alarms", "a serial awaiting its notification is no alarm")
+      const s = yield* serve({
+        unreadable: [
+          {
+            id: "payout-<9>",
+            outerTaskId: "task-<x>",
+            transfers: ["s-7", "s-8"],
+            outcomeTag: "Unknown",
+            recordedAt: 0,
+            problem: "its outcome does not decode"
+          }
+        ]
+      })
+      const page = yield* request(s.url)
+      assert.strictEqual(page.status, 200)
+      assert.include(page.text, 'id="unreadable-payouts"')
+      assert.include(page.text, "1 stored payout(s) do not decode")
+      assert.include(page.text, "payout-&lt;9&gt;")
+      assert.include(page.text, "task-&lt;x&gt;")
+      assert.notInclude(page.text, "task-<x>")
+      assert.include(page.text, "s-7, s-8")
+      assert.include(page.text, "its outcome does not decode")
+      assert.include(page.text, "1 alarm(s)", "the unreadable payout")
+      // An entry is found by its key; an unknown one is not found.
+      assert.include((yield* request(`${s.url}entry?id=${s.processed}`)).text, s.processed)
+      assert.include((yield* request(`${s.url}entry?id=nope-${s.processed}`)).text, "No such entry.")
+    }).pipe(Effect.scoped)
+  )
+
   it.live("checks Host, Origin and the CSRF token; escapes, masks payee ids, sets a strict CSP", () =>
     Effect.gen(function* () {
       const s = yield* serve({})

@@ -8,6 +8,8 @@ import type * as Scope from "effect/Scope"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as CliError from "../CliError.js"
 import * as CommonOptions from "../CommonOptions.js"
 import * as Database from "../Database.js"
@@ -19,21 +21,55 @@ import type * as PayoutsCommand from "../PayoutsCommand.js"
 export const list = (values: Command.Command.ParseConfig<typeof PayoutsCommand.listOptions>) =>
   Effect.gen(function* () {
     const journal = yield* PayoutJournal.PayoutJournal
-    const payouts = yield* journal.all.pipe(Effect.mapError(journalError))
-    yield* Output.result(values.json, { payouts: payouts.map(payoutJson) }, () =>
-      payouts.length === 0
-        ? ["no payouts"]
-        : payouts.map((p) =>
-            [
-              p.outerTaskId,
-              p.transfers.join(","),
-              p.outcome._tag,
-              `${p.attempts.length} attempts`,
-              iso(p.recordedAt)
-            ].join("  ")
-          )
+    // The journal's warning for each row that does not decode is left out: this listing names them itself.
+    const payouts = yield* journal.all.pipe(
+      Logger.withMinimumLogLevel(LogLevel.Error),
+      Effect.mapError(journalError)
     )
+    // Rows that do not decode are listed too (the journal's listings leave them out): never re-sent, so an
+    // operator must see them and compare them with Alipay's records by hand.
+    const unreadable = yield* journal.unreadable.pipe(Effect.mapError(journalError))
+    yield* Output.result(
+      values.json,
+      { payouts: payouts.map(payoutJson), unreadable: unreadable.map(unreadableJson) },
+      () => [
+        ...(payouts.length === 0 && unreadable.length === 0
+          ? ["no payouts"]
+          : payouts.map((p) =>
+              [
+                p.outerTaskId,
+                p.transfers.join(","),
+                p.outcome._tag,
+                `${p.attempts.length} attempts`,
+                iso(p.recordedAt)
+              ].join("  ")
+            )),
+        ...unreadable.map((u) =>
+          [
+            "UNREADABLE",
+            u.outerTaskId,
+            u.transfers.join(","),
+            `stored ${u.outcomeTag}`,
+            iso(u.recordedAt),
+            `${u.id}: ${u.problem}`
+          ].join("  ")
+        )
+      ]
+    )
+    if (unreadable.length > 0)
+      return yield* CliError.failure(
+        `${unreadable.length} payout(s) in the journal do not decode and are never re-sent: compare them with Alipay's records`
+      )
   }).pipe(Effect.provide(Database.inboxAndJournal(values.db)))
+
+const unreadableJson = (u: PayoutJournal.Unreadable): Record<string, unknown> => ({
+  id: u.id,
+  outer_task_id: u.outerTaskId,
+  transfers: u.transfers,
+  stored_outcome: u.outcomeTag,
+  recorded_at: iso(u.recordedAt),
+  problem: u.problem
+})
 
 export const resume = (values: Command.Command.ParseConfig<typeof PayoutsCommand.resumeOptions>) =>
   Effect.gen(function* () {

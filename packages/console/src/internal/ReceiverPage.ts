@@ -23,6 +23,8 @@ export interface View {
   readonly journal:
     | {
         readonly payouts: ReadonlyArray<PayoutJournal.Entry>
+        /** The journal's rows that do not decode: never re-sent, each an alarm of the reconciliation. */
+        readonly unreadable: ReadonlyArray<PayoutJournal.Unreadable>
         readonly reconciliation: PayoutJournal.Reconciliation
       }
     | undefined
@@ -157,9 +159,40 @@ const journalSections = (view: View): Html => {
       <h2>Payouts</h2>
       <p class="muted">No payout journal is configured.</p>
     </section>`
-  const { payouts, reconciliation } = view.journal
+  const { payouts, unreadable, reconciliation } = view.journal
   return html`<section id="payouts">
       <h2>Payouts (${payouts.length})</h2>
+      ${
+        unreadable.length === 0
+          ? html``
+          : html`<div id="unreadable-payouts">
+              <p class="bad">
+                ${unreadable.length} stored payout(s) do not decode: they are never re-sent, and what they
+                sent and how they ended is not known. Compare them with Alipay's records by hand.
+              </p>
+              <table>
+                <tr>
+                  <th>Id</th>
+                  <th>Task</th>
+                  <th>Serials</th>
+                  <th>Recorded</th>
+                  <th>Stored outcome</th>
+                  <th>Problem</th>
+                </tr>
+                ${unreadable.map(
+                  (u) =>
+                    html`<tr>
+                      <td class="mono">${u.id}</td>
+                      <td class="mono">${u.outerTaskId}</td>
+                      <td class="mono">${u.transfers.join(", ")}</td>
+                      <td>${time(u.recordedAt)}</td>
+                      <td class="bad">${u.outcomeTag}</td>
+                      <td>${u.problem}</td>
+                    </tr>`
+                )}
+              </table>
+            </div>`
+      }
       <table>
         <tr>
           <th>Partner</th>
