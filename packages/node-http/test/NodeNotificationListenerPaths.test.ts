@@ -22,7 +22,7 @@ const PARSED = "x-test-parsed"
  * but the in-fiber path), with its own inbox and gateway; a request with the `x-test-parsed` header gets a
  * `req.body`, as if a body parser had run first.
  */
-const side = (path: "live" | "fiber") =>
+const side = (path: "live" | "fiber", more: NotificationEndpoint.Options = {}) =>
   Effect.gen(function* () {
     const h = yield* Harness.make()
     const handled: Array<string> = []
@@ -35,7 +35,8 @@ const side = (path: "live" | "fiber") =>
         Effect.sync(() => {
           told.push(e.reason)
           Deferred.unsafeDone(refused, Effect.void)
-        })
+        }),
+      ...more
     }
     const make = NodeNotificationListener.make(
       (n: Notification.Notification) => Effect.sync(() => void handled.push(n.notifyId)),
@@ -129,6 +130,24 @@ describe("NodeNotificationListener: the live-Clock path and the in-fiber path", 
         assert.strictEqual(ok.body.toString("latin1"), "success", path)
         assert.deepStrictEqual(t.handled, ["n-1"], path)
         assert.deepStrictEqual(t.told, ["read"], path)
+      }
+    }).pipe(Effect.scoped, Effect.provide(NodeHttpServer.layerTest))
+  )
+
+  it.live("an `onBodyError` that throws is a defect answered `fail` on both, never an exception", () =>
+    Effect.gen(function* () {
+      for (const path of ["live", "fiber"] as const) {
+        const t = yield* side(path, {
+          onBodyError: () => {
+            throw new Error("a bug in the hook")
+          }
+        })
+        for (const method of ["GET", "POST"]) {
+          const big = new Uint8Array(MAX_BODY_BYTES + 1)
+          const answer = yield* RawHttp.send({ url: t.url, method, chunks: method === "GET" ? [] : [big] })
+          assert.strictEqual(answer.status, 500, `${path} ${method}`)
+          assert.strictEqual(answer.body.toString("latin1"), "fail", `${path} ${method}`)
+        }
       }
     }).pipe(Effect.scoped, Effect.provide(NodeHttpServer.layerTest))
   )
