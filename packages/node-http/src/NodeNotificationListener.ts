@@ -13,7 +13,7 @@ import type * as NotificationReceiver from "@witkey/core/NotificationReceiver"
 import type * as Inbox from "@witkey/core/Inbox"
 import * as Protocol from "@witkey/core/Protocol"
 import type { ManagedRuntime } from "effect"
-import { Duration, Effect, Exit, Runtime } from "effect"
+import { Duration, Effect, Either, Exit, Runtime } from "effect"
 import type * as Http from "node:http"
 import * as LiveClock from "./internal/liveClock.js"
 import * as NodeBody from "./internal/nodeBody.js"
@@ -40,9 +40,7 @@ const refuseParsed = (request: Http.IncomingMessage, options: NotificationEndpoi
 const answer = <E, R>(
   request: Http.IncomingMessage,
   handler: NotificationEndpoint.Handler<E, R>,
-  options: NotificationEndpoint.Options,
-  maxBytes: number,
-  timeout: Duration.Duration
+  options: NotificationEndpoint.Options
 ): Effect.Effect<
   NotificationEndpoint.Answer,
   never,
@@ -52,6 +50,8 @@ const answer = <E, R>(
     if (bodyConsumed(request)) return refuseParsed(request, options)
     const refused = NotificationEndpoint.precheck(request.method, request.headers["content-length"], options)
     if (refused !== undefined) return NotificationEndpoint.refuse(refused, options)
+    const maxBytes = options.maxBodyBytes ?? NotificationEndpoint.DEFAULT_MAX_BODY_BYTES
+    const timeout = Duration.decode(options.readTimeout ?? NotificationEndpoint.DEFAULT_READ_TIMEOUT)
     return NodeBody.read(request, maxBytes, timeout).pipe(
       Effect.matchEffect({
         onFailure: (error) => NotificationEndpoint.refuse(error, options),
@@ -91,8 +91,6 @@ const fromRuntime = <E, R>(
   liveClock: boolean
 ): NodeListener => {
   const runFork = Runtime.runFork(runtime)
-  const maxBytes = options.maxBodyBytes ?? NotificationEndpoint.DEFAULT_MAX_BODY_BYTES
-  const timeout = Duration.decode(options.readTimeout ?? NotificationEndpoint.DEFAULT_READ_TIMEOUT)
   // No span here: the receiver's `witkey.receive_notification` is the notification's span.
   const run = (
     response: Http.ServerResponse,
@@ -106,8 +104,13 @@ const fromRuntime = <E, R>(
     runFork(effect).addObserver((exit) =>
       Exit.isSuccess(exit) ? writeAnswer(response, exit.value) : writeFail(response)
     )
-  if (!liveClock)
-    return (request, response) => run(response, answer(request, handler, options, maxBytes, timeout))
+  const maxBytes = options.maxBodyBytes ?? NotificationEndpoint.DEFAULT_MAX_BODY_BYTES
+  // A read timeout that is no duration (untyped callers) fails each request in its fiber, as it always did.
+  const timeout = Either.getOrUndefined(
+    Either.try(() => Duration.decode(options.readTimeout ?? NotificationEndpoint.DEFAULT_READ_TIMEOUT))
+  )
+  if (!liveClock || timeout === undefined)
+    return (request, response) => run(response, answer(request, handler, options))
   // On the live Clock (a server's), the checks and the read are plain code with a plain timer, and the fiber
   // starts once the body is in: the read inside the fiber (its suspension and resumption) cost about 8 KiB of
   // allocation and 20-30 µs of CPU per delivery (BENCHMARKS.md row 7b). The same steps and answers as `answer`;
