@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Layer } from "effect"
+import { Cause, Context, Effect, FiberRef, Layer, LogLevel } from "effect"
 import type * as Charset from "./Charset.js"
 import * as Client from "./Client.js"
 import * as Inbox from "./Inbox.js"
@@ -15,9 +15,7 @@ import * as NotifyVerify from "./NotifyVerify.js"
 import * as Protocol from "./Protocol.js"
 import * as Transport from "./Transport.js"
 import * as Verifier from "./Verifier.js"
-import { withSpanIfTraced } from "./internal/span.js"
-
-const receiveSpan = () => ({ captureStackTrace: false })
+import { isDefaultTracer } from "./internal/span.js"
 
 /**
  * What a receiver needs to know: the gateway to ask `notify_verify` and the partner it asks for, and the
@@ -141,77 +139,116 @@ export const receive = <E, R>(
   handler: (notification: Notification.Notification) => Effect.Effect<void, E, R>,
   options: Options = {}
 ): Effect.Effect<Result, never, NotificationReceiver | Inbox.Inbox | R> =>
-  Effect.gen(function* () {
-    const receiver = yield* NotificationReceiver
-    const inbox = yield* Inbox.Inbox
-    const decoded = yield* Effect.either(receiver.decode(raw, options.charsets))
-    if (decoded._tag === "Left") {
-      const e = decoded.left
-      return refuse(e._tag === "SignatureError" ? "signature" : "malformed", e.message)
-    }
-    const notification = decoded.right
-    const notifyId = notification.notifyId
-    // A redelivery of something already recorded skips notify_verify: its signature verified, and
-    // notify_verify may answer false for an id older than its lifetime (PROTOCOL.md §6), which would make
-    // Alipay retry a handled notification for a day. It still goes through the inbox, which counts the
-    // delivery for the audit trail and answers Duplicate without running the handler.
-    // The same holds for one whose handler failed: the inbox only records a delivery after notify_verify
-    // passed, so any entry at all means the gateway already confirmed this notify_id.
-    // Only asked when it matters: with notify_verify off, the inbox's answer would change nothing.
-    const notifyVerify = options.notifyVerify ?? true
-    const known = notifyVerify ? yield* Effect.either(inbox.get(notifyId)) : undefined
-    const seen = known !== undefined && known._tag === "Right" && known.right._tag === "Some"
-    const askGateway = !seen && notifyVerify
-    if (askGateway) {
-      const verified = yield* Effect.either(receiver.notifyVerify(notifyId))
-      if (verified._tag === "Left") return refuse("notify_verify_error", verified.left.message, notifyId)
-      if (verified.right === "false")
-        return refuse("notify_verify_false", "notify_verify answered false", notifyId)
-      if (verified.right === "invalid")
-        return refuse("notify_verify_invalid", "notify_verify answered invalid", notifyId)
-    }
-    const received: Inbox.Received = {
-      notification,
-      body: raw.body as Uint8Array,
-      contentType: raw.contentType,
-      gatewayConfirmed: askGateway
-    }
-    const outcome = yield* inbox.receive(received, handler).pipe(
-      Effect.map((outcome): Result => ({ _tag: "Acknowledged", notification, outcome })),
-      Effect.catchAllCause((cause) => {
-        const failure = Cause.failureOption(cause)
-        const isInbox =
-          failure._tag === "Some" && (failure.value as { _tag?: unknown })?._tag === "InboxError"
-        return Effect.succeed(
-          refuse(
-            isInbox ? "inbox" : "handler",
-            Cause.pretty(cause).split("\n")[0] ?? "handler failed",
-            notifyId
-          )
-        )
-      })
+  // Plain combinators, no generator: this runs on every notification, and its Effect machinery showed next to
+  // the signature check (BENCHMARKS.md row 7). One step reads the services and the tracer from the fiber.
+  Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext as Context.Context<NotificationReceiver | Inbox.Inbox>
+    const run = Effect.flatMap(
+      pipeline(
+        Context.get(context, NotificationReceiver),
+        Context.get(context, Inbox.Inbox),
+        raw,
+        handler,
+        options
+      ),
+      told
     )
-    return outcome
-  }).pipe(
-    Effect.tap((result) =>
-      result._tag === "Refused"
-        ? Effect.logWarning("witkey notification refused").pipe(
-            Effect.annotateLogs({
-              reason: result.reason,
-              notify_id: result.notifyId ?? "",
-              detail: result.message
-            })
-          )
-        : // Annotating a log costs about 5 µs even when the level is off: only pay it when it is on.
-          Effect.whenLogLevel(
-            Effect.logDebug("witkey notification acknowledged").pipe(
-              Effect.annotateLogs({ notify_id: result.notification.notifyId, outcome: result.outcome._tag })
-            ),
-            "Debug"
-          )
-    ),
     // The span of a notification (about 9 µs each in Effect 3, made only when a tracer is installed): the
     // endpoint, the signature check and the inbox run inside it without spans of their own; only
     // notify_verify, a network call, adds its own.
-    withSpanIfTraced("witkey.receive_notification", receiveSpan)
+    return isDefaultTracer(fiber.currentTracer)
+      ? run
+      : Effect.withSpan(run, "witkey.receive_notification", { captureStackTrace: false })
+  })
+
+/** Verify and decode, `notify_verify` when it matters, then the inbox. */
+const pipeline = <E, R>(
+  receiver: NotificationReceiver,
+  inbox: Inbox.Inbox,
+  raw: Notification.RawNotification,
+  handler: (notification: Notification.Notification) => Effect.Effect<void, E, R>,
+  options: Options
+): Effect.Effect<Result, never, R> =>
+  Effect.matchEffect(receiver.decode(raw, options.charsets), {
+    onFailure: (e) =>
+      Effect.succeed(refuse(e._tag === "SignatureError" ? "signature" : "malformed", e.message)),
+    onSuccess: (notification) => {
+      // Only asked when it matters: with notify_verify off, the inbox's answer would change nothing.
+      if (!(options.notifyVerify ?? true)) return record(inbox, raw, notification, handler, false)
+      const notifyId = notification.notifyId
+      // A redelivery of something already recorded skips notify_verify: its signature verified, and
+      // notify_verify may answer false for an id older than its lifetime (PROTOCOL.md §6), which would make
+      // Alipay retry a handled notification for a day. It still goes through the inbox, which counts the
+      // delivery for the audit trail and answers Duplicate without running the handler.
+      // The same holds for one whose handler failed: the inbox only records a delivery after notify_verify
+      // passed, so any entry at all means the gateway already confirmed this notify_id.
+      return Effect.flatMap(Effect.either(inbox.get(notifyId)), (known) =>
+        known._tag === "Right" && known.right._tag === "Some"
+          ? record(inbox, raw, notification, handler, false)
+          : Effect.matchEffect(receiver.notifyVerify(notifyId), {
+              onFailure: (e) => Effect.succeed(refuse("notify_verify_error", e.message, notifyId)),
+              onSuccess: (answer) =>
+                answer === "false"
+                  ? Effect.succeed(refuse("notify_verify_false", "notify_verify answered false", notifyId))
+                  : answer === "invalid"
+                    ? Effect.succeed(
+                        refuse("notify_verify_invalid", "notify_verify answered invalid", notifyId)
+                      )
+                    : record(inbox, raw, notification, handler, true)
+            })
+      )
+    }
+  })
+
+/** The inbox's part: its outcome, or the refusal its failure (or the handler's) means. */
+const record = <E, R>(
+  inbox: Inbox.Inbox,
+  raw: Notification.RawNotification,
+  notification: Notification.Notification,
+  handler: (notification: Notification.Notification) => Effect.Effect<void, E, R>,
+  gatewayConfirmed: boolean
+): Effect.Effect<Result, never, R> =>
+  Effect.matchCause(
+    inbox.receive(
+      { notification, body: raw.body as Uint8Array, contentType: raw.contentType, gatewayConfirmed },
+      handler
+    ),
+    {
+      onSuccess: (outcome): Result => ({ _tag: "Acknowledged", notification, outcome }),
+      onFailure: (cause): Result => {
+        const failure = Cause.failureOption(cause)
+        const isInbox =
+          failure._tag === "Some" && (failure.value as { _tag?: unknown })?._tag === "InboxError"
+        return refuse(
+          isInbox ? "inbox" : "handler",
+          Cause.pretty(cause).split("\n")[0] ?? "handler failed",
+          notification.notifyId
+        )
+      }
+    }
   )
+
+/** The result logged: a refusal as a warning, an acknowledgement at debug level only. */
+const told = (result: Result): Effect.Effect<Result> =>
+  result._tag === "Refused"
+    ? Effect.as(
+        Effect.logWarning("witkey notification refused").pipe(
+          Effect.annotateLogs({
+            reason: result.reason,
+            notify_id: result.notifyId ?? "",
+            detail: result.message
+          })
+        ),
+        result
+      )
+    : // Annotating a log costs about 5 µs even when the level is off: the log is only built when it is on.
+      Effect.withFiberRuntime((fiber) =>
+        LogLevel.greaterThan(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), LogLevel.Debug)
+          ? Effect.succeed(result)
+          : Effect.as(
+              Effect.logDebug("witkey notification acknowledged").pipe(
+                Effect.annotateLogs({ notify_id: result.notification.notifyId, outcome: result.outcome._tag })
+              ),
+              result
+            )
+      )

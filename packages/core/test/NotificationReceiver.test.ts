@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, Ref } from "effect"
+import { Effect, HashMap, Layer, Logger, LogLevel, Option, Ref, Tracer } from "effect"
 import * as Client from "../src/Client.js"
 import * as Inbox from "../src/Inbox.js"
 import type * as Notification from "../src/Notification.js"
@@ -324,6 +324,73 @@ describe("NotificationReceiver.receive", () => {
       )
       assert.isTrue(result._tag === "Refused" && result.reason === "malformed")
       if (result._tag === "Refused") assert.match(result.message, /before any body parser/)
+    })
+  )
+  // The span and the logs are read from the fiber once per notification (no generator, no span under Effect's
+  // default tracer): what a tracer or a logger sees must not change.
+  it.effect("with a tracer installed, the notification runs in its span; under the default tracer none", () =>
+    Effect.gen(function* () {
+      const { layer } = yield* setup("true")
+      const seen: Array<string> = []
+      const handler = () =>
+        Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+          Effect.sync(
+            () => void seen.push(Option.match(span, { onNone: () => "none", onSome: (s) => s.name }))
+          )
+        )
+      const native = yield* Effect.tracer
+      const made: Array<string> = []
+      const tracer = Tracer.make({
+        span: (...args) => {
+          made.push(args[0])
+          return native.span(...args)
+        },
+        context: native.context
+      })
+      const traced = yield* NotificationReceiver.receive(body("assign-utf8"), handler).pipe(
+        Effect.withTracer(tracer),
+        Effect.provide(layer)
+      )
+      assert.strictEqual(traced._tag, "Acknowledged")
+      assert.deepStrictEqual(made, ["witkey.receive_notification", "witkey.notify_verify"])
+      const untraced = yield* NotificationReceiver.receive(body("unknown-sub-type-kept"), handler).pipe(
+        Effect.provide(layer)
+      )
+      assert.strictEqual(untraced._tag, "Acknowledged")
+      assert.deepStrictEqual(seen, ["witkey.receive_notification", "none"])
+    })
+  )
+
+  it.effect("an acknowledgement is logged at debug level only when it is on; a refusal always warns", () =>
+    Effect.gen(function* () {
+      const { handler, layer } = yield* setup("true")
+      const lines: Array<string> = []
+      const logger = Logger.make(({ annotations, logLevel, message }) => {
+        const id = HashMap.get(annotations, "notify_id").pipe(Option.getOrUndefined)
+        lines.push(`${logLevel.label} ${String(message)} ${String(id)}`)
+      })
+      const receive = (name: string, level: LogLevel.LogLevel) =>
+        NotificationReceiver.receive(body(name), handler).pipe(
+          Logger.withMinimumLogLevel(level),
+          Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+          Effect.provide(layer)
+        )
+      yield* receive("assign-utf8", LogLevel.Info)
+      assert.deepStrictEqual(lines, [])
+      yield* receive("unknown-sub-type-kept", LogLevel.Debug)
+      assert.deepStrictEqual(lines, ["DEBUG witkey notification acknowledged n-0004"])
+      const forged = {
+        ...body("assign-utf8"),
+        body: new TextEncoder().encode("notify_id=x&sign=AAAA&sign_type=DSA")
+      }
+      lines.length = 0
+      yield* NotificationReceiver.receive(forged, handler).pipe(
+        Logger.withMinimumLogLevel(LogLevel.Info),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Effect.provide(layer)
+      )
+      assert.strictEqual(lines.length, 1)
+      assert.match(lines[0]!, /^WARN witkey notification refused/)
     })
   )
 })

@@ -188,13 +188,16 @@ export const respond = <E, R>(
     if (!(raw.body instanceof Uint8Array))
       return refuse(alreadyParsed(raw.body === null ? "null" : typeof raw.body), options)
     if (raw.body.length > maxBytes) return refuse(tooLarge(raw.body.length, maxBytes), options)
-    return NotificationReceiver.receive({ body: raw.body, contentType: raw.contentType }, handler, {
-      notifyVerify: options.notifyVerify,
-      charsets: options.charsets
-    }).pipe(
-      Effect.tap((result) => (options.onResult ? options.onResult(result) : Effect.void)),
-      Effect.map(resultAnswer),
-      Effect.uninterruptible
+    const received = NotificationReceiver.receive(
+      { body: raw.body, contentType: raw.contentType },
+      handler,
+      options
+    )
+    const onResult = options.onResult
+    return Effect.uninterruptible(
+      onResult === undefined
+        ? Effect.map(received, resultAnswer)
+        : Effect.flatMap(received, (result) => Effect.as(onResult(result), resultAnswer(result)))
     )
   })
 
