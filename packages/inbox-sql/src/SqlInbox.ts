@@ -58,6 +58,7 @@ import { Cause, Clock, Config, Context, Duration, Effect, Either, Exit, Layer, O
 import * as GroupCommit from "./internal/GroupCommit.js"
 import * as Operations from "./internal/operations.js"
 import * as PerTransaction from "./internal/perTransaction.js"
+import * as PgBatch from "./internal/pgBatch.js"
 import * as PgTransaction from "./internal/pgTransaction.js"
 import { causeMessage, toInboxError } from "./internal/SqlErrors.js"
 import * as Statements from "./internal/statements.js"
@@ -102,10 +103,11 @@ export const make = (
     // SQLite has one writer per file: deliveries share transactions and their flushed commits. PostgreSQL
     // keeps one transaction per delivery: its row locks must be held briefly, and it has writers in parallel.
     const perTransaction = PerTransaction.make(sql)
+    const naming: PgTransaction.Naming = { named: options.preparedStatements !== false }
     const grouped =
-      dialect === "sqlite"
-        ? GroupCommit.runner(yield* GroupCommit.make(sql))
-        : PgTransaction.make(sql, { prepared: options.preparedStatements !== false })
+      dialect === "sqlite" ? GroupCommit.runner(yield* GroupCommit.make(sql)) : PgTransaction.make(sql, naming)
+    // PostgreSQL: the deliveries that wait share a transaction and multi-row statements (`pgBatch.ts`).
+    const batch = dialect === "pg" ? yield* PgBatch.make(sql, statements, naming) : undefined
     // The SQLite client shares one connection and holds its lock only while handing it out, so a lone
     // statement can run inside another fiber's open transaction (and be rolled back with it, or read its
     // uncommitted rows). Its own transaction makes it wait for the connection like a transaction does.
@@ -218,16 +220,29 @@ export const make = (
         // The last failure record that committed (the group commit may record twice: in the turn, and again
         // on its own if the batch's commit failed).
         let recordedFailure = Option.none<{ readonly failures: number; readonly parked: boolean }>()
+        const counted = !recorded && delivery.source === "alipay"
+        const onFailure = (cause: Cause.Cause<unknown>) =>
+          Effect.map(recordFailure(delivery, cause, counted), (r) => void (recordedFailure = r))
+        const single = runner.run((exec) => Unit.settle(statements, exec, delivery, counted), restore, onFailure)
         const exit = yield* Effect.exit(
-          runner.run(
-            (exec) => Unit.settle(statements, exec, delivery, !recorded && delivery.source === "alipay"),
-            restore,
-            (cause) =>
-              Effect.map(
-                recordFailure(delivery, cause, !recorded && delivery.source === "alipay"),
-                (r) => void (recordedFailure = r)
-              )
-          )
+          batch !== undefined && runner === grouped && delivery.source === "alipay"
+            ? batch.run({
+                delivery,
+                counted,
+                restore,
+                alone: single,
+                failureOf: (cause) => {
+                  const interrupted = Cause.isInterruptedOnly(cause)
+                  return {
+                    interrupted,
+                    error: interrupted ? undefined : Unit.describeCause(cause),
+                    parked: !interrupted && isPermanentCause(cause)
+                  }
+                },
+                onFailure,
+                onRecorded: (r) => void (recordedFailure = Option.some(r))
+              })
+            : single
         )
         if (Exit.isSuccess(exit)) return exit.value
         const handlerError = handlerFailureOf(exit.cause)
