@@ -105,7 +105,9 @@ export const make = (
     const perTransaction = PerTransaction.make(sql)
     const naming: PgTransaction.Naming = { named: options.preparedStatements !== false }
     const grouped =
-      dialect === "sqlite" ? GroupCommit.runner(yield* GroupCommit.make(sql)) : PgTransaction.make(sql, naming)
+      dialect === "sqlite"
+        ? GroupCommit.runner(yield* GroupCommit.make(sql))
+        : PgTransaction.make(sql, naming)
     // PostgreSQL: the deliveries that wait share a transaction and multi-row statements (`pgBatch.ts`).
     const batch = dialect === "pg" ? yield* PgBatch.make(sql, statements, naming) : undefined
     // The SQLite client shares one connection and holds its lock only while handing it out, so a lone
@@ -223,7 +225,11 @@ export const make = (
         const counted = !recorded && delivery.source === "alipay"
         const onFailure = (cause: Cause.Cause<unknown>) =>
           Effect.map(recordFailure(delivery, cause, counted), (r) => void (recordedFailure = r))
-        const single = runner.run((exec) => Unit.settle(statements, exec, delivery, counted), restore, onFailure)
+        const single = runner.run(
+          (exec) => Unit.settle(statements, exec, delivery, counted),
+          restore,
+          onFailure
+        )
         const exit = yield* Effect.exit(
           batch !== undefined && runner === grouped && delivery.source === "alipay"
             ? batch.run({

@@ -56,9 +56,8 @@ const harness = (label: string): Effect.Effect<Harness, unknown, Scope.Scope> =>
       inbox
         .receive(r, () =>
           Effect.zipRight(
-            Effect.flatMap(
-              sql<{ txid: string }>`SELECT txid_current()::text AS txid`,
-              (rows) => Effect.sync(() => void txids.set(r.notification.notifyId, rows[0]!.txid))
+            Effect.flatMap(sql<{ txid: string }>`SELECT txid_current()::text AS txid`, (rows) =>
+              Effect.sync(() => void txids.set(r.notification.notifyId, rows[0]!.txid))
             ),
             handler(r)
           ).pipe(Effect.provideService(SqlClient.SqlClient, sql))
@@ -74,7 +73,9 @@ const harness = (label: string): Effect.Effect<Harness, unknown, Scope.Scope> =>
           const r = yield* fresh(`${label}-blocker-${i}`)
           blockers.push(
             yield* Effect.fork(
-              inbox.receive(r, () => Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release)))
+              inbox.receive(r, () =>
+                Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))
+              )
             )
           )
           yield* Deferred.await(started)
@@ -87,7 +88,8 @@ const harness = (label: string): Effect.Effect<Harness, unknown, Scope.Scope> =>
           assert.deepStrictEqual(yield* Fiber.join(blocker), { _tag: "Processed" })
         return fibers
       })
-    const pay = (r: Inbox.Received) => Effect.asVoid(sql`INSERT INTO payouts VALUES (${r.notification.notifyId})`)
+    const pay = (r: Inbox.Received) =>
+      Effect.asVoid(sql`INSERT INTO payouts VALUES (${r.notification.notifyId})`)
     const paid = (r: Inbox.Received) =>
       Effect.map(
         sql<{ n: string }>`SELECT count(*)::text AS n FROM payouts WHERE id = ${r.notification.notifyId}`,
@@ -151,29 +153,34 @@ if (unavailable !== undefined) {
       })
     )
 
-    it.scoped("one notify_id twice and a re-issue of its event in one queue: the handler runs once, nothing fails", () =>
-      Effect.gen(function* () {
-        const h = yield* harness("batchdup")
-        const [a, other] = yield* Effect.all([fresh("batchdup-a"), fresh("batchdup-other")])
-        const reissue = yield* fresh("batchdup-a2", a.notification.payload.outerTaskId)
-        const fibers = yield* h.batch([
-          [a, h.pay],
-          [a, h.pay],
-          [reissue, h.pay],
-          [other, h.pay]
-        ])
-        // Whichever of them comes first (a notify_id or event already in a batch waits for the next one, which
-        // may run beside it): the event's handler runs once, the others are duplicates, nothing fails.
-        const outcomes = yield* Effect.forEach(fibers, Fiber.join)
-        assert.deepStrictEqual(outcomes[3], { _tag: "Processed" })
-        const tags = outcomes.slice(0, 3).map((o) => o._tag)
-        assert.deepStrictEqual(tags.filter((t) => t === "Processed").length, 1)
-        assert.deepStrictEqual(tags.filter((t) => t === "Duplicate").length, 2)
-        assert.strictEqual((yield* h.paid(a)) + (yield* h.paid(reissue)), 1)
-        assert.strictEqual(yield* h.paid(other), 1)
-        assert.strictEqual(Option.getOrThrow(yield* h.inbox.get(a.notification.notifyId)).deliveries, 2)
-        assert.strictEqual((yield* attemptsOf(h, a)).length, 2)
-      })
+    it.scoped(
+      "one notify_id twice and a re-issue of its event in one queue: the handler runs once, nothing fails",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* harness("batchdup")
+          const [a, unconfirmed] = yield* Effect.all([fresh("batchdup-a"), fresh("batchdup-other")])
+          // Recorded on its own first (`notify_verify` confirmed it): the batch does not count it again.
+          const other: Inbox.Received = { ...unconfirmed, gatewayConfirmed: true }
+          const reissue = yield* fresh("batchdup-a2", a.notification.payload.outerTaskId)
+          const fibers = yield* h.batch([
+            [a, h.pay],
+            [a, h.pay],
+            [reissue, h.pay],
+            [other, h.pay]
+          ])
+          // Whichever of them comes first (a notify_id or event already in a batch waits for the next one, which
+          // may run beside it): the event's handler runs once, the others are duplicates, nothing fails.
+          const outcomes = yield* Effect.forEach(fibers, Fiber.join)
+          assert.deepStrictEqual(outcomes[3], { _tag: "Processed" })
+          const tags = outcomes.slice(0, 3).map((o) => o._tag)
+          assert.deepStrictEqual(tags.filter((t) => t === "Processed").length, 1)
+          assert.deepStrictEqual(tags.filter((t) => t === "Duplicate").length, 2)
+          assert.strictEqual((yield* h.paid(a)) + (yield* h.paid(reissue)), 1)
+          assert.strictEqual(yield* h.paid(other), 1)
+          assert.strictEqual(Option.getOrThrow(yield* h.inbox.get(a.notification.notifyId)).deliveries, 2)
+          assert.strictEqual(Option.getOrThrow(yield* h.inbox.get(other.notification.notifyId)).deliveries, 1)
+          assert.strictEqual((yield* attemptsOf(h, a)).length, 2)
+        })
     )
 
     it.scoped("a batch whose commit fails: every delivery fails, is recorded, and is processed later", () =>
@@ -210,7 +217,11 @@ if (unavailable !== undefined) {
         const [a, b] = yield* Effect.all([fresh("batchint-a"), fresh("batchint-b")])
         const inside = yield* Deferred.make<void>()
         const fibers = yield* h.batch([
-          [a, (r) => Effect.zipRight(h.pay(r), Effect.zipRight(Deferred.succeed(inside, undefined), Effect.never))],
+          [
+            a,
+            (r) =>
+              Effect.zipRight(h.pay(r), Effect.zipRight(Deferred.succeed(inside, undefined), Effect.never))
+          ],
           [b, h.pay]
         ])
         yield* Deferred.await(inside)

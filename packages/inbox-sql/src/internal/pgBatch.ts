@@ -81,7 +81,11 @@ interface Report {
 
 type Committed =
   | { readonly _tag: "Outcome"; readonly outcome: Inbox.Outcome }
-  | { readonly _tag: "Failed"; readonly cause: Cause.Cause<unknown>; readonly recorded: Option.Option<Recorded> }
+  | {
+      readonly _tag: "Failed"
+      readonly cause: Cause.Cause<unknown>
+      readonly recorded: Option.Option<Recorded>
+    }
 
 interface Slot {
   readonly delivery: Unit.Delivery<unknown, unknown>
@@ -102,7 +106,11 @@ export interface PgBatch {
     readonly delivery: Unit.Delivery<E, R>
     readonly counted: boolean
     readonly restore: <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) => Effect.Effect<X, E2, R2>
-    readonly alone: Effect.Effect<Inbox.Outcome, E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>, R>
+    readonly alone: Effect.Effect<
+      Inbox.Outcome,
+      E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>,
+      R
+    >
     readonly failureOf: (cause: Cause.Cause<unknown>) => FailureRecord
     readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
     readonly onRecorded: (recorded: Recorded) => void
@@ -147,7 +155,8 @@ const lazySavepoint = (
   })
   return {
     connection: {
-      execute: (text, params, transform) => Effect.zipRight(first, connection.execute(text, params, transform)),
+      execute: (text, params, transform) =>
+        Effect.zipRight(first, connection.execute(text, params, transform)),
       executeRaw: (text, params) => Effect.zipRight(first, connection.executeRaw(text, params)),
       executeValues: (text, params) => Effect.zipRight(first, connection.executeValues(text, params)),
       executeUnprepared: (text, params, transform) =>
@@ -240,7 +249,10 @@ export const make = (
                   const d = slot.delivery
                   const notifyId = d.received.notification.notifyId
                   const row = rows.get(notifyId)
-                  if (row === undefined || (row["state"] !== "processed" && row["parked_at"] === null && row["claimed_by"] === null))
+                  if (
+                    row === undefined ||
+                    (row["state"] !== "processed" && row["parked_at"] === null && row["claimed_by"] === null)
+                  )
                     return yield* new Inbox.InboxError({
                       reason: "storage",
                       message: `inbox: the rows of notify_id ${notifyId} vanished inside the transaction`
@@ -249,7 +261,11 @@ export const make = (
                     attempts.push(Unit.attemptOf(d, "duplicate", undefined, now))
                     outcomes.set(slot, {
                       _tag: "Outcome",
-                      outcome: { _tag: "Duplicate", by: "notify_id", processedNotifyId: row["duplicate_of"] ?? notifyId }
+                      outcome: {
+                        _tag: "Duplicate",
+                        by: "notify_id",
+                        processedNotifyId: row["duplicate_of"] ?? notifyId
+                      }
                     })
                   } else if (row["parked_at"] !== null) {
                     const error = row["last_error"] ?? "failed permanently"
@@ -267,9 +283,7 @@ export const make = (
                 }
                 for (const slot of batch)
                   if (outcomes.has(slot)) yield* Deferred.succeed(slot.turn, { _tag: "Settled" })
-                let handed = 0
                 for (const slot of handlers) {
-                  handed++
                   yield* Deferred.succeed(slot.turn, { _tag: "Handler", connection })
                   const report = yield* Deferred.await(slot.finished)
                   let handlerExit = report.exit
@@ -284,14 +298,11 @@ export const make = (
                       const rolledBack = yield* Effect.either(
                         roundTrip(send, [ROLLBACK_TO, RELEASE], "roll back savepoint")
                       )
-                      if (Either.isLeft(rolledBack)) {
-                        // The handlers not yet run: their turn fails.
-                        for (const rest of handlers.slice(handed))
-                          yield* Deferred.fail(rest.turn, lostBatch("a handler ended the shared transaction"))
+                      // The handlers not yet run are answered with the rest, after the rollback.
+                      if (Either.isLeft(rolledBack))
                         return yield* lostBatch(
                           "a handler's savepoint could not be released or rolled back (the transaction it began in is gone)"
                         )
-                      }
                       if (Exit.isSuccess(handlerExit))
                         handlerExit = Exit.fail(
                           new Inbox.InboxError({
@@ -363,11 +374,16 @@ export const make = (
                   if (row["notify_id"] !== null)
                     counts.set(row["notify_id"]!, {
                       failures: Number(row["failures"]),
-                      parked: (row["parked"] as unknown) === true || row["parked"] === "t" || row["parked"] === "true"
+                      parked:
+                        (row["parked"] as unknown) === true ||
+                        row["parked"] === "t" ||
+                        row["parked"] === "true"
                     })
                 for (const slot of batch) {
                   const outcome = outcomes.get(slot)!
-                  const recorded = Option.fromNullable(counts.get(slot.delivery.received.notification.notifyId))
+                  const recorded = Option.fromNullable(
+                    counts.get(slot.delivery.received.notification.notifyId)
+                  )
                   yield* Deferred.succeed(
                     slot.committed,
                     outcome._tag === "Failed" ? { ...outcome, recorded } : outcome

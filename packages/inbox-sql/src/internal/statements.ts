@@ -405,7 +405,8 @@ const batchTexts = (
   A: ReturnType<SqlClient.SqlClient>,
   attemptColumns: ReturnType<SqlClient.SqlClient["literal"]>
 ) => ({
-  recordAndClaim: sql`WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::text[], $9::integer[]) AS t(notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, counted)),
+  recordAndClaim:
+    sql`WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::text[], $9::integer[]) AS t(notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, counted)),
 delivery AS (INSERT INTO ${N} (notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state, last_error, failures, parked_at)
 SELECT notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, $10::bigint, $10::bigint, 1, 'pending', NULL, 0, NULL FROM input ORDER BY notify_id
 ON CONFLICT (notify_id) DO UPDATE SET deliveries = ${N}.deliveries + (SELECT i.counted FROM input i WHERE i.notify_id = excluded.notify_id), last_received_at = excluded.last_received_at
@@ -416,7 +417,8 @@ ON CONFLICT (event_key) DO UPDATE SET processed_notify_id = COALESCE(${E}.proces
 RETURNING event_key, processed_notify_id)
 SELECT d.notify_id, d.state, d.duplicate_of, d.parked_at, d.last_error, c.processed_notify_id AS claimed_by
 FROM delivery d JOIN input i ON i.notify_id = d.notify_id LEFT JOIN claim c ON c.event_key = i.event_key`.compile()[0],
-  settle: sql`WITH marked AS (UPDATE ${N} SET state = 'processed', processed_at = $1::bigint, last_error = NULL, duplicate_of = NULL, parked_at = NULL
+  settle:
+    sql`WITH marked AS (UPDATE ${N} SET state = 'processed', processed_at = $1::bigint, last_error = NULL, duplicate_of = NULL, parked_at = NULL
 FROM unnest($2::text[], $3::text[]) AS p(notify_id, event_key)
 WHERE ${N}.notify_id = p.notify_id AND EXISTS (SELECT 1 FROM ${E} WHERE ${E}.event_key = p.event_key AND ${E}.processed_notify_id = p.notify_id)
 RETURNING ${N}.notify_id),
