@@ -211,6 +211,32 @@ if (unavailable !== undefined) {
       })
     )
 
+    it.scoped("a handler that ends the shared transaction fails its whole batch, and commits nothing", () =>
+      Effect.gen(function* () {
+        const h = yield* harness("batchend")
+        const [a, b] = yield* Effect.all([fresh("batchend-a"), fresh("batchend-b")])
+        const fibers = yield* h.batch([
+          // Ends the batch's transaction and opens another: its savepoint is gone, so is every claim.
+          [
+            a,
+            (r) => Effect.zipRight(h.sql.unsafe("ROLLBACK"), Effect.zipRight(h.sql.unsafe("BEGIN"), h.pay(r)))
+          ],
+          [b, h.pay]
+        ])
+        const exits = yield* Effect.forEach(fibers, Fiber.await)
+        // b comes after a in the batch: its turn never comes, it fails with the batch.
+        for (const [i, r] of [a, b].entries()) {
+          assert.isTrue(Exit.isFailure(exits[i]!))
+          assert.strictEqual(yield* h.paid(r), 0)
+          const entry = Option.getOrThrow(yield* h.inbox.get(r.notification.notifyId))
+          assert.notStrictEqual(entry.state, "processed")
+          assert.strictEqual(entry.deliveries, 1)
+        }
+        assert.deepStrictEqual(yield* h.inbox.receive(b, () => h.pay(b)), { _tag: "Processed" })
+        assert.strictEqual(yield* h.paid(b), 1)
+      })
+    )
+
     it.scoped("an interrupted handler in a batch: its writes and claim go, the others commit", () =>
       Effect.gen(function* () {
         const h = yield* harness("batchint")
