@@ -13,7 +13,8 @@
 //
 // Part 3, PostgreSQL (row 7b; skipped with a line saying why when no server answers): the same HTTP ladder
 // at 16 in flight with pools of 16 (the bare handler's one `pg` INSERT, the SDK endpoint with `PgInbox`), then
-// in process `PgInbox`'s `receive` (named statements, the default, and `preparedStatements: false`) against one
+// in process `PgInbox`'s `receive` (named statements, the default, and `preparedStatements: false`; at 16 in
+// flight the deliveries that wait share transactions, `pgBatch.ts`) against one
 // bare `pg` INSERT, 1 and 16 in flight, wall and CPU time per delivery, three alternating rounds (CPU time is
 // the steadier reading on a busy machine), and the CPU time of the PostgreSQL server's processes per delivery
 // when it runs on this machine (read from /proc; other clients of the server count too): on a machine of two

@@ -4,12 +4,15 @@
  * loads neither.
  *
  * Exactly once, by construction: each delivery's work is one unit that commits or rolls back whole (two for a
- * first delivery that `notify_verify` confirmed). On PostgreSQL the unit is a transaction of its own. On SQLite,
- * which has one writer per file, it is a savepoint inside a transaction shared with the deliveries queued at
- * the same time (group commit, `internal/GroupCommit.ts`; the unit itself is `internal/unit.ts`, its
- * statements `internal/statements.ts`): one flushed commit for all of them, each answered
- * only after it. A failing delivery rolls back to its savepoint and leaves the others alone; a failed commit
- * fails them all, and each records its delivery again on its own.
+ * first delivery that `notify_verify` confirmed). On SQLite, which has one writer per file, it is a savepoint
+ * inside a transaction shared with the deliveries queued at the same time (group commit,
+ * `internal/GroupCommit.ts`; the unit itself is `internal/unit.ts`, its statements `internal/statements.ts`):
+ * one flushed commit for all of them, each answered only after it. A failing delivery rolls back to its
+ * savepoint and leaves the others alone; a failed commit fails them all, and each records its delivery again on
+ * its own. On PostgreSQL a delivery that finds the inbox's transactions busy shares the next one with the others
+ * that wait, with the same rules, and the batch's bookkeeping runs as two multi-row statements
+ * (`internal/pgBatch.ts`); a delivery that does not wait, a replay, or a batch of one is a transaction of its
+ * own (`internal/pgTransaction.ts`).
  *
  * 1. Record the delivery (an upsert of the notification row: raw body, first/last arrival, count); unless
  *    this notify_id is already processed, claim the event (an upsert that marks it with this notify_id, or
@@ -58,6 +61,7 @@ import { Cause, Clock, Config, Context, Duration, Effect, Either, Exit, Layer, O
 import * as GroupCommit from "./internal/GroupCommit.js"
 import * as Operations from "./internal/operations.js"
 import * as PerTransaction from "./internal/perTransaction.js"
+import * as PgBatch from "./internal/pgBatch.js"
 import * as PgTransaction from "./internal/pgTransaction.js"
 import { causeMessage, toInboxError } from "./internal/SqlErrors.js"
 import * as Statements from "./internal/statements.js"
@@ -71,8 +75,8 @@ export interface Options extends Inbox.Policy {
    * PostgreSQL: the inbox's own statements parsed once per connection under a name (prepared statements of
    * the extended protocol), then only bound and executed. Default true: parsing and planning its statements
    * on each use about doubled PostgreSQL's CPU time per delivery (BENCHMARKS.md, row 7b). Either way every
-   * value is a bound parameter, never SQL text, and a delivery costs two round trips (`BEGIN` and `COMMIT`
-   * travel with the inbox's first and last statement). Set it to false behind a pooler that does not keep
+   * value is a bound parameter, never SQL text, and a transaction (of one delivery, or of a batch of them)
+   * costs two round trips (`BEGIN` and `COMMIT` travel with the inbox's first and last statement). Set it to false behind a pooler that does not keep
    * prepared statements (PgBouncer in transaction mode before 1.21, or with `max_prepared_statements = 0`); if
    * PostgreSQL ever reports a statement gone, the inbox fails that delivery, logs a warning and goes on
    * without names.
@@ -99,13 +103,16 @@ export const make = (
       Effect.mapError((message) => new Inbox.InboxError({ reason: "storage", message }))
     )
     const statements = Statements.make(sql, Migrations.tables(prefix), dialect)
-    // SQLite has one writer per file: deliveries share transactions and their flushed commits. PostgreSQL
-    // keeps one transaction per delivery: its row locks must be held briefly, and it has writers in parallel.
+    // SQLite has one writer per file: deliveries share transactions and their flushed commits. PostgreSQL has
+    // writers in parallel: a transaction per delivery, or per batch of the deliveries that wait (`batch`).
     const perTransaction = PerTransaction.make(sql)
+    const naming: PgTransaction.Naming = { named: options.preparedStatements !== false }
     const grouped =
       dialect === "sqlite"
         ? GroupCommit.runner(yield* GroupCommit.make(sql))
-        : PgTransaction.make(sql, { prepared: options.preparedStatements !== false })
+        : PgTransaction.make(sql, naming)
+    // PostgreSQL: the deliveries that wait share a transaction and multi-row statements (`pgBatch.ts`).
+    const batch = dialect === "pg" ? yield* PgBatch.make(sql, statements, naming) : undefined
     // The SQLite client shares one connection and holds its lock only while handing it out, so a lone
     // statement can run inside another fiber's open transaction (and be rolled back with it, or read its
     // uncommitted rows). Its own transaction makes it wait for the connection like a transaction does.
@@ -202,7 +209,8 @@ export const make = (
       )
 
     // Inside a transaction of the caller's, the unit joins it; otherwise SQLite shares commits, and PostgreSQL
-    // runs a transaction of its own with BEGIN and COMMIT sent beside the unit's statements.
+    // runs a transaction of its own with BEGIN and COMMIT sent beside the unit's statements (a delivery of
+    // Alipay's goes through `batch`, which runs it so when it does not wait).
     const currentRunner = Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
       Option.isSome(outer) ? perTransaction : grouped
     )
@@ -218,16 +226,33 @@ export const make = (
         // The last failure record that committed (the group commit may record twice: in the turn, and again
         // on its own if the batch's commit failed).
         let recordedFailure = Option.none<{ readonly failures: number; readonly parked: boolean }>()
+        const counted = !recorded && delivery.source === "alipay"
+        const onFailure = (cause: Cause.Cause<unknown>) =>
+          Effect.map(recordFailure(delivery, cause, counted), (r) => void (recordedFailure = r))
+        const single = runner.run(
+          (exec) => Unit.settle(statements, exec, delivery, counted),
+          restore,
+          onFailure
+        )
         const exit = yield* Effect.exit(
-          runner.run(
-            (exec) => Unit.settle(statements, exec, delivery, !recorded && delivery.source === "alipay"),
-            restore,
-            (cause) =>
-              Effect.map(
-                recordFailure(delivery, cause, !recorded && delivery.source === "alipay"),
-                (r) => void (recordedFailure = r)
-              )
-          )
+          batch !== undefined && runner === grouped && delivery.source === "alipay"
+            ? batch.run({
+                delivery,
+                counted,
+                restore,
+                alone: single,
+                failureOf: (cause) => {
+                  const interrupted = Cause.isInterruptedOnly(cause)
+                  return {
+                    interrupted,
+                    error: interrupted ? undefined : Unit.describeCause(cause),
+                    parked: !interrupted && isPermanentCause(cause)
+                  }
+                },
+                onFailure,
+                onRecorded: (r) => void (recordedFailure = Option.some(r))
+              })
+            : single
         )
         if (Exit.isSuccess(exit)) return exit.value
         const handlerError = handlerFailureOf(exit.cause)

@@ -34,7 +34,7 @@ const standIn = (answer: (texts: ReadonlyArray<string>) => Error | undefined) =>
     }
   }
   const sql = { reserve: Effect.succeed({ pg: client }) } as unknown as SqlClient.SqlClient
-  return { client, sent, runner: PgTransaction.make(sql, { prepared: true }) }
+  return { client, sent, runner: PgTransaction.make(sql, { named: true }) }
 }
 
 const statement = { compile: () => ["SELECT $1", ["x"]] as const }

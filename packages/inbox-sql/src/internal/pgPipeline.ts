@@ -59,9 +59,29 @@ const wire = (value: unknown): string | Buffer | null | undefined => {
       return value ? "true" : "false"
   }
   if (Buffer.isBuffer(value)) return value
-  return value instanceof Uint8Array
-    ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-    : undefined
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  return Array.isArray(value) ? arrayLiteral(value) : undefined
+}
+
+/**
+ * A one-dimensional array as PostgreSQL's text form of an array (`{"a",NULL,"\\x00"}`), for the batch's
+ * `unnest($1::text[], …)` statements: every element quoted, `"` and `\` escaped, bytes as bytea's hex form.
+ * Undefined for an element of another kind.
+ */
+const arrayLiteral = (values: ReadonlyArray<unknown>): string | undefined => {
+  let out = "{"
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ","
+    const value = values[i]
+    if (value === null || value === undefined) out += "NULL"
+    else if (typeof value === "string") out += `"${value.replace(/["\\]/g, "\\$&")}"`
+    else if (typeof value === "number" || typeof value === "bigint") out += String(value)
+    else if (typeof value === "boolean") out += value ? "t" : "f"
+    else if (value instanceof Uint8Array)
+      out += `"\\\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex")}"`
+    else return undefined
+  }
+  return `${out}}`
 }
 
 /** The statements' values as `pg` would send them, or undefined if one is of a kind this path does not map. */

@@ -35,14 +35,14 @@ import { toInboxError } from "./SqlErrors.js"
 import * as Pipeline from "./pgPipeline.js"
 import { type Exec, recordable, type Runner } from "./unit.js"
 
-interface Step {
+export interface Step {
   readonly text: string
   readonly values: ReadonlyArray<unknown>
   /** An inbox statement (named when `prepared`), not BEGIN/COMMIT/ROLLBACK. */
   readonly prepared: boolean
 }
 
-interface Result {
+export interface Result {
   readonly rows: ReadonlyArray<any>
   readonly command: string | undefined
 }
@@ -59,9 +59,9 @@ interface PgClientLike {
   }
 }
 
-const BEGIN: Step = { text: "BEGIN", values: [], prepared: false }
-const COMMIT: Step = { text: "COMMIT", values: [], prepared: false }
-const ROLLBACK: Step = { text: "ROLLBACK", values: [], prepared: false }
+export const BEGIN: Step = { text: "BEGIN", values: [], prepared: false }
+export const COMMIT: Step = { text: "COMMIT", values: [], prepared: false }
+export const ROLLBACK: Step = { text: "ROLLBACK", values: [], prepared: false }
 
 /**
  * A statement's name, from its text alone (`prepared`): `pg` keeps a connection's parsed statements by name, so
@@ -88,7 +88,7 @@ const failed = (cause: unknown) => new SqlError({ cause, message: "Failed to exe
  * as the inbox's error (`what` it was doing). One `Effect.async` per round trip on the pipeline: this runs twice
  * per delivery.
  */
-type Send = <A>(
+export type Send = <A>(
   steps: ReadonlyArray<Step>,
   what: string,
   then: (results: ReadonlyArray<Result>) => Effect.Effect<A, Inbox.InboxError>
@@ -124,7 +124,7 @@ const extendedSteps =
     })
 
 /** Whether the inbox's statements are named; turned off for good when PostgreSQL forgets them (a pooler). */
-interface Naming {
+export interface Naming {
   named: boolean
 }
 
@@ -176,7 +176,7 @@ const pipelineSender = (pg: PgClientLike, naming: Naming): Send => {
 }
 
 /** Another driver: the same statements through `@effect/sql`'s connection, one at a time. */
-const sender = (connection: SqlConnection.Connection, naming: Naming): Send => {
+export const sender = (connection: SqlConnection.Connection, naming: Naming): Send => {
   const pg = pgClientOf(connection)
   if (pg === undefined)
     return (steps, what, then) =>
@@ -194,7 +194,7 @@ const sender = (connection: SqlConnection.Connection, naming: Naming): Send => {
  * the pool, where the next delivery's BEGIN would join it. Ending a `pg` client marks it so that the pool
  * removes it when it is released. (Another driver: its own pool's rules apply.)
  */
-const discard = (connection: SqlConnection.Connection) =>
+export const discard = (connection: SqlConnection.Connection) =>
   Effect.sync(() => {
     const pg = pgClientOf(connection)
     try {
@@ -211,12 +211,14 @@ const lostAtCommit = () =>
       "inbox commit: PostgreSQL rolled the transaction back instead of committing it (a statement inside it failed); answered fail"
   })
 
-const committed = (results: ReadonlyArray<Result>) =>
+export const committed = (results: ReadonlyArray<Result>) =>
   results[results.length - 1]?.command === "COMMIT" ? Effect.void : Effect.fail(lostAtCommit())
 
-/** `prepared`: the inbox's statements as named prepared statements (off for poolers that cannot keep them). */
-export const make = (sql: SqlClient.SqlClient, options: { readonly prepared: boolean }): Runner => {
-  const naming: Naming = { named: options.prepared }
+/**
+ * `naming`: whether the inbox's statements are named prepared statements (off for poolers that cannot keep
+ * them); shared with the batch runner (`pgBatch.ts`), which turns it off the same way.
+ */
+export const make = (sql: SqlClient.SqlClient, naming: Naming): Runner => {
   const reserve = Effect.mapError(sql.reserve, toInboxError("begin"))
   return {
     record: (effect, restore) => restore(effect),

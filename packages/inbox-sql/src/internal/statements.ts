@@ -323,6 +323,9 @@ RETURNING processed_notify_id)
 SELECT delivery.state, delivery.duplicate_of, delivery.parked_at, delivery.last_error, delivery.failures, (SELECT processed_notify_id FROM claim) AS claimed_by FROM delivery`
         : undefined,
 
+    /** PostgreSQL: the multi-row statements of a batch of deliveries (`pgBatch.ts`); `undefined` on SQLite. */
+    batch: dialect === "pg" ? batchTexts(sql, N, E, A, attemptColumns) : undefined,
+
     insertAttempt: (a: AttemptValues) =>
       sql`INSERT INTO ${A} (${attemptColumns}) VALUES (${a.notifyId}, ${a.at}, ${a.source}, ${a.source === "alipay" ? "signature" : "stored"}, ${a.verifiedBy ?? null}, ${a.notifyVerify ?? null}, ${a.outcome}, ${a.error ?? null}, ${a.durationMillis})`,
 
@@ -377,3 +380,54 @@ RETURNING notify_id`,
       sql`UPDATE ${A} SET error = NULL WHERE notify_id IN (SELECT notify_id FROM ${N} WHERE outer_task_id = ${outerTaskId})`
   }
 }
+
+/**
+ * The two statements of a batch on PostgreSQL, as constant texts over arrays (`unnest`), so that one named
+ * statement serves every batch size. Their parameters are listed with `pgBatch.ts`, which builds them.
+ *
+ * `recordAndClaim`: `recordAndClaim` above for every delivery of the batch. Rows are upserted in notify_id order,
+ * then (the sort reads every upserted row first) events are claimed in event_key order: every batch, and every
+ * single-delivery transaction, takes its notification rows before its event rows and each kind in one order,
+ * so two batches never wait for each other in a cycle. A batch never holds one notify_id or event_key twice
+ * (ON CONFLICT DO UPDATE cannot touch a row twice in one statement).
+ *
+ * `settle`: after the handlers, in one statement: the processed marks (only where the claim still stands; it
+ * fails with a division by zero, read as `lost`, unless every one of them marks its row, like
+ * `markProcessedWithAttempt`), the business-key duplicates, the failed deliveries (state, reason, count,
+ * parking, as `upsertDelivery` with a failure), the release of the failed and interrupted deliveries' claims
+ * (the event rows they inserted are deleted, as a rollback would have), and every attempt row. Returns the
+ * failed deliveries' counts, and one row in any case.
+ */
+const batchTexts = (
+  sql: SqlClient.SqlClient,
+  N: ReturnType<SqlClient.SqlClient>,
+  E: ReturnType<SqlClient.SqlClient>,
+  A: ReturnType<SqlClient.SqlClient>,
+  attemptColumns: ReturnType<SqlClient.SqlClient["literal"]>
+) => ({
+  recordAndClaim:
+    sql`WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::text[], $9::integer[]) AS t(notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, counted)),
+delivery AS (INSERT INTO ${N} (notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, first_received_at, last_received_at, deliveries, state, last_error, failures, parked_at)
+SELECT notify_id, event_key, business_key, sub_type, outer_task_id, outer_transfer_no, body, content_type, $10::bigint, $10::bigint, 1, 'pending', NULL, 0, NULL FROM input ORDER BY notify_id
+ON CONFLICT (notify_id) DO UPDATE SET deliveries = ${N}.deliveries + (SELECT i.counted FROM input i WHERE i.notify_id = excluded.notify_id), last_received_at = excluded.last_received_at
+RETURNING notify_id, state, duplicate_of, parked_at, last_error),
+claim AS (INSERT INTO ${E} (event_key, processed_notify_id, processed_at)
+SELECT i.event_key, i.notify_id, $10::bigint FROM delivery d JOIN input i ON i.notify_id = d.notify_id WHERE d.state <> 'processed' AND d.parked_at IS NULL ORDER BY i.event_key
+ON CONFLICT (event_key) DO UPDATE SET processed_notify_id = COALESCE(${E}.processed_notify_id, excluded.processed_notify_id), processed_at = COALESCE(${E}.processed_at, excluded.processed_at)
+RETURNING event_key, processed_notify_id)
+SELECT d.notify_id, d.state, d.duplicate_of, d.parked_at, d.last_error, c.processed_notify_id AS claimed_by
+FROM delivery d JOIN input i ON i.notify_id = d.notify_id LEFT JOIN claim c ON c.event_key = i.event_key`.compile()[0],
+  settle:
+    sql`WITH marked AS (UPDATE ${N} SET state = 'processed', processed_at = $1::bigint, last_error = NULL, duplicate_of = NULL, parked_at = NULL
+FROM unnest($2::text[], $3::text[]) AS p(notify_id, event_key)
+WHERE ${N}.notify_id = p.notify_id AND EXISTS (SELECT 1 FROM ${E} WHERE ${E}.event_key = p.event_key AND ${E}.processed_notify_id = p.notify_id)
+RETURNING ${N}.notify_id),
+duplicates AS (UPDATE ${N} SET state = 'processed', processed_at = $1::bigint, duplicate_of = d.processed_by, last_error = NULL, parked_at = NULL
+FROM unnest($4::text[], $5::text[]) AS d(notify_id, processed_by) WHERE ${N}.notify_id = d.notify_id),
+failed AS (UPDATE ${N} SET state = CASE WHEN ${N}.state = 'processed' THEN ${N}.state ELSE 'failed' END, last_error = CASE WHEN ${N}.state = 'processed' THEN ${N}.last_error ELSE f.error END, failures = CASE WHEN ${N}.state = 'processed' THEN ${N}.failures ELSE ${N}.failures + 1 END, parked_at = CASE WHEN ${N}.state <> 'processed' AND f.parked THEN $1::bigint ELSE ${N}.parked_at END
+FROM unnest($6::text[], $7::text[], $8::boolean[]) AS f(notify_id, error, parked) WHERE ${N}.notify_id = f.notify_id
+RETURNING ${N}.notify_id, ${N}.failures, ${N}.parked_at IS NOT NULL AS parked),
+released AS (DELETE FROM ${E} USING unnest($9::text[], $10::text[]) AS r(event_key, notify_id) WHERE ${E}.event_key = r.event_key AND ${E}.processed_notify_id = r.notify_id),
+logged AS (INSERT INTO ${A} (${attemptColumns}) SELECT * FROM unnest($11::text[], $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::bigint[]))
+SELECT f.notify_id, f.failures, f.parked, s.claim_stands FROM (SELECT 1 / CAST((SELECT count(*) FROM marked) = $20::integer AS INTEGER) AS claim_stands) s LEFT JOIN failed f ON true`.compile()[0]
+})

@@ -68,7 +68,8 @@ export const attemptOf = <E, R>(
   durationMillis: Math.max(0, now - delivery.started)
 })
 
-const timed = <E, R>(delivery: Delivery<E, R>): Effect.Effect<void, E | Inbox.HandlerTimeout, R> => {
+/** The user's handler under its time limit, if any. */
+export const timed = <E, R>(delivery: Delivery<E, R>): Effect.Effect<void, E | Inbox.HandlerTimeout, R> => {
   const run = delivery.handler(delivery.received.notification)
   const limit = delivery.handlerTimeout
   return limit === undefined

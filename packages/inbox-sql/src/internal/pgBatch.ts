@@ -1,0 +1,541 @@
+/**
+ * Group commit for PostgreSQL: the deliveries that wait while the inbox's transactions are busy share the next
+ * one, and its bookkeeping runs as multi-row statements, so that N waiting deliveries cost two round trips and
+ * two statements in all instead of 2N (`statements.ts`, `batch`): PostgreSQL's CPU per delivery was five times
+ * a bare INSERT's, most of it per statement and per transaction, and on a small machine it is taken from the
+ * endpoint.
+ *
+ * How: a dispatcher hands the queued deliveries to at most `MAX_BATCHES` batches at a time (not one per
+ * connection: batches only form when deliveries wait). A batch of one runs the single-delivery transaction
+ * (`pgTransaction.ts`), exactly as without batches. A larger one reserves a connection and
+ *
+ * 1. sends `BEGIN` + one statement that records every delivery and claims its event (rows in notify_id order,
+ *    events in event_key order, so that batches lock in one order; a notify_id or event_key already in the batch
+ *    waits for the next one, since ON CONFLICT DO UPDATE cannot touch a row twice in one statement);
+ * 2. hands the connection to each delivery whose handler runs, in turn, in the caller's own fiber (its context,
+ *    its interruption, its time limit), as `SqlClient.TransactionConnection`. A `SAVEPOINT` is sent before the
+ *    handler's first statement only (a handler that sends no SQL costs nothing), released after it, and rolled
+ *    back to when the handler fails or is interrupted: its writes go, the batch goes on;
+ * 3. sends one statement that marks the processed deliveries (only where the claim still stands, else the whole
+ *    batch fails, as the single statement does), the business-key duplicates, and the failed deliveries (state,
+ *    reason, count, parking; their claims released, so that a later delivery or a re-issue processes the event),
+ *    and writes every attempt row, + `COMMIT`, in one round trip. Every caller is answered after the COMMIT.
+ *
+ * The semantics of SQLite's group commit (`GroupCommit.ts`): `success` only after the commit; a failed item
+ * leaves the others alone; a failed batch (its statements, a savepoint that cannot be released or rolled back,
+ * the commit, a lost connection, a deadlock) fails every delivery in it, and each records its delivery again on
+ * its own (`onFailure`); handlers see the uncommitted writes of the handlers before them in the batch, and hold
+ * their row locks until the batch commits. A batch has no time bound beyond the handler's own limit
+ * (`handlerTimeout`): its rows are recorded and claimed before the first handler runs, so a delivery cannot be
+ * moved to the next batch without undoing its record.
+ *
+ * Replays, deliveries inside a transaction of the caller's, and the pre-record of a delivery `notify_verify`
+ * confirmed keep their own transactions (`SqlInbox.ts`).
+ *
+ * @internal
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlConnection from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Inbox from "@witkey/core/Inbox"
+import type { Scope } from "effect"
+import { Cause, Clock, Deferred, Effect, Either, Exit, Fiber, Option, Queue, Stream } from "effect"
+import * as PgTransaction from "./pgTransaction.js"
+import { toInboxError } from "./SqlErrors.js"
+import type { AttemptValues, Statements } from "./statements.js"
+import * as Unit from "./unit.js"
+
+/** At most this many deliveries per batch (each handler that writes opens a subtransaction). */
+export const MAX_BATCH = 32
+/** At most this many batches at a time, each on a connection of its own. */
+export const MAX_BATCHES = 4
+
+/** What a failed delivery's record says: its reason, whether it parks the entry, or an interruption. */
+export interface FailureRecord {
+  readonly error: string | undefined
+  readonly parked: boolean
+  readonly interrupted: boolean
+}
+
+/** What the committed batch recorded for a failed delivery. */
+export interface Recorded {
+  readonly failures: number
+  readonly parked: boolean
+}
+
+type Turn =
+  /** Run the single-delivery transaction (a batch of one), then say so on `finished`. */
+  | { readonly _tag: "Alone" }
+  /** Run the handler on this connection, then report on `finished`. */
+  | { readonly _tag: "Handler"; readonly connection: SqlConnection.Connection }
+  /** Nothing to run: wait for the commit. */
+  | { readonly _tag: "Settled" }
+
+interface Report {
+  readonly exit: Exit.Exit<void, unknown>
+  /** Whether the handler's savepoint was opened (it sent SQL). */
+  readonly opened: boolean
+  /** When the handler ended (Clock millis). */
+  readonly done: number
+}
+
+type Committed =
+  | { readonly _tag: "Outcome"; readonly outcome: Inbox.Outcome }
+  | {
+      readonly _tag: "Failed"
+      readonly cause: Cause.Cause<unknown>
+      readonly recorded: Option.Option<Recorded>
+    }
+
+interface Slot {
+  readonly delivery: Unit.Delivery<unknown, unknown>
+  readonly counted: boolean
+  readonly failureOf: (cause: Cause.Cause<unknown>) => FailureRecord
+  readonly turn: Deferred.Deferred<Turn, Inbox.InboxError>
+  readonly finished: Deferred.Deferred<Report>
+  readonly committed: Deferred.Deferred<Committed, Inbox.InboxError>
+}
+
+export interface PgBatch {
+  /**
+   * One delivery (source `alipay`) in the next batch. `alone`: the single-delivery transaction, for a batch of
+   * one. `onFailure`: the delivery's own failure record, after a batch that did not commit. `onRecorded`: the
+   * counts of a failure the batch recorded. Waits uninterruptibly but for the handler (`restore`).
+   */
+  readonly run: <E, R>(options: {
+    readonly delivery: Unit.Delivery<E, R>
+    readonly counted: boolean
+    readonly restore: <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) => Effect.Effect<X, E2, R2>
+    readonly alone: Effect.Effect<
+      Inbox.Outcome,
+      E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>,
+      R
+    >
+    readonly failureOf: (cause: Cause.Cause<unknown>) => FailureRecord
+    readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
+    readonly onRecorded: (recorded: Recorded) => void
+  }) => Effect.Effect<Inbox.Outcome, E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>, R>
+}
+
+const closedError = () => new Inbox.InboxError({ reason: "closed", message: "inbox: closed" })
+
+const lostBatch = (detail: string) =>
+  new Inbox.InboxError({
+    reason: "lost",
+    message: `inbox: ${detail}; every delivery of its batch is answered fail`
+  })
+
+/** Lets the I/O callbacks of the current event-loop turn enqueue their deliveries before a batch starts. */
+const nextTurn = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
+const SAVEPOINT: PgTransaction.Step = { text: "SAVEPOINT witkey_delivery", values: [], prepared: false }
+const RELEASE: PgTransaction.Step = { text: "RELEASE SAVEPOINT witkey_delivery", values: [], prepared: false }
+const ROLLBACK_TO: PgTransaction.Step = {
+  text: "ROLLBACK TO SAVEPOINT witkey_delivery",
+  values: [],
+  prepared: false
+}
+
+/**
+ * The batch's connection as the handler sees it: the savepoint is opened before its first statement, so a
+ * handler that sends no SQL costs no round trip.
+ */
+const lazySavepoint = (
+  connection: SqlConnection.Connection,
+  open: Effect.Effect<void, SqlError>
+): { readonly connection: SqlConnection.Connection; readonly opened: () => boolean } => {
+  let opened = false
+  const first = Effect.suspend(() => {
+    if (opened) return Effect.void
+    opened = true
+    return open
+  })
+  return {
+    connection: {
+      execute: (text, params, transform) =>
+        Effect.zipRight(first, connection.execute(text, params, transform)),
+      executeRaw: (text, params) => Effect.zipRight(first, connection.executeRaw(text, params)),
+      executeValues: (text, params) => Effect.zipRight(first, connection.executeValues(text, params)),
+      executeUnprepared: (text, params, transform) =>
+        Effect.zipRight(first, connection.executeUnprepared(text, params, transform)),
+      executeStream: (text, params, transform) =>
+        Stream.unwrap(Effect.as(first, connection.executeStream(text, params, transform)))
+    },
+    opened: () => opened
+  }
+}
+
+export const make = (
+  sql: SqlClient.SqlClient,
+  statements: Statements,
+  naming: PgTransaction.Naming
+): Effect.Effect<PgBatch, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const texts = statements.batch!
+    const queue = yield* Queue.unbounded<Slot>()
+    const permits = yield* Effect.makeSemaphore(MAX_BATCHES)
+    /** Offered and not yet taken into a batch: what closing must answer. */
+    const pending = new Set<Slot>()
+    let closed = false
+    /** Taken but left for the next batch (a notify_id or event_key already in this one). */
+    let carried: Array<Slot> = []
+    const reserve = Effect.mapError(sql.reserve, toInboxError("begin"))
+
+    /** A round trip on the batch's connection: the steps' results, or the inbox's error. */
+    const roundTrip = (send: PgTransaction.Send, steps: ReadonlyArray<PgTransaction.Step>, what: string) =>
+      send(steps, what, (results) => Effect.succeed(results))
+
+    const runBatch = (batch: ReadonlyArray<Slot>): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        if (batch.length === 1) {
+          yield* Deferred.succeed(batch[0]!.turn, { _tag: "Alone" })
+          yield* Deferred.await(batch[0]!.finished)
+          return
+        }
+        // Every slot not yet answered gets `error` (before its turn, or at the commit).
+        const failAll = (error: Inbox.InboxError) =>
+          Effect.forEach(batch, (slot) =>
+            Effect.zipRight(Deferred.fail(slot.turn, error), Deferred.fail(slot.committed, error))
+          )
+        const exit = yield* Effect.exit(
+          Effect.scoped(
+            Effect.gen(function* () {
+              const connection = yield* reserve
+              const send = PgTransaction.sender(connection, naming)
+              let open = false
+              const body = Effect.gen(function* () {
+                const now = yield* Clock.currentTimeMillis
+                const ds = batch.map((slot) => slot.delivery)
+                open = true
+                const recorded = yield* roundTrip(
+                  send,
+                  [
+                    PgTransaction.BEGIN,
+                    {
+                      text: texts.recordAndClaim,
+                      values: [
+                        ds.map((d) => d.received.notification.notifyId),
+                        ds.map((d) => d.keys.eventKey),
+                        ds.map((d) => d.keys.businessKey ?? null),
+                        ds.map((d) => d.received.notification.payload.subType),
+                        ds.map((d) => d.received.notification.payload.outerTaskId ?? null),
+                        ds.map((d) => {
+                          const p = d.received.notification.payload
+                          return p._tag === "Assign" ? p.outerTransferNo : null
+                        }),
+                        ds.map((d) => d.received.body),
+                        ds.map((d) => d.received.contentType ?? null),
+                        batch.map((slot) => (slot.counted ? 1 : 0)),
+                        now
+                      ],
+                      prepared: true
+                    }
+                  ],
+                  "record deliveries"
+                )
+                const rows = new Map<string, Record<string, string | null>>()
+                for (const row of recorded[1]!.rows) rows.set(row["notify_id"]!, row)
+                // The batch's lists for its last statement.
+                const processed: Array<Slot> = []
+                const duplicates: Array<readonly [Slot, string]> = []
+                const failed: Array<readonly [Slot, FailureRecord]> = []
+                const attempts: Array<AttemptValues> = []
+                const outcomes = new Map<Slot, Committed>()
+                const handlers: Array<Slot> = []
+                for (const slot of batch) {
+                  const d = slot.delivery
+                  const notifyId = d.received.notification.notifyId
+                  const row = rows.get(notifyId)
+                  if (
+                    row === undefined ||
+                    (row["state"] !== "processed" && row["parked_at"] === null && row["claimed_by"] === null)
+                  )
+                    return yield* new Inbox.InboxError({
+                      reason: "storage",
+                      message: `inbox: the rows of notify_id ${notifyId} vanished inside the transaction`
+                    })
+                  if (row["state"] === "processed") {
+                    attempts.push(Unit.attemptOf(d, "duplicate", undefined, now))
+                    outcomes.set(slot, {
+                      _tag: "Outcome",
+                      outcome: {
+                        _tag: "Duplicate",
+                        by: "notify_id",
+                        processedNotifyId: row["duplicate_of"] ?? notifyId
+                      }
+                    })
+                  } else if (row["parked_at"] !== null) {
+                    const error = row["last_error"] ?? "failed permanently"
+                    attempts.push(Unit.attemptOf(d, "failed_permanent", error, now))
+                    outcomes.set(slot, { _tag: "Outcome", outcome: { _tag: "Parked", error } })
+                  } else if (row["claimed_by"] !== notifyId) {
+                    const by = row["claimed_by"]!
+                    duplicates.push([slot, by])
+                    attempts.push(Unit.attemptOf(d, "duplicate", undefined, now))
+                    outcomes.set(slot, {
+                      _tag: "Outcome",
+                      outcome: { _tag: "Duplicate", by: "business_key", processedNotifyId: by }
+                    })
+                  } else handlers.push(slot)
+                }
+                for (const slot of batch)
+                  if (outcomes.has(slot)) yield* Deferred.succeed(slot.turn, { _tag: "Settled" })
+                for (const slot of handlers) {
+                  yield* Deferred.succeed(slot.turn, { _tag: "Handler", connection })
+                  const report = yield* Deferred.await(slot.finished)
+                  let handlerExit = report.exit
+                  if (report.opened) {
+                    // Released after a success, so that a handler that swallowed a failed statement (the
+                    // savepoint aborted) fails alone; rolled back to after a failure. If neither works, the
+                    // transaction is not the one that began: the batch fails.
+                    const released = Exit.isSuccess(handlerExit)
+                      ? yield* Effect.either(roundTrip(send, [RELEASE], "release savepoint"))
+                      : Either.left(undefined)
+                    if (Either.isLeft(released)) {
+                      const rolledBack = yield* Effect.either(
+                        roundTrip(send, [ROLLBACK_TO, RELEASE], "roll back savepoint")
+                      )
+                      // The handlers not yet run are answered with the rest, after the rollback.
+                      if (Either.isLeft(rolledBack))
+                        return yield* lostBatch(
+                          "a handler's savepoint could not be released or rolled back (the transaction it began in is gone)"
+                        )
+                      if (Exit.isSuccess(handlerExit))
+                        handlerExit = Exit.fail(
+                          new Inbox.InboxError({
+                            reason: "lost",
+                            message: `inbox: a statement of the handler failed inside its savepoint (${released.left!.message}); its writes are rolled back, answered fail`
+                          })
+                        )
+                    }
+                  }
+                  const d = slot.delivery
+                  if (Exit.isSuccess(handlerExit)) {
+                    processed.push(slot)
+                    attempts.push(Unit.attemptOf(d, "processed", undefined, report.done))
+                    outcomes.set(slot, { _tag: "Outcome", outcome: { _tag: "Processed" } })
+                  } else {
+                    const record = slot.failureOf(handlerExit.cause)
+                    failed.push([slot, record])
+                    attempts.push(
+                      Unit.attemptOf(
+                        d,
+                        record.interrupted ? "interrupted" : record.parked ? "failed_permanent" : "failed",
+                        record.error,
+                        report.done
+                      )
+                    )
+                    outcomes.set(slot, { _tag: "Failed", cause: handlerExit.cause, recorded: Option.none() })
+                  }
+                }
+                const done = yield* Clock.currentTimeMillis
+                const counted = failed.filter(([, r]) => !r.interrupted)
+                const released = failed.map(([slot]) => slot.delivery)
+                const settled = yield* roundTrip(
+                  send,
+                  [
+                    {
+                      text: texts.settle,
+                      values: [
+                        done,
+                        processed.map((s) => s.delivery.received.notification.notifyId),
+                        processed.map((s) => s.delivery.keys.eventKey),
+                        duplicates.map(([s]) => s.delivery.received.notification.notifyId),
+                        duplicates.map(([, by]) => by),
+                        counted.map(([s]) => s.delivery.received.notification.notifyId),
+                        counted.map(([, r]) => r.error ?? null),
+                        counted.map(([, r]) => r.parked),
+                        released.map((d) => d.keys.eventKey),
+                        released.map((d) => d.received.notification.notifyId),
+                        attempts.map((a) => a.notifyId),
+                        attempts.map((a) => a.at),
+                        attempts.map((a) => a.source),
+                        attempts.map((a) => (a.source === "alipay" ? "signature" : "stored")),
+                        attempts.map((a) => a.verifiedBy ?? null),
+                        attempts.map((a) => a.notifyVerify ?? null),
+                        attempts.map((a) => a.outcome),
+                        attempts.map((a) => a.error ?? null),
+                        attempts.map((a) => a.durationMillis),
+                        processed.length
+                      ],
+                      prepared: true
+                    },
+                    PgTransaction.COMMIT
+                  ],
+                  "mark processed and commit"
+                )
+                open = false
+                yield* PgTransaction.committed(settled)
+                const counts = new Map<string, Recorded>()
+                for (const row of settled[0]!.rows)
+                  if (row["notify_id"] !== null)
+                    counts.set(row["notify_id"]!, {
+                      failures: Number(row["failures"]),
+                      parked:
+                        (row["parked"] as unknown) === true ||
+                        row["parked"] === "t" ||
+                        row["parked"] === "true"
+                    })
+                for (const slot of batch) {
+                  const outcome = outcomes.get(slot)!
+                  const recorded = Option.fromNullable(
+                    counts.get(slot.delivery.received.notification.notifyId)
+                  )
+                  yield* Deferred.succeed(
+                    slot.committed,
+                    outcome._tag === "Failed" ? { ...outcome, recorded } : outcome
+                  )
+                }
+              })
+              const result = yield* Effect.exit(body)
+              if (Exit.isFailure(result) && open)
+                yield* Effect.catchAll(roundTrip(send, [PgTransaction.ROLLBACK], "rollback"), () =>
+                  PgTransaction.discard(connection)
+                )
+              return yield* result
+            })
+          )
+        )
+        if (Exit.isFailure(exit)) {
+          const failure = Cause.failureOption(exit.cause)
+          yield* failAll(
+            Option.isSome(failure)
+              ? failure.value
+              : new Inbox.InboxError({
+                  reason: "storage",
+                  message: `inbox transaction: ${Cause.pretty(exit.cause).split("\n")[0]}`
+                })
+          )
+        }
+      }).pipe(Effect.uninterruptible)
+
+    const dispatcher = Effect.uninterruptibleMask((restore) =>
+      Effect.forever(
+        Effect.gen(function* () {
+          yield* permits.take(1)
+          let taken: Array<Slot>
+          if (carried.length > 0) {
+            taken = carried
+            carried = []
+          } else {
+            // The only point where the dispatcher can be interrupted (closing).
+            const first = yield* Effect.onInterrupt(restore(Queue.take(queue)), () => permits.release(1))
+            yield* nextTurn
+            taken = [first]
+          }
+          for (const slot of yield* Queue.takeUpTo(queue, MAX_BATCH - taken.length)) taken.push(slot)
+          // One row per notify_id and per event_key in a statement; the rest wait for the next batch.
+          const ids = new Set<string>()
+          const events = new Set<string>()
+          const batch: Array<Slot> = []
+          for (const slot of taken) {
+            const id = slot.delivery.received.notification.notifyId
+            const event = slot.delivery.keys.eventKey
+            if (ids.has(id) || events.has(event)) carried.push(slot)
+            else {
+              ids.add(id)
+              events.add(event)
+              batch.push(slot)
+              pending.delete(slot)
+            }
+          }
+          batch.sort((a, b) =>
+            a.delivery.received.notification.notifyId < b.delivery.received.notification.notifyId ? -1 : 1
+          )
+          yield* Effect.forkDaemon(Effect.ensuring(runBatch(batch), permits.release(1)))
+        })
+      )
+    )
+
+    const fiber = yield* Effect.forkDaemon(dispatcher)
+    // Closing: nothing more is queued, the running batches finish, and whatever still waits is answered
+    // `closed`.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        closed = true
+        yield* Fiber.interrupt(fiber)
+        yield* permits.take(MAX_BATCHES)
+        for (const slot of pending) yield* Deferred.fail(slot.turn, closedError())
+        pending.clear()
+        for (const slot of carried) yield* Deferred.fail(slot.turn, closedError())
+        carried = []
+      })
+    )
+
+    const run: PgBatch["run"] = <E, R>(options: {
+      readonly delivery: Unit.Delivery<E, R>
+      readonly counted: boolean
+      readonly restore: <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) => Effect.Effect<X, E2, R2>
+      readonly alone: Effect.Effect<
+        Inbox.Outcome,
+        E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>,
+        R
+      >
+      readonly failureOf: (cause: Cause.Cause<unknown>) => FailureRecord
+      readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
+      readonly onRecorded: (recorded: Recorded) => void
+    }) =>
+      Effect.uninterruptible(
+        Effect.gen(function* () {
+          const slot: Slot = {
+            delivery: options.delivery as Unit.Delivery<unknown, unknown>,
+            counted: options.counted,
+            failureOf: options.failureOf,
+            turn: yield* Deferred.make<Turn, Inbox.InboxError>(),
+            finished: yield* Deferred.make<Report>(),
+            committed: yield* Deferred.make<Committed, Inbox.InboxError>()
+          }
+          if (closed) return yield* closedError()
+          pending.add(slot)
+          queue.unsafeOffer(slot)
+          const turn = yield* Effect.either(Deferred.await(slot.turn))
+          if (Either.isLeft(turn)) {
+            if (Unit.recordable(Cause.fail(turn.left))) yield* options.onFailure(Cause.fail(turn.left))
+            return yield* turn.left
+          }
+          if (turn.right._tag === "Alone") {
+            const exit = yield* Effect.exit(options.alone)
+            yield* Deferred.succeed(slot.finished, { exit: Exit.void, opened: false, done: 0 })
+            return yield* exit
+          }
+          let handlerCause = Option.none<Cause.Cause<unknown>>()
+          if (turn.right._tag === "Handler") {
+            const wrapped = lazySavepoint(
+              turn.right.connection,
+              Effect.asVoid(turn.right.connection.executeRaw(SAVEPOINT.text, []))
+            )
+            const exit = yield* Effect.exit(
+              options.restore(
+                Effect.provideService(
+                  Effect.mapError(Unit.timed(options.delivery), (e) => new Unit.HandlerFailure(e)),
+                  SqlClient.TransactionConnection,
+                  [wrapped.connection, 0]
+                )
+              )
+            )
+            if (Exit.isFailure(exit)) handlerCause = Option.some(exit.cause)
+            yield* Deferred.succeed(slot.finished, {
+              exit,
+              opened: wrapped.opened(),
+              done: yield* Clock.currentTimeMillis
+            })
+          }
+          const committed = yield* Effect.either(Deferred.await(slot.committed))
+          if (Either.isLeft(committed)) {
+            // The batch did not commit: whatever the delivery wrote in it is gone.
+            const cause = Option.getOrElse(handlerCause, () => Cause.fail(committed.left))
+            if (Unit.recordable(cause)) yield* options.onFailure(cause)
+            return yield* Effect.failCause(cause as Cause.Cause<Inbox.InboxError>)
+          }
+          const result = committed.right
+          if (result._tag === "Outcome") return result.outcome
+          if (Option.isSome(result.recorded)) options.onRecorded(result.recorded.value)
+          return yield* Effect.failCause(result.cause as Cause.Cause<Inbox.InboxError>)
+        })
+      )
+
+    return { run }
+  })

@@ -1,0 +1,268 @@
+// PostgreSQL's group commit (`internal/pgBatch.ts`): deliveries that wait share one transaction and its
+// multi-row statements. Each test forces its deliveries into one batch: every batch slot is held by a lone
+// delivery whose handler waits on a latch, the deliveries under test queue meanwhile, and the slots are then
+// freed at once, so the next batch takes every one of them. Each handler reads the transaction's id: one id for
+// the whole batch is what the old per-delivery transactions could not give.
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Inbox from "@witkey/core/Inbox"
+import * as InboxSuite from "@witkey/testkit/InboxSuite"
+import type { Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Option } from "effect"
+import * as PgBatch from "../src/internal/pgBatch.js"
+import * as PgInbox from "../src/PgInbox.js"
+import * as PgTest from "./PgTest.js"
+
+const unavailable = await PgTest.unavailable
+
+type Handler = (r: Inbox.Received) => Effect.Effect<void, unknown, SqlClient.SqlClient>
+
+interface Harness {
+  readonly sql: SqlClient.SqlClient
+  readonly inbox: Inbox.Inbox & Inbox.Operations
+  /** The transaction ids the handlers ran in, by notify_id. */
+  readonly txids: Map<string, string>
+  /** Runs `deliveries` in one batch, each with its handler; their fibers, once all are queued. */
+  readonly batch: (
+    deliveries: ReadonlyArray<readonly [Inbox.Received, Handler]>
+  ) => Effect.Effect<ReadonlyArray<Fiber.RuntimeFiber<Inbox.Outcome, unknown>>, unknown, Scope.Scope>
+  readonly pay: (r: Inbox.Received) => Effect.Effect<void, unknown>
+  readonly paid: (r: Inbox.Received) => Effect.Effect<number, unknown>
+}
+
+let serial = 0
+const fresh = (label: string, event = label) =>
+  InboxSuite.received({ notifyId: `${label}-${serial++}`, payload: InboxSuite.assign(event, "s-1") })
+
+/** Until every fiber waits (suspended): the deliveries are queued for their turn. */
+const allWaiting = (fibers: ReadonlyArray<Fiber.RuntimeFiber<unknown, unknown>>) =>
+  Effect.gen(function* () {
+    for (;;) {
+      const statuses = yield* Effect.forEach(fibers, (f) => f.status)
+      if (statuses.every((s) => s._tag === "Suspended")) return
+      yield* Effect.yieldNow()
+    }
+  })
+
+const harness = (label: string): Effect.Effect<Harness, unknown, Scope.Scope> =>
+  Effect.gen(function* () {
+    const url = yield* PgTest.scopedSchema(label)
+    const context = yield* Layer.build(PgInbox.layer({ url, maxConnections: PgBatch.MAX_BATCHES + 4 }))
+    const sql = Context.get(context, SqlClient.SqlClient)
+    const inbox = Context.get(context, Inbox.Inbox) as Inbox.Inbox & Inbox.Operations
+    yield* sql`CREATE TABLE payouts (id TEXT NOT NULL)`
+    const txids = new Map<string, string>()
+    const run = (r: Inbox.Received, handler: Handler) =>
+      inbox
+        .receive(r, () =>
+          Effect.zipRight(
+            Effect.flatMap(sql<{ txid: string }>`SELECT txid_current()::text AS txid`, (rows) =>
+              Effect.sync(() => void txids.set(r.notification.notifyId, rows[0]!.txid))
+            ),
+            handler(r)
+          ).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+        )
+        .pipe(Effect.provide(context))
+    const batch: Harness["batch"] = (deliveries) =>
+      Effect.gen(function* () {
+        // Every batch slot held by a lone delivery whose handler waits.
+        const release = yield* Deferred.make<void>()
+        const blockers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+        for (let i = 0; i < PgBatch.MAX_BATCHES; i++) {
+          const started = yield* Deferred.make<void>()
+          const r = yield* fresh(`${label}-blocker-${i}`)
+          blockers.push(
+            yield* Effect.fork(
+              inbox.receive(r, () =>
+                Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))
+              )
+            )
+          )
+          yield* Deferred.await(started)
+        }
+        const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+        for (const [r, handler] of deliveries) fibers.push(yield* Effect.fork(run(r, handler)))
+        yield* allWaiting(fibers)
+        yield* Deferred.succeed(release, undefined)
+        for (const blocker of blockers)
+          assert.deepStrictEqual(yield* Fiber.join(blocker), { _tag: "Processed" })
+        return fibers
+      })
+    const pay = (r: Inbox.Received) =>
+      Effect.asVoid(sql`INSERT INTO payouts VALUES (${r.notification.notifyId})`)
+    const paid = (r: Inbox.Received) =>
+      Effect.map(
+        sql<{ n: string }>`SELECT count(*)::text AS n FROM payouts WHERE id = ${r.notification.notifyId}`,
+        (rows) => Number(rows[0]!.n)
+      )
+    return { sql, inbox, txids, batch, pay, paid }
+  })
+
+const attemptsOf = (h: Harness, r: Inbox.Received) =>
+  Effect.map(h.inbox.attempts(r.notification.notifyId), (as) => as.map((a) => a.outcome))
+
+if (unavailable !== undefined) {
+  console.warn(PgTest.skipMessage(unavailable))
+} else {
+  describe("PgInbox group commit", () => {
+    it.scoped("one failing handler in a batch: its writes and claim go, the others commit", () =>
+      Effect.gen(function* () {
+        const h = yield* harness("batchfail")
+        const [a, b, c, d] = yield* Effect.all([
+          fresh("batchfail-a"),
+          fresh("batchfail-b"),
+          fresh("batchfail-c"),
+          fresh("batchfail-d")
+        ])
+        const fibers = yield* h.batch([
+          [a, h.pay],
+          // Writes, then fails: its write is rolled back with its savepoint.
+          [b, (r) => Effect.zipRight(h.pay(r), Effect.fail("no payee"))],
+          // Writes, then swallows a failed statement: PostgreSQL aborted its savepoint, it fails alone.
+          [c, (r) => Effect.zipRight(h.pay(r), Effect.ignore(h.sql`SELECT 1 / 0`))],
+          // Sends no SQL of its own but the transaction id.
+          [d, () => Effect.void]
+        ])
+        const exits = yield* Effect.forEach(fibers, Fiber.await)
+        const ids = [a, b, c, d].map((r) => h.txids.get(r.notification.notifyId))
+        assert.isDefined(ids[0])
+        assert.deepStrictEqual(new Set(ids).size, 1, "one transaction for the batch")
+        assert.deepStrictEqual(exits[0], Exit.succeed({ _tag: "Processed" }))
+        assert.isTrue(Exit.isFailure(exits[1]!))
+        assert.isTrue(Exit.isFailure(exits[2]!))
+        assert.deepStrictEqual(exits[3], Exit.succeed({ _tag: "Processed" }))
+        assert.deepStrictEqual([yield* h.paid(a), yield* h.paid(b), yield* h.paid(c)], [1, 0, 0])
+        const entryB = Option.getOrThrow(yield* h.inbox.get(b.notification.notifyId))
+        assert.strictEqual(entryB.state, "failed")
+        assert.strictEqual(entryB.failures, 1)
+        assert.strictEqual(entryB.deliveries, 1)
+        assert.include(entryB.lastError ?? "", "no payee")
+        assert.deepStrictEqual(yield* attemptsOf(h, a), ["processed"])
+        assert.deepStrictEqual(yield* attemptsOf(h, b), ["failed"])
+        assert.strictEqual(Option.getOrThrow(yield* h.inbox.get(c.notification.notifyId)).state, "failed")
+        // The claims were released: a re-issue of b's event, and the next delivery of c, process them.
+        const reissue = yield* fresh("batchfail-b2", b.notification.payload.outerTaskId)
+        assert.deepStrictEqual(yield* h.inbox.receive(reissue, () => h.pay(reissue)), { _tag: "Processed" })
+        assert.deepStrictEqual(yield* h.inbox.receive(c, () => h.pay(c)), { _tag: "Processed" })
+        assert.deepStrictEqual(yield* h.inbox.receive(b, () => h.pay(b)), {
+          _tag: "Duplicate",
+          by: "business_key",
+          processedNotifyId: reissue.notification.notifyId
+        })
+        assert.deepStrictEqual([yield* h.paid(b), yield* h.paid(c), yield* h.paid(reissue)], [0, 1, 1])
+      })
+    )
+
+    it.scoped(
+      "one notify_id twice and a re-issue of its event in one queue: the handler runs once, nothing fails",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* harness("batchdup")
+          const [a, unconfirmed] = yield* Effect.all([fresh("batchdup-a"), fresh("batchdup-other")])
+          // Recorded on its own first (`notify_verify` confirmed it): the batch does not count it again.
+          const other: Inbox.Received = { ...unconfirmed, gatewayConfirmed: true }
+          const reissue = yield* fresh("batchdup-a2", a.notification.payload.outerTaskId)
+          const fibers = yield* h.batch([
+            [a, h.pay],
+            [a, h.pay],
+            [reissue, h.pay],
+            [other, h.pay]
+          ])
+          // Whichever of them comes first (a notify_id or event already in a batch waits for the next one, which
+          // may run beside it): the event's handler runs once, the others are duplicates, nothing fails.
+          const outcomes = yield* Effect.forEach(fibers, Fiber.join)
+          assert.deepStrictEqual(outcomes[3], { _tag: "Processed" })
+          const tags = outcomes.slice(0, 3).map((o) => o._tag)
+          assert.deepStrictEqual(tags.filter((t) => t === "Processed").length, 1)
+          assert.deepStrictEqual(tags.filter((t) => t === "Duplicate").length, 2)
+          assert.strictEqual((yield* h.paid(a)) + (yield* h.paid(reissue)), 1)
+          assert.strictEqual(yield* h.paid(other), 1)
+          assert.strictEqual(Option.getOrThrow(yield* h.inbox.get(a.notification.notifyId)).deliveries, 2)
+          assert.strictEqual(Option.getOrThrow(yield* h.inbox.get(other.notification.notifyId)).deliveries, 1)
+          assert.strictEqual((yield* attemptsOf(h, a)).length, 2)
+        })
+    )
+
+    it.scoped("a batch whose commit fails: every delivery fails, is recorded, and is processed later", () =>
+      Effect.gen(function* () {
+        const h = yield* harness("batchcommit")
+        // A deferred unique constraint fails at COMMIT, not at the handler's statement.
+        yield* h.sql`CREATE TABLE once (v INTEGER UNIQUE DEFERRABLE INITIALLY DEFERRED)`
+        const [a, b] = yield* Effect.all([fresh("batchcommit-a"), fresh("batchcommit-b")])
+        const both: Handler = (r) => Effect.zipRight(h.pay(r), h.sql`INSERT INTO once VALUES (1)`)
+        const fibers = yield* h.batch([
+          [a, both],
+          [b, both]
+        ])
+        const exits = yield* Effect.forEach(fibers, Fiber.await)
+        assert.strictEqual(h.txids.get(a.notification.notifyId), h.txids.get(b.notification.notifyId))
+        for (const [i, r] of [a, b].entries()) {
+          const exit = exits[i]!
+          assert.isTrue(Exit.isFailure(exit))
+          assert.strictEqual(yield* h.paid(r), 0)
+          const entry = Option.getOrThrow(yield* h.inbox.get(r.notification.notifyId))
+          assert.strictEqual(entry.state, "failed")
+          assert.strictEqual(entry.deliveries, 1)
+          assert.deepStrictEqual(yield* attemptsOf(h, r), ["failed"])
+        }
+        assert.deepStrictEqual(yield* h.inbox.receive(a, () => h.pay(a)), { _tag: "Processed" })
+        assert.deepStrictEqual(yield* h.inbox.receive(b, () => h.pay(b)), { _tag: "Processed" })
+        assert.deepStrictEqual([yield* h.paid(a), yield* h.paid(b)], [1, 1])
+      })
+    )
+
+    it.scoped("a handler that ends the shared transaction fails its whole batch, and commits nothing", () =>
+      Effect.gen(function* () {
+        const h = yield* harness("batchend")
+        const [a, b] = yield* Effect.all([fresh("batchend-a"), fresh("batchend-b")])
+        const fibers = yield* h.batch([
+          // Ends the batch's transaction and opens another: its savepoint is gone, so is every claim.
+          [
+            a,
+            (r) => Effect.zipRight(h.sql.unsafe("ROLLBACK"), Effect.zipRight(h.sql.unsafe("BEGIN"), h.pay(r)))
+          ],
+          [b, h.pay]
+        ])
+        const exits = yield* Effect.forEach(fibers, Fiber.await)
+        // b comes after a in the batch: its turn never comes, it fails with the batch.
+        for (const [i, r] of [a, b].entries()) {
+          assert.isTrue(Exit.isFailure(exits[i]!))
+          assert.strictEqual(yield* h.paid(r), 0)
+          const entry = Option.getOrThrow(yield* h.inbox.get(r.notification.notifyId))
+          assert.notStrictEqual(entry.state, "processed")
+          assert.strictEqual(entry.deliveries, 1)
+        }
+        assert.deepStrictEqual(yield* h.inbox.receive(b, () => h.pay(b)), { _tag: "Processed" })
+        assert.strictEqual(yield* h.paid(b), 1)
+      })
+    )
+
+    it.scoped("an interrupted handler in a batch: its writes and claim go, the others commit", () =>
+      Effect.gen(function* () {
+        const h = yield* harness("batchint")
+        const [a, b] = yield* Effect.all([fresh("batchint-a"), fresh("batchint-b")])
+        const inside = yield* Deferred.make<void>()
+        const fibers = yield* h.batch([
+          [
+            a,
+            (r) =>
+              Effect.zipRight(h.pay(r), Effect.zipRight(Deferred.succeed(inside, undefined), Effect.never))
+          ],
+          [b, h.pay]
+        ])
+        yield* Deferred.await(inside)
+        const interrupted = yield* Fiber.interrupt(fibers[0]!)
+        assert.isTrue(Exit.isInterrupted(interrupted))
+        assert.deepStrictEqual(yield* Fiber.join(fibers[1]!), { _tag: "Processed" })
+        assert.strictEqual(h.txids.get(a.notification.notifyId), h.txids.get(b.notification.notifyId))
+        assert.deepStrictEqual([yield* h.paid(a), yield* h.paid(b)], [0, 1])
+        const entry = Option.getOrThrow(yield* h.inbox.get(a.notification.notifyId))
+        assert.strictEqual(entry.state, "pending")
+        assert.strictEqual(entry.failures, 0)
+        assert.deepStrictEqual(yield* attemptsOf(h, a), ["interrupted"])
+        assert.deepStrictEqual(yield* h.inbox.receive(a, () => h.pay(a)), { _tag: "Processed" })
+        assert.strictEqual(yield* h.paid(a), 1)
+      })
+    )
+  })
+}
