@@ -365,9 +365,11 @@ describe("NotificationReceiver.receive", () => {
     Effect.gen(function* () {
       const { handler, layer } = yield* setup("true")
       const lines: Array<string> = []
+      const annotated: Array<Record<string, unknown>> = []
       const logger = Logger.make(({ annotations, logLevel, message }) => {
         const id = HashMap.get(annotations, "notify_id").pipe(Option.getOrUndefined)
         lines.push(`${logLevel.label} ${String(message)} ${String(id)}`)
+        annotated.push(Object.fromEntries(annotations))
       })
       const receive = (name: string, level: LogLevel.LogLevel) =>
         NotificationReceiver.receive(body(name), handler).pipe(
@@ -391,6 +393,12 @@ describe("NotificationReceiver.receive", () => {
       )
       assert.strictEqual(lines.length, 1)
       assert.match(lines[0]!, /^WARN witkey notification refused/)
+      // The refusal's warning says why: its reason and detail (the forged body fails its signature check).
+      const refusal = annotated[annotated.length - 1]!
+      assert.strictEqual(refusal["reason"], "signature")
+      assert.strictEqual(refusal["notify_id"], "")
+      assert.isString(refusal["detail"])
+      assert.isAbove(String(refusal["detail"]).length, 0)
     })
   )
 })

@@ -158,7 +158,11 @@ describe("NodeNotificationListener", () => {
   it.live("on the live Clock, a slow body is cut off by the read timeout with 408, a prompt one is not", () =>
     run(
       Effect.gen(function* () {
-        const t = yield* setupWith({ readTimeout: "300 millis" })
+        const told: Array<string> = []
+        const t = yield* setupWith({
+          readTimeout: "300 millis",
+          onBodyError: (e) => Effect.sync(() => void told.push(e.reason))
+        })
         const url = yield* listen(t.listener)
         const started = Date.now()
         const answer = yield* partialBody(url, 20)
@@ -169,6 +173,11 @@ describe("NodeNotificationListener", () => {
         // The timer of a body that arrived in time is cleared: the next request is answered normally.
         assert.strictEqual((yield* post(url, Notifications.assign("n-2"))).body.toString("latin1"), "success")
         assert.strictEqual(t.handled.length, 1)
+        assert.deepStrictEqual(told, ["timeout"])
+        // Past the prompt request's timer: had it not been cleared, it would now report a second timeout.
+        // (On a starved machine the timer may fire later still; this can miss such a bug, never invent one.)
+        yield* Effect.sleep("600 millis")
+        assert.deepStrictEqual(told, ["timeout"], "the prompt request's read timer was cleared")
       })
     )
   )

@@ -78,7 +78,7 @@ export const readNow = (
     request.off("error", onError)
     request.off("close", onClose)
   }
-  // The sender may have hung up before this ran (with a TestClock, the fiber starts after the request arrived).
+  // The sender may have hung up before this ran (`fromManagedRuntime` calls the listener later, from a `.then`).
   if (request.destroyed) {
     onClose()
     return cleanup
