@@ -47,8 +47,33 @@ import * as Unit from "./unit.js"
 
 /** At most this many deliveries per batch (each handler that writes opens a subtransaction). */
 export const MAX_BATCH = 32
-/** At most this many batches at a time, each on a connection of its own. */
+/** At most this many batches of several deliveries at a time, each on a connection of its own. */
 export const MAX_BATCHES = 4
+/** Handlers that take at most this long on average (ms) batch in full: they cost less than what a batch saves. */
+export const FAST_MILLIS = 1
+/** A batch's expected handler time (ms) stays under this: slower handlers make smaller batches. */
+export const BUDGET_MILLIS = 16
+/** The weight of the latest handler's wall time in the estimate (an exponentially weighted moving average). */
+const ALPHA = 0.2
+/** `@effect/sql-pg`'s pool size when it is not given (node-postgres's default). */
+export const DEFAULT_POOL_SIZE = 10
+
+/** The pool's size: the client's own (`PgClient.config`), else `maxConnections`, else the driver's default. */
+export const poolSizeOf = (client: unknown, maxConnections: number | undefined): number => {
+  const config = (client as { readonly config?: { readonly maxConnections?: unknown } }).config
+  const size =
+    typeof config?.maxConnections === "number" ? config.maxConnections : (maxConnections ?? DEFAULT_POOL_SIZE)
+  return Math.max(1, Math.floor(size))
+}
+
+/**
+ * How many deliveries the next batch may take, given the handlers' estimated wall time (ms): all of them while
+ * handlers are fast, fewer as they slow down, one from `BUDGET_MILLIS` on.
+ */
+export const batchLimit = (estimate: number): number =>
+  estimate <= FAST_MILLIS
+    ? MAX_BATCH
+    : Math.max(1, Math.min(MAX_BATCH, Math.floor(BUDGET_MILLIS / estimate)))
 
 /** What a failed delivery's record says: its reason, whether it parks the entry, or an interruption. */
 export interface FailureRecord {
@@ -97,6 +122,8 @@ interface Slot {
 }
 
 export interface PgBatch {
+  /** `delivery` with its handler's wall time (Clock) fed to the estimate that sizes the batches. */
+  readonly observed: <E, R>(delivery: Unit.Delivery<E, R>) => Unit.Delivery<E, R>
   /**
    * One delivery (source `alipay`) in the next batch. `alone`: the single-delivery transaction, for a batch of
    * one. `onFailure`: the delivery's own failure record, after a batch that did not commit. `onRecorded`: the
@@ -168,15 +195,44 @@ const lazySavepoint = (
   }
 }
 
+const byTask = (a: Slot, b: Slot): number => {
+  const x = a.delivery.received.notification
+  const y = b.delivery.received.notification
+  const tx = x.payload.outerTaskId ?? ""
+  const ty = y.payload.outerTaskId ?? ""
+  if (tx !== ty) return tx < ty ? -1 : 1
+  return x.notifyId < y.notifyId ? -1 : x.notifyId > y.notifyId ? 1 : 0
+}
+
 export const make = (
   sql: SqlClient.SqlClient,
   statements: Statements,
-  naming: PgTransaction.Naming
+  naming: PgTransaction.Naming,
+  tuning: { readonly poolSize: number }
 ): Effect.Effect<PgBatch, never, Scope.Scope> =>
   Effect.gen(function* () {
     const texts = statements.batch!
     const queue = yield* Queue.unbounded<Slot>()
-    const permits = yield* Effect.makeSemaphore(MAX_BATCHES)
+    const poolSize = Math.max(1, tuning.poolSize)
+    // A batch of several takes `poolSize` permits (at most MAX_BATCHES of them), a delivery alone takes
+    // MAX_BATCHES (at most `poolSize` side by side, as without batches).
+    const total = poolSize * MAX_BATCHES
+    const permits = yield* Effect.makeSemaphore(total)
+    /** The handlers' recent wall time (ms, EWMA); 0 until one has run. */
+    let estimate = 0
+    const observe = (millis: number) => {
+      estimate += ALPHA * (Math.max(0, millis) - estimate)
+    }
+    const observed: PgBatch["observed"] = (delivery) => ({
+      ...delivery,
+      handler: (notification) =>
+        Effect.flatMap(Clock.currentTimeMillis, (start) =>
+          Effect.ensuring(
+            delivery.handler(notification),
+            Effect.flatMap(Clock.currentTimeMillis, (end) => Effect.sync(() => observe(end - start)))
+          )
+        )
+    })
     /** Offered and not yet taken into a batch: what closing must answer. */
     const pending = new Set<Slot>()
     let closed = false
@@ -283,6 +339,9 @@ export const make = (
                 }
                 for (const slot of batch)
                   if (outcomes.has(slot)) yield* Deferred.succeed(slot.turn, { _tag: "Settled" })
+                // Canonical order (task, then notify_id): handlers that write rows keyed by task, as
+                // ASSIGN and PLATFORM_PROFIT of one task do, lock them in one order across batches.
+                handlers.sort(byTask)
                 for (const slot of handlers) {
                   yield* Deferred.succeed(slot.turn, { _tag: "Handler", connection })
                   const report = yield* Deferred.await(slot.finished)
@@ -415,18 +474,24 @@ export const make = (
     const dispatcher = Effect.uninterruptibleMask((restore) =>
       Effect.forever(
         Effect.gen(function* () {
-          yield* permits.take(1)
+          const limit = batchLimit(estimate)
+          const weight = limit === 1 ? MAX_BATCHES : poolSize
+          yield* permits.take(weight)
           let taken: Array<Slot>
           if (carried.length > 0) {
-            taken = carried
-            carried = []
+            taken = carried.slice(0, limit)
+            carried = carried.slice(limit)
           } else {
             // The only point where the dispatcher can be interrupted (closing).
-            const first = yield* Effect.onInterrupt(restore(Queue.take(queue)), () => permits.release(1))
-            yield* nextTurn
+            const first = yield* Effect.onInterrupt(restore(Queue.take(queue)), () =>
+              permits.release(weight)
+            )
+            // A delivery alone does not wait for others to join it.
+            if (limit > 1) yield* nextTurn
             taken = [first]
           }
-          for (const slot of yield* Queue.takeUpTo(queue, MAX_BATCH - taken.length)) taken.push(slot)
+          if (taken.length < limit)
+            for (const slot of yield* Queue.takeUpTo(queue, limit - taken.length)) taken.push(slot)
           // One row per notify_id and per event_key in a statement; the rest wait for the next batch.
           const ids = new Set<string>()
           const events = new Set<string>()
@@ -445,7 +510,7 @@ export const make = (
           batch.sort((a, b) =>
             a.delivery.received.notification.notifyId < b.delivery.received.notification.notifyId ? -1 : 1
           )
-          yield* Effect.forkDaemon(Effect.ensuring(runBatch(batch), permits.release(1)))
+          yield* Effect.forkDaemon(Effect.ensuring(runBatch(batch), permits.release(weight)))
         })
       )
     )
@@ -457,7 +522,7 @@ export const make = (
       Effect.gen(function* () {
         closed = true
         yield* Fiber.interrupt(fiber)
-        yield* permits.take(MAX_BATCHES)
+        yield* permits.take(total)
         for (const slot of pending) yield* Deferred.fail(slot.turn, closedError())
         pending.clear()
         for (const slot of carried) yield* Deferred.fail(slot.turn, closedError())
@@ -537,5 +602,5 @@ export const make = (
         })
       )
 
-    return { run }
+    return { observed, run }
   })
