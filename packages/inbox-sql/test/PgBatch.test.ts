@@ -8,7 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
 import type { Scope } from "effect"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import * as PgBatch from "../src/internal/pgBatch.js"
 import * as PgInbox from "../src/PgInbox.js"
 import * as PgTest from "./PgTest.js"
@@ -234,6 +234,85 @@ if (unavailable !== undefined) {
         }
         assert.deepStrictEqual(yield* h.inbox.receive(b, () => h.pay(b)), { _tag: "Processed" })
         assert.strictEqual(yield* h.paid(b), 1)
+      })
+    )
+
+    it.scoped(
+      "slow handlers: deliveries run alone, side by side up to the pool's size; fast again, they batch again",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* harness("adapt")
+          // The handlers take 100 ms (TestClock): the estimate goes above the batch's budget.
+          for (let i = 0; i < 3; i++) {
+            const r = yield* fresh(`adapt-slow-${i}`)
+            assert.deepStrictEqual(yield* h.inbox.receive(r, () => TestClock.adjust("100 millis")), {
+              _tag: "Processed"
+            })
+          }
+          // The pool has MAX_BATCHES + 4 connections: as many deliveries are inside their handlers at once.
+          const n = PgBatch.MAX_BATCHES + 4
+          const inside = yield* Ref.make(0)
+          const allInside = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+          for (let i = 0; i < n; i++) {
+            const r = yield* fresh(`adapt-side-${i}`)
+            fibers.push(
+              yield* Effect.fork(
+                h.inbox.receive(r, () =>
+                  Effect.gen(function* () {
+                    if ((yield* Ref.updateAndGet(inside, (k) => k + 1)) === n)
+                      yield* Deferred.succeed(allInside, undefined)
+                    yield* Deferred.await(release)
+                  })
+                )
+              )
+            )
+          }
+          // Batched, at most MAX_BATCHES handlers would run at once, and this would never complete.
+          yield* Deferred.await(allInside)
+          yield* Deferred.succeed(release, undefined)
+          for (const fiber of fibers) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
+          // Fast handlers bring the estimate down, and the waiting deliveries share a transaction again.
+          for (let i = 0; i < 24; i++) {
+            const r = yield* fresh(`adapt-fast-${i}`)
+            yield* h.inbox.receive(r, () => Effect.void)
+          }
+          const [a, b, c] = yield* Effect.all([fresh("adapt-a"), fresh("adapt-b"), fresh("adapt-c")])
+          const batched = yield* h.batch([
+            [a, h.pay],
+            [b, h.pay],
+            [c, h.pay]
+          ])
+          for (const fiber of batched) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
+          const ids = [a, b, c].map((r) => h.txids.get(r.notification.notifyId))
+          assert.isDefined(ids[0])
+          assert.strictEqual(new Set(ids).size, 1, "one transaction for the batch")
+        })
+    )
+
+    it.scoped("a batch runs its handlers by task, then notify_id", () =>
+      Effect.gen(function* () {
+        const h = yield* harness("order")
+        // notify_id order a, b, c, d; task order b, d, c, a.
+        const a = yield* fresh("order-a", "order-t4")
+        const b = yield* fresh("order-b", "order-t1")
+        const c = yield* fresh("order-c", "order-t3")
+        const d = yield* fresh("order-d", "order-t2")
+        const ran: Array<string> = []
+        const note: Handler = (r) => Effect.sync(() => void ran.push(r.notification.notifyId))
+        const fibers = yield* h.batch([
+          [a, note],
+          [b, note],
+          [c, note],
+          [d, note]
+        ])
+        for (const fiber of fibers) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
+        assert.strictEqual(new Set([a, b, c, d].map((r) => h.txids.get(r.notification.notifyId))).size, 1)
+        assert.deepStrictEqual(
+          ran,
+          [b, d, c, a].map((r) => r.notification.notifyId)
+        )
       })
     )
 
