@@ -22,6 +22,8 @@ interface Harness {
   readonly inbox: Inbox.Inbox & Inbox.Operations
   /** The transaction ids the handlers ran in, by notify_id. */
   readonly txids: Map<string, string>
+  /** One delivery with its handler, which reads its transaction id first. */
+  readonly run: (r: Inbox.Received, handler: Handler) => Effect.Effect<Inbox.Outcome, unknown>
   /** Runs `deliveries` in one batch, each with its handler; their fibers, once all are queued. */
   readonly batch: (
     deliveries: ReadonlyArray<readonly [Inbox.Received, Handler]>
@@ -95,7 +97,7 @@ const harness = (label: string): Effect.Effect<Harness, unknown, Scope.Scope> =>
         sql<{ n: string }>`SELECT count(*)::text AS n FROM payouts WHERE id = ${r.notification.notifyId}`,
         (rows) => Number(rows[0]!.n)
       )
-    return { sql, inbox, txids, batch, pay, paid }
+    return { sql, inbox, txids, run, batch, pay, paid }
   })
 
 const attemptsOf = (h: Harness, r: Inbox.Received) =>
@@ -314,6 +316,62 @@ if (unavailable !== undefined) {
           [b, d, c, a].map((r) => r.notification.notifyId)
         )
       })
+    )
+
+    it.scoped(
+      "a deadlock between two batches' handlers: the victim's handler fails alone, is recorded, and is retried",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* harness("deadlock")
+          yield* h.sql`CREATE TABLE tasks (id TEXT PRIMARY KEY, n INTEGER NOT NULL)`
+          yield* h.sql`INSERT INTO tasks VALUES ('x', 0), ('y', 0)`
+          // Handlers of 30 ms (TestClock) make batches of two (BUDGET_MILLIS / 6 ms estimated).
+          const warm = yield* fresh("deadlock-warm")
+          yield* h.inbox.receive(warm, () => TestClock.adjust("30 millis"))
+          const [d1, d2, d3, d4] = yield* Effect.all([
+            fresh("deadlock-1", "deadlock-t1"),
+            fresh("deadlock-2", "deadlock-t2"),
+            fresh("deadlock-3", "deadlock-t3"),
+            fresh("deadlock-4", "deadlock-t4")
+          ])
+          const xLocked = yield* Deferred.make<void>()
+          const yLocked = yield* Deferred.make<void>()
+          const bump = (id: string) => h.sql`UPDATE tasks SET n = n + 1 WHERE id = ${id}`
+          // Batch {d1, d2} locks x then y; batch {d3, d4} locks y then x.
+          const handlers: Array<Handler> = [
+            () => Effect.zipRight(bump("x"), Deferred.succeed(xLocked, undefined)),
+            () => Effect.zipRight(Deferred.await(yLocked), bump("y")),
+            () => Effect.zipRight(bump("y"), Deferred.succeed(yLocked, undefined)),
+            () => Effect.zipRight(Deferred.await(xLocked), bump("x"))
+          ]
+          const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+          for (const [i, r] of [d1, d2, d3, d4].entries())
+            fibers.push(yield* Effect.fork(h.run(r, handlers[i]!)))
+          const exits = yield* Effect.forEach(fibers, Fiber.await)
+          const ids = [d1, d2, d3, d4].map((r) => h.txids.get(r.notification.notifyId))
+          assert.strictEqual(ids[0], ids[1])
+          assert.strictEqual(ids[2], ids[3])
+          assert.notStrictEqual(ids[0], ids[2])
+          assert.deepStrictEqual(exits[0], Exit.succeed({ _tag: "Processed" }))
+          assert.deepStrictEqual(exits[2], Exit.succeed({ _tag: "Processed" }))
+          // PostgreSQL aborts one of the two waiting statements: that handler fails inside its savepoint, the
+          // rest of its batch commits, and the other batch goes on.
+          const victims = [1, 3].filter((i) => Exit.isFailure(exits[i]!))
+          assert.strictEqual(victims.length, 1)
+          const victim = [d1, d2, d3, d4][victims[0]!]!
+          const entry = Option.getOrThrow(yield* h.inbox.get(victim.notification.notifyId))
+          assert.strictEqual(entry.state, "failed")
+          assert.strictEqual(entry.failures, 1)
+          assert.include(entry.lastError ?? "", "deadlock")
+          assert.deepStrictEqual(yield* attemptsOf(h, victim), ["failed"])
+          const rows = yield* h.sql<{ n: number }>`SELECT n FROM tasks ORDER BY id`
+          assert.deepStrictEqual(
+            rows.map((r) => r.n),
+            [victims[0] === 3 ? 1 : 2, victims[0] === 1 ? 1 : 2]
+          )
+          // Alipay's next delivery runs it again.
+          assert.deepStrictEqual(yield* h.inbox.receive(victim, () => Effect.void), { _tag: "Processed" })
+        })
     )
 
     it.scoped("an interrupted handler in a batch: its writes and claim go, the others commit", () =>

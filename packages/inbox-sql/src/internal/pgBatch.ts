@@ -71,9 +71,7 @@ export const poolSizeOf = (client: unknown, maxConnections: number | undefined):
  * handlers are fast, fewer as they slow down, one from `BUDGET_MILLIS` on.
  */
 export const batchLimit = (estimate: number): number =>
-  estimate <= FAST_MILLIS
-    ? MAX_BATCH
-    : Math.max(1, Math.min(MAX_BATCH, Math.floor(BUDGET_MILLIS / estimate)))
+  estimate <= FAST_MILLIS ? MAX_BATCH : Math.max(1, Math.min(MAX_BATCH, Math.floor(BUDGET_MILLIS / estimate)))
 
 /** What a failed delivery's record says: its reason, whether it parks the entry, or an interruption. */
 export interface FailureRecord {
@@ -474,22 +472,21 @@ export const make = (
     const dispatcher = Effect.uninterruptibleMask((restore) =>
       Effect.forever(
         Effect.gen(function* () {
+          let first: Slot
+          if (carried.length > 0) first = carried.shift()!
+          else {
+            // Interruptible (closing) only while nothing is taken.
+            first = yield* restore(Queue.take(queue))
+          }
+          // Sized from the estimate when a delivery is there to run (a slot left waiting stays `pending`, and
+          // closing answers it).
           const limit = batchLimit(estimate)
           const weight = limit === 1 ? MAX_BATCHES : poolSize
-          yield* permits.take(weight)
-          let taken: Array<Slot>
-          if (carried.length > 0) {
-            taken = carried.slice(0, limit)
-            carried = carried.slice(limit)
-          } else {
-            // The only point where the dispatcher can be interrupted (closing).
-            const first = yield* Effect.onInterrupt(restore(Queue.take(queue)), () =>
-              permits.release(weight)
-            )
-            // A delivery alone does not wait for others to join it.
-            if (limit > 1) yield* nextTurn
-            taken = [first]
-          }
+          yield* restore(permits.take(weight))
+          // A delivery alone does not wait for others to join it.
+          if (limit > 1 && carried.length === 0) yield* nextTurn
+          const taken: Array<Slot> = [first]
+          while (taken.length < limit && carried.length > 0) taken.push(carried.shift()!)
           if (taken.length < limit)
             for (const slot of yield* Queue.takeUpTo(queue, limit - taken.length)) taken.push(slot)
           // One row per notify_id and per event_key in a statement; the rest wait for the next batch.
