@@ -7,7 +7,28 @@
  *
  * How: a dispatcher hands the queued deliveries to at most `MAX_BATCHES` batches at a time (not one per
  * connection: batches only form when deliveries wait). A batch of one runs the single-delivery transaction
- * (`pgTransaction.ts`), exactly as without batches. A larger one reserves a connection and
+ * (`pgTransaction.ts`), exactly as without batches.
+ *
+ * The size, from what handlers cost: a batch runs its handlers one after another and each holds its row locks
+ * until the batch commits, so batching only pays while a handler costs less than the statements and round trips
+ * it saves (a few hundred µs of PostgreSQL CPU per delivery). The inbox keeps an estimate of the handlers' wall
+ * time (Clock millis, an EWMA with weight 0.2, of every handler run through it, batched or alone): at most
+ * `FAST_MILLIS` (1 ms: the bench's no-op handler, an INSERT), batches of up to `MAX_BATCH`; slower,
+ * `BUDGET_MILLIS / estimate` deliveries (16 ms of expected handler time per batch, so that a delivery waits
+ * at most about that long behind the others of its batch); from 16 ms on, one. Deliveries alone run side by
+ * side up to the pool's size (`poolSizeOf`: the client's `maxConnections`, else the inbox's option, else
+ * node-postgres's 10), as many as without batches; batches of several at most `MAX_BATCHES` (one semaphore of
+ * `pool × MAX_BATCHES` permits: a batch takes `pool`, a delivery alone `MAX_BATCHES`). A handler of 50-200 ms
+ * (an I/O call, a lock wait) thus gets the concurrency it had before group commit after its first few runs.
+ * The estimate starts at 0 (batching): the first batch of slow handlers is slow once.
+ *
+ * A batch runs its handlers in a canonical order, by outerTaskId then notify_id, so that handlers writing rows
+ * keyed by task (ASSIGN and PLATFORM_PROFIT of one task) lock them in one order across batches. Handlers that
+ * lock rows in another order can still deadlock across batches: PostgreSQL then aborts one handler's statement
+ * (40P01), that handler fails inside its savepoint (recorded failed, Alipay retries it), and both batches go on;
+ * a deadlock on the inbox's own statements (sorted, so not expected) fails its whole batch as below.
+ *
+ * A batch of several deliveries reserves a connection and
  *
  * 1. sends `BEGIN` + one statement that records every delivery and claims its event (rows in notify_id order,
  *    events in event_key order, so that batches lock in one order; a notify_id or event_key already in the batch
