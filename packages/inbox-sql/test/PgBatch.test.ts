@@ -46,10 +46,15 @@ const allWaiting = (fibers: ReadonlyArray<Fiber.RuntimeFiber<unknown, unknown>>)
     }
   })
 
-const harness = (label: string): Effect.Effect<Harness, unknown, Scope.Scope> =>
+const harness = (
+  label: string,
+  options: Partial<PgInbox.Options> = {}
+): Effect.Effect<Harness, unknown, Scope.Scope> =>
   Effect.gen(function* () {
     const url = yield* PgTest.scopedSchema(label)
-    const context = yield* Layer.build(PgInbox.layer({ url, maxConnections: PgBatch.MAX_BATCHES + 4 }))
+    const context = yield* Layer.build(
+      PgInbox.layer({ url, maxConnections: PgBatch.MAX_BATCHES + 4, ...options })
+    )
     const sql = Context.get(context, SqlClient.SqlClient)
     const inbox = Context.get(context, Inbox.Inbox) as Inbox.Inbox & Inbox.Operations
     yield* sql`CREATE TABLE payouts (id TEXT NOT NULL)`
@@ -372,6 +377,32 @@ if (unavailable !== undefined) {
           // Alipay's next delivery runs it again.
           assert.deepStrictEqual(yield* h.inbox.receive(victim, () => Effect.void), { _tag: "Processed" })
         })
+    )
+
+    it.scoped("groupCommit: false: one transaction per delivery, side by side", () =>
+      Effect.gen(function* () {
+        const h = yield* harness("nogroup", { groupCommit: false })
+        const n = PgBatch.MAX_BATCHES + 4
+        const inside = yield* Ref.make(0)
+        const allInside = yield* Deferred.make<void>()
+        const rs = yield* Effect.forEach(
+          Array.from({ length: n }, (_, i) => i),
+          (i) => fresh(`nogroup-${i}`)
+        )
+        const fibers = yield* Effect.forEach(rs, (r) =>
+          Effect.fork(
+            h.run(r, () =>
+              Effect.gen(function* () {
+                if ((yield* Ref.updateAndGet(inside, (k) => k + 1)) === n)
+                  yield* Deferred.succeed(allInside, undefined)
+                yield* Deferred.await(allInside)
+              })
+            )
+          )
+        )
+        for (const fiber of fibers) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
+        assert.strictEqual(new Set(rs.map((r) => h.txids.get(r.notification.notifyId))).size, n)
+      })
     )
 
     it.scoped("an interrupted handler in a batch: its writes and claim go, the others commit", () =>
