@@ -1,6 +1,7 @@
 /**
  * The SQL inbox on PostgreSQL through `@effect/sql-pg`: a transaction per delivery, shared by the deliveries
- * that wait while the inbox's transactions are busy (group commit); see `SqlInbox` for the guarantees. Importing this module never loads better-sqlite3.
+ * that wait while the inbox's transactions are busy (group commit, in batches sized from the handlers' recent
+ * wall time; `groupCommit: false` turns it off); see `SqlInbox` for the guarantees. Importing this module never loads better-sqlite3.
  *
  * @since 0.2.0
  */

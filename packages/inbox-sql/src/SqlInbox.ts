@@ -82,6 +82,18 @@ export interface Options extends Inbox.Policy {
    * without names.
    */
   readonly preparedStatements?: boolean | undefined
+  /**
+   * PostgreSQL: the deliveries that wait share a transaction (group commit), as many as the handlers' recent
+   * wall time allows (`internal/pgBatch.ts`). Default true. False: one transaction per delivery whatever
+   * happens, up to the pool's size side by side.
+   */
+  readonly groupCommit?: boolean | undefined
+  /**
+   * PostgreSQL: the size of the client's connection pool, when the client does not say it (`PgInbox` passes
+   * its own on). How many single-delivery transactions run side by side when handlers are slow. Default: the
+   * client's, else 10 (`@effect/sql-pg`'s default).
+   */
+  readonly maxConnections?: number | undefined
 }
 
 /** The inbox and its operations, over one store. */
@@ -97,7 +109,8 @@ export const make = (
 ): Effect.Effect<SqlInbox, Inbox.InboxError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function* () {
     // Our own statements use our own column names, whatever name transforms the user's client has.
-    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const client = yield* SqlClient.SqlClient
+    const sql = client.withoutTransforms()
     const prefix = options.tablePrefix ?? Migrations.DEFAULT_TABLE_PREFIX
     const dialect = yield* Migrations.check(sql, prefix, "SQL inbox").pipe(
       Effect.mapError((message) => new Inbox.InboxError({ reason: "storage", message }))
@@ -112,7 +125,12 @@ export const make = (
         ? GroupCommit.runner(yield* GroupCommit.make(sql))
         : PgTransaction.make(sql, naming)
     // PostgreSQL: the deliveries that wait share a transaction and multi-row statements (`pgBatch.ts`).
-    const batch = dialect === "pg" ? yield* PgBatch.make(sql, statements, naming) : undefined
+    const batch =
+      dialect === "pg" && options.groupCommit !== false
+        ? yield* PgBatch.make(sql, statements, naming, {
+            poolSize: PgBatch.poolSizeOf(client, options.maxConnections)
+          })
+        : undefined
     // The SQLite client shares one connection and holds its lock only while handing it out, so a lone
     // statement can run inside another fiber's open transaction (and be rolled back with it, or read its
     // uncommitted rows). Its own transaction makes it wait for the connection like a transaction does.
@@ -218,7 +236,7 @@ export const make = (
     /** One delivery or replay through its runner; `recorded`: a pre-record already counted the delivery. */
     const run = <E, R>(
       runner: Unit.Runner,
-      delivery: Unit.Delivery<E, R>,
+      original: Unit.Delivery<E, R>,
       restore: Restore,
       recorded: boolean
     ) =>
@@ -226,7 +244,10 @@ export const make = (
         // The last failure record that committed (the group commit may record twice: in the turn, and again
         // on its own if the batch's commit failed).
         let recordedFailure = Option.none<{ readonly failures: number; readonly parked: boolean }>()
-        const counted = !recorded && delivery.source === "alipay"
+        const counted = !recorded && original.source === "alipay"
+        const batched = batch !== undefined && runner === grouped && original.source === "alipay"
+        // Through the batch, the handler's wall time tunes the batches' size (`pgBatch.ts`).
+        const delivery = batched ? batch!.observed(original) : original
         const onFailure = (cause: Cause.Cause<unknown>) =>
           Effect.map(recordFailure(delivery, cause, counted), (r) => void (recordedFailure = r))
         const single = runner.run(
@@ -235,8 +256,8 @@ export const make = (
           onFailure
         )
         const exit = yield* Effect.exit(
-          batch !== undefined && runner === grouped && delivery.source === "alipay"
-            ? batch.run({
+          batched
+            ? batch!.run({
                 delivery,
                 counted,
                 restore,

@@ -8,7 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
 import type { Scope } from "effect"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import * as PgBatch from "../src/internal/pgBatch.js"
 import * as PgInbox from "../src/PgInbox.js"
 import * as PgTest from "./PgTest.js"
@@ -22,6 +22,8 @@ interface Harness {
   readonly inbox: Inbox.Inbox & Inbox.Operations
   /** The transaction ids the handlers ran in, by notify_id. */
   readonly txids: Map<string, string>
+  /** One delivery with its handler, which reads its transaction id first. */
+  readonly run: (r: Inbox.Received, handler: Handler) => Effect.Effect<Inbox.Outcome, unknown>
   /** Runs `deliveries` in one batch, each with its handler; their fibers, once all are queued. */
   readonly batch: (
     deliveries: ReadonlyArray<readonly [Inbox.Received, Handler]>
@@ -44,10 +46,15 @@ const allWaiting = (fibers: ReadonlyArray<Fiber.RuntimeFiber<unknown, unknown>>)
     }
   })
 
-const harness = (label: string): Effect.Effect<Harness, unknown, Scope.Scope> =>
+const harness = (
+  label: string,
+  options: Partial<PgInbox.Options> = {}
+): Effect.Effect<Harness, unknown, Scope.Scope> =>
   Effect.gen(function* () {
     const url = yield* PgTest.scopedSchema(label)
-    const context = yield* Layer.build(PgInbox.layer({ url, maxConnections: PgBatch.MAX_BATCHES + 4 }))
+    const context = yield* Layer.build(
+      PgInbox.layer({ url, maxConnections: PgBatch.MAX_BATCHES + 4, ...options })
+    )
     const sql = Context.get(context, SqlClient.SqlClient)
     const inbox = Context.get(context, Inbox.Inbox) as Inbox.Inbox & Inbox.Operations
     yield* sql`CREATE TABLE payouts (id TEXT NOT NULL)`
@@ -95,7 +102,7 @@ const harness = (label: string): Effect.Effect<Harness, unknown, Scope.Scope> =>
         sql<{ n: string }>`SELECT count(*)::text AS n FROM payouts WHERE id = ${r.notification.notifyId}`,
         (rows) => Number(rows[0]!.n)
       )
-    return { sql, inbox, txids, batch, pay, paid }
+    return { sql, inbox, txids, run, batch, pay, paid }
   })
 
 const attemptsOf = (h: Harness, r: Inbox.Received) =>
@@ -234,6 +241,167 @@ if (unavailable !== undefined) {
         }
         assert.deepStrictEqual(yield* h.inbox.receive(b, () => h.pay(b)), { _tag: "Processed" })
         assert.strictEqual(yield* h.paid(b), 1)
+      })
+    )
+
+    it.scoped(
+      "slow handlers: deliveries run alone, side by side up to the pool's size; fast again, they batch again",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* harness("adapt")
+          // The handlers take 100 ms (TestClock): the estimate goes above the batch's budget.
+          for (let i = 0; i < 3; i++) {
+            const r = yield* fresh(`adapt-slow-${i}`)
+            assert.deepStrictEqual(yield* h.inbox.receive(r, () => TestClock.adjust("100 millis")), {
+              _tag: "Processed"
+            })
+          }
+          // The pool has MAX_BATCHES + 4 connections: as many deliveries are inside their handlers at once.
+          const n = PgBatch.MAX_BATCHES + 4
+          const inside = yield* Ref.make(0)
+          const allInside = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+          for (let i = 0; i < n; i++) {
+            const r = yield* fresh(`adapt-side-${i}`)
+            fibers.push(
+              yield* Effect.fork(
+                h.inbox.receive(r, () =>
+                  Effect.gen(function* () {
+                    if ((yield* Ref.updateAndGet(inside, (k) => k + 1)) === n)
+                      yield* Deferred.succeed(allInside, undefined)
+                    yield* Deferred.await(release)
+                  })
+                )
+              )
+            )
+          }
+          // Batched, at most MAX_BATCHES handlers would run at once, and this would never complete.
+          yield* Deferred.await(allInside)
+          yield* Deferred.succeed(release, undefined)
+          for (const fiber of fibers) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
+          // Fast handlers bring the estimate down, and the waiting deliveries share a transaction again.
+          for (let i = 0; i < 24; i++) {
+            const r = yield* fresh(`adapt-fast-${i}`)
+            yield* h.inbox.receive(r, () => Effect.void)
+          }
+          const [a, b, c] = yield* Effect.all([fresh("adapt-a"), fresh("adapt-b"), fresh("adapt-c")])
+          const batched = yield* h.batch([
+            [a, h.pay],
+            [b, h.pay],
+            [c, h.pay]
+          ])
+          for (const fiber of batched) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
+          const ids = [a, b, c].map((r) => h.txids.get(r.notification.notifyId))
+          assert.isDefined(ids[0])
+          assert.strictEqual(new Set(ids).size, 1, "one transaction for the batch")
+        })
+    )
+
+    it.scoped("a batch runs its handlers by task, then notify_id", () =>
+      Effect.gen(function* () {
+        const h = yield* harness("order")
+        // notify_id order a, b, c, d; task order b, d, c, a.
+        const a = yield* fresh("order-a", "order-t4")
+        const b = yield* fresh("order-b", "order-t1")
+        const c = yield* fresh("order-c", "order-t3")
+        const d = yield* fresh("order-d", "order-t2")
+        const ran: Array<string> = []
+        const note: Handler = (r) => Effect.sync(() => void ran.push(r.notification.notifyId))
+        const fibers = yield* h.batch([
+          [a, note],
+          [b, note],
+          [c, note],
+          [d, note]
+        ])
+        for (const fiber of fibers) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
+        assert.strictEqual(new Set([a, b, c, d].map((r) => h.txids.get(r.notification.notifyId))).size, 1)
+        assert.deepStrictEqual(
+          ran,
+          [b, d, c, a].map((r) => r.notification.notifyId)
+        )
+      })
+    )
+
+    it.scoped(
+      "a deadlock between two batches' handlers: the victim's handler fails alone, is recorded, and is retried",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* harness("deadlock")
+          yield* h.sql`CREATE TABLE tasks (id TEXT PRIMARY KEY, n INTEGER NOT NULL)`
+          yield* h.sql`INSERT INTO tasks VALUES ('x', 0), ('y', 0)`
+          // Handlers of 30 ms (TestClock) make batches of two (BUDGET_MILLIS / 6 ms estimated).
+          const warm = yield* fresh("deadlock-warm")
+          yield* h.inbox.receive(warm, () => TestClock.adjust("30 millis"))
+          const [d1, d2, d3, d4] = yield* Effect.all([
+            fresh("deadlock-1", "deadlock-t1"),
+            fresh("deadlock-2", "deadlock-t2"),
+            fresh("deadlock-3", "deadlock-t3"),
+            fresh("deadlock-4", "deadlock-t4")
+          ])
+          const xLocked = yield* Deferred.make<void>()
+          const yLocked = yield* Deferred.make<void>()
+          const bump = (id: string) => h.sql`UPDATE tasks SET n = n + 1 WHERE id = ${id}`
+          // Batch {d1, d2} locks x then y; batch {d3, d4} locks y then x.
+          const handlers: Array<Handler> = [
+            () => Effect.zipRight(bump("x"), Deferred.succeed(xLocked, undefined)),
+            () => Effect.zipRight(Deferred.await(yLocked), bump("y")),
+            () => Effect.zipRight(bump("y"), Deferred.succeed(yLocked, undefined)),
+            () => Effect.zipRight(Deferred.await(xLocked), bump("x"))
+          ]
+          const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+          for (const [i, r] of [d1, d2, d3, d4].entries())
+            fibers.push(yield* Effect.fork(h.run(r, handlers[i]!)))
+          const exits = yield* Effect.forEach(fibers, Fiber.await)
+          const ids = [d1, d2, d3, d4].map((r) => h.txids.get(r.notification.notifyId))
+          assert.strictEqual(ids[0], ids[1])
+          assert.strictEqual(ids[2], ids[3])
+          assert.notStrictEqual(ids[0], ids[2])
+          assert.deepStrictEqual(exits[0], Exit.succeed({ _tag: "Processed" }))
+          assert.deepStrictEqual(exits[2], Exit.succeed({ _tag: "Processed" }))
+          // PostgreSQL aborts one of the two waiting statements: that handler fails inside its savepoint, the
+          // rest of its batch commits, and the other batch goes on.
+          const victims = [1, 3].filter((i) => Exit.isFailure(exits[i]!))
+          assert.strictEqual(victims.length, 1)
+          const victim = [d1, d2, d3, d4][victims[0]!]!
+          const entry = Option.getOrThrow(yield* h.inbox.get(victim.notification.notifyId))
+          assert.strictEqual(entry.state, "failed")
+          assert.strictEqual(entry.failures, 1)
+          assert.include(entry.lastError ?? "", "deadlock")
+          assert.deepStrictEqual(yield* attemptsOf(h, victim), ["failed"])
+          const rows = yield* h.sql<{ n: number }>`SELECT n FROM tasks ORDER BY id`
+          assert.deepStrictEqual(
+            rows.map((r) => r.n),
+            [victims[0] === 3 ? 1 : 2, victims[0] === 1 ? 1 : 2]
+          )
+          // Alipay's next delivery runs it again.
+          assert.deepStrictEqual(yield* h.inbox.receive(victim, () => Effect.void), { _tag: "Processed" })
+        })
+    )
+
+    it.scoped("groupCommit: false: one transaction per delivery, side by side", () =>
+      Effect.gen(function* () {
+        const h = yield* harness("nogroup", { groupCommit: false })
+        const n = PgBatch.MAX_BATCHES + 4
+        const inside = yield* Ref.make(0)
+        const allInside = yield* Deferred.make<void>()
+        const rs = yield* Effect.forEach(
+          Array.from({ length: n }, (_, i) => i),
+          (i) => fresh(`nogroup-${i}`)
+        )
+        const fibers = yield* Effect.forEach(rs, (r) =>
+          Effect.fork(
+            h.run(r, () =>
+              Effect.gen(function* () {
+                if ((yield* Ref.updateAndGet(inside, (k) => k + 1)) === n)
+                  yield* Deferred.succeed(allInside, undefined)
+                yield* Deferred.await(allInside)
+              })
+            )
+          )
+        )
+        for (const fiber of fibers) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
+        assert.strictEqual(new Set(rs.map((r) => h.txids.get(r.notification.notifyId))).size, n)
       })
     )
 

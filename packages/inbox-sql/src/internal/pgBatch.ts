@@ -7,7 +7,28 @@
  *
  * How: a dispatcher hands the queued deliveries to at most `MAX_BATCHES` batches at a time (not one per
  * connection: batches only form when deliveries wait). A batch of one runs the single-delivery transaction
- * (`pgTransaction.ts`), exactly as without batches. A larger one reserves a connection and
+ * (`pgTransaction.ts`), exactly as without batches.
+ *
+ * The size, from what handlers cost: a batch runs its handlers one after another and each holds its row locks
+ * until the batch commits, so batching only pays while a handler costs less than the statements and round trips
+ * it saves (a few hundred µs of PostgreSQL CPU per delivery). The inbox keeps an estimate of the handlers' wall
+ * time (Clock millis, an EWMA with weight 0.2, of every handler run through it, batched or alone): at most
+ * `FAST_MILLIS` (1 ms: the bench's no-op handler, an INSERT), batches of up to `MAX_BATCH`; slower,
+ * `BUDGET_MILLIS / estimate` deliveries (16 ms of expected handler time per batch, so that a delivery waits
+ * at most about that long behind the others of its batch); from 16 ms on, one. Deliveries alone run side by
+ * side up to the pool's size (`poolSizeOf`: the client's `maxConnections`, else the inbox's option, else
+ * node-postgres's 10), as many as without batches; batches of several at most `MAX_BATCHES` (one semaphore of
+ * `pool × MAX_BATCHES` permits: a batch takes `pool`, a delivery alone `MAX_BATCHES`). A handler of 50-200 ms
+ * (an I/O call, a lock wait) thus gets the concurrency it had before group commit after its first few runs.
+ * The estimate starts at 0 (batching): the first batch of slow handlers is slow once.
+ *
+ * A batch runs its handlers in a canonical order, by outerTaskId then notify_id, so that handlers writing rows
+ * keyed by task (ASSIGN and PLATFORM_PROFIT of one task) lock them in one order across batches. Handlers that
+ * lock rows in another order can still deadlock across batches: PostgreSQL then aborts one handler's statement
+ * (40P01), that handler fails inside its savepoint (recorded failed, Alipay retries it), and both batches go on;
+ * a deadlock on the inbox's own statements (sorted, so not expected) fails its whole batch as below.
+ *
+ * A batch of several deliveries reserves a connection and
  *
  * 1. sends `BEGIN` + one statement that records every delivery and claims its event (rows in notify_id order,
  *    events in event_key order, so that batches lock in one order; a notify_id or event_key already in the batch
@@ -47,8 +68,31 @@ import * as Unit from "./unit.js"
 
 /** At most this many deliveries per batch (each handler that writes opens a subtransaction). */
 export const MAX_BATCH = 32
-/** At most this many batches at a time, each on a connection of its own. */
+/** At most this many batches of several deliveries at a time, each on a connection of its own. */
 export const MAX_BATCHES = 4
+/** Handlers that take at most this long on average (ms) batch in full: they cost less than what a batch saves. */
+export const FAST_MILLIS = 1
+/** A batch's expected handler time (ms) stays under this: slower handlers make smaller batches. */
+export const BUDGET_MILLIS = 16
+/** The weight of the latest handler's wall time in the estimate (an exponentially weighted moving average). */
+const ALPHA = 0.2
+/** `@effect/sql-pg`'s pool size when it is not given (node-postgres's default). */
+export const DEFAULT_POOL_SIZE = 10
+
+/** The pool's size: the client's own (`PgClient.config`), else `maxConnections`, else the driver's default. */
+export const poolSizeOf = (client: unknown, maxConnections: number | undefined): number => {
+  const config = (client as { readonly config?: { readonly maxConnections?: unknown } }).config
+  const size =
+    typeof config?.maxConnections === "number" ? config.maxConnections : (maxConnections ?? DEFAULT_POOL_SIZE)
+  return Math.max(1, Math.floor(size))
+}
+
+/**
+ * How many deliveries the next batch may take, given the handlers' estimated wall time (ms): all of them while
+ * handlers are fast, fewer as they slow down, one from `BUDGET_MILLIS` on.
+ */
+export const batchLimit = (estimate: number): number =>
+  estimate <= FAST_MILLIS ? MAX_BATCH : Math.max(1, Math.min(MAX_BATCH, Math.floor(BUDGET_MILLIS / estimate)))
 
 /** What a failed delivery's record says: its reason, whether it parks the entry, or an interruption. */
 export interface FailureRecord {
@@ -97,6 +141,8 @@ interface Slot {
 }
 
 export interface PgBatch {
+  /** `delivery` with its handler's wall time (Clock) fed to the estimate that sizes the batches. */
+  readonly observed: <E, R>(delivery: Unit.Delivery<E, R>) => Unit.Delivery<E, R>
   /**
    * One delivery (source `alipay`) in the next batch. `alone`: the single-delivery transaction, for a batch of
    * one. `onFailure`: the delivery's own failure record, after a batch that did not commit. `onRecorded`: the
@@ -168,15 +214,44 @@ const lazySavepoint = (
   }
 }
 
+const byTask = (a: Slot, b: Slot): number => {
+  const x = a.delivery.received.notification
+  const y = b.delivery.received.notification
+  const tx = x.payload.outerTaskId ?? ""
+  const ty = y.payload.outerTaskId ?? ""
+  if (tx !== ty) return tx < ty ? -1 : 1
+  return x.notifyId < y.notifyId ? -1 : x.notifyId > y.notifyId ? 1 : 0
+}
+
 export const make = (
   sql: SqlClient.SqlClient,
   statements: Statements,
-  naming: PgTransaction.Naming
+  naming: PgTransaction.Naming,
+  tuning: { readonly poolSize: number }
 ): Effect.Effect<PgBatch, never, Scope.Scope> =>
   Effect.gen(function* () {
     const texts = statements.batch!
     const queue = yield* Queue.unbounded<Slot>()
-    const permits = yield* Effect.makeSemaphore(MAX_BATCHES)
+    const poolSize = Math.max(1, tuning.poolSize)
+    // A batch of several takes `poolSize` permits (at most MAX_BATCHES of them), a delivery alone takes
+    // MAX_BATCHES (at most `poolSize` side by side, as without batches).
+    const total = poolSize * MAX_BATCHES
+    const permits = yield* Effect.makeSemaphore(total)
+    /** The handlers' recent wall time (ms, EWMA); 0 until one has run. */
+    let estimate = 0
+    const observe = (millis: number) => {
+      estimate += ALPHA * (Math.max(0, millis) - estimate)
+    }
+    const observed: PgBatch["observed"] = (delivery) => ({
+      ...delivery,
+      handler: (notification) =>
+        Effect.flatMap(Clock.currentTimeMillis, (start) =>
+          Effect.ensuring(
+            delivery.handler(notification),
+            Effect.flatMap(Clock.currentTimeMillis, (end) => Effect.sync(() => observe(end - start)))
+          )
+        )
+    })
     /** Offered and not yet taken into a batch: what closing must answer. */
     const pending = new Set<Slot>()
     let closed = false
@@ -283,6 +358,9 @@ export const make = (
                 }
                 for (const slot of batch)
                   if (outcomes.has(slot)) yield* Deferred.succeed(slot.turn, { _tag: "Settled" })
+                // Canonical order (task, then notify_id): handlers that write rows keyed by task, as
+                // ASSIGN and PLATFORM_PROFIT of one task do, lock them in one order across batches.
+                handlers.sort(byTask)
                 for (const slot of handlers) {
                   yield* Deferred.succeed(slot.turn, { _tag: "Handler", connection })
                   const report = yield* Deferred.await(slot.finished)
@@ -415,18 +493,23 @@ export const make = (
     const dispatcher = Effect.uninterruptibleMask((restore) =>
       Effect.forever(
         Effect.gen(function* () {
-          yield* permits.take(1)
-          let taken: Array<Slot>
-          if (carried.length > 0) {
-            taken = carried
-            carried = []
-          } else {
-            // The only point where the dispatcher can be interrupted (closing).
-            const first = yield* Effect.onInterrupt(restore(Queue.take(queue)), () => permits.release(1))
-            yield* nextTurn
-            taken = [first]
+          let first: Slot
+          if (carried.length > 0) first = carried.shift()!
+          else {
+            // Interruptible (closing) only while nothing is taken.
+            first = yield* restore(Queue.take(queue))
           }
-          for (const slot of yield* Queue.takeUpTo(queue, MAX_BATCH - taken.length)) taken.push(slot)
+          // Sized from the estimate when a delivery is there to run (a slot left waiting stays `pending`, and
+          // closing answers it).
+          const limit = batchLimit(estimate)
+          const weight = limit === 1 ? MAX_BATCHES : poolSize
+          yield* restore(permits.take(weight))
+          // A delivery alone does not wait for others to join it.
+          if (limit > 1 && carried.length === 0) yield* nextTurn
+          const taken: Array<Slot> = [first]
+          while (taken.length < limit && carried.length > 0) taken.push(carried.shift()!)
+          if (taken.length < limit)
+            for (const slot of yield* Queue.takeUpTo(queue, limit - taken.length)) taken.push(slot)
           // One row per notify_id and per event_key in a statement; the rest wait for the next batch.
           const ids = new Set<string>()
           const events = new Set<string>()
@@ -445,7 +528,7 @@ export const make = (
           batch.sort((a, b) =>
             a.delivery.received.notification.notifyId < b.delivery.received.notification.notifyId ? -1 : 1
           )
-          yield* Effect.forkDaemon(Effect.ensuring(runBatch(batch), permits.release(1)))
+          yield* Effect.forkDaemon(Effect.ensuring(runBatch(batch), permits.release(weight)))
         })
       )
     )
@@ -457,7 +540,7 @@ export const make = (
       Effect.gen(function* () {
         closed = true
         yield* Fiber.interrupt(fiber)
-        yield* permits.take(MAX_BATCHES)
+        yield* permits.take(total)
         for (const slot of pending) yield* Deferred.fail(slot.turn, closedError())
         pending.clear()
         for (const slot of carried) yield* Deferred.fail(slot.turn, closedError())
@@ -537,5 +620,5 @@ export const make = (
         })
       )
 
-    return { run }
+    return { observed, run }
   })
