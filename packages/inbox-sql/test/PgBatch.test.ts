@@ -8,7 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
 import type { Scope } from "effect"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import * as PgBatch from "../src/internal/pgBatch.js"
 import * as PgInbox from "../src/PgInbox.js"
 import * as PgTest from "./PgTest.js"
@@ -202,7 +202,6 @@ if (unavailable !== undefined) {
           [b, both]
         ])
         const exits = yield* Effect.forEach(fibers, Fiber.await)
-        assert.strictEqual(h.txids.get(a.notification.notifyId), h.txids.get(b.notification.notifyId))
         for (const [i, r] of [a, b].entries()) {
           const exit = exits[i]!
           assert.isTrue(Exit.isFailure(exit))
@@ -218,29 +217,68 @@ if (unavailable !== undefined) {
       })
     )
 
-    it.scoped("a handler that ends the shared transaction fails its whole batch, and commits nothing", () =>
+    it.scoped("a handler may not end or begin the shared transaction: that handler fails alone", () =>
       Effect.gen(function* () {
         const h = yield* harness("batchend")
-        const [a, b] = yield* Effect.all([fresh("batchend-a"), fresh("batchend-b")])
+        const [a, b, c] = yield* Effect.all([fresh("batchend-a"), fresh("batchend-b"), fresh("batchend-c")])
+        // A COMMIT here would have committed every claim of the batch before its mark; a ROLLBACK + BEGIN
+        // would have left the others' claims gone. Both are refused; the handler fails, its writes go.
         const fibers = yield* h.batch([
-          // Ends the batch's transaction and opens another: its savepoint is gone, so is every claim.
+          [a, (r) => Effect.zipRight(h.pay(r), h.sql.unsafe("COMMIT"))],
           [
-            a,
+            b,
             (r) => Effect.zipRight(h.sql.unsafe("ROLLBACK"), Effect.zipRight(h.sql.unsafe("BEGIN"), h.pay(r)))
           ],
-          [b, h.pay]
+          [c, h.pay]
         ])
         const exits = yield* Effect.forEach(fibers, Fiber.await)
-        // b comes after a in the batch: its turn never comes, it fails with the batch.
+        assert.strictEqual(new Set([a, b, c].map((r) => h.txids.get(r.notification.notifyId))).size, 1)
         for (const [i, r] of [a, b].entries()) {
           assert.isTrue(Exit.isFailure(exits[i]!))
+          assert.include(
+            Cause.pretty((exits[i] as Exit.Failure<unknown, unknown>).cause),
+            "may not end or begin"
+          )
           assert.strictEqual(yield* h.paid(r), 0)
           const entry = Option.getOrThrow(yield* h.inbox.get(r.notification.notifyId))
-          assert.notStrictEqual(entry.state, "processed")
-          assert.strictEqual(entry.deliveries, 1)
+          assert.strictEqual(entry.state, "failed")
         }
+        assert.deepStrictEqual(exits[2], Exit.succeed({ _tag: "Processed" }))
+        assert.strictEqual(yield* h.paid(c), 1)
+        // The failed ones are unclaimed: their next delivery runs them, once.
+        for (const r of [a, b]) {
+          assert.deepStrictEqual(yield* h.inbox.receive(r, () => h.pay(r)), { _tag: "Processed" })
+          assert.strictEqual(yield* h.paid(r), 1)
+        }
+      })
+    )
+
+    it.scoped("a handler that throws before it returns an Effect fails alone; its batch still answers", () =>
+      Effect.gen(function* () {
+        const h = yield* harness("batchthrow")
+        const [a, b, c] = yield* Effect.all([
+          fresh("batchthrow-a"),
+          fresh("batchthrow-b"),
+          fresh("batchthrow-c")
+        ])
+        const fibers = yield* h.batch([
+          [a, h.pay],
+          [
+            b,
+            (): Effect.Effect<void> => {
+              throw new Error("a handler's bug")
+            }
+          ],
+          [c, h.pay]
+        ])
+        const exits = yield* Effect.forEach(fibers, Fiber.await)
+        assert.deepStrictEqual(exits[0], Exit.succeed({ _tag: "Processed" }))
+        assert.strictEqual(yield* h.paid(a), 1)
+        assert.isTrue(Exit.isFailure(exits[1]!))
+        assert.deepStrictEqual(exits[2], Exit.succeed({ _tag: "Processed" }))
+        // a and c (and b, queued between them) shared one transaction.
+        assert.strictEqual(h.txids.get(a.notification.notifyId), h.txids.get(c.notification.notifyId))
         assert.deepStrictEqual(yield* h.inbox.receive(b, () => h.pay(b)), { _tag: "Processed" })
-        assert.strictEqual(yield* h.paid(b), 1)
       })
     )
 
@@ -422,7 +460,6 @@ if (unavailable !== undefined) {
         const interrupted = yield* Fiber.interrupt(fibers[0]!)
         assert.isTrue(Exit.isInterrupted(interrupted))
         assert.deepStrictEqual(yield* Fiber.join(fibers[1]!), { _tag: "Processed" })
-        assert.strictEqual(h.txids.get(a.notification.notifyId), h.txids.get(b.notification.notifyId))
         assert.deepStrictEqual([yield* h.paid(a), yield* h.paid(b)], [0, 1])
         const entry = Option.getOrThrow(yield* h.inbox.get(a.notification.notifyId))
         assert.strictEqual(entry.state, "pending")

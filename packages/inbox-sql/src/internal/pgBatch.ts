@@ -57,7 +57,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlConnection from "@effect/sql/SqlConnection"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
 import type { Scope } from "effect"
 import { Cause, Clock, Deferred, Effect, Either, Exit, Fiber, Option, Queue, Stream } from "effect"
@@ -189,30 +189,52 @@ const ROLLBACK_TO: PgTransaction.Step = {
  * The batch's connection as the handler sees it: the savepoint is opened before its first statement, so a
  * handler that sends no SQL costs no round trip.
  */
-const lazySavepoint = (
+export const lazySavepoint = (
   connection: SqlConnection.Connection,
   open: Effect.Effect<void, SqlError>
 ): { readonly connection: SqlConnection.Connection; readonly opened: () => boolean } => {
   let opened = false
+  // One SAVEPOINT, awaited by every statement: a handler's concurrent first statements (`Effect.all` with
+  // concurrency) all wait for it, so none can be queued ahead of it and survive the handler's rollback. Set
+  // before it is sent: a savepoint that may exist is rolled back to (if it does not, the batch fails, safely).
+  const once = Effect.runSync(Effect.cached(open))
   const first = Effect.suspend(() => {
-    if (opened) return Effect.void
     opened = true
-    return open
+    return once
   })
+  /** The statement, after the savepoint; a transaction command fails instead (`endsTransaction`). */
+  const guarded = <A>(text: string, run: () => Effect.Effect<A, SqlError>): Effect.Effect<A, SqlError> =>
+    endsTransaction.test(text)
+      ? Effect.fail(
+          new SqlError({
+            cause: text,
+            message: `inbox: a handler may not end or begin the inbox's transaction (${text.trim().split(/\s+/)[0]}): the handlers of one batch share it`
+          })
+        )
+      : Effect.zipRight(first, Effect.suspend(run))
   return {
     connection: {
-      execute: (text, params, transform) =>
-        Effect.zipRight(first, connection.execute(text, params, transform)),
-      executeRaw: (text, params) => Effect.zipRight(first, connection.executeRaw(text, params)),
-      executeValues: (text, params) => Effect.zipRight(first, connection.executeValues(text, params)),
+      execute: (text, params, transform) => guarded(text, () => connection.execute(text, params, transform)),
+      executeRaw: (text, params) => guarded(text, () => connection.executeRaw(text, params)),
+      executeValues: (text, params) => guarded(text, () => connection.executeValues(text, params)),
       executeUnprepared: (text, params, transform) =>
-        Effect.zipRight(first, connection.executeUnprepared(text, params, transform)),
+        guarded(text, () => connection.executeUnprepared(text, params, transform)),
       executeStream: (text, params, transform) =>
-        Stream.unwrap(Effect.as(first, connection.executeStream(text, params, transform)))
+        Stream.unwrap(guarded(text, () => Effect.succeed(connection.executeStream(text, params, transform))))
     },
     opened: () => opened
   }
 }
+
+/**
+ * A statement that ends or begins a transaction. A handler that committed the batch's transaction would commit
+ * the records and claims of every delivery in it, and the writes of the handlers before it, before they are
+ * marked processed: a failed batch would then leave claims that let those handlers run again. (A nested
+ * `withTransaction` uses SAVEPOINT / RELEASE / ROLLBACK TO, which pass.) Checked at the start of the text;
+ * several statements in one unprepared text are the handler's own responsibility.
+ */
+const endsTransaction =
+  /^\s*(?:COMMIT|END|ABORT|BEGIN|START\s+TRANSACTION|PREPARE\s+TRANSACTION|ROLLBACK(?!\s+(?:WORK\s+|TRANSACTION\s+)?TO\b))\b/i
 
 const byTask = (a: Slot, b: Slot): number => {
   const x = a.delivery.received.notification
@@ -593,7 +615,12 @@ export const make = (
             const exit = yield* Effect.exit(
               options.restore(
                 Effect.provideService(
-                  Effect.mapError(Unit.timed(options.delivery), (e) => new Unit.HandlerFailure(e)),
+                  // Suspended: a handler that throws before it returns an Effect fails here, as a defect,
+                  // instead of killing this fiber before it reports to its batch.
+                  Effect.mapError(
+                    Effect.suspend(() => Unit.timed(options.delivery)),
+                    (e) => new Unit.HandlerFailure(e)
+                  ),
                   SqlClient.TransactionConnection,
                   [wrapped.connection, 0]
                 )
