@@ -140,6 +140,21 @@ interface Slot {
   readonly committed: Deferred.Deferred<Committed, Inbox.InboxError>
 }
 
+/** What `run` takes: see `PgBatch.run`. */
+export interface RunOptions<E, R> {
+  readonly delivery: Unit.Delivery<E, R>
+  readonly counted: boolean
+  readonly restore: <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) => Effect.Effect<X, E2, R2>
+  readonly alone: Effect.Effect<
+    Inbox.Outcome,
+    E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>,
+    R
+  >
+  readonly failureOf: (cause: Cause.Cause<unknown>) => FailureRecord
+  readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
+  readonly onRecorded: (recorded: Recorded) => void
+}
+
 export interface PgBatch {
   /** `delivery` with its handler's wall time (Clock) fed to the estimate that sizes the batches. */
   readonly observed: <E, R>(delivery: Unit.Delivery<E, R>) => Unit.Delivery<E, R>
@@ -148,19 +163,9 @@ export interface PgBatch {
    * one. `onFailure`: the delivery's own failure record, after a batch that did not commit. `onRecorded`: the
    * counts of a failure the batch recorded. Waits uninterruptibly but for the handler (`restore`).
    */
-  readonly run: <E, R>(options: {
-    readonly delivery: Unit.Delivery<E, R>
-    readonly counted: boolean
-    readonly restore: <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) => Effect.Effect<X, E2, R2>
-    readonly alone: Effect.Effect<
-      Inbox.Outcome,
-      E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>,
-      R
-    >
-    readonly failureOf: (cause: Cause.Cause<unknown>) => FailureRecord
-    readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
-    readonly onRecorded: (recorded: Recorded) => void
-  }) => Effect.Effect<Inbox.Outcome, E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>, R>
+  readonly run: <E, R>(
+    options: RunOptions<E, R>
+  ) => Effect.Effect<Inbox.Outcome, E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>, R>
 }
 
 const closedError = () => new Inbox.InboxError({ reason: "closed", message: "inbox: closed" })
@@ -570,19 +575,7 @@ export const make = (
       })
     )
 
-    const run: PgBatch["run"] = <E, R>(options: {
-      readonly delivery: Unit.Delivery<E, R>
-      readonly counted: boolean
-      readonly restore: <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) => Effect.Effect<X, E2, R2>
-      readonly alone: Effect.Effect<
-        Inbox.Outcome,
-        E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>,
-        R
-      >
-      readonly failureOf: (cause: Cause.Cause<unknown>) => FailureRecord
-      readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
-      readonly onRecorded: (recorded: Recorded) => void
-    }) =>
+    const run: PgBatch["run"] = <E, R>(options: RunOptions<E, R>) =>
       Effect.uninterruptible(
         Effect.gen(function* () {
           const slot: Slot = {
