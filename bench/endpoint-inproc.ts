@@ -17,6 +17,7 @@ import * as crypto from "node:crypto"
 import { loadavg } from "node:os"
 import { Readable } from "node:stream"
 import { notification, pem } from "./src/Inputs.js"
+import { verifyBody } from "./src/BareNotify.js"
 
 type Listener = (req: unknown, res: unknown) => void
 const sides = process.argv.slice(2)
@@ -27,29 +28,13 @@ const out = (line: string) => process.stdout.write(`${line}\n`)
 
 const bare = (): Listener => {
   const key = crypto.createPublicKey(pem("gateway_public"))
-  const value = (s: string) => decodeURIComponent(s.replace(/\+/g, " "))
   const store = new Map<string, Buffer>()
   return (req: any, res: any) => {
     const chunks: Array<Buffer> = []
     req.on("data", (chunk: Buffer) => chunks.push(chunk))
     req.on("end", () => {
       const body = Buffer.concat(chunks)
-      const fields = new Map<string, string>()
-      for (const part of body.toString("latin1").split("&")) {
-        const eq = part.indexOf("=")
-        fields.set(value(part.slice(0, eq)), value(part.slice(eq + 1)))
-      }
-      const canonical = [...fields]
-        .filter(([name, v]) => name !== "sign" && name !== "sign_type" && v !== "")
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([name, v]) => `${name}=${v}`)
-        .join("&")
-      const ok = crypto.verify(
-        "sha1",
-        Buffer.from(canonical, "utf8"),
-        { key, dsaEncoding: "der" },
-        Buffer.from(fields.get("sign") ?? "", "base64")
-      )
+      const { ok, fields } = verifyBody(key, body)
       if (ok) store.set(fields.get("notify_id")!, body)
       res.writeHead(200, { "content-type": "text/plain" })
       res.end(ok ? "success" : "fail")

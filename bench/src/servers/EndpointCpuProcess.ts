@@ -15,6 +15,7 @@ import { Effect, Layer, Option, Redacted } from "effect"
 import * as crypto from "node:crypto"
 import { readFileSync } from "node:fs"
 import * as Http from "node:http"
+import { verifyBody } from "../BareNotify.js"
 
 const mode = process.argv[2]
 for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => process.exit(0))
@@ -38,29 +39,13 @@ const listen = (listener: Http.RequestListener) => {
 
 if (mode === "bare") {
   const key = crypto.createPublicKey(pem("gateway_public"))
-  const value = (s: string) => decodeURIComponent(s.replace(/\+/g, " "))
   const store = new Map<string, Buffer>()
   listen((req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (chunk: Buffer) => chunks.push(chunk))
     req.on("end", () => {
       const body = Buffer.concat(chunks)
-      const fields = new Map<string, string>()
-      for (const part of body.toString("latin1").split("&")) {
-        const eq = part.indexOf("=")
-        fields.set(value(part.slice(0, eq)), value(part.slice(eq + 1)))
-      }
-      const canonical = [...fields]
-        .filter(([name, v]) => name !== "sign" && name !== "sign_type" && v !== "")
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([name, v]) => `${name}=${v}`)
-        .join("&")
-      const ok = crypto.verify(
-        "sha1",
-        Buffer.from(canonical, "utf8"),
-        { key, dsaEncoding: "der" },
-        Buffer.from(fields.get("sign") ?? "", "base64")
-      )
+      const { ok, fields } = verifyBody(key, body)
       if (ok) store.set(fields.get("notify_id")!, body)
       res.writeHead(200, { "content-type": "text/plain" })
       res.end(ok ? "success" : "fail")

@@ -25,6 +25,7 @@ import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
+import { verifyBody } from "../BareNotify.js"
 
 const [mode, filename] = [process.argv[2], process.argv[3]!]
 /** Pool size of the PostgreSQL modes, and how long an idle pooled connection stays open (ms). */
@@ -78,7 +79,6 @@ if (mode === "noop") {
   })
 } else if (mode === "bare" || mode === "bare-pg") {
   const key = crypto.createPublicKey(pem("gateway_public"))
-  const value = (s: string) => decodeURIComponent(s.replace(/\+/g, " "))
   /** The one write per verified notification; calls `done` once it is durable. */
   let insert: (notifyId: string, body: Buffer, done: (error?: Error) => void) => void
   if (mode === "bare") {
@@ -118,22 +118,7 @@ if (mode === "noop") {
     req.on("data", (chunk: Buffer) => chunks.push(chunk))
     req.on("end", () => {
       const body = Buffer.concat(chunks)
-      const fields = new Map<string, string>()
-      for (const part of body.toString("latin1").split("&")) {
-        const eq = part.indexOf("=")
-        fields.set(value(part.slice(0, eq)), value(part.slice(eq + 1)))
-      }
-      const canonical = [...fields]
-        .filter(([name, v]) => name !== "sign" && name !== "sign_type" && v !== "")
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([name, v]) => `${name}=${v}`)
-        .join("&")
-      const ok = crypto.verify(
-        "sha1",
-        Buffer.from(canonical, "utf8"),
-        { key, dsaEncoding: "der" },
-        Buffer.from(fields.get("sign") ?? "", "base64")
-      )
+      const { ok, fields } = verifyBody(key, body)
       const answer = (text: string) => {
         res.writeHead(200, { "content-type": "text/plain" })
         res.end(text)
