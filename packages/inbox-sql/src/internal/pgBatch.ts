@@ -359,20 +359,15 @@ export const make = (
                       reason: "storage",
                       message: `inbox: the rows of notify_id ${notifyId} vanished inside the transaction`
                     })
-                  if (row["state"] === "processed") {
-                    attempts.push(Unit.attemptOf(d, "duplicate", undefined, now))
-                    outcomes.set(slot, {
-                      _tag: "Outcome",
-                      outcome: {
-                        _tag: "Duplicate",
-                        by: "notify_id",
-                        processedNotifyId: row["duplicate_of"] ?? notifyId
-                      }
-                    })
-                  } else if (row["parked_at"] !== null) {
-                    const error = row["last_error"] ?? "failed permanently"
-                    attempts.push(Unit.attemptOf(d, "failed_permanent", error, now))
-                    outcomes.set(slot, { _tag: "Outcome", outcome: { _tag: "Parked", error } })
+                  const settled = Unit.settledByRow("alipay", notifyId, {
+                    state: row["state"]!,
+                    duplicate_of: row["duplicate_of"] ?? null,
+                    parked_at: row["parked_at"] ?? null,
+                    last_error: row["last_error"] ?? null
+                  })
+                  if (settled !== undefined) {
+                    attempts.push(Unit.attemptOf(d, settled.attempt, settled.error, now))
+                    outcomes.set(slot, { _tag: "Outcome", outcome: settled.outcome })
                   } else if (row["claimed_by"] !== notifyId) {
                     const by = row["claimed_by"]!
                     duplicates.push([slot, by])

@@ -107,6 +107,45 @@ export const recordable = (cause: Cause.Cause<unknown>): boolean => {
   return !(failure instanceof Inbox.InboxError && (failure.reason === "busy" || failure.reason === "closed"))
 }
 
+/** What a recorded row reads as, before the event is claimed (`settledByRow`). */
+export interface RowState {
+  readonly state: string
+  readonly duplicate_of: string | null
+  readonly parked_at: unknown
+  readonly last_error: string | null
+}
+
+/**
+ * The outcome a delivery's recorded row settles without its handler, and its attempt row; `undefined`: go on
+ * and claim the event. The one rule for both runners (`settle`, and a PostgreSQL batch in `pgBatch.ts`).
+ */
+export const settledByRow = (
+  source: Delivery<unknown, unknown>["source"],
+  notifyId: string,
+  row: RowState
+):
+  | {
+      readonly outcome: Inbox.Outcome
+      readonly attempt: Inbox.AttemptOutcome
+      readonly error: string | undefined
+    }
+  | undefined => {
+  // Processed is final (a failure record never undoes it), and an event is only ever marked by a
+  // notification marked in the same transaction: this notify_id's own event is settled.
+  if (row.state === "processed")
+    return {
+      outcome: { _tag: "Duplicate", by: "notify_id", processedNotifyId: row.duplicate_of ?? notifyId },
+      attempt: source === "alipay" ? "duplicate" : "already_processed",
+      error: undefined
+    }
+  // Alipay was answered `success` for a parked entry: only a replay runs its handler again.
+  if (row.parked_at !== null && source === "alipay") {
+    const error = row.last_error ?? "failed permanently"
+    return { outcome: { _tag: "Parked", error }, attempt: "failed_permanent", error }
+  }
+  return undefined
+}
+
 /**
  * One delivery's work. `counted` is false when an earlier statement of the same receive (the pre-record)
  * counted the delivery already.
@@ -157,21 +196,10 @@ export const settle = <E, R>(
         reason: "storage",
         message: `inbox: the stored body of notify_id ${notifyId}, decoded again, names another event (${JSON.stringify(keys.eventKey)}) than the one recorded (${JSON.stringify(entry.event_key)}): replay it in the charset it arrived in`
       })
-    // Processed is final (a failure record never undoes it), and an event is only ever marked by a
-    // notification marked in the same transaction: this notify_id's own event is settled.
-    if (entry.state === "processed") {
-      yield* attempt(delivery.source === "alipay" ? "duplicate" : "already_processed", undefined, now)
-      return {
-        _tag: "Duplicate",
-        by: "notify_id",
-        processedNotifyId: entry.duplicate_of ?? notifyId
-      } satisfies Inbox.Outcome
-    }
-    // Alipay was answered `success` for a parked entry: only a replay runs its handler again.
-    if (entry.parked_at !== null && delivery.source === "alipay") {
-      const error = entry.last_error ?? "failed permanently"
-      yield* attempt("failed_permanent", error, now)
-      return { _tag: "Parked", error } satisfies Inbox.Outcome
+    const settled = settledByRow(delivery.source, notifyId, entry)
+    if (settled !== undefined) {
+      yield* attempt(settled.attempt, settled.error, now)
+      return settled.outcome
     }
     // Marking before the handler runs is safe: a failure rolls the mark back with the rest.
     const processedBy =
