@@ -57,7 +57,7 @@ import type * as Notification from "@witkey/core/Notification"
 import type { ConfigError } from "effect/ConfigError"
 import type * as Scope from "effect/Scope"
 import type * as Charset from "@witkey/core/Charset"
-import { Cause, Clock, Config, Context, Duration, Effect, Either, Exit, Layer, Option } from "effect"
+import { Cause, Clock, Config, Context, Duration, Effect, Either, Layer, Option } from "effect"
 import * as GroupCommit from "./internal/GroupCommit.js"
 import * as Operations from "./internal/operations.js"
 import * as PerTransaction from "./internal/perTransaction.js"
@@ -236,61 +236,62 @@ export const make = (
     /** One delivery or replay through its runner; `recorded`: a pre-record already counted the delivery. */
     const run = <E, R>(
       runner: Unit.Runner,
-      original: Unit.Delivery<E, R>,
+      delivery: Unit.Delivery<E, R>,
       restore: Restore,
       recorded: boolean
-    ) =>
-      Effect.gen(function* () {
-        // The last failure record that committed (the group commit may record twice: in the turn, and again
-        // on its own if the batch's commit failed).
-        let recordedFailure = Option.none<{ readonly failures: number; readonly parked: boolean }>()
-        const counted = !recorded && original.source === "alipay"
-        const batched = batch !== undefined && runner === grouped && original.source === "alipay"
-        // Through the batch, the handler's wall time tunes the batches' size (`pgBatch.ts`).
-        const delivery = batched ? batch!.observed(original) : original
-        const onFailure = (cause: Cause.Cause<unknown>) =>
-          Effect.map(recordFailure(delivery, cause, counted), (r) => void (recordedFailure = r))
-        const single = runner.run(
-          (exec) => Unit.settle(statements, exec, delivery, counted),
-          restore,
-          onFailure
-        )
-        const exit = yield* Effect.exit(
-          batched
-            ? batch!.run({
-                delivery,
-                counted,
-                restore,
-                alone: single,
-                failureOf: (cause) => {
-                  const interrupted = Cause.isInterruptedOnly(cause)
-                  return {
-                    interrupted,
-                    error: interrupted ? undefined : Unit.describeCause(cause),
-                    parked: !interrupted && isPermanentCause(cause)
-                  }
-                },
-                onFailure,
-                onRecorded: (r) => void (recordedFailure = Option.some(r))
-              })
-            : single
-        )
-        if (Exit.isSuccess(exit)) return exit.value
-        const handlerError = handlerFailureOf(exit.cause)
-        if (Option.isSome(recordedFailure) && Option.isSome(handlerError)) {
-          const { failures, parked } = recordedFailure.value
-          // Parked and committed: Alipay is answered success (retrying would fail the same way).
-          if (parked && Inbox.isPermanent(options, handlerError.value))
-            return { _tag: "Parked", error: Unit.describeCause(exit.cause) } satisfies Inbox.Outcome
-          const onFailing = options.onFailing
-          if (onFailing !== undefined && failures === failingAfter) {
-            const entry = yield* Effect.either(operations.get(delivery.received.notification.notifyId))
-            if (Either.isRight(entry) && Option.isSome(entry.right))
-              yield* Operations.runHook("onFailing", onFailing.run(entry.right.value))
+    ): Effect.Effect<
+      Inbox.Outcome,
+      E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>,
+      R
+    > => {
+      // Plain combinators, not a generator: this runs on every delivery. The last failure record that committed
+      // (the group commit may record twice: in the turn, and again on its own if the batch's commit failed).
+      let recordedFailure = Option.none<{ readonly failures: number; readonly parked: boolean }>()
+      const counted = !recorded && delivery.source === "alipay"
+      const batched = batch !== undefined && runner === grouped && delivery.source === "alipay"
+      const onFailure = (cause: Cause.Cause<unknown>) =>
+        Effect.map(recordFailure(delivery, cause, counted), (r) => void (recordedFailure = r))
+      const single = (unit: Unit.Delivery<E, R>) =>
+        runner.run((exec) => Unit.settle(statements, exec, unit, counted), restore, onFailure)
+      const attempt = batched
+        ? batch!.run({
+            // The batch times the handlers it runs itself; a delivery that runs alone is timed here (`observed`),
+            // so that the estimate that sizes the batches sees every handler.
+            delivery,
+            counted,
+            restore,
+            alone: Effect.suspend(() => single(batch!.observed(delivery))),
+            failureOf: (cause) => {
+              const interrupted = Cause.isInterruptedOnly(cause)
+              return {
+                interrupted,
+                error: interrupted ? undefined : Unit.describeCause(cause),
+                parked: !interrupted && isPermanentCause(cause)
+              }
+            },
+            onFailure,
+            onRecorded: (r) => void (recordedFailure = Option.some(r))
+          })
+        : single(delivery)
+      return Effect.catchAllCause(attempt, (cause) =>
+        Effect.gen(function* () {
+          const handlerError = handlerFailureOf(cause)
+          if (Option.isSome(recordedFailure) && Option.isSome(handlerError)) {
+            const { failures, parked } = recordedFailure.value
+            // Parked and committed: Alipay is answered success (retrying would fail the same way).
+            if (parked && Inbox.isPermanent(options, handlerError.value))
+              return { _tag: "Parked", error: Unit.describeCause(cause) } satisfies Inbox.Outcome
+            const onFailing = options.onFailing
+            if (onFailing !== undefined && failures === failingAfter) {
+              const entry = yield* Effect.either(operations.get(delivery.received.notification.notifyId))
+              if (Either.isRight(entry) && Option.isSome(entry.right))
+                yield* Operations.runHook("onFailing", onFailing.run(entry.right.value))
+            }
           }
-        }
-        return yield* exit
-      })
+          return yield* Effect.failCause(cause)
+        })
+      )
+    }
 
     const receive: Inbox.Inbox["receive"] = <E, R>(
       received: Inbox.Received,
@@ -299,23 +300,32 @@ export const make = (
       // Uninterruptible around the unit, so that an interrupted one is still recorded (the unit itself stays
       // interruptible through `restore`).
       Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function* () {
+        // One step reads the Clock and whether the caller has a transaction open.
+        Effect.withFiberRuntime<
+          Inbox.Outcome,
+          E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>,
+          R
+        >((fiber) => {
           const delivery: Unit.Delivery<E, R> = {
             source: "alipay",
             received,
             keys: Statements.keysOf(received.notification),
             handler,
             handlerTimeout,
-            started: yield* Clock.currentTimeMillis
+            started: Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
           }
-          const runner = yield* currentRunner
+          // Inside a transaction of the caller's, the unit joins it.
+          const runner =
+            Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some"
+              ? perTransaction
+              : grouped
           // The pre-record commits (with other records only, never with handlers' writes) before the
           // delivery's unit: durable before the handler.
-          const recorded =
-            received.gatewayConfirmed === true
-              ? yield* runner.record(preRecord(received, delivery.keys), restore)
-              : false
-          return yield* run(runner, delivery, restore, recorded)
+          return received.gatewayConfirmed === true
+            ? Effect.flatMap(runner.record(preRecord(received, delivery.keys), restore), (recorded) =>
+                run(runner, delivery, restore, recorded)
+              )
+            : run(runner, delivery, restore, false)
         })
       ).pipe(
         Effect.mapError((e) => Unit.unwrapHandlerFailure(e) as Inbox.InboxError | Inbox.HandlerTimeout | E)

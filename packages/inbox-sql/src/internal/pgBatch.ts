@@ -60,8 +60,9 @@ import type * as SqlConnection from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
 import type { Scope } from "effect"
-import { Cause, Clock, Deferred, Effect, Either, Exit, Fiber, Option, Queue, Stream } from "effect"
+import { Cause, Clock, Context, Effect, Either, Exit, Fiber, FiberRef, Option, Queue, Stream } from "effect"
 import * as PgTransaction from "./pgTransaction.js"
+import { Signal } from "./signal.js"
 import { toInboxError } from "./SqlErrors.js"
 import type { AttemptValues, Statements } from "./statements.js"
 import * as Unit from "./unit.js"
@@ -135,9 +136,9 @@ interface Slot {
   readonly delivery: Unit.Delivery<unknown, unknown>
   readonly counted: boolean
   readonly failureOf: (cause: Cause.Cause<unknown>) => FailureRecord
-  readonly turn: Deferred.Deferred<Turn, Inbox.InboxError>
-  readonly finished: Deferred.Deferred<Report>
-  readonly committed: Deferred.Deferred<Committed, Inbox.InboxError>
+  readonly turn: Signal<Turn, Inbox.InboxError>
+  readonly finished: Signal<Report>
+  readonly committed: Signal<Committed, Inbox.InboxError>
 }
 
 /** What `run` takes: see `PgBatch.run`. */
@@ -176,10 +177,12 @@ const lostBatch = (detail: string) =>
     message: `inbox: ${detail}; every delivery of its batch is answered fail`
   })
 
-/** Lets the I/O callbacks of the current event-loop turn enqueue their deliveries before a batch starts. */
+/**
+ * Lets the I/O callbacks of the current event-loop turn enqueue their deliveries before a batch starts. No
+ * canceler: the dispatcher waits here uninterruptibly (Effect wraps an `async` with one in about ten steps).
+ */
 const nextTurn = Effect.async<void>((resume) => {
-  const handle = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(handle))
+  setImmediate(() => resume(Effect.void))
 })
 
 const SAVEPOINT: PgTransaction.Step = { text: "SAVEPOINT witkey_delivery", values: [], prepared: false }
@@ -202,9 +205,11 @@ export const lazySavepoint = (
   // One SAVEPOINT, awaited by every statement: a handler's concurrent first statements (`Effect.all` with
   // concurrency) all wait for it, so none can be queued ahead of it and survive the handler's rollback. Set
   // before it is sent: a savepoint that may exist is rolled back to (if it does not, the batch fails, safely).
-  const once = Effect.runSync(Effect.cached(open))
+  // Made at the first statement: most handlers of a fast batch send none, and `Effect.cached` costs a run.
+  let once: Effect.Effect<void, SqlError> | undefined = undefined
   const first = Effect.suspend(() => {
     opened = true
+    once ??= Effect.runSync(Effect.cached(open))
     return once
   })
   /** The statement, after the savepoint; a transaction command fails instead (`endsTransaction`). */
@@ -293,15 +298,17 @@ export const make = (
     const runBatch = (batch: ReadonlyArray<Slot>): Effect.Effect<void> =>
       Effect.gen(function* () {
         if (batch.length === 1) {
-          yield* Deferred.succeed(batch[0]!.turn, { _tag: "Alone" })
-          yield* Deferred.await(batch[0]!.finished)
+          batch[0]!.turn.succeed({ _tag: "Alone" })
+          yield* batch[0]!.finished.await
           return
         }
         // Every slot not yet answered gets `error` (before its turn, or at the commit).
-        const failAll = (error: Inbox.InboxError) =>
-          Effect.forEach(batch, (slot) =>
-            Effect.zipRight(Deferred.fail(slot.turn, error), Deferred.fail(slot.committed, error))
-          )
+        const failAll = (error: Inbox.InboxError) => {
+          for (const slot of batch) {
+            slot.turn.fail(error)
+            slot.committed.fail(error)
+          }
+        }
         const exit = yield* Effect.exit(
           Effect.scoped(
             Effect.gen(function* () {
@@ -378,14 +385,13 @@ export const make = (
                     })
                   } else handlers.push(slot)
                 }
-                for (const slot of batch)
-                  if (outcomes.has(slot)) yield* Deferred.succeed(slot.turn, { _tag: "Settled" })
+                for (const slot of batch) if (outcomes.has(slot)) slot.turn.succeed({ _tag: "Settled" })
                 // Canonical order (task, then notify_id): handlers that write rows keyed by task, as
                 // ASSIGN and PLATFORM_PROFIT of one task do, lock them in one order across batches.
                 handlers.sort(byTask)
                 for (const slot of handlers) {
-                  yield* Deferred.succeed(slot.turn, { _tag: "Handler", connection })
-                  const report = yield* Deferred.await(slot.finished)
+                  slot.turn.succeed({ _tag: "Handler", connection })
+                  const report = yield* slot.finished.await
                   let handlerExit = report.exit
                   if (report.opened) {
                     // Released after a success, so that a handler that swallowed a failed statement (the
@@ -484,10 +490,7 @@ export const make = (
                   const recorded = Option.fromNullable(
                     counts.get(slot.delivery.received.notification.notifyId)
                   )
-                  yield* Deferred.succeed(
-                    slot.committed,
-                    outcome._tag === "Failed" ? { ...outcome, recorded } : outcome
-                  )
+                  slot.committed.succeed(outcome._tag === "Failed" ? { ...outcome, recorded } : outcome)
                 }
               })
               const result = yield* Effect.exit(body)
@@ -501,7 +504,7 @@ export const make = (
         )
         if (Exit.isFailure(exit)) {
           const failure = Cause.failureOption(exit.cause)
-          yield* failAll(
+          failAll(
             Option.isSome(failure)
               ? failure.value
               : new Inbox.InboxError({
@@ -563,75 +566,113 @@ export const make = (
         closed = true
         yield* Fiber.interrupt(fiber)
         yield* permits.take(total)
-        for (const slot of pending) yield* Deferred.fail(slot.turn, closedError())
+        for (const slot of pending) slot.turn.fail(closedError())
         pending.clear()
-        for (const slot of carried) yield* Deferred.fail(slot.turn, closedError())
+        for (const slot of carried) slot.turn.fail(closedError())
         carried = []
       })
     )
 
+    // The caller's side in plain combinators, few steps: with the batch's, it ran about 150 fiber steps per
+    // delivery, most of the inbox's CPU on PostgreSQL (BENCHMARKS.md, row 7b).
     const run: PgBatch["run"] = <E, R>(options: RunOptions<E, R>) =>
       Effect.uninterruptible(
-        Effect.gen(function* () {
+        Effect.suspend(() => {
+          if (closed) return Effect.fail(closedError())
           const slot: Slot = {
             delivery: options.delivery as Unit.Delivery<unknown, unknown>,
             counted: options.counted,
             failureOf: options.failureOf,
-            turn: yield* Deferred.make<Turn, Inbox.InboxError>(),
-            finished: yield* Deferred.make<Report>(),
-            committed: yield* Deferred.make<Committed, Inbox.InboxError>()
+            turn: new Signal<Turn, Inbox.InboxError>(),
+            finished: new Signal<Report>(),
+            committed: new Signal<Committed, Inbox.InboxError>()
           }
-          if (closed) return yield* closedError()
           pending.add(slot)
           queue.unsafeOffer(slot)
-          const turn = yield* Effect.either(Deferred.await(slot.turn))
-          if (Either.isLeft(turn)) {
-            if (Unit.recordable(Cause.fail(turn.left))) yield* options.onFailure(Cause.fail(turn.left))
-            return yield* turn.left
-          }
-          if (turn.right._tag === "Alone") {
-            const exit = yield* Effect.exit(options.alone)
-            yield* Deferred.succeed(slot.finished, { exit: Exit.void, opened: false, done: 0 })
-            return yield* exit
-          }
-          let handlerCause = Option.none<Cause.Cause<unknown>>()
-          if (turn.right._tag === "Handler") {
-            const wrapped = lazySavepoint(
-              turn.right.connection,
-              Effect.asVoid(turn.right.connection.executeRaw(SAVEPOINT.text, []))
-            )
-            const exit = yield* Effect.exit(
-              options.restore(
-                Effect.provideService(
-                  // Suspended: a handler that throws before it returns an Effect fails here, as a defect,
-                  // instead of killing this fiber before it reports to its batch.
-                  Effect.mapError(
-                    Effect.suspend(() => Unit.timed(options.delivery)),
-                    (e) => new Unit.HandlerFailure(e)
+          type Result = Effect.Effect<
+            Inbox.Outcome,
+            E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>,
+            R
+          >
+          /** After the batch's commit (or its failure): the delivery's outcome. */
+          const settled = (handlerCause: Cause.Cause<unknown> | undefined): Result =>
+            Effect.matchEffect(slot.committed.await, {
+              onFailure: (error) => {
+                // The batch did not commit: whatever the delivery wrote in it is gone.
+                const cause = handlerCause ?? Cause.fail(error)
+                const failed = Effect.failCause(cause as Cause.Cause<Inbox.InboxError>)
+                return Unit.recordable(cause) ? Effect.zipRight(options.onFailure(cause), failed) : failed
+              },
+              onSuccess: (result): Result => {
+                if (result._tag === "Outcome") return Effect.succeed(result.outcome)
+                if (Option.isSome(result.recorded)) options.onRecorded(result.recorded.value)
+                return Effect.failCause(result.cause as Cause.Cause<Inbox.InboxError>)
+              }
+            })
+          /**
+           * The handler, in this fiber, on the batch's connection: the connection is set in the fiber's context
+           * and put back after the exit (the region is uninterruptible but for the handler), which is what
+           * `provideService` does in a dozen steps more; the handler's wall time feeds the estimate.
+           */
+          const handle = (connection: SqlConnection.Connection): Result =>
+            Effect.withFiberRuntime((fiber) => {
+              const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+              const start = clock.unsafeCurrentTimeMillis()
+              const context = fiber.getFiberRef(FiberRef.currentContext)
+              const wrapped = lazySavepoint(
+                connection,
+                Effect.asVoid(connection.executeRaw(SAVEPOINT.text, []))
+              )
+              return Effect.zipRight(
+                FiberRef.set(
+                  FiberRef.currentContext,
+                  Context.add(context, SqlClient.TransactionConnection, [wrapped.connection, 0] as const)
+                ),
+                Effect.flatMap(
+                  Effect.exit(
+                    options.restore(
+                      // Suspended: a handler that throws before it returns an Effect fails here, as a defect,
+                      // instead of killing this fiber before it reports to its batch.
+                      Effect.mapError(
+                        Effect.suspend(() => Unit.timed(options.delivery)),
+                        (e) => new Unit.HandlerFailure(e)
+                      )
+                    )
                   ),
-                  SqlClient.TransactionConnection,
-                  [wrapped.connection, 0]
+                  (exit) =>
+                    Effect.zipRight(
+                      FiberRef.set(FiberRef.currentContext, context),
+                      Effect.suspend(() => {
+                        const done = clock.unsafeCurrentTimeMillis()
+                        observe(done - start)
+                        slot.finished.succeed({ exit, opened: wrapped.opened(), done })
+                        return settled(Exit.isFailure(exit) ? exit.cause : undefined)
+                      })
+                    )
                 )
               )
-            )
-            if (Exit.isFailure(exit)) handlerCause = Option.some(exit.cause)
-            yield* Deferred.succeed(slot.finished, {
-              exit,
-              opened: wrapped.opened(),
-              done: yield* Clock.currentTimeMillis
             })
-          }
-          const committed = yield* Effect.either(Deferred.await(slot.committed))
-          if (Either.isLeft(committed)) {
-            // The batch did not commit: whatever the delivery wrote in it is gone.
-            const cause = Option.getOrElse(handlerCause, () => Cause.fail(committed.left))
-            if (Unit.recordable(cause)) yield* options.onFailure(cause)
-            return yield* Effect.failCause(cause as Cause.Cause<Inbox.InboxError>)
-          }
-          const result = committed.right
-          if (result._tag === "Outcome") return result.outcome
-          if (Option.isSome(result.recorded)) options.onRecorded(result.recorded.value)
-          return yield* Effect.failCause(result.cause as Cause.Cause<Inbox.InboxError>)
+          return Effect.matchEffect(slot.turn.await, {
+            onFailure: (error): Result => {
+              const failed = Effect.fail(error)
+              return Unit.recordable(Cause.fail(error))
+                ? Effect.zipRight(options.onFailure(Cause.fail(error)), failed)
+                : failed
+            },
+            onSuccess: (turn): Result => {
+              switch (turn._tag) {
+                case "Alone":
+                  return Effect.flatMap(Effect.exit(options.alone), (exit) => {
+                    slot.finished.succeed({ exit: Exit.void, opened: false, done: 0 })
+                    return exit
+                  })
+                case "Handler":
+                  return handle(turn.connection)
+                case "Settled":
+                  return settled(undefined)
+              }
+            }
+          })
         })
       )
 
