@@ -515,48 +515,67 @@ export const make = (
         }
       }).pipe(Effect.uninterruptible)
 
-    const dispatcher = Effect.uninterruptibleMask((restore) =>
-      Effect.forever(
-        Effect.gen(function* () {
-          let first: Slot
-          if (carried.length > 0) first = carried.shift()!
+    /** Takes the batch after `first` (permits held) and starts it. */
+    const start = (first: Slot, limit: number, weight: number): Effect.Effect<unknown> =>
+      Effect.flatMap(taken(first, limit), (slots): Effect.Effect<unknown> => {
+        // One row per notify_id and per event_key in a statement; the rest wait for the next batch.
+        const ids = new Set<string>()
+        const events = new Set<string>()
+        const batch: Array<Slot> = []
+        for (const slot of slots) {
+          const id = slot.delivery.received.notification.notifyId
+          const event = slot.delivery.keys.eventKey
+          if (ids.has(id) || events.has(event)) carried.push(slot)
           else {
-            // Interruptible (closing) only while nothing is taken.
-            first = yield* restore(Queue.take(queue))
+            ids.add(id)
+            events.add(event)
+            batch.push(slot)
+            pending.delete(slot)
           }
-          // Sized from the estimate when a delivery is there to run (a slot left waiting stays `pending`, and
-          // closing answers it).
-          const limit = batchLimit(estimate)
-          const weight = limit === 1 ? MAX_BATCHES : poolSize
-          yield* restore(permits.take(weight))
-          // A delivery alone does not wait for others to join it.
-          if (limit > 1 && carried.length === 0) yield* nextTurn
-          const taken: Array<Slot> = [first]
-          while (taken.length < limit && carried.length > 0) taken.push(carried.shift()!)
-          if (taken.length < limit)
-            for (const slot of yield* Queue.takeUpTo(queue, limit - taken.length)) taken.push(slot)
-          // One row per notify_id and per event_key in a statement; the rest wait for the next batch.
-          const ids = new Set<string>()
-          const events = new Set<string>()
-          const batch: Array<Slot> = []
-          for (const slot of taken) {
-            const id = slot.delivery.received.notification.notifyId
-            const event = slot.delivery.keys.eventKey
-            if (ids.has(id) || events.has(event)) carried.push(slot)
-            else {
-              ids.add(id)
-              events.add(event)
-              batch.push(slot)
-              pending.delete(slot)
-            }
+        }
+        batch.sort((a, b) =>
+          a.delivery.received.notification.notifyId < b.delivery.received.notification.notifyId ? -1 : 1
+        )
+        return Effect.forkDaemon(Effect.ensuring(runBatch(batch), permits.release(weight)))
+      })
+    /** `first` and up to `limit - 1` more: those carried over first, then the queue's. */
+    const taken = (first: Slot, limit: number): Effect.Effect<ReadonlyArray<Slot>> => {
+      const slots: Array<Slot> = [first]
+      while (slots.length < limit && carried.length > 0) slots.push(carried.shift()!)
+      if (slots.length >= limit) return Effect.succeed(slots)
+      return Effect.map(Queue.takeUpTo(queue, limit - slots.length), (more) => {
+        for (const slot of more) slots.push(slot)
+        return slots
+      })
+    }
+
+    // A loop of plain combinators (no generator, and none of `Effect.forever`'s yield per turn: every turn
+    // waits for a delivery or for permits anyway).
+    const dispatcher = Effect.uninterruptibleMask((restore) => {
+      const turn = (): Effect.Effect<unknown> =>
+        Effect.flatMap(
+          // Interruptible (closing) only while nothing is taken.
+          carried.length > 0 ? Effect.succeed(carried.shift()!) : restore(Queue.take(queue)),
+          (first) => {
+            // Sized from the estimate when a delivery is there to run (a slot left waiting stays `pending`, and
+            // closing answers it).
+            const limit = batchLimit(estimate)
+            const weight = limit === 1 ? MAX_BATCHES : poolSize
+            return Effect.zipRight(
+              restore(permits.take(weight)),
+              // A delivery alone does not wait for others to join it.
+              limit > 1 && carried.length === 0
+                ? Effect.zipRight(
+                    nextTurn,
+                    Effect.suspend(() => start(first, limit, weight))
+                  )
+                : Effect.suspend(() => start(first, limit, weight))
+            )
           }
-          batch.sort((a, b) =>
-            a.delivery.received.notification.notifyId < b.delivery.received.notification.notifyId ? -1 : 1
-          )
-          yield* Effect.forkDaemon(Effect.ensuring(runBatch(batch), permits.release(weight)))
-        })
-      )
-    )
+        )
+      const loop: Effect.Effect<never> = Effect.flatMap(Effect.suspend(turn), () => loop)
+      return loop
+    })
 
     const fiber = yield* Effect.forkDaemon(dispatcher)
     // Closing: nothing more is queued, the running batches finish, and whatever still waits is answered
