@@ -75,7 +75,7 @@ const harness = (
         // Every batch slot held by a lone delivery whose handler waits.
         const release = yield* Deferred.make<void>()
         const blockers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
-        for (let i = 0; i < PgBatch.MAX_BATCHES; i++) {
+        for (let i = 0; i < PgBatch.FAST_BATCHES; i++) {
           const started = yield* Deferred.make<void>()
           const r = yield* fresh(`${label}-blocker-${i}`)
           blockers.push(

@@ -5,9 +5,9 @@
  * a bare INSERT's, most of it per statement and per transaction, and on a small machine it is taken from the
  * endpoint.
  *
- * How: a dispatcher hands the queued deliveries to at most `MAX_BATCHES` batches at a time (not one per
- * connection: batches only form when deliveries wait). A batch of one runs the single-delivery transaction
- * (`pgTransaction.ts`), exactly as without batches.
+ * How: a dispatcher hands the queued deliveries to at most `MAX_BATCHES` batches at a time (`FAST_BATCHES` while
+ * handlers are fast; not one per connection: batches only form when deliveries wait). A batch of one runs the
+ * single-delivery transaction (`pgTransaction.ts`), exactly as without batches.
  *
  * The size, from what handlers cost: a batch runs its handlers one after another and each holds its row locks
  * until the batch commits, so batching only pays while a handler costs less than the statements and round trips
@@ -18,7 +18,8 @@
  * at most about that long behind the others of its batch); from 16 ms on, one. Deliveries alone run side by
  * side up to the pool's size (`poolSizeOf`: the client's `maxConnections`, else the inbox's option, else
  * node-postgres's 10), as many as without batches; batches of several at most `MAX_BATCHES` (one semaphore of
- * `pool × MAX_BATCHES` permits: a batch takes `pool`, a delivery alone `MAX_BATCHES`). A handler of 50-200 ms
+ * `pool × MAX_BATCHES` permits: a batch takes `pool`, a delivery alone `MAX_BATCHES`), and while handlers are fast
+ * at most `FAST_BATCHES` (such a batch takes `pool × MAX_BATCHES / FAST_BATCHES`). A handler of 50-200 ms
  * (an I/O call, a lock wait) thus gets the concurrency it had before group commit after its first few runs.
  * The estimate starts at 0 (batching): the first batch of slow handlers is slow once.
  *
@@ -71,6 +72,14 @@ import * as Unit from "./unit.js"
 export const MAX_BATCH = 32
 /** At most this many batches of several deliveries at a time, each on a connection of its own. */
 export const MAX_BATCHES = 4
+/**
+ * At most this many at a time while handlers are fast (`FAST_MILLIS`): two keep one batch's round trips
+ * overlapping the other's, and fewer, larger batches cost the endpoint less CPU per delivery (each batch reserves
+ * a connection and runs two statements). Measured at 16 in flight over HTTP (BENCHMARKS.md, row 7b): about 70 µs
+ * less of the endpoint's CPU per delivery than four. Slower handlers keep `MAX_BATCHES`: their batches run
+ * handlers one after another, and more batches run more handlers side by side.
+ */
+export const FAST_BATCHES = 2
 /** Handlers that take at most this long on average (ms) batch in full: they cost less than what a batch saves. */
 export const FAST_MILLIS = 1
 /** A batch's expected handler time (ms) stays under this: slower handlers make smaller batches. */
@@ -268,6 +277,7 @@ export const make = (
     // A batch of several takes `poolSize` permits (at most MAX_BATCHES of them), a delivery alone takes
     // MAX_BATCHES (at most `poolSize` side by side, as without batches).
     const total = poolSize * MAX_BATCHES
+    const fastWeight = total / FAST_BATCHES
     const permits = yield* Effect.makeSemaphore(total)
     /** The handlers' recent wall time (ms, EWMA); 0 until one has run. */
     let estimate = 0
@@ -560,7 +570,7 @@ export const make = (
             // Sized from the estimate when a delivery is there to run (a slot left waiting stays `pending`, and
             // closing answers it).
             const limit = batchLimit(estimate)
-            const weight = limit === 1 ? MAX_BATCHES : poolSize
+            const weight = limit === 1 ? MAX_BATCHES : estimate <= FAST_MILLIS ? fastWeight : poolSize
             return Effect.zipRight(
               restore(permits.take(weight)),
               // A delivery alone does not wait for others to join it.
