@@ -188,7 +188,9 @@ const lostBatch = (detail: string) =>
 
 /**
  * Lets the I/O callbacks of the current event-loop turn enqueue their deliveries before a batch starts. No
- * canceler: the dispatcher waits here uninterruptibly (Effect wraps an `async` with one in about ten steps).
+ * canceler: the dispatcher waits here uninterruptibly (Effect wraps an `async` with one in about ten steps). It
+ * must stay outside `restore`: by then a delivery is taken and permits are held, and an interruption there
+ * would drop both.
  */
 const nextTurn = Effect.async<void>((resume) => {
   setImmediate(() => resume(Effect.void))
@@ -671,6 +673,8 @@ export const make = (
                   (exit) =>
                     Effect.zipRight(
                       FiberRef.set(FiberRef.currentContext, context),
+                      // Nothing here may throw before `finished` is signalled: the batch waits on it,
+                      // uninterruptibly, with its connection and permits held.
                       Effect.suspend(() => {
                         const done = clock.unsafeCurrentTimeMillis()
                         observe(done - start)

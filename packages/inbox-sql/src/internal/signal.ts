@@ -50,8 +50,11 @@ export class Signal<A, E = never> {
     Effect.suspend(() => {
       if (this.exit !== undefined) return this.exit
       if (this.waiter !== undefined) return Effect.dieMessage("Signal: awaited by two fibers at once")
+      // Checked again where the waiter is registered: the fiber can yield between the check above and this
+      // callback (after its operation budget), and a completion in that gap would otherwise wake nobody.
       return Effect.async<A, E>((resume) => {
-        this.waiter = resume
+        if (this.exit !== undefined) resume(this.exit)
+        else this.waiter = resume
       })
     })
   )
