@@ -70,7 +70,10 @@ import * as Unit from "./unit.js"
 
 /** At most this many deliveries per batch (each handler that writes opens a subtransaction). */
 export const MAX_BATCH = 32
-/** At most this many batches of several deliveries at a time, each on a connection of its own. */
+/**
+ * At most this many batches of several deliveries at a time, each on a connection of its own (with a pool
+ * smaller than this, the extra batches wait for a connection while holding their permits: slower, never stuck).
+ */
 export const MAX_BATCHES = 4
 /**
  * At most this many at a time while handlers are fast (`FAST_MILLIS`): two keep one batch's round trips
@@ -276,10 +279,11 @@ export const make = (
     const texts = statements.batch!
     const queue = yield* Queue.unbounded<Slot>()
     const poolSize = Math.max(1, tuning.poolSize)
-    // A batch of several takes `poolSize` permits (at most MAX_BATCHES of them), a delivery alone takes
-    // MAX_BATCHES (at most `poolSize` side by side, as without batches).
+    // A batch of several takes `poolSize` permits (at most MAX_BATCHES of them), or `fastWeight` while handlers
+    // are fast (at most FAST_BATCHES); a delivery alone takes MAX_BATCHES (at most `poolSize` side by side, as
+    // without batches). Whole numbers: closing takes all `total` back, and fractions might not add up to it.
     const total = poolSize * MAX_BATCHES
-    const fastWeight = total / FAST_BATCHES
+    const fastWeight = Math.floor(total / FAST_BATCHES)
     const permits = yield* Effect.makeSemaphore(total)
     /** The handlers' recent wall time (ms, EWMA); 0 until one has run. */
     let estimate = 0

@@ -54,6 +54,7 @@ export class Signal<A, E = never> {
       // callback (after its operation budget), and a completion in that gap would otherwise wake nobody.
       return Effect.async<A, E>((resume) => {
         if (this.exit !== undefined) resume(this.exit)
+        else if (this.waiter !== undefined) resume(Effect.dieMessage("Signal: awaited by two fibers at once"))
         else this.waiter = resume
       })
     })
