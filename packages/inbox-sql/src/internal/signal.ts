@@ -12,6 +12,8 @@
  */
 import { Effect, Exit } from "effect"
 
+const twoReaders = Effect.dieMessage("Signal: awaited by two fibers at once")
+
 export class Signal<A, E = never> {
   private exit: Exit.Exit<A, E> | undefined = undefined
   private waiter: ((effect: Effect.Effect<A, E>) => void) | undefined = undefined
@@ -49,12 +51,12 @@ export class Signal<A, E = never> {
   readonly await: Effect.Effect<A, E> = Effect.uninterruptible(
     Effect.suspend(() => {
       if (this.exit !== undefined) return this.exit
-      if (this.waiter !== undefined) return Effect.dieMessage("Signal: awaited by two fibers at once")
+      if (this.waiter !== undefined) return twoReaders
       // Checked again where the waiter is registered: the fiber can yield between the check above and this
       // callback (after its operation budget), and a completion in that gap would otherwise wake nobody.
       return Effect.async<A, E>((resume) => {
         if (this.exit !== undefined) resume(this.exit)
-        else if (this.waiter !== undefined) resume(Effect.dieMessage("Signal: awaited by two fibers at once"))
+        else if (this.waiter !== undefined) resume(twoReaders)
         else this.waiter = resume
       })
     })
