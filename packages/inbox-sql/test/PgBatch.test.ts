@@ -10,6 +10,8 @@ import * as InboxSuite from "@witkey/testkit/InboxSuite"
 import type { Scope } from "effect"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import * as PgBatch from "../src/internal/pgBatch.js"
+import * as Statements from "../src/internal/statements.js"
+import * as Migrations from "../src/Migrations.js"
 import * as PgInbox from "../src/PgInbox.js"
 import * as PgTest from "./PgTest.js"
 
@@ -440,6 +442,74 @@ if (unavailable !== undefined) {
         )
         for (const fiber of fibers) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
         assert.strictEqual(new Set(rs.map((r) => h.txids.get(r.notification.notifyId))).size, n)
+      })
+    )
+
+    it.scoped(
+      "a claim removed inside the batch: its mark fails the whole batch, nothing commits, all run again",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* harness("batchlost")
+          const events = Migrations.tables(Migrations.DEFAULT_TABLE_PREFIX).events
+          const [a, b] = yield* Effect.all([fresh("batchlost-a"), fresh("batchlost-b")])
+          // A handler that drops its own claim (a bug, or a hand on the table): the mark finds no claim for it.
+          const unclaim: Handler = (r) =>
+            Effect.zipRight(
+              h.pay(r),
+              h.sql`DELETE FROM ${h.sql(events)} WHERE processed_notify_id = ${r.notification.notifyId}`
+            )
+          const fibers = yield* h.batch([
+            [a, unclaim],
+            [b, h.pay]
+          ])
+          const exits = yield* Effect.forEach(fibers, Fiber.await)
+          for (const [i, r] of [a, b].entries()) {
+            assert.isTrue(Exit.isFailure(exits[i]!))
+            assert.strictEqual(yield* h.paid(r), 0)
+          }
+          for (const r of [a, b])
+            assert.deepStrictEqual(yield* h.inbox.receive(r, () => h.pay(r)), { _tag: "Processed" })
+          assert.deepStrictEqual([yield* h.paid(a), yield* h.paid(b)], [1, 1])
+        })
+    )
+
+    it.scoped("the batch's mark checks each claim by its key, however many claims the table holds", () =>
+      Effect.gen(function* () {
+        const h = yield* harness("batchplan")
+        const tables = Migrations.tables(Migrations.DEFAULT_TABLE_PREFIX)
+        const settle = Statements.make(h.sql, tables, "pg").batch!.settle
+        // A table of a thousand claims, analyzed: small enough that a join may choose to read all of it (the
+        // earlier EXISTS was planned as a hash semi-join over a sequential scan of every claim, per batch).
+        yield* h.sql`INSERT INTO ${h.sql(tables.events)} (event_key, processed_notify_id, processed_at) SELECT 'plan-' || g, 'plan-n-' || g, 0 FROM generate_series(1, 1000) g`
+        yield* h.sql`ANALYZE ${h.sql(tables.events)}`
+        const plan = yield* h.sql.withTransaction(
+          Effect.gen(function* () {
+            // The plan a named statement settles on after its first runs: one for every batch.
+            yield* h.sql`SET LOCAL plan_cache_mode = force_generic_plan`
+            yield* h.sql.unsafe(`PREPARE witkey_plan_test AS ${settle}`)
+            const rows = yield* h.sql.unsafe<{ "QUERY PLAN": unknown }>(
+              `EXPLAIN (FORMAT JSON) EXECUTE witkey_plan_test(0, '{n}', '{k}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', 1)`
+            )
+            yield* h.sql`DEALLOCATE witkey_plan_test`
+            return rows[0]!["QUERY PLAN"]
+          })
+        )
+        interface Node {
+          readonly "Node Type": string
+          readonly "Relation Name"?: string
+          readonly "Subplan Name"?: string
+          readonly Plans?: ReadonlyArray<Node>
+        }
+        const root = (typeof plan === "string" ? JSON.parse(plan) : plan) as ReadonlyArray<{ Plan: Node }>
+        const find = (node: Node, f: (n: Node) => boolean): ReadonlyArray<Node> => [
+          ...(f(node) ? [node] : []),
+          ...(node.Plans ?? []).flatMap((child) => find(child, f))
+        ]
+        const marked = find(root[0]!.Plan, (n) => n["Subplan Name"] === "CTE marked")
+        assert.strictEqual(marked.length, 1)
+        const onEvents = find(marked[0]!, (n) => n["Relation Name"] === tables.events)
+        assert.isAbove(onEvents.length, 0)
+        for (const node of onEvents) assert.include(["Index Scan", "Index Only Scan"], node["Node Type"])
       })
     )
 
