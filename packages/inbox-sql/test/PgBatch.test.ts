@@ -338,6 +338,42 @@ if (unavailable !== undefined) {
         })
     )
 
+    it.scoped(
+      "handlers that turn slow while deliveries wait: the waiting ones are sized when they start, alone",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* harness("stale")
+          // Every batch slot held by a lone delivery whose handler waits; the estimate is still "fast".
+          const release = yield* Deferred.make<void>()
+          const blockers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+          for (let i = 0; i < PgBatch.FAST_BATCHES; i++) {
+            const started = yield* Deferred.make<void>()
+            const r = yield* fresh(`stale-blocker-${i}`)
+            blockers.push(
+              yield* Effect.fork(
+                h.inbox.receive(r, () =>
+                  Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))
+                )
+              )
+            )
+            yield* Deferred.await(started)
+          }
+          const rs = yield* Effect.all([fresh("stale-a"), fresh("stale-b"), fresh("stale-c")])
+          const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+          for (const r of rs) fibers.push(yield* Effect.fork(h.run(r, h.pay)))
+          yield* allWaiting(fibers)
+          // The blockers' handlers take a second (TestClock): when they end, the estimate is far above the budget
+          // of a batch, before the waiting deliveries get their permits.
+          yield* TestClock.adjust("1 second")
+          yield* Deferred.succeed(release, undefined)
+          for (const blocker of blockers)
+            assert.deepStrictEqual(yield* Fiber.join(blocker), { _tag: "Processed" })
+          for (const fiber of fibers) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
+          const ids = rs.map((r) => h.txids.get(r.notification.notifyId))
+          assert.strictEqual(new Set(ids).size, 3, "one transaction each")
+        })
+    )
+
     it.scoped("a batch runs its handlers by task, then notify_id", () =>
       Effect.gen(function* () {
         const h = yield* harness("order")

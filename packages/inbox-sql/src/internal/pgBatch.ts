@@ -573,19 +573,24 @@ export const make = (
           // Interruptible (closing) only while nothing is taken.
           carried.length > 0 ? Effect.succeed(carried.shift()!) : restore(Queue.take(queue)),
           (first) => {
-            // Sized from the estimate when a delivery is there to run (a slot left waiting stays `pending`, and
-            // closing answers it).
-            const limit = batchLimit(estimate)
-            const weight = limit === 1 ? MAX_BATCHES : estimate <= FAST_MILLIS ? fastWeight : poolSize
+            // Weighed from the estimate when a delivery is there to run (a slot left waiting stays `pending`,
+            // and closing answers it), and sized again once the permits are there: handlers that turned slow
+            // while this waited (the batches before it measured them) make a smaller batch, not one of
+            // `MAX_BATCH` run one after another. (The weight stays: it is what was taken.)
+            const weight =
+              batchLimit(estimate) === 1 ? MAX_BATCHES : estimate <= FAST_MILLIS ? fastWeight : poolSize
             return Effect.zipRight(
               restore(permits.take(weight)),
-              // A delivery alone does not wait for others to join it.
-              limit > 1 && carried.length === 0
-                ? Effect.zipRight(
-                    nextTurn,
-                    Effect.suspend(() => start(first, limit, weight))
-                  )
-                : Effect.suspend(() => start(first, limit, weight))
+              Effect.suspend(() => {
+                const limit = batchLimit(estimate)
+                // A delivery alone does not wait for others to join it.
+                return limit > 1 && carried.length === 0
+                  ? Effect.zipRight(
+                      nextTurn,
+                      Effect.suspend(() => start(first, limit, weight))
+                    )
+                  : start(first, limit, weight)
+              })
             )
           }
         )
