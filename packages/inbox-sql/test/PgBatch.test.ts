@@ -7,8 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
-import type { Scope } from "effect"
-import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, Scope, TestClock } from "effect"
 import * as PgBatch from "../src/internal/pgBatch.js"
 import * as Statements from "../src/internal/statements.js"
 import * as Migrations from "../src/Migrations.js"
@@ -371,6 +370,45 @@ if (unavailable !== undefined) {
           for (const fiber of fibers) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
           const ids = rs.map((r) => h.txids.get(r.notification.notifyId))
           assert.strictEqual(new Set(ids).size, 3, "one transaction each")
+        })
+    )
+
+    it.scopedLive(
+      "closing while batches run and deliveries wait: every caller is answered, closing ends",
+      () =>
+        Effect.gen(function* () {
+          const url = yield* PgTest.scopedSchema("closing")
+          for (let round = 0; round < 12; round++) {
+            const scope = yield* Scope.make()
+            const context = yield* Layer.buildWithScope(
+              PgInbox.layer({ url, maxConnections: PgBatch.MAX_BATCHES + 4 }),
+              scope
+            )
+            const inbox = Context.get(context, Inbox.Inbox)
+            const release = yield* Deferred.make<void>()
+            const callers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+            for (let i = 0; i < 12; i++) {
+              const r = yield* fresh(`closing-${round}-${i}`)
+              // Some handlers wait until closing has begun: their batches hold permits while it starts.
+              const handler = i % 3 === 0 ? Deferred.await(release) : Effect.void
+              callers.push(yield* Effect.forkDaemon(inbox.receive(r, () => handler)))
+            }
+            if (round % 2 === 0) yield* Effect.sleep(`${round % 5} millis`)
+            const closer = yield* Effect.fork(Scope.close(scope, Exit.void))
+            yield* Effect.sleep("1 millis")
+            yield* Deferred.succeed(release, undefined)
+            // Bounds for a failure message only: the test passes as soon as everything is answered.
+            const closed = yield* Fiber.await(closer).pipe(Effect.timeout("30 seconds"), Effect.option)
+            assert.isTrue(Option.isSome(closed), `round ${round}: closing never ended`)
+            for (const caller of callers) {
+              const answered = yield* Fiber.await(caller).pipe(Effect.timeout("30 seconds"), Effect.option)
+              assert.isTrue(Option.isSome(answered), `round ${round}: a caller got no answer`)
+            }
+            const late = yield* Effect.exit(
+              inbox.receive(yield* fresh(`closing-late-${round}`), () => Effect.void)
+            )
+            assert.isTrue(Exit.isFailure(late), "a closed inbox refuses")
+          }
         })
     )
 

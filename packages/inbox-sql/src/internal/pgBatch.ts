@@ -181,6 +181,9 @@ export interface PgBatch {
   ) => Effect.Effect<Inbox.Outcome, E | Inbox.InboxError | Unit.HandlerFailure<E | Inbox.HandlerTimeout>, R>
 }
 
+/** Offered by closing to wake the dispatcher where it waits for a delivery; never a delivery. */
+const STOP = { _tag: "Stop" } as unknown as Slot
+
 const closedError = () => new Inbox.InboxError({ reason: "closed", message: "inbox: closed" })
 
 const lostBatch = (detail: string) =>
@@ -191,9 +194,7 @@ const lostBatch = (detail: string) =>
 
 /**
  * Lets the I/O callbacks of the current event-loop turn enqueue their deliveries before a batch starts. No
- * canceler: the dispatcher waits here uninterruptibly (Effect wraps an `async` with one in about ten steps). It
- * must stay outside `restore`: by then a delivery is taken and permits are held, and an interruption there
- * would drop both.
+ * canceler: the dispatcher is never interrupted (Effect wraps an `async` with one in about ten steps).
  */
 const nextTurn = Effect.async<void>((resume) => {
   setImmediate(() => resume(Effect.void))
@@ -566,45 +567,51 @@ export const make = (
     }
 
     // A loop of plain combinators (no generator, and none of `Effect.forever`'s yield per turn: every turn
-    // waits for a delivery or for permits anyway).
-    const dispatcher = Effect.uninterruptibleMask((restore) => {
-      const turn = (): Effect.Effect<unknown> =>
-        Effect.flatMap(
-          // Interruptible (closing) only while nothing is taken.
-          carried.length > 0 ? Effect.succeed(carried.shift()!) : restore(Queue.take(queue)),
-          (first) => {
-            // Weighed from the estimate when a delivery is there to run (a slot left waiting stays `pending`,
-            // and closing answers it), and sized again once the permits are there: handlers that turned slow
-            // while this waited (the batches before it measured them) make a smaller batch, not one of
-            // `MAX_BATCH` run one after another. (The weight stays: it is what was taken.)
-            const weight =
-              batchLimit(estimate) === 1 ? MAX_BATCHES : estimate <= FAST_MILLIS ? fastWeight : poolSize
-            return Effect.zipRight(
-              restore(permits.take(weight)),
-              Effect.suspend(() => {
+    // waits for a delivery or for permits anyway). Never interrupted: closing sets `closed` and wakes it with
+    // `STOP`, and it ends at its next turn. An interruption would have to land between a semaphore's count and
+    // its answer to be safe, and one landing there (after an operation budget's yield) would keep the permits
+    // taken and closing waiting for them for ever.
+    const turn: Effect.Effect<boolean> = Effect.suspend(() =>
+      closed
+        ? Effect.succeed(false)
+        : Effect.flatMap(
+            carried.length > 0 ? Effect.succeed(carried.shift()!) : Queue.take(queue),
+            (first) => {
+              // A slot left waiting here stays `pending`, and closing answers it.
+              if (first === STOP || closed) return Effect.succeed(false)
+              // Weighed from the estimate when a delivery is there to run, and sized again once the permits are
+              // there: handlers that turned slow while this waited (the batches before it measured them) make a
+              // smaller batch, not one of `MAX_BATCH` run one after another. (The weight stays: it is what was
+              // taken.)
+              const weight =
+                batchLimit(estimate) === 1 ? MAX_BATCHES : estimate <= FAST_MILLIS ? fastWeight : poolSize
+              return Effect.flatMap(permits.take(weight), () => {
+                if (closed) return Effect.as(permits.release(weight), false)
                 const limit = batchLimit(estimate)
                 // A delivery alone does not wait for others to join it.
-                return limit > 1 && carried.length === 0
-                  ? Effect.zipRight(
-                      nextTurn,
-                      Effect.suspend(() => start(first, limit, weight))
-                    )
-                  : start(first, limit, weight)
+                return Effect.as(
+                  limit > 1 && carried.length === 0
+                    ? Effect.zipRight(
+                        nextTurn,
+                        Effect.suspend(() => start(first, limit, weight))
+                      )
+                    : start(first, limit, weight),
+                  true
+                )
               })
-            )
-          }
-        )
-      const loop: Effect.Effect<never> = Effect.flatMap(Effect.suspend(turn), () => loop)
-      return loop
-    })
+            }
+          )
+    )
+    const loop: Effect.Effect<void> = Effect.flatMap(turn, (more) => (more ? loop : Effect.void))
 
-    const fiber = yield* Effect.forkDaemon(dispatcher)
-    // Closing: nothing more is queued, the running batches finish, and whatever still waits is answered
-    // `closed`.
+    const fiber = yield* Effect.forkDaemon(Effect.uninterruptible(loop))
+    // Closing: nothing more is queued, the dispatcher ends (once the running batches give back the permits it
+    // may be waiting for), the running batches finish, and whatever still waits is answered `closed`.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         closed = true
-        yield* Fiber.interrupt(fiber)
+        queue.unsafeOffer(STOP)
+        yield* Fiber.await(fiber)
         yield* permits.take(total)
         for (const slot of pending) slot.turn.fail(closedError())
         pending.clear()
