@@ -393,7 +393,10 @@ if (unavailable !== undefined) {
               const handler = i % 3 === 0 ? Deferred.await(release) : Effect.void
               callers.push(yield* Effect.forkDaemon(inbox.receive(r, () => handler)))
             }
+            // Closing at different points: while a batch is being formed (the deliveries queued, the dispatcher
+            // waiting for the event loop's next turn), or later.
             if (round % 2 === 0) yield* Effect.sleep(`${round % 5} millis`)
+            else yield* allWaiting(callers)
             const closer = yield* Effect.fork(Scope.close(scope, Exit.void))
             yield* Effect.sleep("1 millis")
             yield* Deferred.succeed(release, undefined)

@@ -561,7 +561,9 @@ export const make = (
       while (slots.length < limit && carried.length > 0) slots.push(carried.shift()!)
       if (slots.length >= limit) return Effect.succeed(slots)
       return Effect.map(Queue.takeUpTo(queue, limit - slots.length), (more) => {
-        for (const slot of more) slots.push(slot)
+        // `STOP` is there when closing began while this batch waited for the event loop's turn: dropped (the
+        // dispatcher sees `closed` at its next turn).
+        for (const slot of more) if (slot !== STOP) slots.push(slot)
         return slots
       })
     }
