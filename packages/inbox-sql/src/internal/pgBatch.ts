@@ -583,13 +583,14 @@ export const make = (
               if (first === STOP || closed) return Effect.succeed(false)
               // Weighed from the estimate when a delivery is there to run, and sized again once the permits are
               // there: handlers that turned slow while this waited (the batches before it measured them) make a
-              // smaller batch, not one of `MAX_BATCH` run one after another. (The weight stays: it is what was
-              // taken.)
-              const weight =
-                batchLimit(estimate) === 1 ? MAX_BATCHES : estimate <= FAST_MILLIS ? fastWeight : poolSize
+              // smaller batch, not one of `MAX_BATCH` run one after another. Never a larger one: the weight
+              // stays what was taken, and a batch of several on a lone delivery's weight would let more than
+              // `MAX_BATCHES` batches run at once.
+              const weighed = batchLimit(estimate)
+              const weight = weighed === 1 ? MAX_BATCHES : estimate <= FAST_MILLIS ? fastWeight : poolSize
               return Effect.flatMap(permits.take(weight), () => {
                 if (closed) return Effect.as(permits.release(weight), false)
-                const limit = batchLimit(estimate)
+                const limit = Math.min(weighed, batchLimit(estimate))
                 // A delivery alone does not wait for others to join it.
                 return Effect.as(
                   limit > 1 && carried.length === 0

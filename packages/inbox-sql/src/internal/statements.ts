@@ -185,7 +185,10 @@ export const make = (sql: SqlClient.SqlClient, tables: Migrations.Tables, dialec
 VALUES (${n.notifyId}, ${keys.eventKey}, ${keys.businessKey ?? null}, ${n.payload.subType}, ${n.payload.outerTaskId ?? null}, ${outerTransferNo}, ${received.body}, ${received.contentType ?? null}, ${now}, ${now}, 1, ${failure === undefined ? "pending" : "failed"}, ${failure ?? null}, ${failure === undefined ? 0 : 1}, ${parked ? now : null})`
   }
 
-  const unsettled = sql`state <> 'processed' AND parked_at IS NULL`
+  // `state IN ('pending', 'failed')`, never `state <> 'processed'` (the same rows: the column's CHECK allows three
+  // values): an index serves an IN list, not an inequality, and these conditions select a few unsettled rows out
+  // of a table of settled ones (a sequential scan of every row otherwise).
+  const unsettled = sql`state IN ('pending', 'failed') AND parked_at IS NULL`
 
   const byStatus = (status: Inbox.Status, window: StatusWindow) => {
     const cutoff = window.now - window.exhaustedAfterMillis
@@ -195,7 +198,7 @@ VALUES (${n.notifyId}, ${keys.eventKey}, ${keys.businessKey ?? null}, ${n.payloa
       case "resolved":
         return sql`resolved_at IS NOT NULL`
       case "failed_permanent":
-        return sql`state <> 'processed' AND parked_at IS NOT NULL`
+        return sql`state IN ('pending', 'failed') AND parked_at IS NOT NULL`
       case "exhausted":
         return sql`${unsettled} AND first_received_at <= ${cutoff}`
       case "failing":
@@ -352,7 +355,7 @@ SELECT delivery.state, delivery.duplicate_of, delivery.parked_at, delivery.last_
      */
     settleDuplicates: (now: number) =>
       sql`UPDATE ${N} SET state = 'processed', processed_at = ${now}, last_error = NULL, parked_at = NULL, duplicate_of = (SELECT processed_notify_id FROM ${E} WHERE ${E}.event_key = ${N}.event_key)
-WHERE state <> 'processed' AND EXISTS (SELECT 1 FROM ${E} WHERE ${E}.event_key = ${N}.event_key AND ${E}.processed_notify_id IS NOT NULL AND ${E}.processed_notify_id <> ${N}.notify_id)`,
+WHERE state IN ('pending', 'failed') AND (SELECT ${E}.processed_notify_id FROM ${E} WHERE ${E}.event_key = ${N}.event_key) <> ${N}.notify_id`,
 
     /** Marks the entries newly exhausted as noticed, once: returns them. */
     noticeExhausted: (window: StatusWindow) =>
@@ -398,6 +401,12 @@ RETURNING notify_id`,
  * (the event rows they inserted are deleted, as a rollback would have), and every attempt row. Returns the
  * failed deliveries' counts, and one row in any case.
  *
+ * The other parts select their rows with `key = ANY(array)` (the failed marks also join their array, for the
+ * values), and read a row's value from the array with a scalar subquery (a batch holds each key once): a join
+ * alone was planned, in the generic plan made while a table was small, as a hash join over a sequential scan of
+ * the table, until statistics caught up with its growth (`test/PgBatch.test.ts` holds every part of the plan
+ * to index scans).
+ *
  * The mark reads each claim with a scalar subquery on the event's key, not `EXISTS`: PostgreSQL turns an
  * `EXISTS` into a semi-join, and the generic plan of this named statement (10 rows assumed for `unnest`)
  * joined by hashing, reading every claim in the table on every batch while it looked small (a few thousand
@@ -428,12 +437,12 @@ FROM delivery d JOIN input i ON i.notify_id = d.notify_id LEFT JOIN claim c ON c
 FROM unnest($2::text[], $3::text[]) AS p(notify_id, event_key)
 WHERE ${N}.notify_id = p.notify_id AND (SELECT ${E}.processed_notify_id FROM ${E} WHERE ${E}.event_key = p.event_key) = p.notify_id
 RETURNING ${N}.notify_id),
-duplicates AS (UPDATE ${N} SET state = 'processed', processed_at = $1::bigint, duplicate_of = d.processed_by, last_error = NULL, parked_at = NULL
-FROM unnest($4::text[], $5::text[]) AS d(notify_id, processed_by) WHERE ${N}.notify_id = d.notify_id),
+duplicates AS (UPDATE ${N} SET state = 'processed', processed_at = $1::bigint, duplicate_of = (SELECT d.processed_by FROM unnest($4::text[], $5::text[]) AS d(notify_id, processed_by) WHERE d.notify_id = ${N}.notify_id), last_error = NULL, parked_at = NULL
+WHERE ${N}.notify_id = ANY($4::text[])),
 failed AS (UPDATE ${N} SET state = CASE WHEN ${N}.state = 'processed' THEN ${N}.state ELSE 'failed' END, last_error = CASE WHEN ${N}.state = 'processed' THEN ${N}.last_error ELSE f.error END, failures = CASE WHEN ${N}.state = 'processed' THEN ${N}.failures ELSE ${N}.failures + 1 END, parked_at = CASE WHEN ${N}.state <> 'processed' AND f.parked THEN $1::bigint ELSE ${N}.parked_at END
-FROM unnest($6::text[], $7::text[], $8::boolean[]) AS f(notify_id, error, parked) WHERE ${N}.notify_id = f.notify_id
+FROM unnest($6::text[], $7::text[], $8::boolean[]) AS f(notify_id, error, parked) WHERE ${N}.notify_id = f.notify_id AND ${N}.notify_id = ANY($6::text[])
 RETURNING ${N}.notify_id, ${N}.failures, ${N}.parked_at IS NOT NULL AS parked),
-released AS (DELETE FROM ${E} USING unnest($9::text[], $10::text[]) AS r(event_key, notify_id) WHERE ${E}.event_key = r.event_key AND ${E}.processed_notify_id = r.notify_id),
+released AS (DELETE FROM ${E} WHERE ${E}.event_key = ANY($9::text[]) AND ${E}.processed_notify_id = (SELECT r.notify_id FROM unnest($9::text[], $10::text[]) AS r(event_key, notify_id) WHERE r.event_key = ${E}.event_key)),
 logged AS (INSERT INTO ${A} (${attemptColumns}) SELECT * FROM unnest($11::text[], $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::bigint[]))
 SELECT f.notify_id, f.failures, f.parked, s.claim_stands FROM (SELECT 1 / CAST((SELECT count(*) FROM marked) = $20::integer AS INTEGER) AS claim_stands) s LEFT JOIN failed f ON true`.compile()[0]
 })
