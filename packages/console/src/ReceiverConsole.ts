@@ -157,12 +157,14 @@ export const make = <E, R>(
     const inboxView = (url: URL) =>
       Effect.gen(function* () {
         const operations = yield* Inbox.Operations
-        // One read of the inbox for the counts, the page and the reconciliation: keep the inbox pruned.
-        const all = yield* operations.list()
+        // The newest entries (an inbox only grows: the first ones ever received are not what an operator looks
+        // for), read once for the counts, the page and the reconciliation; a chosen status reads its own newest.
+        const all = yield* operations.list({ order: "newest", limit: Page.LIMIT })
         const status = statusOf(url)
         const counts = Object.fromEntries(Page.STATUSES.map((s) => [s, 0])) as Record<Inbox.Status, number>
         for (const e of all) counts[e.status]++
-        const chosen = status === undefined ? all : all.filter((e) => e.status === status)
+        const chosen =
+          status === undefined ? all : yield* operations.list({ status, order: "newest", limit: Page.LIMIT })
         const journal =
           options.journal === undefined
             ? undefined
@@ -179,7 +181,7 @@ export const make = <E, R>(
           status,
           unmask: unmaskOf(url),
           // Newest first.
-          entries: chosen.slice(-Page.LIMIT).reverse(),
+          entries: chosen,
           counts,
           actions: actions.slice(-8),
           journal:
@@ -197,7 +199,12 @@ export const make = <E, R>(
       Effect.gen(function* () {
         const operations = yield* Inbox.Operations
         const id = url.searchParams.get("id") ?? ""
-        const found = (yield* operations.list()).find((e) => e.notifyId === id)
+        // By its key where the inbox is in context (as with the SDK's layers, which provide both), else among
+        // the newest entries.
+        const inbox = yield* Effect.serviceOption(Inbox.Inbox)
+        const found = Option.isSome(inbox)
+          ? Option.getOrUndefined(yield* inbox.value.get(id))
+          : (yield* operations.list({ order: "newest" })).find((e) => e.notifyId === id)
         if (found === undefined) return Option.none()
         const attempts = yield* operations.attempts(id)
         const removed = found.bodyRemovedAt !== undefined || found.body.length === 0

@@ -23,6 +23,7 @@ export interface Served {
   readonly runs: Ref.Ref<ReadonlyArray<string>>
   readonly exhausted: string
   readonly processed: string
+  readonly run: string
 }
 
 export const serve = (options: {
@@ -30,6 +31,8 @@ export const serve = (options: {
   readonly token?: string
   /** Journal rows that do not decode, as the journal would report them. */
   readonly unreadable?: ReadonlyArray<PayoutJournal.Unreadable>
+  /** This many more processed entries, received after the two (`rc-<run>-extra-<i>`). */
+  readonly extra?: number
 }): Effect.Effect<Served, unknown, Scope.Scope> =>
   Effect.gen(function* () {
     const inbox = yield* MemoryInbox.make({ exhaustedAfter: "1 millis" })
@@ -41,6 +44,11 @@ export const serve = (options: {
     const ok = yield* received({ notifyId: processed, payload: assign(`task-${run}`, "s-2") })
     yield* inbox.receive(ok, () => Effect.void)
     yield* Effect.sleep("5 millis")
+    for (let i = 0; i < (options.extra ?? 0); i++)
+      yield* inbox.receive(
+        yield* received({ notifyId: `rc-${run}-extra-${i}`, payload: assign(`task-${run}-x`, `x-${i}`) }),
+        () => Effect.void
+      )
     // A payout journal: the task's serials paid, one of them (s-3) not notified yet.
     const journal = yield* MemoryPayoutJournal.make
     const { entry } = yield* journal.record(yield* signed(`task-${run}`, ["s-<1>", "s-2", "s-3"]), {
@@ -74,7 +82,9 @@ export const serve = (options: {
       },
       Effect.succeed(HttpServerResponse.text("endpoint"))
     )
-    yield* server.serve(Effect.provideService(app, Inbox.Operations, inbox))
+    yield* server.serve(
+      app.pipe(Effect.provideService(Inbox.Operations, inbox), Effect.provideService(Inbox.Inbox, inbox))
+    )
     const origin = `http://127.0.0.1:${port}`
-    return { origin, url: `${origin}/_witkey/`, runs, exhausted, processed }
+    return { origin, url: `${origin}/_witkey/`, runs, exhausted, processed, run }
   })

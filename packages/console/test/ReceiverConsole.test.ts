@@ -3,6 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import * as Http from "node:http"
+import { LIMIT } from "../src/internal/ReceiverPage.js"
 import * as ReceiverConsole from "../src/ReceiverConsole.js"
 import { PAYEE, serve } from "./Harness.js"
 
@@ -135,6 +136,22 @@ describe("ReceiverConsole", () => {
       assert.include((yield* request(`${s.url}entry?id=${s.processed}`)).text, s.processed)
       assert.include((yield* request(`${s.url}entry?id=nope-${s.processed}`)).text, "No such entry.")
     }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "an inbox past the page's limit: the page shows the newest entries, an entry is found by its key",
+    () =>
+      Effect.gen(function* () {
+        const s = yield* serve({ extra: LIMIT + 1 })
+        const page = yield* request(s.url)
+        assert.strictEqual(page.status, 200)
+        assert.include(page.text, `the newest ${LIMIT}`)
+        assert.include(page.text, `rc-${s.run}-extra-${LIMIT}`, "the newest entry is on the page")
+        assert.notInclude(page.text, `>${s.exhausted}<`, "the oldest is not")
+        // The oldest entry, off the page, is still found by its key.
+        assert.include((yield* request(`${s.url}entry?id=${s.exhausted}`)).text, "ledger &lt;down&gt;")
+        assert.include((yield* request(`${s.url}entry?id=rc-${s.run}-extra-${LIMIT}`)).text, `x-${LIMIT}`)
+      }).pipe(Effect.scoped)
   )
 
   it.live("checks Host, Origin and the CSRF token; escapes, masks payee ids, sets a strict CSP", () =>

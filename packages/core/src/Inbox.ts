@@ -234,8 +234,13 @@ export const Inbox: Context.Tag<Inbox, Inbox> = Context.GenericTag<Inbox>("@witk
 export interface Query {
   readonly status?: Status | undefined
   readonly outerTaskId?: string | undefined
-  /** At most this many, oldest first; default 1000. */
+  /** At most this many; default 1000. */
   readonly limit?: number | undefined
+  /**
+   * `oldest` first (by first arrival; the default) or `newest` first: an inbox only grows, and a view of the
+   * latest entries needs the newest ones, not the first `limit` ever received.
+   */
+  readonly order?: "oldest" | "newest" | undefined
 }
 
 /**
@@ -243,7 +248,7 @@ export interface Query {
  * by the same layers as `Inbox`, over the same store.
  */
 export interface Operations {
-  /** Entries by status and/or task, oldest first. */
+  /** Entries by status and/or task, oldest first unless `query.order` says `newest`. */
   readonly list: (query?: Query) => Effect.Effect<ReadonlyArray<Entry>, InboxError>
   /** The entry's attempts, oldest first. */
   readonly attempts: (notifyId: string) => Effect.Effect<ReadonlyArray<Attempt>, InboxError>

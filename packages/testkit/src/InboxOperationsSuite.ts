@@ -84,6 +84,15 @@ export const suite = (
               (yield* ops.list({ outerTaskId: id.task })).map((x) => x.notifyId),
               [id.notify(1), id.notify(2)]
             )
+            // Newest first, and the limit keeps the newest (arrivals at the same millisecond: by arrival order).
+            assert.deepStrictEqual(
+              (yield* ops.list({ outerTaskId: id.task, order: "newest" })).map((x) => x.notifyId),
+              [id.notify(2), id.notify(1)]
+            )
+            assert.deepStrictEqual(
+              (yield* ops.list({ outerTaskId: id.task, order: "newest", limit: 1 })).map((x) => x.notifyId),
+              [id.notify(2)]
+            )
             const swept = yield* ops.sweep
             assert.deepStrictEqual(
               swept.filter((x) => x.outerTaskId === id.task).map((x) => x.notifyId),

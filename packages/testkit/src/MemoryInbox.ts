@@ -284,15 +284,16 @@ export const make = (policy: Inbox.Policy = {}): Effect.Effect<Inbox.Inbox & Inb
       })
 
     const list: Inbox.Operations["list"] = (query = {}) =>
-      Effect.map(Clock.currentTimeMillis, (now) =>
-        [...entries.values()]
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const sorted = [...entries.values()]
           .filter((e) => query.outerTaskId === undefined || e.outerTaskId === query.outerTaskId)
           .map((e) => view(e, now))
           .filter((e) => query.status === undefined || e.status === query.status)
-          // Array.prototype.sort is stable: ties keep arrival order.
+          // Array.prototype.sort is stable: ties keep arrival order (reversed with the rest for newest first, as
+          // the SQL inboxes order ties by row id).
           .sort((a, b) => a.firstReceivedAt - b.firstReceivedAt)
-          .slice(0, query.limit ?? DEFAULT_LIMIT)
-      )
+        return (query.order === "newest" ? sorted.reverse() : sorted).slice(0, query.limit ?? DEFAULT_LIMIT)
+      })
 
     const sweep: Inbox.Operations["sweep"] = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis

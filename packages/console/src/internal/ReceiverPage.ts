@@ -272,7 +272,7 @@ export const live = (view: View): Html =>
     <section id="inbox">
       <h2>
         Inbox: ${view.status ?? "every state"}
-        (${view.entries.length}${view.entries.length >= LIMIT ? ", the first " + LIMIT : ""})
+        (${view.entries.length}${view.entries.length >= LIMIT ? ", the newest " + LIMIT : ""})
       </h2>
       <table>
         <tr>

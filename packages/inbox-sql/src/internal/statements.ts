@@ -346,7 +346,9 @@ SELECT delivery.state, delivery.duplicate_of, delivery.parked_at, delivery.last_
         ...(query.outerTaskId !== undefined ? [sql`outer_task_id = ${query.outerTaskId}`] : [])
       ]
       const where = conditions.length === 0 ? sql`` : sql`WHERE ${sql.and(conditions)}`
-      return sql`SELECT ${columns} FROM ${N} ${where} ORDER BY first_received_at, id LIMIT ${limit}`
+      return query.order === "newest"
+        ? sql`SELECT ${columns} FROM ${N} ${where} ORDER BY first_received_at DESC, id DESC LIMIT ${limit}`
+        : sql`SELECT ${columns} FROM ${N} ${where} ORDER BY first_received_at, id LIMIT ${limit}`
     },
 
     /**
