@@ -158,13 +158,19 @@ export const make = <E, R>(
       Effect.gen(function* () {
         const operations = yield* Inbox.Operations
         // The newest entries (an inbox only grows: the first ones ever received are not what an operator looks
-        // for), read once for the counts, the page and the reconciliation; a chosen status reads its own newest.
+        // for), for the page and the reconciliation, and each status's newest, for its count (at most
+        // `Page.LIMIT`, shown as "1000+") and its tab: a count taken from the newest entries of every status
+        // would say "exhausted (0)" for a tab that lists old exhausted entries.
         const all = yield* operations.list({ order: "newest", limit: Page.LIMIT })
         const status = statusOf(url)
-        const counts = Object.fromEntries(Page.STATUSES.map((s) => [s, 0])) as Record<Inbox.Status, number>
-        for (const e of all) counts[e.status]++
-        const chosen =
-          status === undefined ? all : yield* operations.list({ status, order: "newest", limit: Page.LIMIT })
+        const byStatus = yield* Effect.forEach(Page.STATUSES, (s) =>
+          operations.list({ status: s, order: "newest", limit: Page.LIMIT })
+        )
+        const counts = Object.fromEntries(Page.STATUSES.map((s, i) => [s, byStatus[i]!.length])) as Record<
+          Inbox.Status,
+          number
+        >
+        const chosen = status === undefined ? all : byStatus[Page.STATUSES.indexOf(status)]!
         const journal =
           options.journal === undefined
             ? undefined

@@ -146,6 +146,10 @@ describe("ReceiverConsole", () => {
         const page = yield* request(s.url)
         assert.strictEqual(page.status, 200)
         assert.include(page.text, `the newest ${LIMIT}`)
+        // Each status counted on its own: the exhausted entry is older than the newest thousand; processed ones
+        // are more than the page holds.
+        assert.include(page.text, "exhausted (1)")
+        assert.include(page.text, `processed (${LIMIT}+)`)
         assert.include(page.text, `rc-${s.run}-extra-${LIMIT}`, "the newest entry is on the page")
         assert.notInclude(page.text, `>${s.exhausted}<`, "the oldest is not")
         // The oldest entry, off the page, is still found by its key.

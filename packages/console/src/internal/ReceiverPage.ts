@@ -329,7 +329,7 @@ export const page = (view: View): Html => {
         html`<a
           class="${view.status === s ? "current" : ""}"
           href="${view.prefix}${query({ status: s, unmask: view.unmask })}"
-          >${s}${view.counts === undefined ? "" : ` (${view.counts[s]})`}</a
+          >${s}${view.counts === undefined ? "" : ` (${view.counts[s]}${view.counts[s] >= LIMIT ? "+" : ""})`}</a
         >`
     )}
   </nav>`

@@ -182,7 +182,8 @@ export interface PgBatch {
 }
 
 /** Offered by closing to wake the dispatcher where it waits for a delivery; never a delivery. */
-const STOP = { _tag: "Stop" } as unknown as Slot
+const STOP = { _tag: "Stop" } as const
+const isStop = (item: Slot | typeof STOP): item is typeof STOP => item === STOP
 
 const closedError = () => new Inbox.InboxError({ reason: "closed", message: "inbox: closed" })
 
@@ -278,7 +279,7 @@ export const make = (
 ): Effect.Effect<PgBatch, never, Scope.Scope> =>
   Effect.gen(function* () {
     const texts = statements.batch!
-    const queue = yield* Queue.unbounded<Slot>()
+    const queue = yield* Queue.unbounded<Slot | typeof STOP>()
     const poolSize = Math.max(1, tuning.poolSize)
     // A batch of several takes `poolSize` permits (at most MAX_BATCHES of them), or `fastWeight` while handlers
     // are fast (at most FAST_BATCHES); a delivery alone takes MAX_BATCHES (at most `poolSize` side by side, as
@@ -563,7 +564,7 @@ export const make = (
       return Effect.map(Queue.takeUpTo(queue, limit - slots.length), (more) => {
         // `STOP` is there when closing began while this batch waited for the event loop's turn: dropped (the
         // dispatcher sees `closed` at its next turn).
-        for (const slot of more) if (slot !== STOP) slots.push(slot)
+        for (const slot of more) if (!isStop(slot)) slots.push(slot)
         return slots
       })
     }
@@ -580,7 +581,7 @@ export const make = (
             carried.length > 0 ? Effect.succeed(carried.shift()!) : Queue.take(queue),
             (first) => {
               // A slot left waiting here stays `pending`, and closing answers it.
-              if (first === STOP || closed) return Effect.succeed(false)
+              if (isStop(first) || closed) return Effect.succeed(false)
               // Weighed from the estimate when a delivery is there to run, and sized again once the permits are
               // there: handlers that turned slow while this waited (the batches before it measured them) make a
               // smaller batch, not one of `MAX_BATCH` run one after another. Never a larger one: the weight
