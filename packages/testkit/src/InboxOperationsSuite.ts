@@ -93,6 +93,16 @@ export const suite = (
               (yield* ops.list({ outerTaskId: id.task, order: "newest", limit: 1 })).map((x) => x.notifyId),
               [id.notify(2)]
             )
+            assert.deepStrictEqual(
+              yield* ops.list({ outerTaskId: id.task, limit: -1 }),
+              [],
+              "a negative limit: none"
+            )
+            assert.deepStrictEqual(
+              (yield* ops.list({ outerTaskId: id.task, limit: 1.5 })).map((x) => x.notifyId),
+              [id.notify(1)],
+              "a fractional limit: rounded down"
+            )
             const swept = yield* ops.sweep
             assert.deepStrictEqual(
               swept.filter((x) => x.outerTaskId === id.task).map((x) => x.notifyId),

@@ -292,7 +292,9 @@ export const make = (policy: Inbox.Policy = {}): Effect.Effect<Inbox.Inbox & Inb
           // Array.prototype.sort is stable: ties keep arrival order (reversed with the rest for newest first, as
           // the SQL inboxes order ties by row id).
           .sort((a, b) => a.firstReceivedAt - b.firstReceivedAt)
-        return (query.order === "newest" ? sorted.reverse() : sorted).slice(0, query.limit ?? DEFAULT_LIMIT)
+        // Clamped as the SQL inboxes clamp it: a negative or fractional limit is not a slice from the end.
+        const limit = Math.max(0, Math.floor(query.limit ?? DEFAULT_LIMIT))
+        return (query.order === "newest" ? sorted.reverse() : sorted).slice(0, limit)
       })
 
     const sweep: Inbox.Operations["sweep"] = Effect.gen(function* () {
