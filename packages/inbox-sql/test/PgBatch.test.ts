@@ -9,7 +9,6 @@ import * as Inbox from "@witkey/core/Inbox"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, Scope, TestClock } from "effect"
 import * as PgBatch from "../src/internal/pgBatch.js"
-import * as Statements from "../src/internal/statements.js"
 import * as Migrations from "../src/Migrations.js"
 import * as PgInbox from "../src/PgInbox.js"
 import * as PgTest from "./PgTest.js"
@@ -47,6 +46,28 @@ const allWaiting = (fibers: ReadonlyArray<Fiber.RuntimeFiber<unknown, unknown>>)
     }
   })
 
+/**
+ * Every fast batch slot held by a lone delivery whose handler waits for `release`: deliveries offered meanwhile
+ * queue for the next batch. The blockers' fibers, once each is inside its handler.
+ */
+const holdSlots = (inbox: Inbox.Inbox, label: string, release: Deferred.Deferred<void>) =>
+  Effect.gen(function* () {
+    const blockers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+    for (let i = 0; i < PgBatch.FAST_BATCHES; i++) {
+      const started = yield* Deferred.make<void>()
+      const r = yield* fresh(`${label}-blocker-${i}`)
+      blockers.push(
+        yield* Effect.forkDaemon(
+          inbox.receive(r, () =>
+            Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))
+          )
+        )
+      )
+      yield* Deferred.await(started)
+    }
+    return blockers
+  })
+
 const harness = (
   label: string,
   options: Partial<PgInbox.Options> = {}
@@ -73,21 +94,8 @@ const harness = (
         .pipe(Effect.provide(context))
     const batch: Harness["batch"] = (deliveries) =>
       Effect.gen(function* () {
-        // Every batch slot held by a lone delivery whose handler waits.
         const release = yield* Deferred.make<void>()
-        const blockers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
-        for (let i = 0; i < PgBatch.FAST_BATCHES; i++) {
-          const started = yield* Deferred.make<void>()
-          const r = yield* fresh(`${label}-blocker-${i}`)
-          blockers.push(
-            yield* Effect.fork(
-              inbox.receive(r, () =>
-                Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))
-              )
-            )
-          )
-          yield* Deferred.await(started)
-        }
+        const blockers = yield* holdSlots(inbox, label, release)
         const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
         for (const [r, handler] of deliveries) fibers.push(yield* Effect.fork(run(r, handler)))
         yield* allWaiting(fibers)
@@ -342,21 +350,9 @@ if (unavailable !== undefined) {
       () =>
         Effect.gen(function* () {
           const h = yield* harness("stale")
-          // Every batch slot held by a lone delivery whose handler waits; the estimate is still "fast".
+          // Every batch slot held; the estimate is still "fast".
           const release = yield* Deferred.make<void>()
-          const blockers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
-          for (let i = 0; i < PgBatch.FAST_BATCHES; i++) {
-            const started = yield* Deferred.make<void>()
-            const r = yield* fresh(`stale-blocker-${i}`)
-            blockers.push(
-              yield* Effect.fork(
-                h.inbox.receive(r, () =>
-                  Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))
-                )
-              )
-            )
-            yield* Deferred.await(started)
-          }
+          const blockers = yield* holdSlots(h.inbox, "stale", release)
           const rs = yield* Effect.all([fresh("stale-a"), fresh("stale-b"), fresh("stale-c")])
           const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
           for (const r of rs) fibers.push(yield* Effect.fork(h.run(r, h.pay)))
@@ -389,19 +385,7 @@ if (unavailable !== undefined) {
             const callers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
             // Every third round, every batch slot is held first by a lone delivery waiting for `release`: the
             // dispatcher waits for permits, holding a delivery, when closing begins.
-            if (round % 3 === 2)
-              for (let i = 0; i < PgBatch.FAST_BATCHES; i++) {
-                const started = yield* Deferred.make<void>()
-                const r = yield* fresh(`closing-${round}-blocker-${i}`)
-                callers.push(
-                  yield* Effect.forkDaemon(
-                    inbox.receive(r, () =>
-                      Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))
-                    )
-                  )
-                )
-                yield* Deferred.await(started)
-              }
+            if (round % 3 === 2) callers.push(...(yield* holdSlots(inbox, `closing-${round}`, release)))
             for (let i = 0; i < 12; i++) {
               const r = yield* fresh(`closing-${round}-${i}`)
               // Some handlers wait until closing has begun: their batches hold permits while it starts.
@@ -562,68 +546,6 @@ if (unavailable !== undefined) {
           for (const r of [a, b])
             assert.deepStrictEqual(yield* h.inbox.receive(r, () => h.pay(r)), { _tag: "Processed" })
           assert.deepStrictEqual([yield* h.paid(a), yield* h.paid(b)], [1, 1])
-        })
-    )
-
-    it.scoped(
-      "the batch's last statement reaches every row by its key, however many rows the tables hold",
-      () =>
-        Effect.gen(function* () {
-          const h = yield* harness("batchplan")
-          const tables = Migrations.tables(Migrations.DEFAULT_TABLE_PREFIX)
-          const settle = Statements.make(h.sql, tables, "pg").batch!.settle
-          // Tables of a thousand entries and claims, analyzed: small enough that a join may choose to read all of
-          // them (the claim check's EXISTS was planned as a hash semi-join over a sequential scan of every claim,
-          // per batch; the other parts hash-joined their arrays over the whole inbox or claims table).
-          yield* h.sql`INSERT INTO ${h.sql(tables.events)} (event_key, processed_notify_id, processed_at) SELECT 'plan-' || g, 'plan-n-' || g, 0 FROM generate_series(1, 1000) g`
-          yield* h.sql`INSERT INTO ${h.sql(tables.notifications)} (notify_id, event_key, sub_type, body, first_received_at, last_received_at, deliveries, state, failures) SELECT 'plan-n-' || g, 'plan-' || g, 'ASSIGN_FOR_ANNOUNCE_PAYMENT', decode(repeat('3c', 700), 'hex'), 0, 0, 1, 'processed', 0 FROM generate_series(1, 1000) g`
-          yield* h.sql`ANALYZE ${h.sql(tables.events)}`
-          yield* h.sql`ANALYZE ${h.sql(tables.notifications)}`
-          const plan = yield* h.sql.withTransaction(
-            Effect.gen(function* () {
-              // The plan a named statement settles on after its first runs: one for every batch.
-              yield* h.sql`SET LOCAL plan_cache_mode = force_generic_plan`
-              yield* h.sql.unsafe(`PREPARE witkey_plan_test AS ${settle}`)
-              const rows = yield* h.sql.unsafe<{ "QUERY PLAN": unknown }>(
-                `EXPLAIN (FORMAT JSON) EXECUTE witkey_plan_test(0, '{n}', '{k}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', 1)`
-              )
-              yield* h.sql`DEALLOCATE witkey_plan_test`
-              return rows[0]!["QUERY PLAN"]
-            })
-          )
-          interface Node {
-            readonly "Node Type": string
-            readonly "Relation Name"?: string
-            readonly "Subplan Name"?: string
-            readonly Plans?: ReadonlyArray<Node>
-          }
-          const root = (typeof plan === "string" ? JSON.parse(plan) : plan) as ReadonlyArray<{ Plan: Node }>
-          const find = (node: Node, f: (n: Node) => boolean): ReadonlyArray<Node> => [
-            ...(f(node) ? [node] : []),
-            ...(node.Plans ?? []).flatMap((child) => find(child, f))
-          ]
-          for (const [part, table] of [
-            ["marked", tables.events],
-            ["marked", tables.notifications],
-            ["duplicates", tables.notifications],
-            ["failed", tables.notifications],
-            ["released", tables.events]
-          ] as const) {
-            const cte = find(root[0]!.Plan, (n) => n["Subplan Name"] === `CTE ${part}`)
-            assert.strictEqual(cte.length, 1, part)
-            // The table's scans (the UPDATE or DELETE node itself names it too).
-            const scans = find(
-              cte[0]!,
-              (n) => n["Relation Name"] === table && n["Node Type"].includes("Scan")
-            )
-            assert.isAbove(scans.length, 0, `${part} reads ${table}`)
-            for (const node of scans)
-              assert.include(
-                ["Index Scan", "Index Only Scan", "Bitmap Heap Scan"],
-                node["Node Type"],
-                `${part} on ${table}`
-              )
-          }
         })
     )
 

@@ -2,7 +2,8 @@
 // each reaches the few unsettled rows through an index instead of reading every row. `state <> 'processed'`
 // could not use the state index (an index serves an IN list, not an inequality), and the duplicate sweep's
 // EXISTS was a hash join over a sequential scan of every claim (found by a plan audit at 300,000 entries:
-// 110-230 ms per sweep). The batch's own statements are checked in `PgBatch.test.ts`.
+// 110-230 ms per sweep). Also the group commit's last statement (`batch.settle`), in the generic plan its named
+// statement settles on, each of its parts.
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
@@ -16,13 +17,17 @@ const unavailable = await PgTest.unavailable
 interface Node {
   readonly "Node Type": string
   readonly "Relation Name"?: string
+  readonly "Subplan Name"?: string
   readonly Plans?: ReadonlyArray<Node>
 }
 
+/** A plan's nodes, the root first (EXPLAIN's FORMAT JSON answer, a string or parsed by the driver). */
 const nodes = (node: Node): ReadonlyArray<Node> => [node, ...(node.Plans ?? []).flatMap(nodes)]
+const rootOf = (plan: unknown): Node =>
+  ((typeof plan === "string" ? JSON.parse(plan) : plan) as ReadonlyArray<{ Plan: Node }>)[0]!.Plan
 
 describe.skipIf(unavailable !== undefined && !PgTest.required)(
-  "PostgreSQL plans of the inbox's sweeps",
+  "PostgreSQL plans of the inbox's statements",
   () => {
     it.scoped("sweeps and status listings read the unsettled entries by index, not every entry", () =>
       Effect.gen(function* () {
@@ -50,9 +55,7 @@ describe.skipIf(unavailable !== undefined && !PgTest.required)(
           const [text, params] = statement.compile()
           // Plain EXPLAIN: planned, not run (the UPDATEs change nothing).
           const rows = yield* sql.unsafe<{ "QUERY PLAN": unknown }>(`EXPLAIN (FORMAT JSON) ${text}`, params)
-          const plan = rows[0]!["QUERY PLAN"]
-          const root = (typeof plan === "string" ? JSON.parse(plan) : plan) as ReadonlyArray<{ Plan: Node }>
-          const scans = nodes(root[0]!.Plan).filter(
+          const scans = nodes(rootOf(rows[0]!["QUERY PLAN"])).filter(
             (n) =>
               (n["Relation Name"] === tables.notifications || n["Relation Name"] === tables.events) &&
               n["Node Type"].includes("Scan")
@@ -66,6 +69,58 @@ describe.skipIf(unavailable !== undefined && !PgTest.required)(
             )
         }
       })
+    )
+
+    it.scoped(
+      "the batch's last statement reaches every row by its key, however many rows the tables hold",
+      () =>
+        Effect.gen(function* () {
+          const url = yield* PgTest.scopedSchema("batchplan")
+          const context = yield* Layer.build(PgInbox.layer({ url }))
+          const sql = Context.get(context, SqlClient.SqlClient)
+          const tables = Migrations.tables(Migrations.DEFAULT_TABLE_PREFIX)
+          const settle = Statements.make(sql, tables, "pg").batch!.settle
+          // Tables of a thousand entries and claims, analyzed: small enough that a join may choose to read all of
+          // them (the claim check's EXISTS was planned as a hash semi-join over a sequential scan of every claim,
+          // per batch; the other parts hash-joined their arrays over the whole inbox or claims table).
+          yield* sql`INSERT INTO ${sql(tables.events)} (event_key, processed_notify_id, processed_at) SELECT 'plan-' || g, 'plan-n-' || g, 0 FROM generate_series(1, 1000) g`
+          yield* sql`INSERT INTO ${sql(tables.notifications)} (notify_id, event_key, sub_type, body, first_received_at, last_received_at, deliveries, state, failures) SELECT 'plan-n-' || g, 'plan-' || g, 'ASSIGN_FOR_ANNOUNCE_PAYMENT', decode(repeat('3c', 700), 'hex'), 0, 0, 1, 'processed', 0 FROM generate_series(1, 1000) g`
+          yield* sql`ANALYZE ${sql(tables.events)}`
+          yield* sql`ANALYZE ${sql(tables.notifications)}`
+          const plan = yield* sql.withTransaction(
+            Effect.gen(function* () {
+              // The plan a named statement settles on after its first runs: one for every batch.
+              yield* sql`SET LOCAL plan_cache_mode = force_generic_plan`
+              yield* sql.unsafe(`PREPARE witkey_plan_test AS ${settle}`)
+              const rows = yield* sql.unsafe<{ "QUERY PLAN": unknown }>(
+                `EXPLAIN (FORMAT JSON) EXECUTE witkey_plan_test(0, '{n}', '{k}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', 1)`
+              )
+              yield* sql`DEALLOCATE witkey_plan_test`
+              return rows[0]!["QUERY PLAN"]
+            })
+          )
+          for (const [part, table] of [
+            ["marked", tables.events],
+            ["marked", tables.notifications],
+            ["duplicates", tables.notifications],
+            ["failed", tables.notifications],
+            ["released", tables.events]
+          ] as const) {
+            const cte = nodes(rootOf(plan)).filter((n) => n["Subplan Name"] === `CTE ${part}`)
+            assert.strictEqual(cte.length, 1, part)
+            // The table's scans (the UPDATE or DELETE node itself names it too).
+            const scans = nodes(cte[0]!).filter(
+              (n) => n["Relation Name"] === table && n["Node Type"].includes("Scan")
+            )
+            assert.isAbove(scans.length, 0, `${part} reads ${table}`)
+            for (const node of scans)
+              assert.include(
+                ["Index Scan", "Index Only Scan", "Bitmap Heap Scan"],
+                node["Node Type"],
+                `${part} on ${table}`
+              )
+          }
+        })
     )
   }
 )

@@ -406,14 +406,14 @@ RETURNING notify_id`,
  * The other parts select their rows with `key = ANY(array)` (the failed marks also join their array, for the
  * values), and read a row's value from the array with a scalar subquery (a batch holds each key once): a join
  * alone was planned, in the generic plan made while a table was small, as a hash join over a sequential scan of
- * the table, until statistics caught up with its growth (`test/PgBatch.test.ts` holds every part of the plan
+ * the table, until statistics caught up with its growth (`test/PgPlans.test.ts` holds every part of the plan
  * to index scans).
  *
  * The mark reads each claim with a scalar subquery on the event's key, not `EXISTS`: PostgreSQL turns an
  * `EXISTS` into a semi-join, and the generic plan of this named statement (10 rows assumed for `unnest`)
  * joined by hashing, reading every claim in the table on every batch while it looked small (a few thousand
  * rows, or statistics behind a growing table). That made row 7b-16 about a fifth slower; the subquery is one
- * primary-key probe per delivery whatever the statistics (`test/PgBatch.test.ts` checks the plan).
+ * primary-key probe per delivery whatever the statistics (`test/PgPlans.test.ts` checks the plan).
  */
 const batchTexts = (
   sql: SqlClient.SqlClient,
