@@ -161,8 +161,12 @@ export const make = <E, R>(
         // for), for the page and the reconciliation, and each status's newest, for its count (at most
         // `Page.LIMIT`, shown as "1000+") and its tab: a count taken from the newest entries of every status
         // would say "exhausted (0)" for a tab that lists old exhausted entries.
-        const all = yield* operations.list({ order: "newest", limit: Page.LIMIT })
         const status = statusOf(url)
+        // Not read for a status tab without a journal: nothing would use it.
+        const all =
+          status === undefined || options.journal !== undefined
+            ? yield* operations.list({ order: "newest", limit: Page.LIMIT })
+            : []
         const byStatus = yield* Effect.forEach(Page.STATUSES, (s) =>
           operations.list({ status: s, order: "newest", limit: Page.LIMIT })
         )
