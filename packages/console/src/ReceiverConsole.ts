@@ -154,6 +154,36 @@ export const make = <E, R>(
     }
     const unmaskOf = (url: URL) => url.searchParams.get("unmask") === "1"
 
+    /**
+     * The journal, its unreadable rows (shown too: left out, a damaged payout would be invisible here) and the
+     * notifications to reconcile it with: every notification of every task in the journal, read by task (an
+     * inbox only grows: a payout's notification may be far older than the newest entries, and matched against
+     * those alone it would read `notification_overdue`, an alarm), and the newest entries, where an ASSIGN of a
+     * task the journal does not know shows as `unrequested`.
+     */
+    const journalView = (
+      journal: PayoutJournal.PayoutJournal,
+      operations: Inbox.Operations,
+      newest: ReadonlyArray<Inbox.Entry>
+    ) =>
+      Effect.gen(function* () {
+        const [payouts, unreadable] = yield* Effect.all([journal.all, journal.unreadable])
+        const tasks = [...new Set([...payouts, ...unreadable].map((p) => p.outerTaskId))]
+        const inbox = yield* Effect.serviceOption(Inbox.Inbox)
+        const byTask = (task: string) =>
+          Option.isSome(inbox)
+            ? inbox.value.byTask(task)
+            : operations.list({ outerTaskId: task, limit: Number.MAX_SAFE_INTEGER })
+        const seen = new Set<string>()
+        const notifications: Array<Inbox.Entry> = []
+        for (const entry of [...(yield* Effect.forEach(tasks, byTask, { concurrency: 4 })).flat(), ...newest])
+          if (!seen.has(entry.notifyId)) {
+            seen.add(entry.notifyId)
+            notifications.push(entry)
+          }
+        return { payouts, unreadable, notifications }
+      })
+
     const inboxView = (url: URL) =>
       Effect.gen(function* () {
         const operations = yield* Inbox.Operations
@@ -176,13 +206,7 @@ export const make = <E, R>(
         >
         const chosen = status === undefined ? all : byStatus[Page.STATUSES.indexOf(status)]!
         const journal =
-          options.journal === undefined
-            ? undefined
-            : yield* Effect.map(
-                // The rows that do not decode are shown too: left out, a damaged payout would be invisible here.
-                Effect.all([options.journal.all, options.journal.unreadable]),
-                ([payouts, unreadable]) => ({ payouts, unreadable, notifications: all })
-              )
+          options.journal === undefined ? undefined : yield* journalView(options.journal, operations, all)
         const now = yield* Clock.currentTimeMillis
         return {
           prefix,

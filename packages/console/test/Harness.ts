@@ -33,6 +33,8 @@ export const serve = (options: {
   readonly unreadable?: ReadonlyArray<PayoutJournal.Unreadable>
   /** This many more processed entries, received after the two (`rc-<run>-extra-<i>`). */
   readonly extra?: number
+  /** Provide only `Inbox.Operations`, as an application may (the console's declared requirement). */
+  readonly operationsOnly?: boolean
 }): Effect.Effect<Served, unknown, Scope.Scope> =>
   Effect.gen(function* () {
     const inbox = yield* MemoryInbox.make({ exhaustedAfter: "1 millis" })
@@ -83,7 +85,9 @@ export const serve = (options: {
       Effect.succeed(HttpServerResponse.text("endpoint"))
     )
     yield* server.serve(
-      app.pipe(Effect.provideService(Inbox.Operations, inbox), Effect.provideService(Inbox.Inbox, inbox))
+      options.operationsOnly === true
+        ? app.pipe(Effect.provideService(Inbox.Operations, inbox))
+        : app.pipe(Effect.provideService(Inbox.Operations, inbox), Effect.provideService(Inbox.Inbox, inbox))
     )
     const origin = `http://127.0.0.1:${port}`
     return { origin, url: `${origin}/_witkey/`, runs, exhausted, processed, run }

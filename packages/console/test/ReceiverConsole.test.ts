@@ -151,10 +151,28 @@ describe("ReceiverConsole", () => {
         assert.include(page.text, "exhausted (1)")
         assert.include(page.text, `processed (${LIMIT}+)`)
         assert.include(page.text, `rc-${s.run}-extra-${LIMIT}`, "the newest entry is on the page")
-        assert.notInclude(page.text, `>${s.exhausted}<`, "the oldest is not")
+        assert.notInclude(page.text, `data-notify-id="${s.exhausted}"`, "the oldest is not listed")
+        // The journal's payout is reconciled against its task's notifications, read by task: both are older
+        // than the newest thousand, and matched against those alone they read as overdue or awaited.
+        assert.match(page.text, /s-2<\/td>\s*<td class="ok">settled/)
+        assert.match(page.text, /s-&lt;1&gt;<\/td>\s*<td class="ok">settled/)
+        assert.match(page.text, /s-3<\/td>\s*<td class="warn">awaiting_notification/)
         // The oldest entry, off the page, is still found by its key.
         assert.include((yield* request(`${s.url}entry?id=${s.exhausted}`)).text, "ledger &lt;down&gt;")
         assert.include((yield* request(`${s.url}entry?id=rc-${s.run}-extra-${LIMIT}`)).text, `x-${LIMIT}`)
+      }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "with only Operations in context, the journal is still reconciled against its tasks' notifications",
+    () =>
+      Effect.gen(function* () {
+        const s = yield* serve({ extra: LIMIT + 1, operationsOnly: true })
+        const page = yield* request(s.url)
+        assert.strictEqual(page.status, 200)
+        assert.match(page.text, /s-2<\/td>\s*<td class="ok">settled/)
+        assert.match(page.text, /s-&lt;1&gt;<\/td>\s*<td class="ok">settled/)
+        assert.notInclude(page.text, "notification_overdue")
       }).pipe(Effect.scoped)
   )
 

@@ -103,6 +103,13 @@ export const suite = (
               [id.notify(1)],
               "a fractional limit: rounded down"
             )
+            assert.deepStrictEqual(
+              (yield* ops.list({ outerTaskId: id.task, limit: Number.MAX_SAFE_INTEGER })).map(
+                (x) => x.notifyId
+              ),
+              [id.notify(1), id.notify(2)],
+              "no limit in effect (the console reads a task's every notification so)"
+            )
             const swept = yield* ops.sweep
             assert.deepStrictEqual(
               swept.filter((x) => x.outerTaskId === id.task).map((x) => x.notifyId),
