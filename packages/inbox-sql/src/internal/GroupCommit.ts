@@ -24,8 +24,9 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlConnection from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Inbox from "@witkey/core/Inbox"
-import type { Context, Scope } from "effect"
-import { Cause, Clock, Deferred, Effect, Either, Exit, Fiber, Option, Predicate, Queue } from "effect"
+import type { Scope } from "effect"
+import { Cause, Clock, Context, Effect, Exit, Fiber, FiberRef, Option, Predicate, Queue } from "effect"
+import { Signal } from "./signal.js"
 import { causeMessage, isBusy, toInboxError } from "./SqlErrors.js"
 import { type Exec, recordable, type Runner } from "./unit.js"
 
@@ -37,17 +38,21 @@ export type Next = "continue" | "busy" | "lost"
 /** `record`: a lone statement that must not share the fate of handlers' writes. `work`: a delivery. */
 export type Kind = "record" | "work"
 
+/**
+ * One delivery's hand-offs, each a one-shot `Signal` with one reader (`signal.ts`: a `Deferred` costs about
+ * 7 µs to make, and every delivery needs three).
+ */
 interface Slot {
   readonly kind: Kind
   /** Worker to caller: your turn, on this connection; or a failure (the batch could not start, or busy). */
-  readonly turn: Deferred.Deferred<Connection, Inbox.InboxError>
+  readonly turn: Signal<Connection, Inbox.InboxError>
   /**
    * Caller to worker: done, and whether to go on: `busy` (the rest of the batch would only wait too), `lost`
    * (the database rolled the transaction back: nothing more can join it).
    */
-  readonly finished: Deferred.Deferred<Next>
+  readonly finished: Signal<Next>
   /** Worker to caller: the batch's commit. */
-  readonly committed: Deferred.Deferred<void, Inbox.InboxError>
+  readonly committed: Signal<void, Inbox.InboxError>
 }
 
 export interface GroupCommit {
@@ -159,8 +164,8 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
                       break
                     }
                     handed++
-                    yield* Deferred.succeed(slot.turn, [connection, 0] as const)
-                    stopped = yield* Deferred.await(slot.finished)
+                    slot.turn.succeed([connection, 0] as const)
+                    stopped = yield* slot.finished.await
                     if (stopped !== "continue") break
                   }
                   yield* connection.executeRaw("RELEASE SAVEPOINT witkey_batch", [])
@@ -178,14 +183,13 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
         const carry: Array<Slot> = []
         for (let i = 0; i < batch.length; i++) {
           const slot = batch[i]!
-          if (i < handed) yield* Deferred.done(slot.committed, outcome)
+          if (i < handed) slot.committed.done(outcome)
           else if (outOfTime) {
             // Never touched by this transaction, whatever became of it: the next one runs them first.
             carry.push(slot)
             continue
           } else
-            yield* Deferred.fail(
-              slot.turn,
+            slot.turn.fail(
               stopped === "busy"
                 ? busy()
                 : stopped === "lost"
@@ -230,31 +234,52 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<GroupCommit, never
       Effect.gen(function* () {
         closed = true
         yield* Fiber.interrupt(fiber)
-        for (const slot of pending) yield* Deferred.fail(slot.turn, closedError())
+        for (const slot of pending) slot.turn.fail(closedError())
         pending.clear()
       })
     )
 
+    /**
+     * The caller's side, in plain combinators (this runs for every delivery): the turn's connection is set in
+     * the fiber's context around `work`'s exit and put back after it, which is what `provideService` does in a
+     * dozen steps more.
+     */
     const run: GroupCommit["run"] = (work, next, kind = "work") =>
       Effect.uninterruptible(
-        Effect.gen(function* () {
+        Effect.suspend(() => {
+          // Checked and offered in one synchronous step; closing sets `closed` before it answers `pending`.
+          if (closed) return Effect.fail(closedError())
           const slot: Slot = {
             kind,
-            turn: yield* Deferred.make<Connection, Inbox.InboxError>(),
-            finished: yield* Deferred.make<Next>(),
-            committed: yield* Deferred.make<void, Inbox.InboxError>()
+            turn: new Signal<Connection, Inbox.InboxError>(),
+            finished: new Signal<Next>(),
+            committed: new Signal<void, Inbox.InboxError>()
           }
-          // Checked and offered in one synchronous step; closing sets `closed` before it answers `pending`.
-          if (closed) return yield* closedError()
           pending.add(slot)
           queue.unsafeOffer(slot)
-          const connection = yield* Deferred.await(slot.turn)
-          const exit = yield* Effect.exit(
-            Effect.provideService(work(connection[0]), SqlClient.TransactionConnection, connection)
+          return Effect.flatMap(slot.turn.await, (connection) =>
+            Effect.withFiberRuntime((fiber) => {
+              const context = fiber.getFiberRef(FiberRef.currentContext)
+              return Effect.zipRight(
+                FiberRef.set(
+                  FiberRef.currentContext,
+                  Context.add(context, SqlClient.TransactionConnection, connection)
+                ),
+                Effect.flatMap(
+                  // Suspended: a `work` that throws fails here, as a defect, and the worker still hears of it.
+                  Effect.exit(Effect.suspend(() => work(connection[0]))),
+                  (exit) =>
+                    Effect.zipRight(
+                      FiberRef.set(FiberRef.currentContext, context),
+                      Effect.suspend(() => {
+                        slot.finished.succeed(next(exit))
+                        return Effect.as(slot.committed.await, exit)
+                      })
+                    )
+                )
+              )
+            })
           )
-          yield* Deferred.succeed(slot.finished, next(exit))
-          yield* Deferred.await(slot.committed)
-          return exit
         })
       )
 
@@ -286,30 +311,41 @@ const nextAfter = (exit: Exit.Exit<unknown, unknown>): Next => {
 const savepointed = <A, E, R>(
   connection: SqlConnection.Connection,
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SqlError | Inbox.InboxError, R> =>
-  Effect.gen(function* () {
-    yield* connection.executeRaw("SAVEPOINT witkey_delivery", [])
-    const exit = yield* Effect.exit(effect)
-    if (Exit.isSuccess(exit)) {
-      const released = yield* Effect.exit(connection.executeRaw("RELEASE SAVEPOINT witkey_delivery", []))
-      if (Exit.isSuccess(released)) return exit.value
-    }
-    const rolledBack = yield* Effect.exit(
-      Effect.zipRight(
-        connection.executeRaw("ROLLBACK TO SAVEPOINT witkey_delivery", []),
-        connection.executeRaw("RELEASE SAVEPOINT witkey_delivery", [])
-      )
+): Effect.Effect<A, E | SqlError | Inbox.InboxError, R> => {
+  const undo = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | SqlError | Inbox.InboxError> =>
+    Effect.flatMap(
+      Effect.exit(
+        Effect.zipRight(
+          connection.executeRaw("ROLLBACK TO SAVEPOINT witkey_delivery", []),
+          connection.executeRaw("RELEASE SAVEPOINT witkey_delivery", [])
+        )
+      ),
+      (rolledBack): Effect.Effect<A, E | Inbox.InboxError> =>
+        Exit.isFailure(rolledBack) || Exit.isSuccess(exit)
+          ? Effect.zipRight(
+              Effect.ignore(connection.executeRaw("ROLLBACK", [])),
+              Effect.fail(
+                new Inbox.InboxError({
+                  reason: "lost",
+                  message:
+                    "inbox: the database rolled the shared transaction back; every delivery in it is answered fail"
+                })
+              )
+            )
+          : exit
     )
-    if (Exit.isFailure(rolledBack) || Exit.isSuccess(exit)) {
-      yield* Effect.ignore(connection.executeRaw("ROLLBACK", []))
-      return yield* new Inbox.InboxError({
-        reason: "lost",
-        message:
-          "inbox: the database rolled the shared transaction back; every delivery in it is answered fail"
-      })
-    }
-    return yield* exit
-  })
+  return Effect.zipRight(
+    connection.executeRaw("SAVEPOINT witkey_delivery", []),
+    Effect.flatMap(Effect.exit(effect), (exit) =>
+      Exit.isSuccess(exit)
+        ? Effect.matchEffect(connection.executeRaw("RELEASE SAVEPOINT witkey_delivery", []), {
+            onFailure: () => undo(exit),
+            onSuccess: () => Effect.succeed(exit.value)
+          })
+        : undo(exit)
+    )
+  )
+}
 
 /**
  * A statement run on the turn's connection directly: the same SQL and the same driver call, without the
@@ -339,25 +375,31 @@ export const runner = (group: GroupCommit): Runner => ({
       )
     ),
   run: (unit, restore, onFailure) =>
-    Effect.gen(function* () {
-      const grouped = yield* Effect.either(
-        group.run(
-          (connection) =>
-            Effect.gen(function* () {
-              const exit = yield* Effect.exit(
-                Effect.mapError(savepointed(connection, restore(unit(execOn(connection)))), (e) =>
-                  Predicate.isTagged(e, "SqlError") ? toInboxError("savepoint")(e as SqlError) : e
-                )
+    Effect.matchEffect(
+      group.run(
+        (connection) =>
+          Effect.flatMap(
+            Effect.exit(
+              Effect.mapError(savepointed(connection, restore(unit(execOn(connection)))), (e) =>
+                Predicate.isTagged(e, "SqlError") ? toInboxError("savepoint")(e as SqlError) : e
               )
-              if (Exit.isFailure(exit) && recordable(exit.cause)) yield* onFailure(exit.cause)
-              return exit
-            }),
-          (exit) => (Exit.isFailure(exit) ? "continue" : nextAfter(exit.value))
-        )
-      )
-      if (Either.isRight(grouped)) return yield* Effect.flatten(grouped.right)
-      // The shared transaction did not commit (or never began): whatever the unit wrote in it is gone.
-      if (recordable(Cause.fail(grouped.left))) yield* onFailure(Cause.fail(grouped.left))
-      return yield* grouped.left
-    })
+            ),
+            (exit) =>
+              Exit.isFailure(exit) && recordable(exit.cause)
+                ? Effect.as(onFailure(exit.cause), exit)
+                : Effect.succeed(exit)
+          ),
+        (exit) => (Exit.isFailure(exit) ? "continue" : nextAfter(exit.value))
+      ),
+      {
+        onFailure: (error) => {
+          // The shared transaction did not commit (or never began): whatever the unit wrote in it is gone.
+          const failed = Effect.fail(error)
+          return recordable(Cause.fail(error))
+            ? Effect.zipRight(onFailure(Cause.fail(error)), failed)
+            : failed
+        },
+        onSuccess: (exit) => Effect.flatten(exit)
+      }
+    )
 })
