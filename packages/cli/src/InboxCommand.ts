@@ -36,6 +36,9 @@ const notifyIdArg = Args.text({ name: "NOTIFY_ID" }).pipe(
   Args.withDescription("The notification's notify_id.")
 )
 
+/** `inbox list`'s default `--limit`: the inbox's own default. */
+export const LIST_LIMIT = 1000
+
 export const listOptions = {
   db,
   state: Options.choice("state", STATES).pipe(
@@ -45,6 +48,15 @@ export const listOptions = {
   task: Options.text("task").pipe(
     Options.withDescription("Only this task's entries (outer_task_id)."),
     Options.optional
+  ),
+  newest: Options.boolean("newest").pipe(
+    Options.withDescription(
+      "Newest first (an inbox only grows: the latest entries, not the first ever received)."
+    )
+  ),
+  limit: Options.integer("limit").pipe(
+    Options.withDescription(`At most this many entries (default ${LIST_LIMIT}).`),
+    Options.withDefault(LIST_LIMIT)
   ),
   json: CommonOptions.json
 }
@@ -56,7 +68,7 @@ const list = Command.make("list", listOptions, (config) =>
   )
 ).pipe(
   Command.withDescription(
-    "List the inbox's entries, oldest first (e.g. --state exhausted: what needs a replay)."
+    "List the inbox's entries, oldest first unless --newest (e.g. --state exhausted: what needs a replay)."
   )
 )
 

@@ -99,6 +99,26 @@ describe("inbox and payouts commands", () => {
         assert.strictEqual(processed.code, 0, processed.stderr)
         const entries = lastJson(processed)["entries"] as Array<Record<string, unknown>>
         assert.strictEqual(entries.length, notifications)
+        // Newest first, and a limit that says when it cut the listing (on stderr: stdout stays the listing).
+        const newest = yield* run(["inbox", "list", "--db", db, "--newest", "--limit", "2", "--json"])
+        assert.strictEqual(newest.code, 0, newest.stderr)
+        const latest = lastJson(newest)["entries"] as Array<Record<string, unknown>>
+        const oldestFirst = lastJson(yield* run(["inbox", "list", "--db", db, "--json"]))["entries"] as Array<
+          Record<string, unknown>
+        >
+        assert.deepStrictEqual(
+          latest.map((e) => e["notify_id"]),
+          oldestFirst
+            .slice(-2)
+            .reverse()
+            .map((e) => e["notify_id"])
+        )
+        if (oldestFirst.length >= 2)
+          assert.match(newest.stderr, /^witkey: note: 2 entries shown, the --limit; there may be more/)
+        else assert.strictEqual(newest.stderr, "", "a listing shorter than the limit says nothing")
+        const badLimit = yield* run(["inbox", "list", "--db", db, "--limit", "0"])
+        assert.strictEqual(badLimit.code, 2)
+        assertOneErrorLine(badLimit, /--limit 0: must be 1 or more/)
         const failing = lastJson(yield* run(["inbox", "list", "--db", db, "--state", "exhausted", "--json"]))
         assert.deepStrictEqual(failing, { entries: [] })
         const id = String(entries[0]!["notify_id"])
@@ -260,6 +280,27 @@ describe("inbox and payouts commands", () => {
           )
         }).pipe(Effect.scoped, Effect.provide(SqliteInbox.layer({ filename: db })))
 
+        // Newest first, and a limit that says when it cut the listing (on stderr: stdout stays the listing).
+        const newest = yield* run(["inbox", "list", "--db", db, "--newest", "--limit", "2", "--json"])
+        assert.strictEqual(newest.code, 0, newest.stderr)
+        const latest = lastJson(newest)["entries"] as Array<Record<string, unknown>>
+        const oldestFirst = lastJson(yield* run(["inbox", "list", "--db", db, "--json"]))["entries"] as Array<
+          Record<string, unknown>
+        >
+        assert.deepStrictEqual(
+          latest.map((e) => e["notify_id"]),
+          oldestFirst
+            .slice(-2)
+            .reverse()
+            .map((e) => e["notify_id"])
+        )
+        console.log("DEBUG", JSON.stringify(newest.stderr), latest.length)
+        if (oldestFirst.length >= 2)
+          assert.match(newest.stderr, /^witkey: note: 2 entries shown, the --limit; there may be more/)
+        else assert.strictEqual(newest.stderr, "", "a listing shorter than the limit says nothing")
+        const badLimit = yield* run(["inbox", "list", "--db", db, "--limit", "0"])
+        assert.strictEqual(badLimit.code, 2)
+        assertOneErrorLine(badLimit, /--limit 0: must be 1 or more/)
         const failing = lastJson(yield* run(["inbox", "list", "--db", db, "--state", "exhausted", "--json"]))
         assert.deepStrictEqual(
           (failing["entries"] as Array<Record<string, unknown>>).map((e) => [

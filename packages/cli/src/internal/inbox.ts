@@ -12,12 +12,20 @@ import * as InboxCommand from "../InboxCommand.js"
 export const list = (values: Command.Command.ParseConfig<typeof InboxCommand.listOptions>) =>
   withInbox(values.db, (ops) =>
     Effect.gen(function* () {
+      if (values.limit < 1) return yield* CliError.usage(`--limit ${values.limit}: must be 1 or more`)
       const entries = yield* ops
         .list({
           status: Option.getOrUndefined(values.state),
-          outerTaskId: Option.getOrUndefined(values.task)
+          outerTaskId: Option.getOrUndefined(values.task),
+          order: values.newest ? "newest" : "oldest",
+          limit: values.limit
         })
         .pipe(Effect.mapError(storage))
+      // A full page may hide more: said on stderr, so that stdout stays the listing (or the JSON line).
+      if (entries.length === values.limit)
+        yield* Output.diagnostic(
+          `witkey: note: ${entries.length} entries shown, the --limit; there may be more (${values.newest ? "--limit" : "--newest, --limit"})`
+        )
       yield* Output.result(values.json, { entries: entries.map(entryJson) }, () =>
         entries.length === 0
           ? ["no entries"]
