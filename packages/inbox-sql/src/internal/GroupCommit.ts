@@ -308,7 +308,7 @@ const nextAfter = (exit: Exit.Exit<unknown, unknown>): Next => {
  * errors): the whole transaction is rolled back, so that the batch cannot commit half of this delivery, and
  * this fails with reason `lost`.
  */
-const savepointed = <A, E, R>(
+export const savepointed = <A, E, R>(
   connection: SqlConnection.Connection,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | SqlError | Inbox.InboxError, R> => {
@@ -338,10 +338,11 @@ const savepointed = <A, E, R>(
     connection.executeRaw("SAVEPOINT witkey_delivery", []),
     Effect.flatMap(Effect.exit(effect), (exit) =>
       Exit.isSuccess(exit)
-        ? Effect.matchEffect(connection.executeRaw("RELEASE SAVEPOINT witkey_delivery", []), {
-            onFailure: () => undo(exit),
-            onSuccess: () => Effect.succeed(exit.value)
-          })
+        ? // `exit`, not `matchEffect`: a RELEASE that dies (a defect, not a SqlError) is undone as one that fails.
+          Effect.flatMap(
+            Effect.exit(connection.executeRaw("RELEASE SAVEPOINT witkey_delivery", [])),
+            (released) => (Exit.isSuccess(released) ? Effect.succeed(exit.value) : undo(exit))
+          )
         : undo(exit)
     )
   )
