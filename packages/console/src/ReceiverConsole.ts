@@ -29,6 +29,7 @@ import * as CharsetCodec from "@witkey/core/Charset"
 import * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import * as PayoutJournal from "@witkey/core/PayoutJournal"
+import * as Protocol from "@witkey/core/Protocol"
 import { Cause, Clock, Effect, Either, Option, Redacted, Schema } from "effect"
 import * as Assets from "./ConsoleAssets.js"
 import * as ConsoleHttp from "./ConsoleHttp.js"
@@ -36,6 +37,8 @@ import * as Html from "./Html.js"
 import * as Page from "./internal/ReceiverPage.js"
 
 export const DEFAULT_PREFIX = "/_witkey/"
+
+const EMPTY = new Uint8Array(0)
 
 /** The cookie a `?token=` link sets. */
 export const COOKIE = "witkey_console"
@@ -155,11 +158,28 @@ export const make = <E, R>(
     const unmaskOf = (url: URL) => url.searchParams.get("unmask") === "1"
 
     /**
+     * Each journal task's notifications as last read, kept while they settle every serial its payouts name:
+     * an inbox never deletes a row, so a settled serial stays settled, and such a task is not read again on
+     * every refresh (one query per task per second per open page, on SQLite the connection deliveries need).
+     * Read again when the task's paid serials change, or when one of the newest entries is of the task and not
+     * among those kept (a late ASSIGN, perhaps unrequested). Kept without bodies, errors or notes: the
+     * reconciliation reads only ids, types and times.
+     */
+    const settledTasks = new Map<
+      string,
+      {
+        readonly serials: string
+        readonly ids: ReadonlySet<string>
+        readonly entries: ReadonlyArray<Inbox.Entry>
+      }
+    >()
+
+    /**
      * The journal, its unreadable rows (shown too: left out, a damaged payout would be invisible here) and the
      * notifications to reconcile it with: every notification of every task in the journal, read by task (an
      * inbox only grows: a payout's notification may be far older than the newest entries, and matched against
-     * those alone it would read `notification_overdue`, an alarm), and the newest entries, where an ASSIGN of a
-     * task the journal does not know shows as `unrequested`.
+     * those alone it would read `notification_overdue`, an alarm; `settledTasks` spares most of the reads), and
+     * the newest entries, where an ASSIGN of a task the journal does not know shows as `unrequested`.
      */
     const journalView = (
       journal: PayoutJournal.PayoutJournal,
@@ -168,15 +188,63 @@ export const make = <E, R>(
     ) =>
       Effect.gen(function* () {
         const [payouts, unreadable] = yield* Effect.all([journal.all, journal.unreadable])
-        const tasks = [...new Set([...payouts, ...unreadable].map((p) => p.outerTaskId))]
+        const serialsOf = new Map<string, Set<string>>()
+        for (const p of unreadable) if (!serialsOf.has(p.outerTaskId)) serialsOf.set(p.outerTaskId, new Set())
+        for (const p of payouts) {
+          const set = serialsOf.get(p.outerTaskId) ?? new Set<string>()
+          for (const serial of p.transfers) set.add(serial)
+          serialsOf.set(p.outerTaskId, set)
+        }
+        const newestOf = new Map<string, Array<string>>()
+        for (const e of newest)
+          if (e.outerTaskId !== undefined)
+            newestOf.set(e.outerTaskId, [...(newestOf.get(e.outerTaskId) ?? []), e.notifyId])
+        const signature = (serials: ReadonlySet<string>) => [...serials].sort().join("\n")
+        const kept = (task: string) => {
+          const cached = settledTasks.get(task)
+          return cached !== undefined &&
+            cached.serials === signature(serialsOf.get(task)!) &&
+            (newestOf.get(task) ?? []).every((id) => cached.ids.has(id))
+            ? cached.entries
+            : undefined
+        }
         const inbox = yield* Effect.serviceOption(Inbox.Inbox)
-        const byTask = (task: string) =>
-          Option.isSome(inbox)
-            ? inbox.value.byTask(task)
-            : operations.list({ outerTaskId: task, limit: Number.MAX_SAFE_INTEGER })
+        const read = (task: string) =>
+          Effect.map(
+            Option.isSome(inbox)
+              ? inbox.value.byTask(task)
+              : operations.list({ outerTaskId: task, limit: Number.MAX_SAFE_INTEGER }),
+            (entries) => {
+              const serials = serialsOf.get(task)!
+              const notified = new Set(
+                entries.filter((e) => e.subType === Protocol.Notify.assign).map((e) => e.outerTransferNo)
+              )
+              if ([...serials].every((serial) => notified.has(serial)))
+                settledTasks.set(task, {
+                  serials: signature(serials),
+                  ids: new Set(entries.map((e) => e.notifyId)),
+                  entries: entries.map((e) => ({
+                    ...e,
+                    body: EMPTY,
+                    lastError: undefined,
+                    resolution: undefined
+                  }))
+                })
+              else settledTasks.delete(task)
+              return entries
+            }
+          )
+        const byTask = yield* Effect.forEach(
+          [...serialsOf.keys()],
+          (task) => {
+            const entries = kept(task)
+            return entries === undefined ? read(task) : Effect.succeed(entries)
+          },
+          { concurrency: 4 }
+        )
         const seen = new Set<string>()
         const notifications: Array<Inbox.Entry> = []
-        for (const entry of [...(yield* Effect.forEach(tasks, byTask, { concurrency: 4 })).flat(), ...newest])
+        for (const entry of [...byTask.flat(), ...newest])
           if (!seen.has(entry.notifyId)) {
             seen.add(entry.notifyId)
             notifications.push(entry)

@@ -24,6 +24,10 @@ export interface Served {
   readonly exhausted: string
   readonly processed: string
   readonly run: string
+  /** The inbox behind the console, to receive more. */
+  readonly inbox: Inbox.Inbox
+  /** The tasks the console read by task (`Inbox.byTask`), in order. */
+  readonly byTaskReads: Ref.Ref<ReadonlyArray<string>>
 }
 
 export const serve = (options: {
@@ -64,6 +68,7 @@ export const serve = (options: {
       verifiedBy: { keyId: "alipay-2026", status: "active" }
     })
     const runs = yield* Ref.make<ReadonlyArray<string>>([])
+    const byTaskReads = yield* Ref.make<ReadonlyArray<string>>([])
     const handler = (n: Notification.Notification) => Ref.update(runs, (r) => [...r, n.notifyId])
     const host = options.host ?? "127.0.0.1"
     const node = Http.createServer()
@@ -87,8 +92,18 @@ export const serve = (options: {
     yield* server.serve(
       options.operationsOnly === true
         ? app.pipe(Effect.provideService(Inbox.Operations, inbox))
-        : app.pipe(Effect.provideService(Inbox.Operations, inbox), Effect.provideService(Inbox.Inbox, inbox))
+        : app.pipe(
+            Effect.provideService(Inbox.Operations, inbox),
+            Effect.provideService(Inbox.Inbox, {
+              ...inbox,
+              byTask: (task) =>
+                Effect.zipRight(
+                  Ref.update(byTaskReads, (r) => [...r, task]),
+                  inbox.byTask(task)
+                )
+            })
+          )
     )
     const origin = `http://127.0.0.1:${port}`
-    return { origin, url: `${origin}/_witkey/`, runs, exhausted, processed, run }
+    return { origin, url: `${origin}/_witkey/`, runs, exhausted, processed, run, inbox, byTaskReads }
   })

@@ -5,6 +5,7 @@ import { Effect, Redacted } from "effect"
 import * as Http from "node:http"
 import { LIMIT } from "../src/internal/ReceiverPage.js"
 import * as ReceiverConsole from "../src/ReceiverConsole.js"
+import { assign, received } from "@witkey/testkit/InboxSuite"
 import { PAYEE, serve } from "./Harness.js"
 
 const request = (
@@ -172,7 +173,39 @@ describe("ReceiverConsole", () => {
         assert.strictEqual(page.status, 200)
         assert.match(page.text, /s-2<\/td>\s*<td class="ok">settled/)
         assert.match(page.text, /s-&lt;1&gt;<\/td>\s*<td class="ok">settled/)
-        assert.notInclude(page.text, "notification_overdue")
+      }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "a journal task is read by task while a serial of it is unsettled, then kept until it changes",
+    () =>
+      Effect.gen(function* () {
+        const s = yield* serve({})
+        const task = `task-${s.run}`
+        const reads = () => Effect.map(s.byTaskReads.get, (r) => r.filter((t) => t === task).length)
+        const page = () => Effect.map(request(s.url), (p) => p.text)
+        yield* page()
+        yield* page()
+        assert.strictEqual(yield* reads(), 2, "s-3 unsettled: read on every page")
+        yield* s.inbox.receive(
+          yield* received({ notifyId: `rc-${s.run}-3`, payload: assign(task, "s-3") }),
+          () => Effect.void
+        )
+        assert.match(yield* page(), /s-3<\/td>\s*<td class="ok">settled/)
+        assert.strictEqual(yield* reads(), 3)
+        const kept = yield* page()
+        assert.strictEqual(yield* reads(), 3, "every serial settled: kept, not read again")
+        assert.match(kept, /s-3<\/td>\s*<td class="ok">settled/)
+        assert.match(kept, /s-2<\/td>\s*<td class="ok">settled/)
+        // A late ASSIGN of the task for a serial nobody paid: among the newest, not among those kept.
+        yield* s.inbox.receive(
+          yield* received({ notifyId: `rc-${s.run}-9`, payload: assign(task, "s-9") }),
+          () => Effect.void
+        )
+        assert.match(yield* page(), /s-9<\/td>\s*<td class="bad">unrequested/)
+        assert.strictEqual(yield* reads(), 4, "read again: a new entry of the task")
+        assert.match(yield* page(), /s-9<\/td>\s*<td class="bad">unrequested/)
+        assert.strictEqual(yield* reads(), 4, "kept again, the unrequested ASSIGN with it")
       }).pipe(Effect.scoped)
   )
 
