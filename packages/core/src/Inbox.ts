@@ -238,7 +238,9 @@ export interface Query {
   readonly limit?: number | undefined
   /**
    * `oldest` first (by first arrival; the default) or `newest` first: an inbox only grows, and a view of the
-   * latest entries needs the newest ones, not the first `limit` ever received.
+   * latest entries needs the newest ones, not the first `limit` ever received. Without a filter, a store may
+   * order by when it recorded each entry (the SQL inboxes do, by primary key, so that the listing reads
+   * `limit` rows rather than the whole table): the same order unless a clock stepped back.
    */
   readonly order?: "oldest" | "newest" | undefined
 }

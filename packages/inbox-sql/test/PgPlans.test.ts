@@ -49,7 +49,11 @@ describe.skipIf(unavailable !== undefined && !PgTest.required)(
           settleDuplicates: statements.settleDuplicates(window.now),
           "list failing": statements.list({ status: "failing" }, window, 100),
           "list exhausted": statements.list({ status: "exhausted" }, window, 100),
-          "list failed_permanent": statements.list({ status: "failed_permanent" }, window, 100)
+          "list failed_permanent": statements.list({ status: "failed_permanent" }, window, 100),
+          // The console's page, every second it is open, and `witkey inbox list` without a filter.
+          "list newest": statements.list({ order: "newest" }, window, 1000),
+          "list oldest": statements.list({}, window, 1000),
+          "list processed, newest": statements.list({ status: "processed", order: "newest" }, window, 1000)
         }
         for (const [name, statement] of Object.entries(checked)) {
           const [text, params] = statement.compile()
