@@ -113,14 +113,19 @@ describe("inbox and payouts commands", () => {
             .reverse()
             .map((e) => e["notify_id"])
         )
-        if (oldestFirst.length >= 2)
-          assert.match(newest.stderr, /^witkey: note: 2 entries shown, the --limit; there may be more/)
-        else assert.strictEqual(newest.stderr, "", "a listing shorter than the limit says nothing")
+        assert.isAbove(oldestFirst.length, 2, "enough entries for the limit to cut")
+        if (oldestFirst.length > 2) {
+          assert.match(newest.stderr, /^witkey inbox list: 2 entries shown \(--limit\); there are more/)
+          assert.strictEqual(lastJson(newest)["more"], true)
+        } else {
+          assert.strictEqual(newest.stderr, "", "a listing that the limit does not cut says nothing")
+          assert.strictEqual(lastJson(newest)["more"], false)
+        }
         const badLimit = yield* run(["inbox", "list", "--db", db, "--limit", "0"])
         assert.strictEqual(badLimit.code, 2)
         assertOneErrorLine(badLimit, /--limit 0: must be 1 or more/)
         const failing = lastJson(yield* run(["inbox", "list", "--db", db, "--state", "exhausted", "--json"]))
-        assert.deepStrictEqual(failing, { entries: [] })
+        assert.deepStrictEqual(failing, { entries: [], more: false })
         const id = String(entries[0]!["notify_id"])
         const shown = yield* run(["inbox", "show", id, "--db", db, "--json"])
         assert.strictEqual(shown.code, 0, shown.stderr)
@@ -294,10 +299,13 @@ describe("inbox and payouts commands", () => {
             .reverse()
             .map((e) => e["notify_id"])
         )
-        console.log("DEBUG", JSON.stringify(newest.stderr), latest.length)
-        if (oldestFirst.length >= 2)
-          assert.match(newest.stderr, /^witkey: note: 2 entries shown, the --limit; there may be more/)
-        else assert.strictEqual(newest.stderr, "", "a listing shorter than the limit says nothing")
+        if (oldestFirst.length > 2) {
+          assert.match(newest.stderr, /^witkey inbox list: 2 entries shown \(--limit\); there are more/)
+          assert.strictEqual(lastJson(newest)["more"], true)
+        } else {
+          assert.strictEqual(newest.stderr, "", "a listing that the limit does not cut says nothing")
+          assert.strictEqual(lastJson(newest)["more"], false)
+        }
         const badLimit = yield* run(["inbox", "list", "--db", db, "--limit", "0"])
         assert.strictEqual(badLimit.code, 2)
         assertOneErrorLine(badLimit, /--limit 0: must be 1 or more/)

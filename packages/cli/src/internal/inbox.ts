@@ -10,41 +10,46 @@ import type * as Command from "@effect/cli/Command"
 import * as InboxCommand from "../InboxCommand.js"
 
 export const list = (values: Command.Command.ParseConfig<typeof InboxCommand.listOptions>) =>
-  withInbox(values.db, (ops) =>
-    Effect.gen(function* () {
-      if (values.limit < 1) return yield* CliError.usage(`--limit ${values.limit}: must be 1 or more`)
-      const entries = yield* ops
-        .list({
-          status: Option.getOrUndefined(values.state),
-          outerTaskId: Option.getOrUndefined(values.task),
-          order: values.newest ? "newest" : "oldest",
-          limit: values.limit
-        })
-        .pipe(Effect.mapError(storage))
-      // A full page may hide more: said on stderr, so that stdout stays the listing (or the JSON line).
-      if (entries.length === values.limit)
-        yield* Output.diagnostic(
-          `witkey: note: ${entries.length} entries shown, the --limit; there may be more (${values.newest ? "--limit" : "--newest, --limit"})`
-        )
-      yield* Output.result(values.json, { entries: entries.map(entryJson) }, () =>
-        entries.length === 0
-          ? ["no entries"]
-          : entries.map((e) =>
-              [
-                e.notifyId,
-                e.status,
-                e.subType,
-                e.outerTaskId ?? "-",
-                e.outerTransferNo ?? "-",
-                `${e.deliveries} deliveries`,
-                `${e.failures} failures`,
-                iso(e.firstReceivedAt),
-                e.lastError ?? ""
-              ].join("  ")
+  // Checked before the database is opened (a new path would be created and migrated first).
+  values.limit < 1
+    ? Effect.fail(CliError.usage(`--limit ${values.limit}: must be 1 or more`))
+    : withInbox(values.db, (ops) =>
+        Effect.gen(function* () {
+          // One more than asked: whether the listing was cut is then known, not guessed.
+          const read = yield* ops
+            .list({
+              status: Option.getOrUndefined(values.state),
+              outerTaskId: Option.getOrUndefined(values.task),
+              order: values.newest ? "newest" : "oldest",
+              limit: values.limit + 1
+            })
+            .pipe(Effect.mapError(storage))
+          const more = read.length > values.limit
+          const entries = more ? read.slice(0, values.limit) : read
+          // Said on stderr, so that stdout stays the listing; not `witkey: …`, the prefix of an error.
+          if (more)
+            yield* Output.diagnostic(
+              `witkey inbox list: ${entries.length} entries shown (--limit); there are more (${values.newest ? "--limit" : "--newest, --limit"})`
             )
+          yield* Output.result(values.json, { entries: entries.map(entryJson), more }, () =>
+            entries.length === 0
+              ? ["no entries"]
+              : entries.map((e) =>
+                  [
+                    e.notifyId,
+                    e.status,
+                    e.subType,
+                    e.outerTaskId ?? "-",
+                    e.outerTransferNo ?? "-",
+                    `${e.deliveries} deliveries`,
+                    `${e.failures} failures`,
+                    iso(e.firstReceivedAt),
+                    e.lastError ?? ""
+                  ].join("  ")
+                )
+          )
+        })
       )
-    })
-  )
 
 export const show = (values: Command.Command.ParseConfig<typeof InboxCommand.showOptions>) =>
   withInbox(values.db, (ops, inbox) =>
