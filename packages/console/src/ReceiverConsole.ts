@@ -30,7 +30,7 @@ import * as Inbox from "@witkey/core/Inbox"
 import type * as Notification from "@witkey/core/Notification"
 import * as PayoutJournal from "@witkey/core/PayoutJournal"
 import * as Protocol from "@witkey/core/Protocol"
-import { Cause, Clock, Effect, Either, Option, Redacted, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Option, Redacted, Schema } from "effect"
 import * as Assets from "./ConsoleAssets.js"
 import * as ConsoleHttp from "./ConsoleHttp.js"
 import * as Html from "./Html.js"
@@ -63,6 +63,13 @@ export interface Options<E, R> {
   readonly charset?: Charset.Charset | undefined
   /** The payout journal, to show it and its reconciliation with the inbox. */
   readonly journal?: PayoutJournal.PayoutJournal | undefined
+  /**
+   * How long the notifications of a journal task whose paid serials are all notified are kept before they are
+   * read again (each task's own time is drawn between half this and this, so the reads spread out); default
+   * one minute. A late ASSIGN of such a task (perhaps unrequested, an alarm) shows at once while it is among
+   * the newest entries, and at the latest after this long otherwise.
+   */
+  readonly settledRecheck?: Duration.DurationInput | undefined
   /** The CSRF token; default 32 random bytes, hex. */
   readonly csrf?: string | undefined
 }
@@ -161,9 +168,10 @@ export const make = <E, R>(
      * Each journal task's notifications as last read, kept while they settle every serial its payouts name:
      * an inbox never deletes a row, so a settled serial stays settled, and such a task is not read again on
      * every refresh (one query per task per second per open page, on SQLite the connection deliveries need).
-     * Read again when the task's paid serials change, or when one of the newest entries is of the task and not
-     * among those kept (a late ASSIGN, perhaps unrequested). Kept without bodies, errors or notes: the
-     * reconciliation reads only ids, types and times.
+     * Read again when the task's paid serials change, when one of the newest entries is of the task and not
+     * among those kept (a late ASSIGN, perhaps unrequested), and after `settledRecheck` in any case: a late
+     * ASSIGN no longer among the newest when a page is drawn would otherwise stay hidden. Kept without bodies,
+     * errors or notes: the reconciliation reads only ids, types and times.
      */
     const settledTasks = new Map<
       string,
@@ -171,8 +179,11 @@ export const make = <E, R>(
         readonly serials: string
         readonly ids: ReadonlySet<string>
         readonly entries: ReadonlyArray<Inbox.Entry>
+        /** Clock millis after which the task is read again. */
+        readonly until: number
       }
     >()
+    const recheckMillis = Duration.toMillis(Duration.decode(options.settledRecheck ?? "1 minute"))
 
     /**
      * The journal, its unreadable rows (shown too: left out, a damaged payout would be invisible here) and the
@@ -188,6 +199,7 @@ export const make = <E, R>(
     ) =>
       Effect.gen(function* () {
         const [payouts, unreadable] = yield* Effect.all([journal.all, journal.unreadable])
+        const now = yield* Clock.currentTimeMillis
         const serialsOf = new Map<string, Set<string>>()
         for (const p of unreadable) if (!serialsOf.has(p.outerTaskId)) serialsOf.set(p.outerTaskId, new Set())
         for (const p of payouts) {
@@ -203,6 +215,7 @@ export const make = <E, R>(
         const kept = (task: string) => {
           const cached = settledTasks.get(task)
           return cached !== undefined &&
+            now < cached.until &&
             cached.serials === signature(serialsOf.get(task)!) &&
             (newestOf.get(task) ?? []).every((id) => cached.ids.has(id))
             ? cached.entries
@@ -228,7 +241,8 @@ export const make = <E, R>(
                     body: EMPTY,
                     lastError: undefined,
                     resolution: undefined
-                  }))
+                  })),
+                  until: now + recheckMillis * (0.5 + Math.random() / 2)
                 })
               else settledTasks.delete(task)
               return entries
@@ -242,6 +256,9 @@ export const make = <E, R>(
           },
           { concurrency: 4 }
         )
+        // Nothing kept past its time, or for a task the journal no longer names.
+        for (const [task, cached] of settledTasks)
+          if (now >= cached.until || !serialsOf.has(task)) settledTasks.delete(task)
         const seen = new Set<string>()
         const notifications: Array<Inbox.Entry> = []
         for (const entry of [...byTask.flat(), ...newest])

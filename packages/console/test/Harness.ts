@@ -10,7 +10,7 @@ import * as MemoryInbox from "@witkey/testkit/MemoryInbox"
 import type * as PayoutJournal from "@witkey/core/PayoutJournal"
 import * as MemoryPayoutJournal from "@witkey/testkit/MemoryPayoutJournal"
 import { signed } from "@witkey/testkit/PayoutJournalSuite"
-import { Effect, Redacted, Ref, type Scope } from "effect"
+import { type Duration, Effect, Redacted, Ref, type Scope } from "effect"
 import * as Http from "node:http"
 import * as ReceiverConsole from "../src/ReceiverConsole.js"
 
@@ -39,6 +39,8 @@ export const serve = (options: {
   readonly extra?: number
   /** Provide only `Inbox.Operations`, as an application may (the console's declared requirement). */
   readonly operationsOnly?: boolean
+  /** The console's `settledRecheck`. */
+  readonly settledRecheck?: Duration.DurationInput
 }): Effect.Effect<Served, unknown, Scope.Scope> =>
   Effect.gen(function* () {
     const inbox = yield* MemoryInbox.make({ exhaustedAfter: "1 millis" })
@@ -85,7 +87,8 @@ export const serve = (options: {
           options.unreadable === undefined
             ? journal
             : { ...journal, unreadable: Effect.succeed(options.unreadable) },
-        token: options.token === undefined ? undefined : Redacted.make(options.token)
+        token: options.token === undefined ? undefined : Redacted.make(options.token),
+        settledRecheck: options.settledRecheck
       },
       Effect.succeed(HttpServerResponse.text("endpoint"))
     )

@@ -209,6 +209,37 @@ describe("ReceiverConsole", () => {
       }).pipe(Effect.scoped)
   )
 
+  it.live(
+    "a kept task is read again after settledRecheck: a late ASSIGN off the newest page still shows",
+    () =>
+      Effect.gen(function* () {
+        const s = yield* serve({ settledRecheck: "300 millis" })
+        const task = `task-${s.run}`
+        const page = () => Effect.map(request(s.url), (p) => p.text)
+        yield* s.inbox.receive(
+          yield* received({ notifyId: `rc-${s.run}-3`, payload: assign(task, "s-3") }),
+          () => Effect.void
+        )
+        assert.match(yield* page(), /s-3<\/td>\s*<td class="ok">settled/)
+        // A late ASSIGN nobody paid for, then more than a page of other entries: it is not among the newest.
+        yield* s.inbox.receive(
+          yield* received({ notifyId: `rc-${s.run}-9`, payload: assign(task, "s-9") }),
+          () => Effect.void
+        )
+        for (let i = 0; i <= LIMIT; i++)
+          yield* s.inbox.receive(
+            yield* received({
+              notifyId: `rc-${s.run}-later-${i}`,
+              payload: assign(`other-${s.run}`, `o-${i}`)
+            }),
+            () => Effect.void
+          )
+        // Past the task's time (at most settledRecheck after its read), it is read again.
+        yield* Effect.sleep("400 millis")
+        assert.match(yield* page(), /s-9<\/td>\s*<td class="bad">unrequested/)
+      }).pipe(Effect.scoped)
+  )
+
   it.live("checks Host, Origin and the CSRF token; escapes, masks payee ids, sets a strict CSP", () =>
     Effect.gen(function* () {
       const s = yield* serve({})

@@ -240,7 +240,9 @@ export interface Query {
    * `oldest` first (by first arrival; the default) or `newest` first: an inbox only grows, and a view of the
    * latest entries needs the newest ones, not the first `limit` ever received. Without a filter, a store may
    * order by when it recorded each entry (the SQL inboxes do, by primary key, so that the listing reads
-   * `limit` rows rather than the whole table): the same order unless a clock stepped back.
+   * `limit` rows rather than the whole table): the same order but for milliseconds where clocks disagree (a
+   * clock that steps back, receivers with skewed clocks, concurrent PostgreSQL batches that read the time
+   * before they insert).
    */
   readonly order?: "oldest" | "newest" | undefined
 }
