@@ -208,9 +208,12 @@ export const make = <E, R>(
           serialsOf.set(p.outerTaskId, set)
         }
         const newestOf = new Map<string, Array<string>>()
-        for (const e of newest)
-          if (e.outerTaskId !== undefined)
-            newestOf.set(e.outerTaskId, [...(newestOf.get(e.outerTaskId) ?? []), e.notifyId])
+        for (const e of newest) {
+          if (e.outerTaskId === undefined) continue
+          const ids = newestOf.get(e.outerTaskId)
+          if (ids === undefined) newestOf.set(e.outerTaskId, [e.notifyId])
+          else ids.push(e.notifyId)
+        }
         const signature = (serials: ReadonlySet<string>) => [...serials].sort().join("\n")
         const kept = (task: string) => {
           const cached = settledTasks.get(task)
