@@ -36,7 +36,10 @@ const notifyIdArg = Args.text({ name: "NOTIFY_ID" }).pipe(
   Args.withDescription("The notification's notify_id.")
 )
 
-/** `inbox list`'s default `--limit`: the inbox's own default. */
+/**
+ * `inbox list`'s default `--limit`: the inbox's own, `Inbox.DEFAULT_LIST_LIMIT` (a test holds them equal; a value
+ * import of core here would load it when the CLI starts, for every command).
+ */
 export const LIST_LIMIT = 1000
 
 export const listOptions = {

@@ -113,6 +113,11 @@ describe("inbox and payouts commands", () => {
             .reverse()
             .map((e) => e["notify_id"])
         )
+        assert.strictEqual(
+          InboxCommand.LIST_LIMIT,
+          Inbox.DEFAULT_LIST_LIMIT,
+          "--limit's default is the inbox's"
+        )
         assert.isAbove(oldestFirst.length, 2, "enough entries for the limit to cut")
         assert.match(newest.stderr, /^witkey inbox list: 2 entries shown \(--limit\); there are more/)
         assert.strictEqual(lastJson(newest)["more"], true)

@@ -231,10 +231,13 @@ export interface Inbox {
 
 export const Inbox: Context.Tag<Inbox, Inbox> = Context.GenericTag<Inbox>("@witkey/core/Inbox")
 
+/** How many entries a listing returns when `Query.limit` is not given. */
+export const DEFAULT_LIST_LIMIT = 1000
+
 export interface Query {
   readonly status?: Status | undefined
   readonly outerTaskId?: string | undefined
-  /** At most this many; default 1000. */
+  /** At most this many; default `DEFAULT_LIST_LIMIT` (1000). */
   readonly limit?: number | undefined
   /**
    * `oldest` first (by first arrival; the default) or `newest` first: an inbox only grows, and a view of the

@@ -17,8 +17,6 @@ type Stored = Omit<Inbox.Entry, "status"> & { exhaustedNoticed: boolean }
 
 type Source = "alipay" | "replay"
 
-const DEFAULT_LIMIT = 1000
-
 export const make = (policy: Inbox.Policy = {}): Effect.Effect<Inbox.Inbox & Inbox.Operations> =>
   Effect.sync(() => {
     // Insertion order is arrival order, which `byTask` relies on for ties.
@@ -293,7 +291,7 @@ export const make = (policy: Inbox.Policy = {}): Effect.Effect<Inbox.Inbox & Inb
           // the SQL inboxes order ties by row id).
           .sort((a, b) => a.firstReceivedAt - b.firstReceivedAt)
         // Clamped as the SQL inboxes clamp it: a negative or fractional limit is not a slice from the end.
-        const limit = Math.max(0, Math.floor(query.limit ?? DEFAULT_LIMIT))
+        const limit = Math.max(0, Math.floor(query.limit ?? Inbox.DEFAULT_LIST_LIMIT))
         return (query.order === "newest" ? sorted.reverse() : sorted).slice(0, limit)
       })
 

@@ -20,8 +20,6 @@ export interface Deps {
   readonly alone: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
 }
 
-const DEFAULT_LIMIT = 1000
-
 const unreadable = (e: { readonly message: string }) =>
   new Inbox.InboxError({ reason: "storage", message: `inbox: unreadable row: ${e.message}` })
 
@@ -59,7 +57,7 @@ export const make = (deps: Deps) => {
 
   const list: Inbox.Operations["list"] = (query = {}) =>
     Effect.flatMap(window, (w) =>
-      select(statements.list(query, w, Math.max(0, Math.floor(query.limit ?? DEFAULT_LIMIT))))
+      select(statements.list(query, w, Math.max(0, Math.floor(query.limit ?? Inbox.DEFAULT_LIST_LIMIT))))
     )
 
   const attempts: Inbox.Operations["attempts"] = (notifyId) =>

@@ -6,7 +6,8 @@
  * handler (`pgBatch.ts`). A signal is a plain object and an `Effect.async` (about 2 µs).
  *
  * One waiter at a time: in `pgBatch.ts` and `GroupCommit.ts` (SQLite) each signal has exactly one reader (the
- * delivery's fiber, or its batch's worker). A second concurrent await is a defect, not a silent hang. The wait cannot be interrupted.
+ * delivery's fiber, or its batch's worker). A second concurrent await is a defect, not a silent hang. The wait
+ * cannot be interrupted.
  *
  * @internal
  */
@@ -44,9 +45,9 @@ export class Signal<A, E = never> {
   }
 
   /**
-   * The signal's exit, once complete. Uninterruptible (every wait in `pgBatch.ts` and `GroupCommit.ts` is inside
-   * an uninterruptible region anyway): an interruptible wait would need a canceler, and Effect wraps an `async` that has one in
-   * about ten more steps.
+   * The signal's exit, once complete. Uninterruptible (every wait in `pgBatch.ts` and `GroupCommit.ts` is
+   * inside an uninterruptible region anyway): an interruptible wait would need a canceler, and Effect wraps an
+   * `async` that has one in about ten more steps.
    */
   readonly await: Effect.Effect<A, E> = Effect.uninterruptible(
     Effect.suspend(() => {

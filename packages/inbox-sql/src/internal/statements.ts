@@ -345,9 +345,10 @@ SELECT delivery.state, delivery.duplicate_of, delivery.parked_at, delivery.last_
         ...(query.status !== undefined ? [byStatus(query.status, window)] : []),
         ...(query.outerTaskId !== undefined ? [sql`outer_task_id = ${query.outerTaskId}`] : [])
       ]
-      // Every entry: in the order the store recorded them (`id`), which its primary key serves; first arrival
-      // is the same order but for clocks that step back, and would need an index of its own (one more write per
-      // delivery) to spare the console's refresh a read and sort of the whole table (190 ms at 300,000 entries).
+      // Every entry: in the order the store recorded them (`id`), which its primary key serves. First arrival
+      // differs only by milliseconds where clocks disagree (`Inbox.Query.order`), and would need an index of its
+      // own (one more write per delivery) to spare the console's refresh a read and sort of the whole table
+      // (190 ms at 300,000 entries).
       if (conditions.length === 0)
         return query.order === "newest"
           ? sql`SELECT ${columns} FROM ${N} ORDER BY id DESC LIMIT ${limit}`
