@@ -34,7 +34,7 @@ import { drive, request, startChild } from "./src/Load.js"
 import { PG_URL, urlFor, withSchemas } from "./src/rows/Endpoint.js"
 import * as PgInbox from "@witkey/inbox-sql/PgInbox"
 import { createRequire } from "node:module"
-import { readdirSync, readFileSync } from "node:fs"
+import { postgresMicros } from "./src/MachineCpu.js"
 
 const dir = mkdtempSync(join(tmpdir(), "witkey-endpoint-"))
 const out = (line: string) => process.stdout.write(`${line}\n`)
@@ -206,31 +206,6 @@ raw.close()
 
 const PG_POOL = 16
 
-/**
- * CPU time so far of the PostgreSQL server's processes on this machine (Linux `/proc`, `postgres` processes
- * readable by this user), µs; 0 where it cannot be read (another OS, a remote server).
- */
-const postgresMicros = (): number => {
-  let ticks = 0
-  try {
-    for (const pid of readdirSync("/proc")) {
-      if (!/^\d+$/.test(pid)) continue
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-        const end = stat.lastIndexOf(")")
-        if (!stat.slice(0, end).includes("(postgres")) continue
-        const fields = stat.slice(end + 2).split(" ")
-        ticks += Number(fields[11]) + Number(fields[12])
-      } catch {
-        // The process ended meanwhile.
-      }
-    }
-  } catch {
-    return 0
-  }
-  // Clock ticks of 10 ms (USER_HZ is 100 on Linux).
-  return ticks * 10_000
-}
 const pgPart = async () => {
   const tag = process.pid
   const schemas = {
@@ -292,7 +267,7 @@ const pgPart = async () => {
       const batch = Array.from({ length: M }, () => received(fresh++))
       let k = 0
       const cpu = process.cpuUsage()
-      const server = postgresMicros()
+      const server = postgresMicros() ?? 0
       const start = performance.now()
       await Promise.all(
         Array.from({ length: inFlight }, async () => {
@@ -303,12 +278,12 @@ const pgPart = async () => {
       return {
         wall: ((performance.now() - start) * 1000) / M,
         cpu: (used.user + used.system) / M,
-        server: (postgresMicros() - server) / M
+        server: ((postgresMicros() ?? 0) - server) / M
       }
     }
     out("")
     out(
-      `PostgreSQL, in process (µs per delivery, median of 3 alternating rounds; lower is better${postgresMicros() > 0 ? "; server: the PostgreSQL processes' CPU" : ""})`
+      `PostgreSQL, in process (µs per delivery, median of 3 alternating rounds; lower is better${(postgresMicros() ?? 0) > 0 ? "; server: the PostgreSQL processes' CPU" : ""})`
     )
     type Reading = { wall: number; cpu: number; server: number }
     const receiver = (prepared: boolean) =>

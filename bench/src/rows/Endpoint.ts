@@ -10,7 +10,10 @@
  *   side in a schema of its own (`bench_pg_sdk_<pid>`, `bench_pg_bare_<pid>`), dropped afterwards.
  *
  * Then the scaling table: both inboxes at 1, 8, 32 and 128 in flight (PostgreSQL with 16 connections), with
- * p99 latency and the server process's CPU time per delivery on each side (robust on a busy machine).
+ * p99 latency, the server process's CPU time per delivery on each side (robust on a busy machine), and where
+ * `/proc` can be read the PostgreSQL processes' CPU time per delivery and the share of the machine left idle
+ * (`MachineCpu.ts`): what a delivery costs in all on a machine whose two cores the client, the server and
+ * PostgreSQL share, and whether a side was short of CPU or waiting.
  * Every request carries a new signed notification; keep-alive; sides alternate, three rounds, median.
  */
 import { mkdtempSync, rmSync } from "node:fs"
@@ -20,6 +23,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { notification, type SignedNotification } from "../Inputs.js"
 import { drive, request, startChild, type Child } from "../Load.js"
+import { idleShare, machineTimes, postgresMicros } from "../MachineCpu.js"
 import { median } from "../Measure.js"
 import type { Row } from "../Report.js"
 
@@ -27,7 +31,14 @@ import type { Row } from "../Report.js"
 const SLICE_MS = 1500
 const SCALING_SLICE_MS = 900
 const ROUNDS = 3
-const WARMUP = 200
+/**
+ * Untimed deliveries through each new server first, 32 in flight. With 200, the first timed round of row 7b-16
+ * still ran the code V8 had not yet optimised: the SDK server's CPU per delivery read about twice its steady
+ * value in that round and still a third more in the next (1,104 and 823 µs against about 500; the bare
+ * server's 479 against about 270), so one of the three rounds measured start-up. From about 4,000 on, the
+ * first round reads like the rest on both sides (BENCHMARKS.md, eighth pass).
+ */
+const WARMUP = 4000
 const SCALING = [1, 8, 32, 128] as const
 /** PostgreSQL pool of the scaling table. */
 const SCALING_POOL = 16
@@ -55,6 +66,10 @@ export interface Slice {
   readonly p99: number
   /** The server process's CPU time per delivery, µs. */
   readonly cpu: number
+  /** The PostgreSQL processes' CPU time per delivery, µs; NaN without `/proc`. */
+  readonly pgCpu: number
+  /** The share of the machine's CPU time left idle during the slice; NaN without `/proc`. */
+  readonly idle: number
 }
 
 /** One timed slice against `server`: `inFlight` requests in flight, new notifications, latencies kept. */
@@ -85,11 +100,20 @@ export const slice = async (
     const batch = fresh(count)
     const latencies: Array<number> = []
     const cpuBefore = await cpuOf(server)
+    const [pgBefore, machineBefore] = [postgresMicros(), machineTimes()]
     const hz = await drive({ count, maxMs }, inFlight, post(batch, latencies))
+    const [pgAfter, machineAfter] = [postgresMicros(), machineTimes()]
     const cpu = (await cpuOf(server)) - cpuBefore
     latencies.sort((a, b) => a - b)
     const p99 = latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? Number.NaN
-    return { hz, p99, cpu: cpu / Math.max(1, latencies.length) }
+    const delivered = Math.max(1, latencies.length)
+    return {
+      hz,
+      p99,
+      cpu: cpu / delivered,
+      pgCpu: pgBefore === undefined || pgAfter === undefined ? Number.NaN : (pgAfter - pgBefore) / delivered,
+      idle: idleShare(machineBefore, machineAfter)
+    }
   } finally {
     agent.destroy()
   }
@@ -104,6 +128,10 @@ export interface Level {
   readonly bareP99: number
   readonly sdkCpu: number
   readonly bareCpu: number
+  readonly sdkPgCpu: number
+  readonly barePgCpu: number
+  readonly sdkIdle: number
+  readonly bareIdle: number
 }
 
 /** A side's server for one slice: the same process every time, or one started for the slice and stopped. */
@@ -159,7 +187,11 @@ export const compareAt = async (
     sdkP99: med("sdk", (s) => s.p99),
     bareP99: med("bare", (s) => s.p99),
     sdkCpu: med("sdk", (s) => s.cpu),
-    bareCpu: med("bare", (s) => s.cpu)
+    bareCpu: med("bare", (s) => s.cpu),
+    sdkPgCpu: med("sdk", (s) => s.pgCpu),
+    barePgCpu: med("bare", (s) => s.pgCpu),
+    sdkIdle: med("sdk", (s) => s.idle),
+    bareIdle: med("bare", (s) => s.idle)
   }
 }
 
@@ -199,16 +231,26 @@ export const withSchemas = async <A>(schemas: ReadonlyArray<string>, f: () => Pr
 
 const ms = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1))
 
+/** A reading for the table, or `—` where there is none (no `/proc`; PostgreSQL's CPU on the SQLite rows). */
+const reading = (value: number, show: (n: number) => string): string =>
+  Number.isFinite(value) ? show(value) : "—"
+const percent = (share: number) => reading(share, (n) => `${Math.round(n * 100)} %`)
+
 const scalingTable = (levels: ReadonlyArray<{ inbox: string } & Level>): string =>
   [
-    `Rows 7/7b scaling (median of rounds; PostgreSQL with ${SCALING_POOL} connections; CPU = the server process's, µs per delivery):`,
-    "| inbox | in flight | SDK/s | bare/s | ratio | p99 ms SDK | p99 ms bare | CPU µs/op SDK | CPU µs/op bare |",
-    "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
-    ...levels.map(
-      (l) =>
+    `Rows 7/7b and their scaling (median of rounds; PostgreSQL with ${SCALING_POOL} connections; CPU = the server process's, ` +
+      "PG CPU = the PostgreSQL processes', µs per delivery; idle = the machine's CPU left idle):",
+    "| inbox | in flight | SDK/s | bare/s | ratio | p99 ms SDK | p99 ms bare | CPU µs/op SDK | CPU µs/op bare | PG CPU µs/op SDK | PG CPU µs/op bare | idle SDK | idle bare |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ...levels.map((l) => {
+      const pg = (n: number) =>
+        l.inbox.startsWith("PostgreSQL") ? reading(n, (v) => `${Math.round(v)}`) : "—"
+      return (
         `| ${l.inbox} | ${l.inFlight} | ${Math.round(l.sdk)} | ${Math.round(l.bare)} | ${l.ratio.toFixed(2)} | ` +
-        `${ms(l.sdkP99)} | ${ms(l.bareP99)} | ${Math.round(l.sdkCpu)} | ${Math.round(l.bareCpu)} |`
-    )
+        `${ms(l.sdkP99)} | ${ms(l.bareP99)} | ${Math.round(l.sdkCpu)} | ${Math.round(l.bareCpu)} | ` +
+        `${pg(l.sdkPgCpu)} | ${pg(l.barePgCpu)} | ${percent(l.sdkIdle)} | ${percent(l.bareIdle)} |`
+      )
+    })
   ].join("\n")
 
 const pair = async <A>(
@@ -235,9 +277,12 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   const dir = mkdtempSync(join(tmpdir(), "witkey-bench-"))
   const rows: Array<Row> = []
   const scaling: Array<{ inbox: string } & Level> = []
+  /** The rows' own levels, shown above the scaling levels in the same table. */
+  const measured: Array<{ inbox: string } & Level> = []
   try {
     await pair(["sdk", join(dir, "sdk.sqlite")], ["bare", join(dir, "bare.sqlite")], async (sdk, bare) => {
       const level = await compareAt(sdk, bare, 32, SLICE_MS)
+      measured.push({ inbox: "SQLite (row 7)", ...level })
       rows.push({
         id: "7",
         sdk: `notify endpoint: NotificationEndpoint + SqlInbox (SQLite), 32 in flight, p99 ${ms(level.sdkP99)} ms`,
@@ -261,13 +306,17 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
           target: 0.6
         })
         await pair(args("sdk-pg", sdkSchema, 16), args("bare-pg", bareSchema, 16), async (sdk, bare) => {
-          rows.push(row(16, await compareAt(sdk, bare, 16, SLICE_MS)))
+          const level = await compareAt(sdk, bare, 16, SLICE_MS)
+          measured.push({ inbox: "PostgreSQL (row 7b-16)", ...level })
+          rows.push(row(16, level))
           for (const inFlight of SCALING)
             scaling.push({ inbox: "PostgreSQL", ...(await compareAt(sdk, bare, inFlight, SCALING_SLICE_MS)) })
         })
         const sdk64 = perSlice(args("sdk-pg", sdkSchema, 64))
         const bare64 = perSlice(args("bare-pg", bareSchema, 64))
-        rows.push(row(64, await compareAt(sdk64, bare64, 64, SLICE_MS)))
+        const level64 = await compareAt(sdk64, bare64, 64, SLICE_MS)
+        measured.push({ inbox: "PostgreSQL, pool 64 (row 7b-64)", ...level64 })
+        rows.push(row(64, level64))
       })
     } catch (error) {
       // No PostgreSQL: row 7 stands, row 7b says why it is missing (never a made-up number).
@@ -275,7 +324,7 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
         `Row 7b (PostgreSQL endpoint) not measured: ${error instanceof Error ? error.message : String(error)}\n`
       )
     }
-    process.stdout.write(`${scalingTable(scaling)}\n\n`)
+    process.stdout.write(`${scalingTable([...measured, ...scaling])}\n\n`)
     return rows
   } finally {
     rmSync(dir, { recursive: true, force: true })
