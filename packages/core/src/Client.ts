@@ -209,12 +209,10 @@ export const fromServices = (
       if (isDefaultTracer(fiber.currentTracer)) {
         // No span to make: a synchronous signer (`Signer.makeSync`, crypto-dsa's) is called right here.
         if (signSync === undefined) return sign(request)
-        const unsigned = Signing.unsigned(request, options.separator, true)
-        if (unsigned instanceof Charset.EncodeError) return Effect.fail(refuseUnencodable(unsigned))
-        const signature = signSync(unsigned.bytes)
-        return typeof signature === "string"
-          ? Effect.succeed(Signing.signed(request, unsigned, signature, signer.signType, options.gateway))
-          : Effect.fail(signature)
+        const signed = Signing.signNow(signSync, signer.signType, request, signOptions)
+        return "_tag" in signed
+          ? Effect.fail(signed._tag === "EncodeError" ? refuseUnencodable(signed) : signed)
+          : Effect.succeed(signed)
       }
       return Effect.withSpan(sign(request), "witkey.sign", {
         captureStackTrace: false,

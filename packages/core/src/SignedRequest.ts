@@ -53,7 +53,14 @@ export const make = (
   request: ConfirmRequest.ConfirmRequest,
   options: { readonly gateway: string; readonly separator?: string | undefined }
 ): Effect.Effect<SignedRequest, Signer.SignError | Charset.EncodeError, Signer.Signer> =>
-  Effect.flatMap(Signer.Signer, (signer) => makeWith(signer, request, options))
+  Effect.flatMap(Signer.Signer, (signer) => {
+    // A synchronous signer (crypto-dsa's) signs in this step, as `Client.prepare` does: no Effect of its own
+    // to run and continue from, about 3 µs of fiber steps beside a ~90 µs signature (BENCHMARKS.md, row 6a).
+    const signSync = Signer.syncOf(signer)
+    if (signSync === undefined) return makeWith(signer, request, options)
+    const signed = Signing.signNow(signSync, signer.signType, request, options)
+    return "_tag" in signed ? Effect.fail(signed) : Effect.succeed(signed)
+  })
 
 /** `make` with the Signer given directly: for callers that hold it already (the Client does). */
 export const makeWith = (

@@ -253,6 +253,75 @@ describe("Signer.makeSync", () => {
       assert.deepStrictEqual(error, failure)
     })
   )
+
+  it.effect.prop(
+    "SignedRequest.make signs the same bytes and builds the same request through makeSync as through make",
+    [arb.validInput],
+    ([input]) =>
+      Effect.gen(function* () {
+        const request = Either.getOrThrow(ConfirmRequest.validate(input))
+        const seen: Array<Uint8Array> = []
+        const signature = (message: Uint8Array) => {
+          seen.push(message)
+          return Buffer.from(message.subarray(0, 12)).toString("base64")
+        }
+        const options = { gateway: "https://gw.example/gateway.do?x=1" }
+        const made = SignedRequest.make(request, options)
+        const viaSync = yield* Effect.provideService(made, Signer.Signer, Signer.makeSync(signature))
+        const viaEffect = yield* Effect.provideService(
+          made,
+          Signer.Signer,
+          Signer.make((m) => Effect.sync(() => signature(m)))
+        )
+        assert.deepStrictEqual(viaSync, viaEffect)
+        assert.deepStrictEqual(seen[0], seen[1])
+        // The effect signs when it runs, each time: nothing was signed before the first run.
+        assert.strictEqual(seen.length, 2)
+      }),
+    { fastCheck: { numRuns: 60 } }
+  )
+
+  it.effect(
+    "SignedRequest.make fails with a synchronous signer's SignError, and signs nothing unencodable",
+    () =>
+      Effect.gen(function* () {
+        const request = Either.getOrThrow(
+          ConfirmRequest.validate({
+            partner: "2088101012352995",
+            outerTaskId: "wf301111010000977",
+            transfers: ["s1"]
+          })
+        )
+        const refused = yield* Effect.flip(
+          Effect.provideService(
+            SignedRequest.make(request, { gateway: "https://gw.example/" }),
+            Signer.Signer,
+            Signer.makeSync(() => failure)
+          )
+        )
+        assert.deepStrictEqual(refused, failure)
+        // Built past validate: GBK cannot represent the emoji; the signer is never called.
+        let calls = 0
+        const unencodable = {
+          ...request,
+          outerTaskId: "任务😀",
+          charset: "gbk"
+        } as ConfirmRequest.ConfirmRequest
+        const error = yield* Effect.flip(
+          Effect.provideService(
+            SignedRequest.make(unencodable, { gateway: "https://gw.example/" }),
+            Signer.Signer,
+            Signer.makeSync(() => {
+              calls++
+              return "c2lnbg=="
+            })
+          )
+        )
+        assert.strictEqual(error._tag, "EncodeError")
+        assert.strictEqual((error as Charset.EncodeError).field, "outer_task_id")
+        assert.strictEqual(calls, 0)
+      })
+  )
 })
 
 describe("ConfirmRequest.quick", () => {

@@ -7,6 +7,7 @@ import * as Charset from "../Charset.js"
 import * as ConfirmRequest from "../ConfirmRequest.js"
 import * as Protocol from "../Protocol.js"
 import type { SignedRequest } from "../SignedRequest.js"
+import type * as Signer from "../Signer.js"
 import * as SigningString from "../SigningString.js"
 import * as Percent from "./percent.js"
 
@@ -138,4 +139,23 @@ export const signed = (
   const params: Array<readonly [string, string]> = unsigned.pairs.slice()
   params.push([Protocol.Param.sign, sign], [Protocol.Param.signType, signType])
   return { request, params, canonical: unsigned.canonical, sign, url: url(gateway, head + rest) }
+}
+
+/**
+ * A request signed in this very step by a synchronous signer (`Signer.syncOf`): the canonical bytes, the
+ * signature and the URL without an Effect of the signer's own to run and continue from. Both callers are
+ * already inside a running effect, so nothing here happens before the caller's effect runs.
+ */
+export const signNow = (
+  signSync: Signer.SignSync,
+  signType: string,
+  request: ConfirmRequest.ConfirmRequest,
+  options: { readonly gateway: string; readonly separator?: string | undefined }
+): SignedRequest | Charset.EncodeError | Signer.SignError => {
+  const pending = unsigned(request, options.separator, true)
+  if (pending instanceof Charset.EncodeError) return pending
+  const signature = signSync(pending.bytes)
+  return typeof signature === "string"
+    ? signed(request, pending, signature, signType, options.gateway)
+    : signature
 }
