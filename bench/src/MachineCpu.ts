@@ -11,10 +11,14 @@ const MICROS_PER_TICK = 10_000
 
 /**
  * CPU time so far (user + system) of the PostgreSQL server's processes on this machine (`postgres` processes
- * readable by this user), µs; other clients of the same server count too. `undefined` without `/proc`.
+ * readable by this user), µs; other clients of the same server count too. With the time of their ended
+ * children: a backend that exits between two readings (a pool's idle connection, an autovacuum worker) moves
+ * its time into the postmaster's, so the sum only grows. `undefined` without `/proc` or without a `postgres`
+ * process in sight (a remote server, another PID namespace): never a made-up 0.
  */
 export const postgresMicros = (): number | undefined => {
   let ticks = 0
+  let found = false
   let pids: ReadonlyArray<string>
   try {
     pids = readdirSync("/proc")
@@ -28,13 +32,15 @@ export const postgresMicros = (): number | undefined => {
       // The command name is in parentheses and may itself hold spaces or parentheses: the last `)` ends it.
       const end = stat.lastIndexOf(")")
       if (!stat.slice(0, end).includes("(postgres")) continue
+      // After the name, counted from 0: utime 11, stime 12, cutime 13, cstime 14 (fields 14-17 in proc(5)).
       const fields = stat.slice(end + 2).split(" ")
-      ticks += Number(fields[11]) + Number(fields[12])
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])
+      found = true
     } catch {
       // The process ended meanwhile.
     }
   }
-  return ticks * MICROS_PER_TICK
+  return found ? ticks * MICROS_PER_TICK : undefined
 }
 
 export interface CpuTimes {
@@ -50,7 +56,8 @@ export const machineTimes = (): CpuTimes | undefined => {
       .split("\n", 1)[0]!
       .trim()
       .split(/\s+/)
-      .slice(1)
+      // user nice system idle iowait irq softirq steal; guest and guest_nice, after them, are in user and nice.
+      .slice(1, 9)
       .map(Number)
     return { idle: fields[3]! + fields[4]!, total: fields.reduce((a, b) => a + b, 0) }
   } catch {

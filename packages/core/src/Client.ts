@@ -210,9 +210,9 @@ export const fromServices = (
         // No span to make: a synchronous signer (`Signer.makeSync`, crypto-dsa's) is called right here.
         if (signSync === undefined) return sign(request)
         const signed = Signing.signNow(signSync, signer.signType, request, signOptions)
-        return "_tag" in signed
-          ? Effect.fail(signed._tag === "EncodeError" ? refuseUnencodable(signed) : signed)
-          : Effect.succeed(signed)
+        if (Either.isRight(signed)) return Effect.succeed(signed.right)
+        const error = signed.left
+        return Effect.fail(error instanceof Charset.EncodeError ? refuseUnencodable(error) : error)
       }
       return Effect.withSpan(sign(request), "witkey.sign", {
         captureStackTrace: false,

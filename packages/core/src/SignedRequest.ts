@@ -59,7 +59,7 @@ export const make = (
     const signSync = Signer.syncOf(signer)
     if (signSync === undefined) return makeWith(signer, request, options)
     const signed = Signing.signNow(signSync, signer.signType, request, options)
-    return "_tag" in signed ? Effect.fail(signed) : Effect.succeed(signed)
+    return Either.isRight(signed) ? Effect.succeed(signed.right) : Effect.fail(signed.left)
   })
 
 /** `make` with the Signer given directly: for callers that hold it already (the Client does). */

@@ -4,6 +4,7 @@
 // toQuery(params))` of every parameter with `sign` and `sign_type` last.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, FastCheck as fc, Tracer } from "effect"
+import { createHash } from "node:crypto"
 import * as Charset from "../src/Charset.js"
 import * as Client from "../src/Client.js"
 import * as ConfirmRequest from "../src/ConfirmRequest.js"
@@ -261,22 +262,24 @@ describe("Signer.makeSync", () => {
       Effect.gen(function* () {
         const request = Either.getOrThrow(ConfirmRequest.validate(input))
         const seen: Array<Uint8Array> = []
+        // A signature of the whole message, so that equal requests mean equal signed bytes.
         const signature = (message: Uint8Array) => {
           seen.push(message)
-          return Buffer.from(message.subarray(0, 12)).toString("base64")
+          return createHash("sha1").update(message).digest("base64")
         }
         const options = { gateway: "https://gw.example/gateway.do?x=1" }
         const made = SignedRequest.make(request, options)
+        // Nothing is signed until the effect runs, and it signs each time it runs.
+        assert.strictEqual(seen.length, 0)
         const viaSync = yield* Effect.provideService(made, Signer.Signer, Signer.makeSync(signature))
         const viaEffect = yield* Effect.provideService(
           made,
           Signer.Signer,
           Signer.make((m) => Effect.sync(() => signature(m)))
         )
+        assert.strictEqual(seen.length, 2)
         assert.deepStrictEqual(viaSync, viaEffect)
         assert.deepStrictEqual(seen[0], seen[1])
-        // The effect signs when it runs, each time: nothing was signed before the first run.
-        assert.strictEqual(seen.length, 2)
       }),
     { fastCheck: { numRuns: 60 } }
   )
@@ -300,6 +303,16 @@ describe("Signer.makeSync", () => {
           )
         )
         assert.deepStrictEqual(refused, failure)
+        // An untyped signer that answers bytes instead of Base64 text fails the request: nothing to send.
+        const bytes = Buffer.from("c2lnbg==")
+        const malformed = yield* Effect.either(
+          Effect.provideService(
+            SignedRequest.make(request, { gateway: "https://gw.example/" }),
+            Signer.Signer,
+            Signer.makeSync(() => bytes as unknown as string)
+          )
+        )
+        assert.isTrue(Either.isLeft(malformed))
         // Built past validate: GBK cannot represent the emoji; the signer is never called.
         let calls = 0
         const unencodable = {

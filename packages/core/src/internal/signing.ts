@@ -3,6 +3,7 @@
 // signature appended. Beside one DSA signature every microsecond shows (BENCHMARKS.md row 1): an ASCII
 // request (nearly every one) is scanned once for its bytes and its query, where encoding, the charset check and
 // percent-encoding each walked it again.
+import { Either } from "effect"
 import * as Charset from "../Charset.js"
 import * as ConfirmRequest from "../ConfirmRequest.js"
 import * as Protocol from "../Protocol.js"
@@ -144,18 +145,19 @@ export const signed = (
 /**
  * A request signed in this very step by a synchronous signer (`Signer.syncOf`): the canonical bytes, the
  * signature and the URL without an Effect of the signer's own to run and continue from. Both callers are
- * already inside a running effect, so nothing here happens before the caller's effect runs.
+ * already inside a running effect, so nothing here happens before the caller's effect runs. Whatever the
+ * signer returns that is not a string is its failure, as `Signer.makeSync`'s own `sign` treats it.
  */
 export const signNow = (
   signSync: Signer.SignSync,
   signType: string,
   request: ConfirmRequest.ConfirmRequest,
   options: { readonly gateway: string; readonly separator?: string | undefined }
-): SignedRequest | Charset.EncodeError | Signer.SignError => {
+): Either.Either<SignedRequest, Charset.EncodeError | Signer.SignError> => {
   const pending = unsigned(request, options.separator, true)
-  if (pending instanceof Charset.EncodeError) return pending
+  if (pending instanceof Charset.EncodeError) return Either.left(pending)
   const signature = signSync(pending.bytes)
   return typeof signature === "string"
-    ? signed(request, pending, signature, signType, options.gateway)
-    : signature
+    ? Either.right(signed(request, pending, signature, signType, options.gateway))
+    : Either.left(signature)
 }
