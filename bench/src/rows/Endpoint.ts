@@ -9,11 +9,11 @@
  *   flight, against one `pg` INSERT (the driver `@effect/sql-pg` loads, a `pg.Pool` of the same size); each
  *   side in a schema of its own (`bench_pg_sdk_<pid>`, `bench_pg_bare_<pid>`), dropped afterwards.
  *
- * Then one table of the rows' own levels and the scaling levels: both inboxes at 1, 8, 32 and 128 in flight (PostgreSQL with 16 connections), with
- * p99 latency, the server process's CPU time per delivery on each side (robust on a busy machine), and where
- * `/proc` can be read the PostgreSQL processes' CPU time per delivery and the share of the machine left idle
- * (`MachineCpu.ts`): what a delivery costs in all on a machine whose two cores the client, the server and
- * PostgreSQL share, and whether a side was short of CPU or waiting.
+ * Then one table of the rows' own levels and the scaling levels (both inboxes at 1, 8, 32 and 128 in flight,
+ * PostgreSQL with 16 connections), with p99 latency, the server process's CPU time per delivery on each side
+ * (robust on a busy machine), and where `/proc` can be read the PostgreSQL processes' CPU time per delivery and
+ * the share of the machine left idle (`MachineCpu.ts`): what a delivery costs in all on a machine whose two
+ * cores the client, the server and PostgreSQL share, and whether a side was short of CPU or waiting.
  * Every request carries a new signed notification; keep-alive; sides alternate, three rounds, median.
  */
 import { mkdtempSync, rmSync } from "node:fs"

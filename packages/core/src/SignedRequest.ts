@@ -55,7 +55,7 @@ export const make = (
 ): Effect.Effect<SignedRequest, Signer.SignError | Charset.EncodeError, Signer.Signer> =>
   Effect.flatMap(Signer.Signer, (signer) => {
     // A synchronous signer (crypto-dsa's) signs in this step, as `Client.prepare` does: no Effect of its own
-    // to run and continue from, about 3 µs of fiber steps beside a ~90 µs signature (BENCHMARKS.md, row 6a).
+    // to run and continue from (row 6a's path; BENCHMARKS.md, eighth pass).
     const signSync = Signer.syncOf(signer)
     if (signSync === undefined) return makeWith(signer, request, options)
     const signed = Signing.signNow(signSync, signer.signType, request, options)
