@@ -32,11 +32,11 @@ const SLICE_MS = 1500
 const SCALING_SLICE_MS = 900
 const ROUNDS = 3
 /**
- * Untimed deliveries through each new server first, 32 in flight. With 200, the first timed round of row 7b-16
- * still ran the code V8 had not yet optimised: the SDK server's CPU per delivery read about twice its steady
- * value in that round and still a third more in the next (1,104 and 823 µs against about 500; the bare
- * server's 479 against about 270), so one of the three rounds measured start-up. From about 4,000 on, the
- * first round reads like the rest on both sides (BENCHMARKS.md, eighth pass).
+ * Untimed deliveries through each new server first, 32 in flight. It was 200; even after 600, the first timed
+ * rounds at 16 in flight still ran code V8 had not yet optimised: the SDK server's CPU per delivery read about
+ * twice its steady value in the first and a third more in the second (1,104 and 823 µs against about 500; the
+ * bare server's 479 against about 270), so one of a row's three rounds measured start-up. After 4,000 the first
+ * round reads like the rest on both sides (BENCHMARKS.md, eighth pass).
  */
 const WARMUP = 4000
 const SCALING = [1, 8, 32, 128] as const
