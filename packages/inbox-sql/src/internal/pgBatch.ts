@@ -485,7 +485,11 @@ export const make = (
                         attempts.map((a) => a.durationMillis),
                         processed.length
                       ],
-                      prepared: true
+                      // Named (its generic plan, kept per connection) only when the parts that read by
+                      // `= ANY` are empty and skipped; otherwise planned for this batch's values and the tables
+                      // as they are now, whatever plan a connection kept from when they were small
+                      // (`statements.ts`, `batchTexts`). Failures and duplicates are rare; a parse costs little.
+                      prepared: duplicates.length === 0 && failed.length === 0
                     },
                     PgTransaction.COMMIT
                   ],

@@ -417,6 +417,15 @@ RETURNING notify_id`,
  * the table, until statistics caught up with its growth (`test/PgPlans.test.ts` holds every part of the plan
  * to index scans).
  *
+ * The parts a batch without failures or duplicates leaves empty (`duplicates`, `failed`, `released`) are gated by
+ * `cardinality(array) > 0`, which PostgreSQL evaluates once per execution before touching the table: a named
+ * statement's generic plan is made once per connection and kept, and one made while the tables were empty or
+ * small (a new inbox; the bench's first batches) reads those parts' tables in full, `= ANY` over 10 assumed keys
+ * being cheaper than probing an index while a table looks like 10 pages. Kept on a table that then grew (no
+ * ANALYZE to invalidate it, autovacuum off), that plan read every row of the inbox on every batch: row 7b-16's
+ * "low mode", PostgreSQL's CPU per delivery doubled (BENCHMARKS.md, ninth pass). A batch that does fill them is
+ * sent unnamed (`pgBatch.ts`), planned for its own values on the tables as they are.
+ *
  * The mark reads each claim with a scalar subquery on the event's key, not `EXISTS`: PostgreSQL turns an
  * `EXISTS` into a semi-join, and the generic plan of this named statement (10 rows assumed for `unnest`)
  * joined by hashing, reading every claim in the table on every batch while it looked small (a few thousand
@@ -448,11 +457,11 @@ FROM unnest($2::text[], $3::text[]) AS p(notify_id, event_key)
 WHERE ${N}.notify_id = p.notify_id AND (SELECT ${E}.processed_notify_id FROM ${E} WHERE ${E}.event_key = p.event_key) = p.notify_id
 RETURNING ${N}.notify_id),
 duplicates AS (UPDATE ${N} SET state = 'processed', processed_at = $1::bigint, duplicate_of = (SELECT d.processed_by FROM unnest($4::text[], $5::text[]) AS d(notify_id, processed_by) WHERE d.notify_id = ${N}.notify_id), last_error = NULL, parked_at = NULL
-WHERE ${N}.notify_id = ANY($4::text[])),
+WHERE cardinality($4::text[]) > 0 AND ${N}.notify_id = ANY($4::text[])),
 failed AS (UPDATE ${N} SET state = CASE WHEN ${N}.state = 'processed' THEN ${N}.state ELSE 'failed' END, last_error = CASE WHEN ${N}.state = 'processed' THEN ${N}.last_error ELSE f.error END, failures = CASE WHEN ${N}.state = 'processed' THEN ${N}.failures ELSE ${N}.failures + 1 END, parked_at = CASE WHEN ${N}.state <> 'processed' AND f.parked THEN $1::bigint ELSE ${N}.parked_at END
-FROM unnest($6::text[], $7::text[], $8::boolean[]) AS f(notify_id, error, parked) WHERE ${N}.notify_id = f.notify_id AND ${N}.notify_id = ANY($6::text[])
+FROM unnest($6::text[], $7::text[], $8::boolean[]) AS f(notify_id, error, parked) WHERE cardinality($6::text[]) > 0 AND ${N}.notify_id = f.notify_id AND ${N}.notify_id = ANY($6::text[])
 RETURNING ${N}.notify_id, ${N}.failures, ${N}.parked_at IS NOT NULL AS parked),
-released AS (DELETE FROM ${E} WHERE ${E}.event_key = ANY($9::text[]) AND ${E}.processed_notify_id = (SELECT r.notify_id FROM unnest($9::text[], $10::text[]) AS r(event_key, notify_id) WHERE r.event_key = ${E}.event_key)),
+released AS (DELETE FROM ${E} WHERE cardinality($9::text[]) > 0 AND ${E}.event_key = ANY($9::text[]) AND ${E}.processed_notify_id = (SELECT r.notify_id FROM unnest($9::text[], $10::text[]) AS r(event_key, notify_id) WHERE r.event_key = ${E}.event_key)),
 logged AS (INSERT INTO ${A} (${attemptColumns}) SELECT * FROM unnest($11::text[], $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::bigint[]))
 SELECT f.notify_id, f.failures, f.parked, s.claim_stands FROM (SELECT 1 / CAST((SELECT count(*) FROM marked) = $20::integer AS INTEGER) AS claim_stands) s LEFT JOIN failed f ON true`.compile()[0]
 })
