@@ -70,14 +70,20 @@ export interface Slice {
   readonly pgCpu: number
   /** The share of the machine's CPU time left idle during the slice; NaN without `/proc`. */
   readonly idle: number
+  /** The PostgreSQL server's WAL written per delivery, bytes; NaN without a WAL probe (the SQLite rows). */
+  readonly wal: number
 }
+
+/** The WAL the PostgreSQL server has written so far, bytes (whole server: background writes count too). */
+export type WalProbe = () => Promise<number>
 
 /** One timed slice against `server`: `inFlight` requests in flight, new notifications, latencies kept. */
 export const slice = async (
   server: Server,
   inFlight: number,
   maxMs: number,
-  count: number
+  count: number,
+  wal?: WalProbe
 ): Promise<Slice> => {
   const agent = new Http.Agent({ keepAlive: true, maxSockets: inFlight })
   try {
@@ -100,11 +106,13 @@ export const slice = async (
     const batch = fresh(count)
     const latencies: Array<number> = []
     const cpuBefore = await cpuOf(server)
+    const walBefore = wal === undefined ? Number.NaN : await wal()
     const [pgBefore, machineBefore] = [postgresMicros(), machineTimes()]
     const hz = await drive({ count, maxMs }, inFlight, post(batch, latencies))
     // The machine's reading first: the other is a scan of /proc, kept out of the window it brackets.
     const machineAfter = machineTimes()
     const pgAfter = postgresMicros()
+    const walAfter = wal === undefined ? Number.NaN : await wal()
     const cpu = (await cpuOf(server)) - cpuBefore
     latencies.sort((a, b) => a - b)
     const p99 = latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? Number.NaN
@@ -114,7 +122,8 @@ export const slice = async (
       p99,
       cpu: cpu / delivered,
       pgCpu: pgBefore === undefined || pgAfter === undefined ? Number.NaN : (pgAfter - pgBefore) / delivered,
-      idle: idleShare(machineBefore, machineAfter)
+      idle: idleShare(machineBefore, machineAfter),
+      wal: (walAfter - walBefore) / delivered
     }
   } finally {
     agent.destroy()
@@ -134,6 +143,8 @@ export interface Level {
   readonly barePgCpu: number
   readonly sdkIdle: number
   readonly bareIdle: number
+  readonly sdkWal: number
+  readonly bareWal: number
 }
 
 /** A side's server for one slice: the same process every time, or one started for the slice and stopped. */
@@ -159,7 +170,8 @@ export const compareAt = async (
   sdkSide: Server | Side,
   bareSide: Server | Side,
   inFlight: number,
-  maxMs: number
+  maxMs: number,
+  wal?: WalProbe
 ): Promise<Level> => {
   const asSide = (s: Server | Side): Side => ("acquire" in s ? s : kept(s))
   const [sdk, bare] = [asSide(sdkSide), asSide(bareSide)]
@@ -173,7 +185,7 @@ export const compareAt = async (
       const source = side === "sdk" ? sdk : bare
       const server = await source.acquire()
       try {
-        got[side].push(await slice(server, inFlight, maxMs, count))
+        got[side].push(await slice(server, inFlight, maxMs, count, wal))
       } finally {
         await source.release(server)
       }
@@ -193,14 +205,16 @@ export const compareAt = async (
     sdkPgCpu: med("sdk", (s) => s.pgCpu),
     barePgCpu: med("bare", (s) => s.pgCpu),
     sdkIdle: med("sdk", (s) => s.idle),
-    bareIdle: med("bare", (s) => s.idle)
+    bareIdle: med("bare", (s) => s.idle),
+    sdkWal: med("sdk", (s) => s.wal),
+    bareWal: med("bare", (s) => s.wal)
   }
 }
 
 /** The bench's own `pg` (the one `@effect/sql-pg` loads), for the schemas. */
 interface PgClientLike {
   connect: () => Promise<void>
-  query: (text: string) => Promise<unknown>
+  query: (text: string) => Promise<{ readonly rows: ReadonlyArray<Record<string, unknown>> }>
   end: () => Promise<void>
 }
 const pgClient = (): PgClientLike => {
@@ -218,13 +232,26 @@ export const urlFor = (schema: string): string => {
   return u.toString()
 }
 
-/** Creates `schemas` (names unique to this process), runs `f`, drops them whatever happens. */
-export const withSchemas = async <A>(schemas: ReadonlyArray<string>, f: () => Promise<A>): Promise<A> => {
+/**
+ * Creates `schemas` (names unique to this process), runs `f` with a probe of the server's WAL position (on its
+ * own connection, read between slices only), drops them whatever happens.
+ */
+export const withSchemas = async <A>(
+  schemas: ReadonlyArray<string>,
+  f: (wal: WalProbe) => Promise<A>
+): Promise<A> => {
   const admin = pgClient()
   await admin.connect()
+  const wal: WalProbe = async () => {
+    // The insert position, not the flushed one: what the slice's statements wrote, whether or not on disk yet.
+    const { rows } = await admin.query(
+      "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::float8 AS b"
+    )
+    return Number(rows[0]?.["b"])
+  }
   try {
     for (const schema of schemas) await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
-    return await f()
+    return await f(wal)
   } finally {
     for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
     await admin.end()
@@ -241,16 +268,18 @@ const percent = (share: number) => reading(share, (n) => `${Math.round(n * 100)}
 const scalingTable = (levels: ReadonlyArray<{ inbox: string } & Level>): string =>
   [
     `Rows 7/7b and their scaling (median of rounds; PostgreSQL with ${SCALING_POOL} connections; CPU = the server process's, ` +
-      "PG CPU = the PostgreSQL processes', µs per delivery; idle = the machine's CPU left idle):",
-    "| inbox | in flight | SDK/s | bare/s | ratio | p99 ms SDK | p99 ms bare | CPU µs/op SDK | CPU µs/op bare | PG CPU µs/op SDK | PG CPU µs/op bare | idle SDK | idle bare |",
-    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+      "PG CPU = the PostgreSQL processes', µs per delivery; WAL = the PostgreSQL server's WAL written, bytes per " +
+      "delivery; idle = the machine's CPU left idle):",
+    "| inbox | in flight | SDK/s | bare/s | ratio | p99 ms SDK | p99 ms bare | CPU µs/op SDK | CPU µs/op bare | PG CPU µs/op SDK | PG CPU µs/op bare | WAL B/op SDK | WAL B/op bare | idle SDK | idle bare |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ...levels.map((l) => {
       const pg = (n: number) =>
         l.inbox.startsWith("PostgreSQL") ? reading(n, (v) => `${Math.round(v)}`) : "—"
       return (
         `| ${l.inbox} | ${l.inFlight} | ${Math.round(l.sdk)} | ${Math.round(l.bare)} | ${l.ratio.toFixed(2)} | ` +
         `${ms(l.sdkP99)} | ${ms(l.bareP99)} | ${Math.round(l.sdkCpu)} | ${Math.round(l.bareCpu)} | ` +
-        `${pg(l.sdkPgCpu)} | ${pg(l.barePgCpu)} | ${percent(l.sdkIdle)} | ${percent(l.bareIdle)} |`
+        `${pg(l.sdkPgCpu)} | ${pg(l.barePgCpu)} | ${pg(l.sdkWal)} | ${pg(l.bareWal)} | ` +
+        `${percent(l.sdkIdle)} | ${percent(l.bareIdle)} |`
       )
     })
   ].join("\n")
@@ -298,7 +327,7 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
     const tag = `${process.pid}`
     const [sdkSchema, bareSchema] = [`bench_pg_sdk_${tag}`, `bench_pg_bare_${tag}`]
     try {
-      await withSchemas([sdkSchema, bareSchema], async () => {
+      await withSchemas([sdkSchema, bareSchema], async (wal) => {
         const args = (mode: string, schema: string, pool: number) => [mode, urlFor(schema), String(pool)]
         const row = (pool: number, level: Level): Row => ({
           id: `7b-${pool}`,
@@ -308,15 +337,18 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
           target: 0.6
         })
         await pair(args("sdk-pg", sdkSchema, 16), args("bare-pg", bareSchema, 16), async (sdk, bare) => {
-          const level = await compareAt(sdk, bare, 16, SLICE_MS)
+          const level = await compareAt(sdk, bare, 16, SLICE_MS, wal)
           measured.push({ inbox: "PostgreSQL (row 7b-16)", ...level })
           rows.push(row(16, level))
           for (const inFlight of SCALING)
-            scaling.push({ inbox: "PostgreSQL", ...(await compareAt(sdk, bare, inFlight, SCALING_SLICE_MS)) })
+            scaling.push({
+              inbox: "PostgreSQL",
+              ...(await compareAt(sdk, bare, inFlight, SCALING_SLICE_MS, wal))
+            })
         })
         const sdk64 = perSlice(args("sdk-pg", sdkSchema, 64))
         const bare64 = perSlice(args("bare-pg", bareSchema, 64))
-        const level64 = await compareAt(sdk64, bare64, 64, SLICE_MS)
+        const level64 = await compareAt(sdk64, bare64, 64, SLICE_MS, wal)
         measured.push({ inbox: "PostgreSQL, pool 64 (row 7b-64)", ...level64 })
         rows.push(row(64, level64))
       })
