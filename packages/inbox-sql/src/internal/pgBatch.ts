@@ -271,6 +271,55 @@ const byTask = (a: Slot, b: Slot): number => {
   return x.notifyId < y.notifyId ? -1 : x.notifyId > y.notifyId ? 1 : 0
 }
 
+/** What a batch's last statement settles, by delivery (`statements.ts`, `batchTexts`, `settle`). */
+export interface Settlement {
+  readonly done: number
+  readonly processed: ReadonlyArray<Unit.Delivery<unknown, unknown>>
+  /** Business-key duplicates, with the notify_id that processed their event. */
+  readonly duplicates: ReadonlyArray<readonly [Unit.Delivery<unknown, unknown>, string]>
+  /** The failed deliveries that count (not interrupted), with their record. */
+  readonly counted: ReadonlyArray<readonly [Unit.Delivery<unknown, unknown>, FailureRecord]>
+  /** Every failed delivery, interrupted too: its claim is released. */
+  readonly released: ReadonlyArray<Unit.Delivery<unknown, unknown>>
+  readonly attempts: ReadonlyArray<AttemptValues>
+}
+
+/**
+ * The batch's last statement with its parameters. Named (its generic plan, kept per connection) only when its
+ * parts that select by `= ANY` are empty, so skipped; otherwise planned when it runs, on the tables as they are,
+ * whatever plan a connection kept from when they were small (`statements.ts`, `batchTexts`). Failures and
+ * duplicates are rare; each such batch costs PostgreSQL one parse and plan.
+ */
+export const settleStep = (text: string, s: Settlement): PgTransaction.Step => {
+  const notifyId = (d: Unit.Delivery<unknown, unknown>) => d.received.notification.notifyId
+  return {
+    text,
+    values: [
+      s.done,
+      s.processed.map(notifyId),
+      s.processed.map((d) => d.keys.eventKey),
+      s.duplicates.map(([d]) => notifyId(d)),
+      s.duplicates.map(([, by]) => by),
+      s.counted.map(([d]) => notifyId(d)),
+      s.counted.map(([, r]) => r.error ?? null),
+      s.counted.map(([, r]) => r.parked),
+      s.released.map((d) => d.keys.eventKey),
+      s.released.map(notifyId),
+      s.attempts.map((a) => a.notifyId),
+      s.attempts.map((a) => a.at),
+      s.attempts.map((a) => a.source),
+      s.attempts.map((a) => (a.source === "alipay" ? "signature" : "stored")),
+      s.attempts.map((a) => a.verifiedBy ?? null),
+      s.attempts.map((a) => a.notifyVerify ?? null),
+      s.attempts.map((a) => a.outcome),
+      s.attempts.map((a) => a.error ?? null),
+      s.attempts.map((a) => a.durationMillis),
+      s.processed.length
+    ],
+    prepared: s.duplicates.length === 0 && s.counted.length === 0 && s.released.length === 0
+  }
+}
+
 export const make = (
   sql: SqlClient.SqlClient,
   statements: Statements,
@@ -461,36 +510,14 @@ export const make = (
                 const settled = yield* roundTrip(
                   send,
                   [
-                    {
-                      text: texts.settle,
-                      values: [
-                        done,
-                        processed.map((s) => s.delivery.received.notification.notifyId),
-                        processed.map((s) => s.delivery.keys.eventKey),
-                        duplicates.map(([s]) => s.delivery.received.notification.notifyId),
-                        duplicates.map(([, by]) => by),
-                        counted.map(([s]) => s.delivery.received.notification.notifyId),
-                        counted.map(([, r]) => r.error ?? null),
-                        counted.map(([, r]) => r.parked),
-                        released.map((d) => d.keys.eventKey),
-                        released.map((d) => d.received.notification.notifyId),
-                        attempts.map((a) => a.notifyId),
-                        attempts.map((a) => a.at),
-                        attempts.map((a) => a.source),
-                        attempts.map((a) => (a.source === "alipay" ? "signature" : "stored")),
-                        attempts.map((a) => a.verifiedBy ?? null),
-                        attempts.map((a) => a.notifyVerify ?? null),
-                        attempts.map((a) => a.outcome),
-                        attempts.map((a) => a.error ?? null),
-                        attempts.map((a) => a.durationMillis),
-                        processed.length
-                      ],
-                      // Named (its generic plan, kept per connection) only when the parts that read by
-                      // `= ANY` are empty and skipped; otherwise planned for this batch's values and the tables
-                      // as they are now, whatever plan a connection kept from when they were small
-                      // (`statements.ts`, `batchTexts`). Failures and duplicates are rare; a parse costs little.
-                      prepared: duplicates.length === 0 && failed.length === 0
-                    },
+                    settleStep(texts.settle, {
+                      done,
+                      processed: processed.map((s) => s.delivery),
+                      duplicates: duplicates.map(([s, by]) => [s.delivery, by] as const),
+                      counted: counted.map(([s, r]) => [s.delivery, r] as const),
+                      released,
+                      attempts
+                    }),
                     PgTransaction.COMMIT
                   ],
                   "mark processed and commit"

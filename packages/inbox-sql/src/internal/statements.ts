@@ -415,16 +415,18 @@ RETURNING notify_id`,
  * values), and read a row's value from the array with a scalar subquery (a batch holds each key once): a join
  * alone was planned, in the generic plan made while a table was small, as a hash join over a sequential scan of
  * the table, until statistics caught up with its growth (`test/PgPlans.test.ts` holds every part of the plan
- * to index scans).
+ * to index scans on small analyzed tables).
  *
  * The parts a batch without failures or duplicates leaves empty (`duplicates`, `failed`, `released`) are gated by
- * `cardinality(array) > 0`, which PostgreSQL evaluates once per execution before touching the table: a named
- * statement's generic plan is made once per connection and kept, and one made while the tables were empty or
- * small (a new inbox; the bench's first batches) reads those parts' tables in full, `= ANY` over 10 assumed keys
- * being cheaper than probing an index while a table looks like 10 pages. Kept on a table that then grew (no
- * ANALYZE to invalidate it, autovacuum off), that plan read every row of the inbox on every batch: row 7b-16's
- * "low mode", PostgreSQL's CPU per delivery doubled (BENCHMARKS.md, ninth pass). A batch that does fill them is
- * sent unnamed (`pgBatch.ts`), planned for its own values on the tables as they are.
+ * `cardinality(array) > 0`, which PostgreSQL evaluates once per execution before touching a table. A named
+ * statement's generic plan, once PostgreSQL settles on it (after five custom plans, when it looks no dearer), is
+ * kept by the connection until statistics change; one made while the tables were empty or small (a new inbox;
+ * the bench's first batches) reads the inbox in full in `duplicates` and `failed`, `= ANY` over 10 assumed keys
+ * being cheaper than probing an index while a table looks like 10 pages. Kept while the inbox grew (nothing ran
+ * ANALYZE: autovacuum off), that plan read every row on every batch: row 7b-16's "low mode", PostgreSQL's CPU per
+ * delivery doubled and growing (BENCHMARKS.md, ninth pass). The gated parts still hold those scans but never run
+ * them; a batch that fills them is sent unnamed (`pgBatch.ts`, `settleStep`), planned when it runs, on the tables
+ * as they are (`test/PgPlans.test.ts` checks both on tables grown after the plan was made).
  *
  * The mark reads each claim with a scalar subquery on the event's key, not `EXISTS`: PostgreSQL turns an
  * `EXISTS` into a semi-join, and the generic plan of this named statement (10 rows assumed for `unnest`)
