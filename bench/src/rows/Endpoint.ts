@@ -11,9 +11,10 @@
  *
  * Then one table of the rows' own levels and the scaling levels (both inboxes at 1, 8, 32 and 128 in flight,
  * PostgreSQL with 16 connections), with p99 latency, the server process's CPU time per delivery on each side
- * (robust on a busy machine), and where `/proc` can be read the PostgreSQL processes' CPU time per delivery and
- * the share of the machine left idle (`MachineCpu.ts`): what a delivery costs in all on a machine whose two
- * cores the client, the server and PostgreSQL share, and whether a side was short of CPU or waiting.
+ * (robust on a busy machine), PostgreSQL's WAL written per delivery (whole server, `pg_current_wal_insert_lsn`),
+ * and where `/proc` can be read the PostgreSQL processes' CPU time per delivery and the share of the machine left
+ * idle (`MachineCpu.ts`): what a delivery costs in all on a machine whose two cores the client, the server and
+ * PostgreSQL share, and whether a side was short of CPU or waiting.
  * Every request carries a new signed notification; keep-alive; sides alternate, three rounds, median.
  */
 import { mkdtempSync, rmSync } from "node:fs"
