@@ -197,7 +197,9 @@ describe.skipIf(unavailable !== undefined && !PgTest.required)(
                 `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE witkey_grown_test(${literals(processed)})`
               )
               yield* sql`DEALLOCATE witkey_grown_test`
-              // A batch with a failure runs it unnamed: planned for its values on the tables as they are.
+              // A batch with a failure runs it unnamed: planned when it runs, on the tables as they are (for its
+              // values under the default plan_cache_mode; here, under force_generic_plan, a generic plan made now).
+              // This checks that premise, not the naming: `SettleStep.test.ts` holds which batches go unnamed.
               const rare = yield* sql.unsafe<{ "QUERY PLAN": unknown }>(
                 `EXPLAIN (FORMAT JSON) ${settle}`,
                 failed
