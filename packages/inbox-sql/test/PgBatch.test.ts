@@ -1,13 +1,26 @@
 // PostgreSQL's group commit (`internal/pgBatch.ts`): deliveries that wait share one transaction and its
-// multi-row statements. Each test forces its deliveries into one batch: every batch slot is held by a lone
-// delivery whose handler waits on a latch, the deliveries under test queue meanwhile, and the slots are then
-// freed at once, so the next batch takes every one of them. Each handler reads the transaction's id: one id for
-// the whole batch is what the old per-delivery transactions could not give.
+// multi-row statements. Each test forces its deliveries into one batch: the fast lane is held by a lone
+// delivery whose handler waits on a latch while the TestClock stands still, the deliveries under test queue
+// meanwhile, and the lane is then freed, so the next batch takes every one of them. Each handler reads the
+// transaction's id: one id for the whole batch is what the old per-delivery transactions could not give.
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Inbox from "@witkey/core/Inbox"
 import * as InboxSuite from "@witkey/testkit/InboxSuite"
-import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Ref, Scope, TestClock } from "effect"
+import {
+  Cause,
+  Context,
+  Deferred,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Ref,
+  Scope,
+  TestClock,
+  TestServices
+} from "effect"
 import * as PgBatch from "../src/internal/pgBatch.js"
 import * as Migrations from "../src/Migrations.js"
 import * as PgInbox from "../src/PgInbox.js"
@@ -46,27 +59,52 @@ const allWaiting = (fibers: ReadonlyArray<Fiber.RuntimeFiber<unknown, unknown>>)
     }
   })
 
+/** A lone delivery whose handler waits for `release`; its fiber, once it is inside its handler. */
+const blocker = (inbox: Inbox.Inbox, label: string, release: Deferred.Deferred<void>) =>
+  Effect.gen(function* () {
+    const started = yield* Deferred.make<void>()
+    const r = yield* fresh(label)
+    const fiber = yield* Effect.forkDaemon(
+      inbox.receive(r, () => Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release)))
+    )
+    yield* Deferred.await(started)
+    return fiber
+  })
+
 /**
- * Every fast batch slot held by a lone delivery whose handler waits for `release`: deliveries offered meanwhile
- * queue for the next batch. The blockers' fibers, once each is inside its handler.
+ * The fast lane held by a lone delivery whose handler waits for `release`, with the Clock kept still (a batch
+ * gives the lane back after `LANE_MILLIS`): deliveries offered meanwhile queue for the next batch. The
+ * blockers' fibers, once each is inside its handler.
  */
-const holdSlots = (inbox: Inbox.Inbox, label: string, release: Deferred.Deferred<void>) =>
+const holdLane = (inbox: Inbox.Inbox, label: string, release: Deferred.Deferred<void>) =>
   Effect.gen(function* () {
     const blockers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
-    for (let i = 0; i < PgBatch.FAST_BATCHES; i++) {
-      const started = yield* Deferred.make<void>()
-      const r = yield* fresh(`${label}-blocker-${i}`)
-      blockers.push(
-        yield* Effect.forkDaemon(
-          inbox.receive(r, () =>
-            Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))
-          )
-        )
-      )
-      yield* Deferred.await(started)
+    for (let i = 0; i < PgBatch.FAST_BATCHES; i++)
+      blockers.push(yield* blocker(inbox, `${label}-blocker-${i}`, release))
+    return blockers
+  })
+
+/**
+ * Every permit held: `MAX_BATCHES` fast batches of one delivery whose handler waits for `release`, each past
+ * `LANE_MILLIS` (`pass`: the Clock moved on) before the next starts, so that the next batch waits for permits.
+ */
+const holdPermits = (
+  inbox: Inbox.Inbox,
+  label: string,
+  release: Deferred.Deferred<void>,
+  pass: Effect.Effect<void>
+) =>
+  Effect.gen(function* () {
+    const blockers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+    for (let i = 0; i < PgBatch.MAX_BATCHES; i++) {
+      blockers.push(yield* blocker(inbox, `${label}-blocker-${i}`, release))
+      yield* pass
     }
     return blockers
   })
+
+const pastLane = TestClock.adjust(`${PgBatch.LANE_MILLIS} millis`)
+const pastLaneBut1 = TestClock.adjust(`${PgBatch.LANE_MILLIS - 1} millis`)
 
 const harness = (
   label: string,
@@ -95,7 +133,7 @@ const harness = (
     const batch: Harness["batch"] = (deliveries) =>
       Effect.gen(function* () {
         const release = yield* Deferred.make<void>()
-        const blockers = yield* holdSlots(inbox, label, release)
+        const blockers = yield* holdLane(inbox, label, release)
         const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
         for (const [r, handler] of deliveries) fibers.push(yield* Effect.fork(run(r, handler)))
         yield* allWaiting(fibers)
@@ -350,9 +388,9 @@ if (unavailable !== undefined) {
       () =>
         Effect.gen(function* () {
           const h = yield* harness("stale")
-          // Every batch slot held; the estimate is still "fast".
+          // Every permit held; the estimate is still "fast".
           const release = yield* Deferred.make<void>()
-          const blockers = yield* holdSlots(h.inbox, "stale", release)
+          const blockers = yield* holdPermits(h.inbox, "stale", release, pastLane)
           const rs = yield* Effect.all([fresh("stale-a"), fresh("stale-b"), fresh("stale-c")])
           const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
           for (const r of rs) fibers.push(yield* Effect.fork(h.run(r, h.pay)))
@@ -383,9 +421,20 @@ if (unavailable !== undefined) {
             const inbox = Context.get(context, Inbox.Inbox)
             const release = yield* Deferred.make<void>()
             const callers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
-            // Every third round, every batch slot is held first by a lone delivery waiting for `release`: the
-            // dispatcher waits for permits, holding a delivery, when closing begins.
-            if (round % 3 === 2) callers.push(...(yield* holdSlots(inbox, `closing-${round}`, release)))
+            // Every third round, every permit is held first by lone deliveries waiting for `release`: the
+            // dispatcher waits for permits, holding a delivery, when closing begins. In the rounds where
+            // round % 3 is 1, a lone delivery holds the fast lane: the dispatcher may be waiting for it then
+            // (for `LANE_MILLIS` of real time).
+            if (round % 3 === 2)
+              callers.push(
+                ...(yield* holdPermits(
+                  inbox,
+                  `closing-${round}`,
+                  release,
+                  Effect.sleep(`${PgBatch.LANE_MILLIS + 4} millis`)
+                ))
+              )
+            if (round % 3 === 1) callers.push(...(yield* holdLane(inbox, `closing-${round}`, release)))
             for (let i = 0; i < 12; i++) {
               const r = yield* fresh(`closing-${round}-${i}`)
               // Some handlers wait until closing has begun: their batches hold permits while it starts.
@@ -411,6 +460,42 @@ if (unavailable !== undefined) {
             )
             assert.isTrue(Exit.isFailure(late), "a closed inbox refuses")
           }
+        })
+    )
+
+    it.scoped(
+      "a fast batch holds the next one back until it ends or has run LANE_MILLIS: a hung handler does not stop the inbox",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* harness("lane")
+          const release = yield* Deferred.make<void>()
+          const hung = yield* blocker(h.inbox, "lane-hung", release)
+          // On a failure below, the hung batch must still end, or closing the inbox would wait for it.
+          yield* Effect.addFinalizer(() => Deferred.succeed(release, undefined))
+          const rs = yield* Effect.all([fresh("lane-a"), fresh("lane-b"), fresh("lane-c")])
+          const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+          for (const r of rs) fibers.push(yield* Effect.fork(h.run(r, h.pay)))
+          yield* allWaiting(fibers)
+          // The Clock has not moved: the hung batch still holds the lane, and nothing of the others ran.
+          yield* pastLaneBut1
+          // Real time for a batch that should not have started to show its writes.
+          yield* TestServices.provideLive(Effect.sleep("100 millis"))
+          for (const r of rs) {
+            assert.strictEqual(yield* h.paid(r), 0, "waits for the young batch")
+            assert.isUndefined(h.txids.get(r.notification.notifyId), "no handler ran")
+          }
+          // Past LANE_MILLIS the lane is given back: the waiting deliveries run as one batch beside the hung one.
+          yield* TestClock.adjust("1 millis")
+          for (const fiber of fibers) {
+            const outcome = yield* TestServices.provideLive(Effect.timeout(Fiber.join(fiber), "10 seconds"))
+            assert.deepStrictEqual(outcome, { _tag: "Processed" })
+          }
+          for (const r of rs) assert.strictEqual(yield* h.paid(r), 1)
+          const ids = rs.map((r) => h.txids.get(r.notification.notifyId))
+          assert.strictEqual(new Set(ids).size, 1, "one batch")
+          assert.isNull(hung.unsafePoll(), "the hung handler is still running")
+          yield* Deferred.succeed(release, undefined)
+          assert.deepStrictEqual(yield* Fiber.join(hung), { _tag: "Processed" })
         })
     )
 

@@ -5,9 +5,9 @@
  * a bare INSERT's, most of it per statement and per transaction, and on a small machine it is taken from the
  * endpoint.
  *
- * How: a dispatcher hands the queued deliveries to at most `MAX_BATCHES` batches at a time (`FAST_BATCHES` while
- * handlers are fast; not one per connection: batches only form when deliveries wait). A batch of one runs the
- * single-delivery transaction (`pgTransaction.ts`), exactly as without batches.
+ * How: a dispatcher hands the queued deliveries to at most `MAX_BATCHES` batches at a time (not one per
+ * connection: batches only form when deliveries wait). A batch of one runs the single-delivery transaction
+ * (`pgTransaction.ts`), exactly as without batches.
  *
  * The size, from what handlers cost: a batch runs its handlers one after another and each holds its row locks
  * until the batch commits, so batching only pays while a handler costs less than the statements and round trips
@@ -18,10 +18,17 @@
  * at most about that long behind the others of its batch); from 16 ms on, one. Deliveries alone run side by
  * side up to the pool's size (`poolSizeOf`: the client's `maxConnections`, else the inbox's option, else
  * node-postgres's 10), as many as without batches; batches of several at most `MAX_BATCHES` (one semaphore of
- * `pool × MAX_BATCHES` permits: a batch takes `pool`, a delivery alone `MAX_BATCHES`), and while handlers are fast
- * at most `FAST_BATCHES` (such a batch takes `pool × MAX_BATCHES / FAST_BATCHES`). A handler of 50-200 ms
+ * `pool × MAX_BATCHES` permits: a batch takes `pool`, a delivery alone `MAX_BATCHES`). A handler of 50-200 ms
  * (an I/O call, a lock wait) thus gets the concurrency it had before group commit after its first few runs.
  * The estimate starts at 0 (batching): the first batch of slow handlers is slow once.
+ *
+ * While handlers are fast, batches also take the fast lane (`FAST_BATCHES`, one): one batch at a time, so that
+ * the deliveries that arrive meanwhile make one larger batch, not several small ones (each costs its two
+ * statements, a commit and a connection). A batch gives the lane back when it ends, or once it has run
+ * `LANE_MILLIS` (16 ms; a fast batch takes a few): a handler that hangs (`handlerTimeout` is off by default, and
+ * the estimate only learns when a handler ends) then holds its batch and its permits, not the inbox. The next
+ * batch runs beside it; it takes `MAX_BATCHES` such handlers in as many batches to stop the inbox (with two fast
+ * batches sharing the permits, as before the lane, two did).
  *
  * A batch runs its handlers in a canonical order, by outerTaskId then notify_id, so that handlers writing rows
  * keyed by task (ASSIGN and PLATFORM_PROFIT of one task) lock them in one order across batches. Handlers that
@@ -76,13 +83,21 @@ export const MAX_BATCH = 32
  */
 export const MAX_BATCHES = 4
 /**
- * At most this many at a time while handlers are fast (`FAST_MILLIS`): two keep one batch's round trips
- * overlapping the other's, and fewer, larger batches cost the endpoint less CPU per delivery (each batch reserves
- * a connection and runs two statements). Measured at 16 in flight over HTTP (BENCHMARKS.md, row 7b): about 70 µs
- * less of the endpoint's CPU per delivery than four. Slower handlers keep `MAX_BATCHES`: their batches run
- * handlers one after another, and more batches run more handlers side by side.
+ * At most this many batches younger than `LANE_MILLIS` at a time while handlers are fast (`FAST_MILLIS`): fewer,
+ * larger batches cost PostgreSQL less CPU per delivery (each batch reserves a connection and runs two statements
+ * and a commit). Measured at 16 in flight over HTTP (BENCHMARKS.md, row 7b, issue 17's tenth pass): PostgreSQL's
+ * CPU per delivery 178-198 µs against 202-256 µs with two batches sharing the permits, the throughput within the
+ * runs' spread (two at a time had been about 70 µs of the endpoint's CPU per delivery cheaper than four). Slower
+ * handlers keep `MAX_BATCHES`: their batches run handlers one after another, and more batches run more handlers
+ * side by side.
  */
-export const FAST_BATCHES = 2
+export const FAST_BATCHES = 1
+/**
+ * A fast batch that has run this long (ms, Clock, from when it was started, its wait for a connection included)
+ * gives its lane to the next one: it is waiting on a slow handler or a slow database, and the deliveries behind
+ * it should not. In the bench (row 7b, 16 in flight) about one batch in a hundred got there.
+ */
+export const LANE_MILLIS = 16
 /** Handlers that take at most this long on average (ms) batch in full: they cost less than what a batch saves. */
 export const FAST_MILLIS = 1
 /** A batch's expected handler time (ms) stays under this: slower handlers make smaller batches. */
@@ -330,12 +345,12 @@ export const make = (
     const texts = statements.batch!
     const queue = yield* Queue.unbounded<Slot | typeof STOP>()
     const poolSize = Math.max(1, tuning.poolSize)
-    // A batch of several takes `poolSize` permits (at most MAX_BATCHES of them), or `fastWeight` while handlers
-    // are fast (at most FAST_BATCHES); a delivery alone takes MAX_BATCHES (at most `poolSize` side by side, as
-    // without batches). Whole numbers: closing takes all `total` back, and fractions might not add up to it.
+    // A batch of several takes `poolSize` permits (at most MAX_BATCHES of them); a delivery alone takes
+    // MAX_BATCHES (at most `poolSize` side by side, as without batches). Closing takes all `total` back.
     const total = poolSize * MAX_BATCHES
-    const fastWeight = Math.floor(total / FAST_BATCHES)
     const permits = yield* Effect.makeSemaphore(total)
+    // Taken before the permits by a batch weighed while handlers are fast (`inLane`).
+    const lane = yield* Effect.makeSemaphore(FAST_BATCHES)
     /** The handlers' recent wall time (ms, EWMA); 0 until one has run. */
     let estimate = 0
     const observe = (millis: number) => {
@@ -564,8 +579,28 @@ export const make = (
         }
       }).pipe(Effect.uninterruptible)
 
-    /** Takes the batch after `first` (permits held) and starts it. */
-    const start = (first: Slot, limit: number, weight: number): Effect.Effect<unknown> =>
+    /**
+     * `batch` holding a place in the fast lane (taken): given back when it ends, or after `LANE_MILLIS` by a
+     * watch fiber, whichever comes first, once.
+     */
+    const inLane = (batch: Effect.Effect<void>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        let held = true
+        const give = Effect.suspend(() => {
+          if (!held) return Effect.void
+          held = false
+          return lane.release(1)
+        })
+        // Forked from the batch's fiber (uninterruptible, like the dispatcher's loop that forked it), the watch is
+        // uninterruptible but for its sleep: `give` runs whole, and `Fiber.interrupt` ends it at once.
+        const watch = Effect.zipRight(Effect.interruptible(Effect.sleep(LANE_MILLIS)), give)
+        return Effect.flatMap(Effect.forkDaemon(watch), (fiber) =>
+          Effect.ensuring(batch, Effect.zipRight(Fiber.interrupt(fiber), give))
+        )
+      })
+
+    /** Takes the batch after `first` (permits held, and the lane if `fast`) and starts it. */
+    const start = (first: Slot, limit: number, weight: number, fast: boolean): Effect.Effect<unknown> =>
       Effect.flatMap(taken(first, limit), (slots): Effect.Effect<unknown> => {
         // One row per notify_id and per event_key in a statement; the rest wait for the next batch.
         const ids = new Set<string>()
@@ -585,7 +620,9 @@ export const make = (
         batch.sort((a, b) =>
           a.delivery.received.notification.notifyId < b.delivery.received.notification.notifyId ? -1 : 1
         )
-        return Effect.forkDaemon(Effect.ensuring(runBatch(batch), permits.release(weight)))
+        return Effect.forkDaemon(
+          Effect.ensuring(fast ? inLane(runBatch(batch)) : runBatch(batch), permits.release(weight))
+        )
       })
     /** `first` and up to `limit - 1` more: those carried over first, then the queue's. */
     const taken = (first: Slot, limit: number): Effect.Effect<ReadonlyArray<Slot>> => {
@@ -619,18 +656,27 @@ export const make = (
               // stays what was taken, and a batch of several on a lone delivery's weight would let more than
               // `MAX_BATCHES` batches run at once.
               const weighed = batchLimit(estimate)
-              const weight = weighed === 1 ? MAX_BATCHES : estimate <= FAST_MILLIS ? fastWeight : poolSize
-              return Effect.flatMap(permits.take(weight), () => {
-                if (closed) return Effect.as(permits.release(weight), false)
+              const weight = weighed === 1 ? MAX_BATCHES : poolSize
+              // One order, lane then permits, taken by this loop only; batches only give back.
+              const fast = estimate <= FAST_MILLIS
+              const taken = fast ? Effect.zipRight(lane.take(1), permits.take(weight)) : permits.take(weight)
+              return Effect.flatMap(taken, () => {
+                if (closed)
+                  return Effect.as(
+                    fast
+                      ? Effect.zipRight(permits.release(weight), lane.release(1))
+                      : permits.release(weight),
+                    false
+                  )
                 const limit = Math.min(weighed, batchLimit(estimate))
                 // A delivery alone does not wait for others to join it.
                 return Effect.as(
                   limit > 1 && carried.length === 0
                     ? Effect.zipRight(
                         nextTurn,
-                        Effect.suspend(() => start(first, limit, weight))
+                        Effect.suspend(() => start(first, limit, weight, fast))
                       )
-                    : start(first, limit, weight),
+                    : start(first, limit, weight, fast),
                   true
                 )
               })
