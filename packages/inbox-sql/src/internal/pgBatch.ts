@@ -86,8 +86,9 @@ export const MAX_BATCHES = 4
  * At most this many batches younger than `LANE_MILLIS` at a time while handlers are fast (`FAST_MILLIS`): fewer,
  * larger batches cost PostgreSQL less CPU per delivery (each batch reserves a connection and runs two statements
  * and a commit). Measured at 16 in flight over HTTP (BENCHMARKS.md, row 7b, issue 17's tenth pass): PostgreSQL's
- * CPU per delivery 178-198 µs against 202-256 µs with two batches sharing the permits, the throughput within the
- * runs' spread (two at a time had been about 70 µs of the endpoint's CPU per delivery cheaper than four). Slower
+ * CPU per delivery 178-198 µs in five runs of six (259 in the sixth) against 202-256 µs with two batches sharing
+ * the permits, the throughput within the runs' spread (two at a time had been about 70 µs of the endpoint's CPU
+ * per delivery cheaper than four). The lane is kept for the hung handler above as much as for that. Slower
  * handlers keep `MAX_BATCHES`: their batches run handlers one after another, and more batches run more handlers
  * side by side.
  */
@@ -95,7 +96,7 @@ export const FAST_BATCHES = 1
 /**
  * A fast batch that has run this long (ms, Clock, from when it was started, its wait for a connection included)
  * gives its lane to the next one: it is waiting on a slow handler or a slow database, and the deliveries behind
- * it should not. In the bench (row 7b, 16 in flight) about one batch in a hundred got there.
+ * it should not. In the bench's rows 7/7b, 1 to 10 % of the batches got there (by endpoint process).
  */
 export const LANE_MILLIS = 16
 /** Handlers that take at most this long on average (ms) batch in full: they cost less than what a batch saves. */
