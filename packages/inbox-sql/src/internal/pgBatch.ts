@@ -25,10 +25,10 @@
  * While handlers are fast, batches also take the fast lane (`FAST_BATCHES`, one): one batch at a time, so that
  * the deliveries that arrive meanwhile make one larger batch, not several small ones (each costs its two
  * statements, a commit and a connection). A batch gives the lane back when it ends, or once it has run
- * `LANE_MILLIS` (16 ms; a fast batch takes a few): a handler that hangs (`handlerTimeout` is off by default, and
- * the estimate only learns when a handler ends) then holds its batch and its permits, not the inbox. The next
- * batch runs beside it; it takes `MAX_BATCHES` such handlers in as many batches to stop the inbox (with two fast
- * batches sharing the permits, as before the lane, two did).
+ * `LANE_MILLIS` (16 ms; a fast batch takes a few ms): a handler that hangs (`handlerTimeout` is off by default,
+ * and the estimate only learns when a handler ends) then holds its batch and its permits, not the inbox. The
+ * next batch runs beside it; it takes `MAX_BATCHES` such handlers in as many batches to stop the inbox (with two
+ * fast batches sharing the permits, as before the lane, two did).
  *
  * A batch runs its handlers in a canonical order, by outerTaskId then notify_id, so that handlers writing rows
  * keyed by task (ASSIGN and PLATFORM_PROFIT of one task) lock them in one order across batches. Handlers that
@@ -660,8 +660,10 @@ export const make = (
               const weight = weighed === 1 ? MAX_BATCHES : poolSize
               // One order, lane then permits, taken by this loop only; batches only give back.
               const fast = estimate <= FAST_MILLIS
-              const taken = fast ? Effect.zipRight(lane.take(1), permits.take(weight)) : permits.take(weight)
-              return Effect.flatMap(taken, () => {
+              const acquire = fast
+                ? Effect.zipRight(lane.take(1), permits.take(weight))
+                : permits.take(weight)
+              return Effect.flatMap(acquire, () => {
                 if (closed)
                   return Effect.as(
                     fast
