@@ -499,6 +499,40 @@ if (unavailable !== undefined) {
         })
     )
 
+    it.scoped(
+      "the lane is given back once: after a batch passed LANE_MILLIS and then ended, one fast batch at a time again",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* harness("once")
+          const first = yield* Deferred.make<void>()
+          const second = yield* Deferred.make<void>()
+          yield* Effect.addFinalizer(() =>
+            Effect.zipRight(Deferred.succeed(first, undefined), Deferred.succeed(second, undefined))
+          )
+          // Given back twice (by the watch, then as the batch ends), the lane would let two batches run.
+          const hung = yield* blocker(h.inbox, "once-hung", first)
+          yield* pastLane
+          yield* Deferred.succeed(first, undefined)
+          assert.deepStrictEqual(yield* Fiber.join(hung), { _tag: "Processed" })
+          // Its 16 ms made the estimate slow; fast handlers bring it back under FAST_MILLIS (0.8 per run).
+          for (let i = 0; i < 8; i++)
+            assert.deepStrictEqual(yield* h.run(yield* fresh(`once-fast-${i}`), h.pay), { _tag: "Processed" })
+          const holder = yield* blocker(h.inbox, "once-holder", second)
+          const rs = yield* Effect.all([fresh("once-a"), fresh("once-b")])
+          const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+          for (const r of rs) fibers.push(yield* Effect.fork(h.run(r, h.pay)))
+          yield* allWaiting(fibers)
+          yield* TestServices.provideLive(Effect.sleep("100 millis"))
+          for (const r of rs) {
+            assert.strictEqual(yield* h.paid(r), 0, "waits for the batch in the lane")
+            assert.isUndefined(h.txids.get(r.notification.notifyId), "no handler ran")
+          }
+          yield* Deferred.succeed(second, undefined)
+          assert.deepStrictEqual(yield* Fiber.join(holder), { _tag: "Processed" })
+          for (const fiber of fibers) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
+        })
+    )
+
     it.scoped("a batch runs its handlers by task, then notify_id", () =>
       Effect.gen(function* () {
         const h = yield* harness("order")
