@@ -86,7 +86,7 @@ export const MAX_BATCHES = 4
  * At most this many batches younger than `LANE_MILLIS` at a time while handlers are fast (`FAST_MILLIS`): fewer,
  * larger batches cost PostgreSQL less CPU per delivery (each batch reserves a connection and runs two statements
  * and a commit). Measured at 16 in flight over HTTP (BENCHMARKS.md, row 7b, issue 17's tenth pass): PostgreSQL's
- * CPU per delivery 178-198 µs in five runs of six (259 in the sixth) against 202-256 µs with two batches sharing
+ * CPU per delivery 147-198 µs in five runs of six (259 in the sixth) against 202-256 µs with two batches sharing
  * the permits, the throughput within the runs' spread (two at a time had been about 70 µs of the endpoint's CPU
  * per delivery cheaper than four). The lane is kept for the hung handler above as much as for that. Slower
  * handlers keep `MAX_BATCHES`: their batches run handlers one after another, and more batches run more handlers
