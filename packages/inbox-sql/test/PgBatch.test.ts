@@ -152,6 +152,28 @@ const harness = (
     return { sql, inbox, txids, run, batch, pay, paid }
   })
 
+/** Each of `rs` received with `pay` as its handler, in a fiber of its own; the fibers, once all are waiting. */
+const queuedPaying = (h: Harness, rs: ReadonlyArray<Inbox.Received>) =>
+  Effect.gen(function* () {
+    const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
+    for (const r of rs) fibers.push(yield* Effect.fork(h.run(r, h.pay)))
+    yield* allWaiting(fibers)
+    return fibers
+  })
+
+/**
+ * None of `rs` has run its handler, after 100 ms of real time for a batch that should not have started to show
+ * its writes (it can only pass wrongly, on a machine too slow to show them in time).
+ */
+const assertNotRun = (h: Harness, rs: ReadonlyArray<Inbox.Received>, message: string) =>
+  Effect.gen(function* () {
+    yield* TestServices.provideLive(Effect.sleep("100 millis"))
+    for (const r of rs) {
+      assert.strictEqual(yield* h.paid(r), 0, message)
+      assert.isUndefined(h.txids.get(r.notification.notifyId), `${message}: no handler ran`)
+    }
+  })
+
 const attemptsOf = (h: Harness, r: Inbox.Received) =>
   Effect.map(h.inbox.attempts(r.notification.notifyId), (as) => as.map((a) => a.outcome))
 
@@ -392,9 +414,7 @@ if (unavailable !== undefined) {
           const release = yield* Deferred.make<void>()
           const blockers = yield* holdPermits(h.inbox, "stale", release, pastLane)
           const rs = yield* Effect.all([fresh("stale-a"), fresh("stale-b"), fresh("stale-c")])
-          const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
-          for (const r of rs) fibers.push(yield* Effect.fork(h.run(r, h.pay)))
-          yield* allWaiting(fibers)
+          const fibers = yield* queuedPaying(h, rs)
           // The blockers' handlers take a second (TestClock): when they end, the estimate is far above the budget
           // of a batch, before the waiting deliveries get their permits.
           yield* TestClock.adjust("1 second")
@@ -473,17 +493,10 @@ if (unavailable !== undefined) {
           // On a failure below, the hung batch must still end, or closing the inbox would wait for it.
           yield* Effect.addFinalizer(() => Deferred.succeed(release, undefined))
           const rs = yield* Effect.all([fresh("lane-a"), fresh("lane-b"), fresh("lane-c")])
-          const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
-          for (const r of rs) fibers.push(yield* Effect.fork(h.run(r, h.pay)))
-          yield* allWaiting(fibers)
+          const fibers = yield* queuedPaying(h, rs)
           // The Clock has not moved: the hung batch still holds the lane, and nothing of the others ran.
           yield* pastLaneBut1
-          // Real time for a batch that should not have started to show its writes.
-          yield* TestServices.provideLive(Effect.sleep("100 millis"))
-          for (const r of rs) {
-            assert.strictEqual(yield* h.paid(r), 0, "waits for the young batch")
-            assert.isUndefined(h.txids.get(r.notification.notifyId), "no handler ran")
-          }
+          yield* assertNotRun(h, rs, "waits for the young batch")
           // Past LANE_MILLIS the lane is given back: the waiting deliveries run as one batch beside the hung one.
           yield* TestClock.adjust("1 millis")
           for (const fiber of fibers) {
@@ -519,14 +532,8 @@ if (unavailable !== undefined) {
             assert.deepStrictEqual(yield* h.run(yield* fresh(`once-fast-${i}`), h.pay), { _tag: "Processed" })
           const holder = yield* blocker(h.inbox, "once-holder", second)
           const rs = yield* Effect.all([fresh("once-a"), fresh("once-b")])
-          const fibers: Array<Fiber.RuntimeFiber<Inbox.Outcome, unknown>> = []
-          for (const r of rs) fibers.push(yield* Effect.fork(h.run(r, h.pay)))
-          yield* allWaiting(fibers)
-          yield* TestServices.provideLive(Effect.sleep("100 millis"))
-          for (const r of rs) {
-            assert.strictEqual(yield* h.paid(r), 0, "waits for the batch in the lane")
-            assert.isUndefined(h.txids.get(r.notification.notifyId), "no handler ran")
-          }
+          const fibers = yield* queuedPaying(h, rs)
+          yield* assertNotRun(h, rs, "waits for the batch in the lane")
           yield* Deferred.succeed(second, undefined)
           assert.deepStrictEqual(yield* Fiber.join(holder), { _tag: "Processed" })
           for (const fiber of fibers) assert.deepStrictEqual(yield* Fiber.join(fiber), { _tag: "Processed" })
