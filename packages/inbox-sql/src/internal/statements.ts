@@ -377,10 +377,20 @@ RETURNING notify_id`,
     pruneAttempts: (cutoff: number) =>
       sql<{ id: unknown }>`DELETE FROM ${A} WHERE at < ${cutoff} RETURNING id`,
 
+    /**
+     * On PostgreSQL the rows are locked in notify_id order first, as a batch's record-and-claim locks them: an
+     * UPDATE alone locks them in scan order, and a prune and a batch holding some of the same rows each could wait
+     * for the other (a deadlock, seen as `inbox prune: deadlock detected` in Operators.test.ts under load).
+     */
     pruneBodies: (cutoff: number, now: number) =>
-      sql<{
-        notify_id: string
-      }>`UPDATE ${N} SET body = ${EMPTY}, body_removed_at = ${now} WHERE state = 'processed' AND body_removed_at IS NULL AND last_received_at < ${cutoff}
+      dialect === "pg"
+        ? sql<{
+            notify_id: string
+          }>`UPDATE ${N} SET body = ${EMPTY}, body_removed_at = ${now} WHERE notify_id IN (SELECT notify_id FROM ${N} WHERE state = 'processed' AND body_removed_at IS NULL AND last_received_at < ${cutoff} ORDER BY notify_id FOR UPDATE) AND state = 'processed' AND body_removed_at IS NULL AND last_received_at < ${cutoff}
+RETURNING notify_id`
+        : sql<{
+            notify_id: string
+          }>`UPDATE ${N} SET body = ${EMPTY}, body_removed_at = ${now} WHERE state = 'processed' AND body_removed_at IS NULL AND last_received_at < ${cutoff}
 RETURNING notify_id`,
 
     eraseTask: (outerTaskId: string, now: number) =>
