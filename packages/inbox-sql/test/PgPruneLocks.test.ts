@@ -22,7 +22,8 @@ describe.skipIf(unavailable !== undefined && !PgTest.required)("PostgreSQL prune
         const context = yield* Layer.build(PgInbox.layer({ url, maxConnections: 4 }))
         const sql = Context.get(context, SqlClient.SqlClient)
         const inbox = Context.get(context, CoreInbox.Inbox) as Inbox.Inbox & Inbox.Operations
-        const N = sql(Migrations.tables(Migrations.DEFAULT_TABLE_PREFIX).notifications)
+        const table = Migrations.tables(Migrations.DEFAULT_TABLE_PREFIX).notifications
+        const N = sql(table)
         // Two processed entries, long settled, "z" stored first.
         yield* sql`INSERT INTO ${N} (notify_id, event_key, sub_type, body, first_received_at, last_received_at, deliveries, state, failures) VALUES ('z', 'e-z', 'ASSIGN_FOR_ANNOUNCE_PAYMENT', decode('3c', 'hex'), 1, 1, 1, 'processed', 0), ('a', 'e-a', 'ASSIGN_FOR_ANNOUNCE_PAYMENT', decode('3c', 'hex'), 1, 1, 1, 'processed', 0)`
         const locked = yield* Deferred.make<void>()
@@ -45,7 +46,7 @@ describe.skipIf(unavailable !== undefined && !PgTest.required)("PostgreSQL prune
         for (let i = 0; i < 400 && !waiting; i++) {
           const rows = yield* sql<{
             n: string
-          }>`SELECT count(*)::text AS n FROM pg_locks WHERE locktype = 'tuple' AND relation = ${Migrations.tables(Migrations.DEFAULT_TABLE_PREFIX).notifications}::regclass`
+          }>`SELECT count(*)::text AS n FROM pg_locks WHERE locktype = 'tuple' AND relation = ${table}::regclass`
           waiting = Number(rows[0]!.n) > 0
           if (!waiting) yield* Effect.sleep("25 millis")
         }

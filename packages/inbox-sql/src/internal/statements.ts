@@ -382,16 +382,17 @@ RETURNING notify_id`,
      * UPDATE alone locks them in scan order, and a prune and a batch holding some of the same rows each could wait
      * for the other (a deadlock, seen as `inbox prune: deadlock detected` in Operators.test.ts under load).
      */
-    pruneBodies: (cutoff: number, now: number) =>
-      dialect === "pg"
-        ? sql<{
-            notify_id: string
-          }>`UPDATE ${N} SET body = ${EMPTY}, body_removed_at = ${now} WHERE notify_id IN (SELECT notify_id FROM ${N} WHERE state = 'processed' AND body_removed_at IS NULL AND last_received_at < ${cutoff} ORDER BY notify_id FOR UPDATE) AND state = 'processed' AND body_removed_at IS NULL AND last_received_at < ${cutoff}
+    pruneBodies: (cutoff: number, now: number) => {
+      const prunable = sql`state = 'processed' AND body_removed_at IS NULL AND last_received_at < ${cutoff}`
+      const rows =
+        dialect === "pg"
+          ? sql`notify_id IN (SELECT notify_id FROM ${N} WHERE ${prunable} ORDER BY notify_id FOR UPDATE) AND ${prunable}`
+          : prunable
+      return sql<{
+        notify_id: string
+      }>`UPDATE ${N} SET body = ${EMPTY}, body_removed_at = ${now} WHERE ${rows}
 RETURNING notify_id`
-        : sql<{
-            notify_id: string
-          }>`UPDATE ${N} SET body = ${EMPTY}, body_removed_at = ${now} WHERE state = 'processed' AND body_removed_at IS NULL AND last_received_at < ${cutoff}
-RETURNING notify_id`,
+    },
 
     eraseTask: (outerTaskId: string, now: number) =>
       sql<{
