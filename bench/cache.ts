@@ -1,96 +1,68 @@
 // Row 5 in counts, not time (issue 17, BENCHMARKS.md "eleventh pass"): instructions and simulated L1/LL cache
-// misses per payout, for the client process only, under `valgrind --tool=callgrind --cache-sim=yes`. The counts
-// do not move with the machine's load, which moves row 5's ratios by a tenth from run to run. Four sides, each
-// in a process of its own against the row's fixed-answer server, at WITKEY_CACHE_IN_FLIGHT in flight (default 1),
-// keep-alive HTTP; WARMUP payouts first, then only the COUNT measured ones are counted (`callgrind_control -i`).
+// misses per payout, for the client process only, under `valgrind --tool=callgrind --cache-sim=yes`. Counts move
+// far less than time with the machine's load (which moves row 5's ratios by a tenth from run to run), though the
+// collector's and compiler's threads still make them differ a little between runs. Each side runs in a process of
+// its own against the row's fixed-answer server, at WITKEY_CACHE_IN_FLIGHT in flight (default 1), keep-alive
+// HTTP; WARMUP payouts first, then only the COUNT measured ones are counted (`callgrind_control -i`, which needs
+// ptrace: where it is denied, the toggle can hang).
 //
 //   baseline  crypto.sign, a bare node:http GET of the pre-signed URL, crypto.verify (row 5's baseline)
 //   floor     the same inside one Effect fiber per payout: the floor of any Effect SDK
-//   modules   the SDK's modules composed by hand in one fiber: ConfirmRequest.validate, SignedRequest.makeWith,
-//             HttpTransport's get, GatewayResponse.decodeWith (no Client, no retry loop)
+//   prepare   the floor with Client.prepare in place of crypto.sign
+//   decode    the floor with GatewayResponse.decodeWith (of the row's answer bytes, made once) in
+//             place of crypto.verify
+//   modules   the SDK's modules composed by hand in one fiber: ConfirmRequest.validate, SignedRequest.makeWith
+//             (the signer's Effect, where Client calls it synchronously), HttpTransport's get,
+//             GatewayResponse.decodeWith; no Client, no retry loop, no status or task-id check
 //   sdk       Client.confirmByPlatform (row 5's SDK side)
 //
 // Not part of `pnpm bench` (about a minute a side): `pnpm cache [side …]`. Needs valgrind.
-import * as Client from "@witkey/core/Client"
 import * as ConfirmRequest from "@witkey/core/ConfirmRequest"
 import * as GatewayResponse from "@witkey/core/GatewayResponse"
 import * as SignedRequest from "@witkey/core/SignedRequest"
-import * as SigningString from "@witkey/core/SigningString"
-import * as Transport from "@witkey/core/Transport"
-import { HttpTransport } from "@witkey/node-http"
-import { Context, Effect, Either, Exit, Layer, Schedule, Scope } from "effect"
+import { Effect, Either } from "effect"
 import { execFileSync, spawn } from "node:child_process"
-import * as crypto from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import * as Http from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { dsaSign, gatewayPublicKey, PARTNER, partnerPrivateKey, signer, verifier } from "./src/Inputs.js"
-import { drive, nodeArguments, startChild } from "./src/Load.js"
+import { PARTNER, responseBody, signer, verifier } from "./src/Inputs.js"
+import { drive, nodeArguments } from "./src/Load.js"
+import { payoutSetup, TASK } from "./src/PayoutSetup.js"
 
-const SIDES = ["baseline", "floor", "modules", "sdk"] as const
+const SIDES = ["baseline", "floor", "prepare", "decode", "modules", "sdk"] as const
 type Side = (typeof SIDES)[number]
-const TASK = "bench-task-e2e"
 const IN_FLIGHT = Number(process.env["WITKEY_CACHE_IN_FLIGHT"] ?? 1)
+if (!Number.isInteger(IN_FLIGHT) || IN_FLIGHT < 1) {
+  process.stderr.write("witkey bench: WITKEY_CACHE_IN_FLIGHT must be a positive integer\n")
+  process.exit(2)
+}
 const WARMUP = 3000
 const COUNT = 1000
 const out = (line: string) => process.stdout.write(`${line}\n`)
 
 /** In the measured process: run one side, counting only the measured payouts. */
 const measure = async (side: Side): Promise<void> => {
-  const server = await startChild<{ readonly http: string }>(
-    new URL("./src/servers/FixedAnswerProcess.ts", import.meta.url),
-    [TASK]
-  )
-  const scope = Effect.runSync(Scope.make())
+  const setup = await payoutSetup()
   try {
-    const services = await Effect.runPromise(Layer.buildWithScope(HttpTransport.layerNode(), scope))
-    const transport = Context.get(services, Transport.Transport)
-    const gateway = `${server.info.http}/gateway.do`
-    const client = Client.fromServices(
-      { partner: PARTNER, gateway, retry: Schedule.stop },
-      { signer, verifier, transport }
+    const { bareGet, client, gateway, get, input, sign, transport, verify } = setup
+    // The floor's GET: node:http's callback resuming the fiber, nothing else.
+    const fiberGet = Effect.async<void, Error>((resume) =>
+      get((error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
     )
-    const input = { outerTaskId: TASK, transfers: ["s-1", "s-2"] }
-    const prepared = await Effect.runPromise(client.prepare(input))
-    const canonical = Buffer.from(prepared.canonical, "utf8")
-    const answerBytes = SigningString.bytes([["outer_task_id", TASK]], "utf-8")
-    const answerSign = Buffer.from(dsaSign(answerBytes), "base64")
-    const agent = new Http.Agent({ keepAlive: true, timeout: 4000 })
-
-    const get = (done: (error: Error | undefined) => void) => {
-      const req = Http.request(prepared.url, { agent }, (res) => {
-        const chunks: Array<Buffer> = []
-        res.on("data", (chunk: Buffer) => chunks.push(chunk))
-        res.on("end", () => done(Buffer.concat(chunks).length > 0 ? undefined : new Error("empty answer")))
-      })
-      req.on("error", done)
-      req.end()
-    }
-    const sign = () =>
-      crypto.sign("sha1", canonical, { key: partnerPrivateKey, dsaEncoding: "der" }).toString("base64")
-    const verify = () => {
-      if (!crypto.verify("sha1", answerBytes, { key: gatewayPublicKey, dsaEncoding: "der" }, answerSign))
-        throw new Error("the answer does not verify")
-    }
+    const answer = { status: 200, body: responseBody(TASK), contentType: "text/xml; charset=utf-8" }
     const operations: Record<Side, () => Promise<unknown>> = {
-      baseline: () => {
-        sign()
-        return new Promise<void>((resolve, reject) =>
-          get((error) => (error === undefined ? resolve(verify()) : reject(error)))
-        )
-      },
-      floor: () =>
+      baseline: () => (sign(), bareGet().then(verify)),
+      floor: () => Effect.runPromise(Effect.suspend(() => (sign(), Effect.map(fiberGet, verify)))),
+      prepare: () =>
+        Effect.runPromise(Effect.flatMap(client.prepare(input), () => Effect.map(fiberGet, verify))),
+      decode: () =>
         Effect.runPromise(
-          Effect.suspend(() => {
-            sign()
-            return Effect.map(
-              Effect.async<void, Error>((resume) =>
-                get((error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
-              ),
-              verify
+          Effect.suspend(
+            () => (
+              sign(),
+              Effect.flatMap(fiberGet, () => GatewayResponse.decodeWith(verifier, answer, "utf-8"))
             )
-          })
+          )
         ),
       modules: () =>
         Effect.runPromise(
@@ -113,10 +85,8 @@ const measure = async (side: Side): Promise<void> => {
     execFileSync("callgrind_control", ["-i", "on", String(process.pid)], { stdio: "ignore" })
     await drive({ count: COUNT }, IN_FLIGHT, () => operation().then(() => undefined))
     execFileSync("callgrind_control", ["-i", "off", String(process.pid)], { stdio: "ignore" })
-    agent.destroy()
   } finally {
-    await Effect.runPromise(Scope.close(scope, Exit.void))
-    await server.stop()
+    await setup.close()
   }
 }
 
@@ -141,13 +111,19 @@ const countSides = async (sides: ReadonlyArray<Side>): Promise<void> => {
             "--instr-atstart=no",
             `--callgrind-out-file=${file}`,
             process.execPath,
-            ...nodeArguments(new URL(import.meta.url.replace(/\.js$/, ".ts"))),
-            side
+            // `nodeArguments` takes the source's `.ts` URL (and runs its compiled `.js` when this one is compiled).
+            ...nodeArguments(new URL(import.meta.url.replace(/\.js$/, ".ts")))
           ],
           { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WITKEY_CACHE_SIDE: side } }
         )
+        // A signal to this process (run.mjs forwards SIGTERM and SIGINT) stops the measured one too.
+        const forward = (signal: NodeJS.Signals) => child.kill(signal)
+        process.on("SIGTERM", forward).on("SIGINT", forward)
         child.once("error", reject)
-        child.once("exit", resolve)
+        child.once("exit", (exitCode, signal) => {
+          process.off("SIGTERM", forward).off("SIGINT", forward)
+          resolve(signal === null ? exitCode : 128)
+        })
       })
       if (code !== 0) throw new Error(`${side}: valgrind exited with ${code}`)
       const text = readFileSync(file, "utf8")
@@ -167,9 +143,12 @@ const countSides = async (sides: ReadonlyArray<Side>): Promise<void> => {
   }
 }
 
+// Set only by this file for its measured processes.
 const named = process.env["WITKEY_CACHE_SIDE"]
-if (named !== undefined) await measure(named as Side)
-else {
+if (named !== undefined) {
+  if (!(SIDES as ReadonlyArray<string>).includes(named)) throw new Error(`unknown side ${named}`)
+  await measure(named as Side)
+} else {
   const asked = process.argv.slice(2)
   const unknown = asked.filter((side) => !(SIDES as ReadonlyArray<string>).includes(side))
   if (unknown.length > 0) {

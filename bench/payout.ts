@@ -4,69 +4,21 @@
 // events (cold caches, the event loop in between) and not what it pays in a tight loop. Keep-alive HTTP,
 // `WITKEY_PAYOUT_IN_FLIGHT` in flight (default 32), best of 4 alternating rounds of 1,000 operations. Not part
 // of `pnpm bench`; run it with `pnpm --filter @witkey/bench payout`. A step's cost is its line minus the bare GET's.
-import * as Client from "@witkey/core/Client"
 import * as GatewayResponse from "@witkey/core/GatewayResponse"
-import * as SigningString from "@witkey/core/SigningString"
-import * as Transport from "@witkey/core/Transport"
-import { HttpTransport } from "@witkey/node-http"
-import { Context, Effect, Exit, Layer, Schedule, Scope } from "effect"
-import * as crypto from "node:crypto"
-import * as Http from "node:http"
-import {
-  dsaSign,
-  gatewayPublicKey,
-  PARTNER,
-  partnerPrivateKey,
-  responseBody,
-  signer,
-  verifier
-} from "./src/Inputs.js"
-import { drive, startChild } from "./src/Load.js"
+import { Effect } from "effect"
+import { responseBody, verifier } from "./src/Inputs.js"
+import { drive } from "./src/Load.js"
+import { payoutSetup, TASK } from "./src/PayoutSetup.js"
 
-const TASK = "bench-task-e2e"
 const IN_FLIGHT = Number(process.env["WITKEY_PAYOUT_IN_FLIGHT"] ?? 32)
 const OPS = 1000
 const ROUNDS = 4
 
-const server = await startChild<{ readonly http: string }>(
-  new URL("./src/servers/FixedAnswerProcess.ts", import.meta.url),
-  [TASK]
-)
-const scope = Effect.runSync(Scope.make())
+const setup = await payoutSetup()
 try {
-  const services = await Effect.runPromise(Layer.buildWithScope(HttpTransport.layerNode(), scope))
-  const transport = Context.get(services, Transport.Transport)
-  const client = Client.fromServices(
-    { partner: PARTNER, gateway: `${server.info.http}/gateway.do`, retry: Schedule.stop },
-    { signer, verifier, transport }
-  )
-  const input = { outerTaskId: TASK, transfers: ["s-1", "s-2"] }
-  const prepared = await Effect.runPromise(client.prepare(input))
+  const { bareGet, client, input, prepared, sign, transport, verify } = setup
   const url = prepared.url
-  const canonical = Buffer.from(prepared.canonical, "utf8")
   const answer = { status: 200, body: responseBody(TASK), contentType: "text/xml; charset=utf-8" }
-  const answerBytes = SigningString.bytes([["outer_task_id", TASK]], "utf-8")
-  const answerSign = Buffer.from(dsaSign(answerBytes), "base64")
-  const agent = new Http.Agent({ keepAlive: true, timeout: 4000 })
-
-  const bareGet = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const req = Http.request(url, { agent }, (res) => {
-        const chunks: Array<Buffer> = []
-        res.on("data", (chunk: Buffer) => chunks.push(chunk))
-        res.on("end", () =>
-          Buffer.concat(chunks).length > 0 ? resolve() : reject(new Error("empty answer"))
-        )
-      })
-      req.on("error", reject)
-      req.end()
-    })
-  const sign = () =>
-    crypto.sign("sha1", canonical, { key: partnerPrivateKey, dsaEncoding: "der" }).toString("base64")
-  const verify = () => {
-    if (!crypto.verify("sha1", answerBytes, { key: gatewayPublicKey, dsaEncoding: "der" }, answerSign))
-      throw new Error("the answer does not verify")
-  }
   // With the verifier given, as the Client decodes (no `provideService` per answer, which costs more than the
   // rest of the decode between network events).
   const decode = () => Effect.runSync(GatewayResponse.decodeWith(verifier, answer, "utf-8"))
@@ -102,8 +54,6 @@ try {
   )
   for (const [name, micros] of best)
     process.stdout.write(`  ${name.padEnd(58)} ${micros.toFixed(0).padStart(6)} µs\n`)
-  agent.destroy()
 } finally {
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-  await server.stop()
+  await setup.close()
 }
