@@ -25,12 +25,13 @@ import { execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { PARTNER, responseBody, signer, verifier } from "./src/Inputs.js"
+import { PARTNER, signer, verifier } from "./src/Inputs.js"
 import { drive, nodeArguments } from "./src/Load.js"
-import { payoutSetup, TASK } from "./src/PayoutSetup.js"
+import { payoutSetup } from "./src/PayoutSetup.js"
 
 const SIDES = ["baseline", "floor", "prepare", "decode", "modules", "sdk"] as const
 type Side = (typeof SIDES)[number]
+const isSide = (name: string): name is Side => (SIDES as ReadonlyArray<string>).includes(name)
 const IN_FLIGHT = Number(process.env["WITKEY_CACHE_IN_FLIGHT"] ?? 1)
 if (!Number.isInteger(IN_FLIGHT) || IN_FLIGHT < 1) {
   process.stderr.write("witkey bench: WITKEY_CACHE_IN_FLIGHT must be a positive integer\n")
@@ -44,12 +45,11 @@ const out = (line: string) => process.stdout.write(`${line}\n`)
 const measure = async (side: Side): Promise<void> => {
   const setup = await payoutSetup()
   try {
-    const { bareGet, client, gateway, get, input, sign, transport, verify } = setup
+    const { answer, bareGet, client, gateway, get, input, sign, transport, verify } = setup
     // The floor's GET: node:http's callback resuming the fiber, nothing else.
     const fiberGet = Effect.async<void, Error>((resume) =>
       get((error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
     )
-    const answer = { status: 200, body: responseBody(TASK), contentType: "text/xml; charset=utf-8" }
     const operations: Record<Side, () => Promise<unknown>> = {
       baseline: () => (sign(), bareGet().then(verify)),
       floor: () => Effect.runPromise(Effect.suspend(() => (sign(), Effect.map(fiberGet, verify)))),
@@ -74,7 +74,7 @@ const measure = async (side: Side): Promise<void> => {
             if (Either.isLeft(request)) return Effect.fail(request.left)
             return SignedRequest.makeWith(signer, request.right, { gateway }).pipe(
               Effect.flatMap((signed) => transport.get(signed.url)),
-              Effect.flatMap((answer) => GatewayResponse.decodeWith(verifier, answer, "utf-8"))
+              Effect.flatMap((raw) => GatewayResponse.decodeWith(verifier, raw, "utf-8"))
             )
           })
         ),
@@ -146,11 +146,11 @@ const countSides = async (sides: ReadonlyArray<Side>): Promise<void> => {
 // Set only by this file for its measured processes.
 const named = process.env["WITKEY_CACHE_SIDE"]
 if (named !== undefined) {
-  if (!(SIDES as ReadonlyArray<string>).includes(named)) throw new Error(`unknown side ${named}`)
-  await measure(named as Side)
+  if (!isSide(named)) throw new Error(`unknown side ${named}`)
+  await measure(named)
 } else {
   const asked = process.argv.slice(2)
-  const unknown = asked.filter((side) => !(SIDES as ReadonlyArray<string>).includes(side))
+  const unknown = asked.filter((side) => !isSide(side))
   if (unknown.length > 0) {
     process.stderr.write(`witkey bench: unknown side ${unknown.join(", ")} (of ${SIDES.join(", ")})\n`)
     process.exit(2)

@@ -6,9 +6,9 @@
 // of `pnpm bench`; run it with `pnpm --filter @witkey/bench payout`. A step's cost is its line minus the bare GET's.
 import * as GatewayResponse from "@witkey/core/GatewayResponse"
 import { Effect } from "effect"
-import { responseBody, verifier } from "./src/Inputs.js"
+import { verifier } from "./src/Inputs.js"
 import { drive } from "./src/Load.js"
-import { payoutSetup, TASK } from "./src/PayoutSetup.js"
+import { payoutSetup } from "./src/PayoutSetup.js"
 
 const IN_FLIGHT = Number(process.env["WITKEY_PAYOUT_IN_FLIGHT"] ?? 32)
 const OPS = 1000
@@ -16,9 +16,8 @@ const ROUNDS = 4
 
 const setup = await payoutSetup()
 try {
-  const { bareGet, client, input, prepared, sign, transport, verify } = setup
+  const { answer, bareGet, client, input, prepared, sign, transport, verify } = setup
   const url = prepared.url
-  const answer = { status: 200, body: responseBody(TASK), contentType: "text/xml; charset=utf-8" }
   // With the verifier given, as the Client decodes (no `provideService` per answer, which costs more than the
   // rest of the decode between network events).
   const decode = () => Effect.runSync(GatewayResponse.decodeWith(verifier, answer, "utf-8"))

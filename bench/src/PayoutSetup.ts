@@ -11,10 +11,18 @@ import { HttpTransport } from "@witkey/node-http"
 import { Context, Effect, Exit, Layer, Schedule, Scope } from "effect"
 import * as crypto from "node:crypto"
 import * as Http from "node:http"
-import { dsaSign, gatewayPublicKey, PARTNER, partnerPrivateKey, signer, verifier } from "./Inputs.js"
+import {
+  dsaSign,
+  gatewayPublicKey,
+  PARTNER,
+  partnerPrivateKey,
+  responseBody,
+  signer,
+  verifier
+} from "./Inputs.js"
 import { startChild } from "./Load.js"
 
-export const TASK = "bench-task-e2e"
+const TASK = "bench-task-e2e"
 
 export interface PayoutSetup {
   readonly gateway: string
@@ -22,6 +30,8 @@ export interface PayoutSetup {
   readonly client: Client.Client
   readonly input: Client.Input
   readonly prepared: SignedRequest.SignedRequest
+  /** The server's answer as the transport returns it, made once: for decoding without a GET. */
+  readonly answer: Transport.RawResponse
   /** The bare GET of `prepared.url`, the whole answer read; `done` once, with an error if it failed. */
   readonly get: (done: (error: Error | undefined) => void) => void
   readonly bareGet: () => Promise<void>
@@ -72,6 +82,7 @@ export const payoutSetup = async (): Promise<PayoutSetup> => {
       client,
       input,
       prepared,
+      answer: { status: 200, body: responseBody(TASK), contentType: "text/xml; charset=utf-8" },
       get,
       bareGet: () =>
         new Promise((resolve, reject) => get((error) => (error === undefined ? resolve() : reject(error)))),
